@@ -33,7 +33,10 @@
 #define LOG_MOD "epmd"
 #define EPMD_MAX_LISTENERS 16
 #define EPMD_EPOLL_BATCH 256
-#define EPMD_ACCEPT_BATCH 64
+/* Accepts per readiness report. Level-triggered epoll reports the listener again while
+ * connections wait, so a small batch costs nothing under load and saves the accept() that
+ * would fail with EAGAIN in the common one-connection case. */
+#define EPMD_ACCEPT_BATCH 4
 #define EPMD_RESERVED_FDS 32
 #define EPMD_MAX_CONNS_CAP 1000000u
 
@@ -61,7 +64,7 @@ struct epmd_conn {
     struct epmd_conn *lru_prev, *lru_next; /* request connections only */
     struct epmd_node *node;                /* registrations only */
     uint64_t last_ms;
-    bool local;
+    int8_t local;     /* -1 unknown (checked on first use: it costs two syscalls) */
     bool keep;        /* a registration */
     bool close_after; /* close once the output is flushed */
     bool exit_after;  /* KILL accepted: stop the daemon once flushed */
@@ -492,8 +495,7 @@ static void conn_close(struct epmd_server *srv, struct epmd_conn *c)
     if (c->node)
         node_unregister(srv, c->node, "connection closed");
     lru_unlink(srv, c);
-    epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->item.fd, NULL);
-    close(c->item.fd);
+    close(c->item.fd); /* also leaves the epoll set: these descriptors are never duplicated */
     c->item.fd = -1;
     c->dead = true;
     c->next_dead = srv->graveyard;
@@ -536,6 +538,13 @@ static bool peer_is_local(int fd)
         return IN6_ARE_ADDR_EQUAL(&p->sin6_addr, &s->sin6_addr);
     }
     return false;
+}
+
+static bool conn_is_local(struct epmd_conn *c)
+{
+    if (c->local < 0)
+        c->local = peer_is_local(c->item.fd);
+    return c->local;
 }
 
 static void conn_flush(struct epmd_server *srv, struct epmd_conn *c)
@@ -716,7 +725,7 @@ static bool do_request(struct epmd_server *srv, struct epmd_conn *c, const uint8
         DLOG_DBG(LOG_MOD, "got garbage: unknown request code %u", body[0]);
         return false;
     }
-    if (memchr(local_only, body[0], sizeof(local_only)) && !c->local) {
+    if (memchr(local_only, body[0], sizeof(local_only)) && !conn_is_local(c)) {
         DLOG_DBG(LOG_MOD, "request '%c' from non local address refused", body[0]);
         return false;
     }
@@ -868,7 +877,7 @@ static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
             continue;
         }
         c->item = (struct epmd_item){ITEM_CONN, fd};
-        c->local = peer_is_local(fd);
+        c->local = -1;
         if (ep_add(srv, &c->item, EPOLLIN | EPOLLRDHUP) < 0) {
             close(fd);
             free(c);
@@ -876,8 +885,9 @@ static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
         }
         srv->n_conns++;
         lru_touch(srv, c, now);
-        DLOG_DBG(LOG_MOD, "%s peer connected on file descriptor %d",
-                 c->local ? "Local" : "Non-local", fd);
+        if (dlog_enabled(DLOG_DEBUG))
+            DLOG_DBG(LOG_MOD, "%s peer connected on file descriptor %d",
+                     conn_is_local(c) ? "Local" : "Non-local", fd);
     }
 }
 

@@ -1,0 +1,134 @@
+# Shared helpers for shell-driven tests (interop, fault, config). Source it, then call
+# dd_test_init. Every process a test starts is registered with dd_track so it is killed on
+# exit; every name, port and file is unique to the test run.
+#
+# Environment (set by meson): DPDIST_BUILD (build dir), DPDIST_SRC (source dir).
+
+set -uo pipefail
+
+DD_PIDS=()
+DD_CLEANUP=()
+DD_FAILS=0
+DD_CHECKS=0
+
+dd_test_init() {
+  DD_NAME=${1:-$(basename "$0" .sh)}
+  : "${DPDIST_BUILD:?DPDIST_BUILD must point at the build directory}"
+  : "${DPDIST_SRC:?DPDIST_SRC must point at the source directory}"
+  DD_TMP=$(mktemp -d "/tmp/dpdist-${DD_NAME}.XXXXXX")
+  # A private HOME so erl's cookie file and crash dumps stay in the test's directory.
+  export HOME="$DD_TMP/home"
+  mkdir -p "$HOME"
+  DD_RUN_ID=$(printf '%04x%04x' $$ $RANDOM)
+  trap dd_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+dd_cleanup() {
+  local rc=$?
+  for pid in "${DD_PIDS[@]}"; do
+    kill -CONT "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null
+  done
+  sleep 0.2
+  for pid in "${DD_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  for cmd in "${DD_CLEANUP[@]}"; do eval "$cmd" 2>/dev/null; done
+  if [ "${DD_KEEP_TMP:-0}" = 1 ] || [ $DD_FAILS -gt 0 ]; then
+    echo "# test files kept in $DD_TMP"
+  else
+    rm -rf "$DD_TMP"
+  fi
+  if [ $rc -eq 0 ] && [ $DD_FAILS -gt 0 ]; then rc=1; fi
+  exit $rc
+}
+
+dd_track() { DD_PIDS+=("$1"); }
+dd_on_exit() { DD_CLEANUP+=("$1"); }
+
+# A TCP port nobody listens on now (v4 and v6), from a range away from ephemeral ports.
+dd_free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! ss -Hltn "( sport = :$p )" | grep -q . ; then echo "$p"; return 0; fi
+  done
+  echo "no free port" >&2; return 1
+}
+
+# Waits until something listens on TCP port $1 (up to $2 seconds, default 10).
+dd_wait_port() {
+  local port=$1 limit=${2:-10} i
+  for i in $(seq 1 $((limit * 20))); do
+    ss -Hltn "( sport = :$port )" | grep -q . && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# Waits until command "$@" succeeds, for up to DD_WAIT seconds (default 15).
+dd_wait_for() {
+  local limit=${DD_WAIT:-15} i
+  for i in $(seq 1 $((limit * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+dd_pass() { DD_CHECKS=$((DD_CHECKS + 1)); echo "ok $DD_CHECKS - $*"; }
+dd_fail() { DD_CHECKS=$((DD_CHECKS + 1)); DD_FAILS=$((DD_FAILS + 1)); echo "not ok $DD_CHECKS - $*"; }
+
+# dd_check "description" command...   (passes when the command succeeds)
+dd_check() {
+  local desc=$1; shift
+  if "$@"; then dd_pass "$desc"; else dd_fail "$desc"; fi
+}
+
+# dd_check_grep "description" pattern file
+dd_check_grep() {
+  if grep -qE -- "$2" "$3"; then dd_pass "$1"; else
+    dd_fail "$1 (no /$2/ in $3:)"; sed 's/^/#   /' "$3" | tail -n 20
+  fi
+}
+
+dd_check_no_grep() {
+  if ! grep -qE -- "$2" "$3"; then dd_pass "$1"; else
+    dd_fail "$1 (unexpected /$2/ in $3:)"; grep -E -- "$2" "$3" | sed 's/^/#   /' | head
+  fi
+}
+
+dd_done() {
+  echo "# $DD_NAME: $DD_CHECKS checks, $DD_FAILS failed"
+  [ $DD_FAILS -eq 0 ]
+}
+
+# Starts dpdist-epmd on a fresh port; sets EPMD_PORT and EPMD_PID. Extra args passed on.
+dd_start_dpdist_epmd() {
+  EPMD_PORT=$(dd_free_port) || return 1
+  "$DPDIST_BUILD/tools/dpdist-epmd" -port "$EPMD_PORT" "$@" >"$DD_TMP/dpdist-epmd.log" 2>&1 &
+  EPMD_PID=$!
+  dd_track $EPMD_PID
+  dd_wait_port "$EPMD_PORT" 10
+}
+
+# Starts the reference epmd (Debian's) on a fresh port; sets EPMD_PORT and EPMD_PID.
+dd_start_real_epmd() {
+  EPMD_PORT=$(dd_free_port) || return 1
+  epmd -port "$EPMD_PORT" "$@" >"$DD_TMP/real-epmd.log" 2>&1 &
+  EPMD_PID=$!
+  dd_track $EPMD_PID
+  dd_wait_port "$EPMD_PORT" 10
+}
+
+# dd_erl NAME LOGFILE EVAL-EXPR [extra erl args...]: a real BEAM node in the background,
+# registered with the EPMD on $EPMD_PORT; sets ERL_PID. The node never starts its own epmd.
+dd_erl() {
+  local name=$1 log=$2 expr=$3; shift 3
+  ERL_EPMD_PORT=$EPMD_PORT erl -sname "$name" -start_epmd false -noshell -noinput \
+    -setcookie "${DD_COOKIE:-dpdistcookie}" "$@" -eval "$expr" >"$log" 2>&1 &
+  ERL_PID=$!
+  dd_track $ERL_PID
+}
+
+# Short host name as erl uses it for -sname.
+dd_short_host() { hostname -s; }
