@@ -1,0 +1,184 @@
+/* Fast path: no allocation, no locks, no logging.
+ *
+ * wire: the data plane's frame format (docs/dataplane.md §1) on plain byte buffers.
+ * Ethernet (14) | IPv4 (20, no options) | UDP (8) | dpdist header (32) | payload.
+ *
+ * Owns: header encode/decode, the IPv4 header checksum, the ACK and HEARTBEAT payloads,
+ * stateless receive validation, and the one table of drop reasons every data-plane layer
+ * counts with (stateless ones decided here, stateful ones by chan/reasm/the engine).
+ * Pure functions: any thread may call them.
+ */
+#ifndef DPDIST_DATAPLANE_WIRE_H
+#define DPDIST_DATAPLANE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DP_WIRE_VERSION 1
+
+#define WIRE_ETH_LEN      14
+#define WIRE_IPV4_LEN     20
+#define WIRE_UDP_LEN      8
+#define WIRE_DP_HDR_LEN   32
+#define WIRE_L3_HDRS_LEN  (WIRE_IPV4_LEN + WIRE_UDP_LEN + WIRE_DP_HDR_LEN) /* 60: MTU - payload */
+#define WIRE_ALL_HDRS_LEN (WIRE_ETH_LEN + WIRE_L3_HDRS_LEN)                /* 74 */
+
+#define WIRE_ETHERTYPE_IPV4 0x0800
+#define WIRE_IPPROTO_UDP    17
+#define WIRE_IPV4_TTL       64
+
+/* Frame types (header byte 1). */
+enum wire_type {
+    WIRE_T_DATA = 1,
+    WIRE_T_ACK = 2,
+    WIRE_T_HEARTBEAT = 3,
+    WIRE_T_CLOSE = 4,
+};
+
+/* Lanes (header byte 2). */
+enum wire_lane {
+    WIRE_LANE_PULSE = 0,
+    WIRE_LANE_EXPRESS = 1,
+    WIRE_LANE_NORMAL = 2,
+};
+#define WIRE_LANES 3
+
+/* DATA flags (header byte 3); other bits must be 0. */
+#define WIRE_F_FIRST 0x01u /* frag_off == 0 */
+#define WIRE_F_LAST  0x02u /* fragment ends the message */
+
+/* ACK payload: credit_limit (8) + SACK bitmap (header `flow` bytes, at most this many). */
+#define WIRE_ACK_FIXED_LEN  8
+#define WIRE_SACK_MAX_BYTES 1024
+#define WIRE_ACK_MAX_LEN    (WIRE_ACK_FIXED_LEN + WIRE_SACK_MAX_BYTES)
+#define WIRE_HEARTBEAT_LEN  16 /* tx_time_ns (8) + credit_limit (8) */
+
+/* Every reason a received frame is dropped, in one table: the engine keeps one counter
+ * per entry. "stateless" ones come from wire_parse(); the rest from the engine (session,
+ * source), chan (window, credit, liveness) and reasm (message consistency, bounds). */
+#define WIRE_DROPS(X)                                                                              \
+    X(WIRE_OK, "ok", "accepted")                                                                   \
+    X(WIRE_DROP_SHORT, "short", "frame ends before the end of the dpdist header")                  \
+    X(WIRE_DROP_NOT_IPV4, "not_ipv4", "Ethernet type is not IPv4")                                 \
+    X(WIRE_DROP_BAD_IP, "bad_ip", "IPv4 header malformed, fragmented, not UDP or bad checksum")    \
+    X(WIRE_DROP_BAD_UDP, "bad_udp", "UDP destination port not ours or UDP length wrong")           \
+    X(WIRE_DROP_BAD_VERSION, "bad_version", "dpdist header version is not 1")                      \
+    X(WIRE_DROP_BAD_HEADER, "bad_header", "unknown type, lane, flags, or flow out of range")       \
+    X(WIRE_DROP_BAD_LENGTH, "bad_length", "payload length or fragment fields inconsistent")        \
+    X(WIRE_DROP_UNKNOWN_SESSION, "unknown_session", "session id not in the peer table")            \
+    X(WIRE_DROP_WRONG_SOURCE, "wrong_source", "IPv4/UDP source is not the channel's peer")         \
+    X(WIRE_DROP_CLOSED, "closed", "channel is down")                                               \
+    X(WIRE_DROP_OUT_OF_WINDOW, "out_of_window", "sequence number outside the receive window")      \
+    X(WIRE_DROP_DUPLICATE, "duplicate", "sequence number already received")                        \
+    X(WIRE_DROP_NO_CREDIT, "no_credit", "message beyond the credit granted to the peer")           \
+    X(WIRE_DROP_BAD_FRAGMENT, "bad_fragment", "fragment contradicts earlier fragments")            \
+    X(WIRE_DROP_STALE_MSG, "stale_msg", "message number already delivered or too far ahead")       \
+    X(WIRE_DROP_REASM_FULL, "reasm_full", "too many partial or pending messages")                  \
+    X(WIRE_DROP_NO_MEMORY, "no_memory", "message buffer allocation failed")                        \
+    X(WIRE_DROP_BAD_ACK, "bad_ack", "ACK for frames never sent")
+
+enum wire_drop {
+#define WIRE_X_ENUM(code, name, msg) code,
+    WIRE_DROPS(WIRE_X_ENUM)
+#undef WIRE_X_ENUM
+        WIRE_DROP__COUNT
+};
+
+/* Short counter name ("bad_ip") and a sentence; "unknown" outside the table. */
+const char *wire_drop_name(enum wire_drop d);
+const char *wire_drop_str(enum wire_drop d);
+
+/* The dpdist header, decoded (host byte order). Field meanings per type: dataplane.md §1.1. */
+struct wire_hdr {
+    uint8_t version;
+    uint8_t type;  /* enum wire_type */
+    uint8_t lane;  /* enum wire_lane */
+    uint8_t flags; /* WIRE_F_* for DATA */
+    uint64_t session;
+    uint32_t seq;
+    uint16_t flow; /* DATA: flow slot; ACK: SACK bitmap bytes */
+    uint32_t msg_seq;
+    uint32_t msg_len;
+    uint32_t frag_off;
+};
+
+/* Addresses of one direction of a channel (host byte order; MACs as on the wire). */
+struct wire_endpoints {
+    uint8_t src_mac[6];
+    uint8_t dst_mac[6];
+    uint32_t src_ip;
+    uint32_t dst_ip;
+    uint16_t src_port;
+    uint16_t dst_port;
+    uint8_t tos; /* IPv4 DSCP/ECN byte */
+};
+
+/* wire_encode_headers() flags. */
+#define WIRE_ENC_IP_CSUM_OFFLOAD 0x1u /* leave the IPv4 checksum 0: the NIC fills it */
+
+/* The 32-byte dpdist header alone. */
+void wire_put_dp_hdr(uint8_t *out, const struct wire_hdr *h);
+void wire_get_dp_hdr(const uint8_t *in, struct wire_hdr *h);
+
+/* Write Ethernet + IPv4 + UDP + dpdist headers (WIRE_ALL_HDRS_LEN bytes) for a frame whose
+ * payload of `payload_len` bytes follows. h->version is written as DP_WIRE_VERSION and the
+ * reserved field as 0 whatever the struct holds. UDP checksum 0, IPv4 identification 0 with
+ * DF set. Returns WIRE_ALL_HDRS_LEN, or 0 if cap is short or the datagram would exceed
+ * 65535 bytes. */
+size_t wire_encode_headers(uint8_t *out, size_t cap, const struct wire_endpoints *ep,
+                           const struct wire_hdr *h, size_t payload_len, unsigned flags);
+
+/* One's-complement checksum of a 20-byte IPv4 header (its checksum field taken as 0),
+ * ready to store big-endian at offset 10. */
+uint16_t wire_ipv4_cksum(const uint8_t *ip_hdr);
+
+/* --- type payloads ---------------------------------------------------------------- */
+
+/* ACK: writes credit_limit and `sack_len` bitmap bytes; returns bytes written, 0 if
+ * cap is short or sack_len > WIRE_SACK_MAX_BYTES. The caller puts sack_len in hdr.flow. */
+size_t wire_put_ack(uint8_t *out, size_t cap, uint64_t credit_limit, const uint8_t *sack,
+                    size_t sack_len);
+/* ACK payload of a validated frame (wire_parse checked its length against hdr.flow). */
+void wire_get_ack(const uint8_t *payload, uint64_t *credit_limit, const uint8_t **sack);
+
+size_t wire_put_heartbeat(uint8_t *out, size_t cap, uint64_t tx_time_ns, uint64_t credit_limit);
+void wire_get_heartbeat(const uint8_t *payload, uint64_t *tx_time_ns, uint64_t *credit_limit);
+
+/* --- receive ---------------------------------------------------------------------- */
+
+/* wire_parse() flags. */
+#define WIRE_RX_VERIFY_IP_CSUM 0x1u /* check the IPv4 checksum (no NIC offload) */
+
+struct wire_rx {
+    struct wire_hdr hdr;
+    uint32_t src_ip;   /* host order */
+    uint16_t src_port; /* host order */
+    const uint8_t *payload;
+    uint32_t payload_len;
+};
+
+/* Validate a received Ethernet frame of `len` bytes for the local UDP port and decode it.
+ * Applies every stateless rule of dataplane.md §1.2 in the order listed there, plus the
+ * per-type payload rules (DATA fragment rules, ACK bitmap length, HEARTBEAT/CLOSE sizes).
+ * Returns WIRE_OK with *out filled, or the drop reason (*out then undefined). Ethernet
+ * padding after the IPv4 datagram is ignored. */
+enum wire_drop wire_parse(const uint8_t *frame, size_t len, uint16_t local_port, unsigned flags,
+                          struct wire_rx *out);
+
+/* The dpdist-level rules alone, for a header already decoded and its payload length
+ * (wire_parse ends with this; the engine may call it when a NIC parsed the outer headers). */
+enum wire_drop wire_check_dp(const struct wire_hdr *h, uint32_t payload_len);
+
+/* Serial-number comparison of 32-bit sequence numbers (RFC 1982 style). */
+static inline bool wire_seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+static inline bool wire_seq_le(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+
+#endif
