@@ -132,3 +132,40 @@ dd_erl() {
 
 # Short host name as erl uses it for -sname.
 dd_short_host() { hostname -s; }
+
+# Compiles tests/interop/dd_interop.erl into $DD_TMP/ebin (once per test).
+dd_build_erl() {
+  mkdir -p "$DD_TMP/ebin"
+  erlc -o "$DD_TMP/ebin" "$DPDIST_SRC/tests/interop/dd_interop.erl"
+}
+
+# dd_start_echo NAME LOG [flags...]: dpdist-echo in the background (registered with the EPMD
+# on $EPMD_PORT); waits for its "ready" line; sets ECHO_PID.
+dd_start_echo() {
+  local name=$1 log=$2; shift 2
+  ERL_EPMD_PORT=$EPMD_PORT "$DPDIST_BUILD/tools/dpdist-echo" -sname "$name" \
+    -setcookie "${DD_COOKIE:-dpdistcookie}" "$@" >"$log" 2>&1 &
+  ECHO_PID=$!
+  dd_track $ECHO_PID
+  DD_WAIT=20 dd_wait_for grep -q "ready" "$log"
+}
+
+# dd_erl_run NAME LOG EXPR [erl args...]: a BEAM node that runs EXPR with dd_interop loaded,
+# then halts; waits for it (bounded) and returns its exit status.
+dd_erl_run() {
+  local name=$1 log=$2 expr=$3; shift 3
+  ERL_EPMD_PORT=$EPMD_PORT timeout "${DD_ERL_TIMEOUT:-90}" erl -sname "$name" \
+    -start_epmd false -noshell -noinput -setcookie "${DD_COOKIE:-dpdistcookie}" \
+    -pa "$DD_TMP/ebin" "$@" -eval "$expr, halt(0)." >"$log" 2>&1
+}
+
+# Counts the dd_interop check lines of a log into the test's totals and shows failures.
+dd_erl_checks() {
+  local log=$1 line
+  while IFS= read -r line; do
+    case $line in
+      "ok "*) dd_pass "${line#ok }" ;;
+      "FAIL "*) dd_fail "${line#FAIL }" ;;
+    esac
+  done <"$log"
+}

@@ -1,0 +1,221 @@
+/* dpdist public API: a C node of an Erlang cluster.
+ *
+ * A node (dd_node) has a name, a cookie and, optionally, a DPDK data plane. It hosts
+ * mailboxes (dd_mbox): process-like endpoints with an Erlang pid, optionally registered under
+ * a name. Mailboxes send and receive Erlang terms in the external term format (build and read
+ * them with libei: ei_x_new_with_version / ei_decode_*), link to and monitor other processes,
+ * and can subscribe to node up/down events. Real BEAM nodes see the node as an ordinary
+ * (hidden or visible) node; two dpdist nodes with data planes move their traffic onto DPDK.
+ *
+ * Errors: functions return DD_OK (0) or a negative dd_status; the detailed message of the last
+ * failed call on this thread is dd_last_error(). Nothing aborts the process.
+ *
+ * Threads: a node is thread-safe. Any thread may send from any mailbox. Receiving from one
+ * mailbox is serialised (two threads calling dd_recv on the same mailbox take turns).
+ *
+ * Ownership: strings and terms passed in are copied before the call returns. Messages
+ * returned by dd_recv belong to the caller until dd_msg_free.
+ */
+#ifndef DPDIST_DPDIST_H
+#define DPDIST_DPDIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ei.h>
+
+#include "dpdist/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------------------ */
+
+#define DD_STATUS_CODES(X)                                                                         \
+    X(DD_OK, 0, "ok")                                                                              \
+    X(DD_EINVAL, -1, "invalid argument")                                                           \
+    X(DD_ENOMEM, -2, "out of memory")                                                              \
+    X(DD_ENAMEINUSE, -3, "name already in use")                                                    \
+    X(DD_EEPMD, -4, "cannot register with EPMD")                                                   \
+    X(DD_ENOCONN, -5, "no connection to that node")                                                \
+    X(DD_ETIMEDOUT, -6, "timed out")                                                               \
+    X(DD_EWOULDBLOCK, -7, "would block: queue full")                                               \
+    X(DD_ECLOSED, -8, "closed")                                                                    \
+    X(DD_ENOTFOUND, -9, "not found")                                                               \
+    X(DD_ETOOBIG, -10, "message larger than the configured maximum")                               \
+    X(DD_ECONFIG, -11, "invalid configuration")                                                    \
+    X(DD_EBADTERM, -12, "not a well-formed external term")                                         \
+    X(DD_EIO, -13, "system error")                                                                 \
+    X(DD_ECOOKIE, -14, "cookie problem")                                                           \
+    X(DD_ELIMIT, -15, "resource limit reached")
+
+enum dd_status {
+#define DD_X_ENUM(name, value, msg) name = value,
+    DD_STATUS_CODES(DD_X_ENUM)
+#undef DD_X_ENUM
+};
+
+/* Short message for a status code (static storage). */
+const char *dd_strerror(int status);
+/* Detailed message of the last failed dd_ call on this thread ("" if none). */
+const char *dd_last_error(void);
+
+/* ---- nodes ------------------------------------------------------------------------- */
+
+typedef struct dd_node dd_node;
+typedef struct dd_mbox dd_mbox;
+typedef erlang_pid dd_pid;
+typedef erlang_ref dd_ref;
+
+struct dd_node_cfg {
+    /* Exactly one of sname ("foo" or "foo@host", short host) and name ("foo", "foo@host.dom"
+     * or "foo@1.2.3.4", long names), as erl's -sname and -name. */
+    const char *sname;
+    const char *name;
+    /* Cookie; NULL: $HOME/.erlang.cookie (created if absent, refused if too open). */
+    const char *cookie;
+    bool hidden;             /* connect as a hidden node; never propagate in the mesh */
+    unsigned ticktime_s;     /* net_ticktime; 0: 60 */
+    unsigned setuptime_ms;   /* net_setuptime, per handshake step; 0: 7000 */
+    const char *epmd_host;   /* NULL: this host */
+    uint16_t epmd_port;      /* 0: $ERL_EPMD_PORT, else 4369 */
+    const char *listen_address; /* NULL: all addresses */
+    uint16_t listen_port_min;   /* inet_dist_listen_min/max; 0: any port */
+    uint16_t listen_port_max;
+    const char *config_file;    /* INI config with a [port] section: DPDK data plane.
+                                 * NULL: TCP only. */
+    size_t max_message_bytes;   /* largest message sent or accepted; 0: 256 MiB */
+    size_t max_mailboxes;       /* 0: 32768 */
+};
+
+/* Start a node: validate the name, read the cookie, listen, register with EPMD (the creation
+ * EPMD returns goes into every pid and reference), start the control thread and, with a
+ * config file that has a data plane, DPDK. DD_ENAMEINUSE if EPMD has the name already. */
+int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out);
+/* Close every mailbox (links and monitors get exit signals with reason `shutdown`), close
+ * every connection, unregister from EPMD, free everything. The pointer is invalid after. */
+void dd_node_stop(dd_node *node);
+
+const char *dd_node_name(const dd_node *node);
+uint32_t dd_node_creation(const dd_node *node);
+
+/* Cookie for one peer (like erlang:set_cookie/2), or the node's default when peer is NULL. */
+int dd_set_cookie(dd_node *node, const char *peer, const char *cookie);
+
+/* Connect to a node now (like net_kernel:connect_node/1). 0 once the connection is up;
+ * DD_ENOCONN if the node cannot be reached or refuses us; DD_ETIMEDOUT. */
+int dd_connect(dd_node *node, const char *peer, int timeout_ms);
+
+/* Like net_adm:ping/1: 0 (pong) or a negative status (pang). */
+int dd_ping(dd_node *node, const char *peer, int timeout_ms);
+
+enum dd_nodes_which {
+    DD_NODES_VISIBLE = 1,   /* nodes() */
+    DD_NODES_HIDDEN = 2,    /* nodes(hidden) */
+    DD_NODES_CONNECTED = 3, /* nodes(connected): both */
+};
+/* Connected node names; *names is a NULL-terminated array the caller frees with
+ * dd_nodes_free(). */
+int dd_nodes(dd_node *node, enum dd_nodes_which which, char ***names, size_t *count);
+void dd_nodes_free(char **names);
+
+enum dd_carrier_kind {
+    DD_CARRIER_NONE = 0, /* not connected */
+    DD_CARRIER_TCP = 1,
+    DD_CARRIER_DPDK = 2,
+};
+/* Which carrier moves the data to peer now. */
+enum dd_carrier_kind dd_node_carrier(dd_node *node, const char *peer);
+
+/* Disconnect from a node (erlang:disconnect_node/1). */
+int dd_disconnect(dd_node *node, const char *peer);
+
+/* A fresh reference of this node. */
+int dd_make_ref(dd_node *node, dd_ref *out);
+
+/* ---- mailboxes --------------------------------------------------------------------- */
+
+enum dd_mbox_flags {
+    DD_MBOX_EXPRESS = 1, /* latency-critical: its messages use the express data lane */
+};
+
+/* Open a mailbox, registered under regname unless NULL (DD_ENAMEINUSE if taken). */
+int dd_mbox_open(dd_node *node, const char *regname, unsigned flags, dd_mbox **out);
+/* Close with reason `normal`: linked processes get an exit signal, monitors a 'DOWN'. */
+void dd_mbox_close(dd_mbox *mb);
+/* Close with an exit reason (an encoded term with version byte). */
+void dd_mbox_close_reason(dd_mbox *mb, const void *reason, size_t len);
+
+const dd_pid *dd_mbox_pid(const dd_mbox *mb);
+dd_node *dd_mbox_node(const dd_mbox *mb);
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+enum dd_send_flags {
+    DD_SEND_NONBLOCK = 1, /* return DD_EWOULDBLOCK instead of waiting for queue room */
+};
+
+/* Send a term (external format with version byte, e.g. ei_x_buff.buff/.index) to a pid.
+ * Like erlang:send/2: a message to an unreachable node is dropped, not an error; the node
+ * is connected on demand. DD_ETOOBIG, DD_EBADTERM, DD_EWOULDBLOCK (with DD_SEND_NONBLOCK). */
+int dd_send(dd_mbox *from, const dd_pid *to, const void *term, size_t len);
+int dd_send_flags(dd_mbox *from, const dd_pid *to, const void *term, size_t len, unsigned flags);
+/* Send to a registered name on a node (node NULL: this node). */
+int dd_send_reg(dd_mbox *from, const char *name, const char *node, const void *term, size_t len);
+int dd_send_reg_flags(dd_mbox *from, const char *name, const char *node, const void *term,
+                      size_t len, unsigned flags);
+/* Send to a process alias (a reference, as in a gen:call reply tag [alias | Ref]). */
+int dd_send_alias(dd_mbox *from, const dd_ref *alias, const void *term, size_t len);
+/* exit(Pid, Reason) */
+int dd_exit(dd_mbox *from, const dd_pid *to, const void *reason, size_t len);
+
+/* ---- receiving --------------------------------------------------------------------- */
+
+enum dd_msg_kind {
+    DD_MSG_MESSAGE = 1,  /* an ordinary message */
+    DD_MSG_EXIT = 2,     /* {'EXIT', From, Reason}: a linked process exited, or exit/2 */
+    DD_MSG_DOWN = 3,     /* {'DOWN', Ref, process, Object, Reason} */
+    DD_MSG_NODEUP = 4,   /* {nodeup, Node} (dd_monitor_nodes) */
+    DD_MSG_NODEDOWN = 5, /* {nodedown, Node} */
+};
+
+typedef struct dd_msg {
+    enum dd_msg_kind kind;
+    bool has_from;
+    dd_pid from;       /* the sender, when known (SEND_SENDER, REG_SEND, exits) */
+    const char *term;  /* the message as an external term, with version byte 131 */
+    size_t len;
+} dd_msg;
+
+/* Wait up to timeout_ms (0: poll, -1: forever) for the next message. Exit signals,
+ * monitor 'DOWN's and node events arrive as messages of their own kinds (the mailbox traps
+ * exits). DD_ETIMEDOUT, DD_ECLOSED. */
+int dd_recv(dd_mbox *mb, dd_msg **out, int timeout_ms);
+void dd_msg_free(dd_msg *msg);
+
+/* ---- links and monitors ------------------------------------------------------------ */
+
+int dd_link(dd_mbox *mb, const dd_pid *pid);
+int dd_unlink(dd_mbox *mb, const dd_pid *pid);
+/* Monitor a pid; *ref identifies the monitor ('DOWN' messages carry it). */
+int dd_monitor(dd_mbox *mb, const dd_pid *pid, dd_ref *ref);
+/* Monitor a registered name on a node ({Name, Node}). */
+int dd_monitor_name(dd_mbox *mb, const char *name, const char *node, dd_ref *ref);
+int dd_demonitor(dd_mbox *mb, const dd_ref *ref);
+/* net_kernel:monitor_nodes(Flag): {nodeup, Node} / {nodedown, Node} messages. */
+int dd_monitor_nodes(dd_mbox *mb, bool on);
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Format a pid as <Node.Num.Serial> text into buf (always NUL-terminated). */
+const char *dd_pid_str(const dd_pid *pid, char *buf, size_t cap);
+bool dd_pid_eq(const dd_pid *a, const dd_pid *b);
+bool dd_ref_eq(const dd_ref *a, const dd_ref *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,35 @@
+/* The runtime's side of the DPDK data plane (runtime/dp_glue.c): starting it from the node's
+ * config file, advertising it (EPMD Extra, handshake trailer), upgrading connections to it,
+ * and the DPDK carrier. Without a data plane every function is a cheap no-op. */
+#ifndef DPDIST_RUNTIME_DP_GLUE_H
+#define DPDIST_RUNTIME_DP_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/node.h"
+
+/* Start the data plane described by config_file (NULL: none). 0 or a DD_E* status with err. */
+int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t errlen);
+void dp_glue_stop(struct dd_node *n);
+/* What our handshake 'N' messages carry after the name: the dpdist marker. */
+size_t dp_glue_trailer(struct dd_node *n, uint8_t *buf, size_t cap);
+/* What we register in EPMD's Extra field: our data-plane endpoint, or nothing. */
+size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap);
+/* The peer's handshake trailer: true if it is a dpdist node. */
+bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len);
+/* The peer's EPMD Extra field (initiator side). */
+void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len);
+/* Start the upgrade of an UP connection to a dpdist peer (initiator, control thread). */
+void dp_glue_maybe_upgrade(struct dd_conn *c);
+/* Upgrade protocol messages from the peer (control thread). */
+void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len);
+/* The connection is down: close its channel (control thread). */
+void dp_glue_detach(struct dd_conn *c);
+/* The application freed bytes delivered over the data plane. */
+void dp_glue_consumed(struct dd_conn *c, size_t bytes);
+/* The carrier currently used by c. */
+enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c);
+
+#endif

@@ -1,0 +1,48 @@
+/* Status codes, the per-thread last error, and a few constant terms. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "runtime/node.h"
+
+static __thread char t_last_error[512];
+
+const char *dd_strerror(int status)
+{
+    switch (status) {
+#define DD_X_CASE(name, value, msg)                                                                \
+    case value:                                                                                    \
+        return msg;
+        DD_STATUS_CODES(DD_X_CASE)
+#undef DD_X_CASE
+    default:
+        return "unknown status";
+    }
+}
+
+const char *dd_last_error(void)
+{
+    return t_last_error;
+}
+
+int rt_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t_last_error, sizeof(t_last_error), fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void rt_clear_error(void)
+{
+    t_last_error[0] = '\0';
+}
+
+/* Atoms as standalone external terms: 131, SMALL_ATOM_UTF8_EXT (119), length, text. */
+const uint8_t rt_term_noconnection[] = {131, 119, 12, 'n', 'o', 'c', 'o', 'n', 'n',
+                                        'e', 'c', 't', 'i', 'o', 'n'};
+const size_t rt_term_noconnection_len = sizeof(rt_term_noconnection);
+const uint8_t rt_term_noproc[] = {131, 119, 6, 'n', 'o', 'p', 'r', 'o', 'c'};
+const size_t rt_term_noproc_len = sizeof(rt_term_noproc);
+const uint8_t rt_term_normal[] = {131, 119, 6, 'n', 'o', 'r', 'm', 'a', 'l'};
+const size_t rt_term_normal_len = sizeof(rt_term_normal);

@@ -1,0 +1,568 @@
+/* Handshake I/O: accepting and dialling sockets and driving the handshake state machine
+ * (control/handshake.c) on them, then handing the socket to the TCP carrier.
+ *
+ * Control thread, except the dialler: an outgoing attempt runs the EPMD lookup and the TCP
+ * connect on a short-lived thread (both block, bounded by net_setuptime), then posts the
+ * connected socket back to the control thread for the handshake.
+ *
+ * Admission (acceptor), decided with node->lock held:
+ * - no connection to that peer: a new one for this socket (status ok);
+ * - our own attempt to that peer in progress (simultaneous connect): the node with the
+ *   greater name wins, as in OTP: if the peer's name is greater we abandon our attempt and
+ *   answer ok_simultaneous, else nok (our attempt goes on);
+ * - already connected: alive (the initiator says whether the old connection is gone).
+ * A wrong cookie shows as a bad digest: "Connection attempt from disallowed node NAME".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "control/cookie.h"
+#include "control/epmd/epmd_client.h"
+#include "runtime/conn.h"
+#include "runtime/dp_glue.h"
+#include "runtime/hsio.h"
+#include "runtime/node.h"
+#include "runtime/rcu.h"
+#include "runtime/tcpc.h"
+
+/* ---- sockets ------------------------------------------------------------------------ */
+
+static void list_add(struct dd_node *n, struct rt_sock *s)
+{
+    s->prev = NULL;
+    s->next = n->handshaking;
+    if (n->handshaking)
+        n->handshaking->prev = s;
+    n->handshaking = s;
+    s->listed = true;
+}
+
+static void list_del(struct dd_node *n, struct rt_sock *s)
+{
+    if (!s->listed)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        n->handshaking = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->listed = false;
+}
+
+/* Closes now, frees after the event batch (an event for s may still be pending in it). */
+void hsio_sock_free(struct dd_node *n, struct rt_sock *s)
+{
+    if (s->dead)
+        return;
+    list_del(n, s);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->dead = true;
+    s->next_dead = n->graveyard;
+    n->graveyard = s;
+}
+
+void hsio_bury(struct dd_node *n)
+{
+    while (n->graveyard) {
+        struct rt_sock *s = n->graveyard;
+        n->graveyard = s->next_dead;
+        free(s->hs);
+        free(s->rx);
+        free(s);
+    }
+}
+
+struct dd_conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s)
+{
+    (void)n;
+    struct dd_conn *c = s->owner;
+    if (c)
+        conn_ref(c);
+    return c;
+}
+
+static const char *cb_cookie(void *arg, const char *peer)
+{
+    struct rt_sock *s = arg;
+    return node_cookie_for(s->node, peer, s->cookie_buf, sizeof(s->cookie_buf));
+}
+
+static int cb_challenge(void *arg, uint32_t *out)
+{
+    (void)arg;
+    return cookie_challenge(out) == COOKIE_OK ? 0 : -1;
+}
+
+static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
+{
+    struct rt_sock *s = arg;
+    struct dd_node *n = s->node;
+    (void)flags;
+    if (strcmp(peer, n->name) == 0)
+        return HS_STATUS_NOT_ALLOWED;
+    enum hs_status st = HS_STATUS_OK;
+    pthread_mutex_lock(&n->lock);
+    bool existed;
+    struct dd_conn *c = conn_insert_new(n, peer, &existed);
+    if (!c) {
+        st = HS_STATUS_NOT_ALLOWED;
+    } else if (!existed) {
+        s->conn = c; /* the reference conn_insert_new gave us */
+        c->sock = s;
+    } else if (atomic_load(&c->state) == CONN_UP) {
+        st = HS_STATUS_ALIVE;
+        conn_unref(c);
+    } else if (c->dialling || (c->sock && c->sock->initiator)) {
+        if (strcmp(peer, n->name) > 0) {
+            /* The peer's attempt wins: ours is abandoned. */
+            st = HS_STATUS_OK_SIMULTANEOUS;
+            c->dial_gen++;
+            c->dialling = false;
+            if (c->sock && c->sock->initiator)
+                c->sock->lost_race = true; /* closed by the control thread below */
+            s->conn = c;
+            c->sock = s;
+        } else {
+            st = HS_STATUS_NOK;
+            conn_unref(c);
+        }
+    } else if (c->sock && !c->sock->initiator) {
+        st = HS_STATUS_NOK; /* another incoming attempt from that node is in progress */
+        conn_unref(c);
+    } else {
+        s->conn = c; /* pending with nobody working on it: take it */
+        c->sock = s;
+    }
+    pthread_mutex_unlock(&n->lock);
+    return st;
+}
+
+static bool cb_alive_answer(void *arg, const char *peer)
+{
+    (void)arg;
+    (void)peer;
+    return true; /* we are dialling it: whatever connection the peer remembers is gone here */
+}
+
+static const struct hs_callbacks g_hs_cb = {
+    .cookie = cb_cookie,
+    .challenge = cb_challenge,
+    .admit = cb_admit,
+    .alive_answer = cb_alive_answer,
+};
+
+static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struct dd_conn *c)
+{
+    struct rt_sock *s = calloc(1, sizeof(*s));
+    struct hs *hs = malloc(sizeof(*hs));
+    if (!s || !hs) {
+        free(s);
+        free(hs);
+        return NULL;
+    }
+    s->item.kind = ITEM_SOCK;
+    s->node = n;
+    s->fd = fd;
+    s->initiator = initiator;
+    s->conn = c;
+    s->hs = hs;
+    s->deadline_ms = rt_now_ms() + n->setuptime_ms;
+    struct hs_config cfg = {
+        .role = initiator ? HS_INITIATOR : HS_ACCEPTOR,
+        .my_name = n->name,
+        .my_creation = n->creation,
+        .my_flags = n->flags,
+        .required_flags = RT_REQUIRED_FLAGS,
+        .expected_peer = initiator ? c->peer : NULL,
+        .trailer = n->trailer,
+        .trailer_len = n->trailer_len,
+        .cb = &g_hs_cb,
+        .cb_arg = s,
+    };
+    if (hs_init(hs, &cfg) != HS_OK) {
+        DLOG_WARN(n->log_name, "handshake set-up failed: %s", hs_strerror(hs_last_error(hs)));
+        free(hs);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Sends pending handshake output (small; a full socket buffer here means a dead peer). */
+static int flush_hs_output(struct rt_sock *s)
+{
+    const uint8_t *p;
+    size_t len;
+    while ((len = hs_output(s->hs, &p)) > 0) {
+        ssize_t w = send(s->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return errno == EAGAIN ? 0 : -1;
+        hs_output_consumed(s->hs, (size_t)w);
+    }
+    return 0;
+}
+
+static void sock_epoll(struct dd_node *n, struct rt_sock *s, int op, uint32_t ev)
+{
+    struct epoll_event e = {.events = ev, .data.ptr = &s->item};
+    epoll_ctl(n->ep, op, s->fd, &e);
+}
+
+/* ---- outcome ------------------------------------------------------------------------- */
+
+static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+{
+    const struct hs_result *res = hs_result(s->hs);
+    const char *peer = res->peer_name[0] ? res->peer_name : "(unknown)";
+    switch (e) {
+    case HS_E_DIGEST:
+        if (!s->initiator)
+            DLOG_ERR(n->log_name, "** Connection attempt from disallowed node %s **", peer);
+        else
+            DLOG_ERR(n->log_name, "** Connection attempt to node %s refused: wrong cookie **",
+                     s->conn ? s->conn->peer : peer);
+        break;
+    case HS_E_NAME_KIND:
+        DLOG_ERR(n->log_name,
+                 "** Connection attempt %s node %s refused: %s uses %s names, short and long "
+                 "names cannot be mixed **",
+                 s->initiator ? "to" : "from", s->initiator && s->conn ? s->conn->peer : peer,
+                 n->name, n->kind == NODENAME_SHORT ? "short" : "long");
+        break;
+    case HS_E_STATUS_NOK:
+        DLOG_DBG(n->log_name, "simultaneous connect with %s: the other attempt wins", peer);
+        break;
+    case HS_E_STATUS_NOT_ALLOWED:
+        DLOG_ERR(n->log_name, "** Connection attempt to node %s not allowed by the peer **",
+                 s->conn ? s->conn->peer : peer);
+        break;
+    default:
+        DLOG_WARN(n->log_name, "handshake %s %s failed: %s", s->initiator ? "to" : "from",
+                  s->initiator && s->conn ? s->conn->peer : peer, hs_strerror(e));
+        break;
+    }
+}
+
+static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+{
+    log_failure(n, s, e);
+    flush_hs_output(s); /* a refusal status still goes out */
+    struct dd_conn *c = s->conn;
+    s->conn = NULL;
+    if (c) {
+        pthread_mutex_lock(&n->lock);
+        bool ours = c->sock == s;
+        if (ours)
+            c->sock = NULL;
+        if (s->initiator && ours)
+            c->dialling = false;
+        bool abandon = ours && e != HS_E_STATUS_NOK && atomic_load(&c->state) == CONN_PENDING;
+        pthread_mutex_unlock(&n->lock);
+        if (abandon)
+            conn_down(c, e == HS_E_DIGEST ? DD_ECOOKIE : DD_ENOCONN, hs_strerror(e));
+        conn_unref(c);
+    }
+    hsio_sock_free(n, s);
+}
+
+static void handshake_done(struct dd_node *n, struct rt_sock *s)
+{
+    const struct hs_result *res = hs_result(s->hs);
+    if (flush_hs_output(s) < 0) {
+        handshake_failed(n, s, HS_E_OUTPUT);
+        return;
+    }
+    struct dd_conn *c = s->conn;
+    if (res->alive_true || !c) {
+        /* The initiator says its old connection is gone: so is ours. */
+        rcu_rd_enter();
+        struct dd_conn *old = conn_lookup(n, res->peer_name);
+        if (old)
+            conn_ref(old);
+        rcu_rd_leave();
+        if (old) {
+            conn_down(old, DD_ENOCONN, "replaced by a new connection from the same node");
+            conn_unref(old);
+        }
+        pthread_mutex_lock(&n->lock);
+        bool existed;
+        c = conn_insert_new(n, res->peer_name, &existed);
+        if (c && existed) {
+            conn_unref(c);
+            c = NULL;
+        }
+        if (c) {
+            c->sock = s;
+            s->conn = c;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (!c) {
+            handshake_failed(n, s, HS_E_STATUS_UNKNOWN);
+            return;
+        }
+    }
+    list_del(n, s);
+    c->flags = res->flags;
+    c->peer_creation = res->peer_creation;
+    c->peer_published = (res->peer_flags & DFLAG_PUBLISHED) != 0;
+    c->peer_dpdist = dp_glue_parse_trailer(c, res->peer_trailer, res->peer_trailer_len);
+    free(s->hs);
+    s->hs = NULL;
+    s->up = true;
+    uint64_t now = rt_now_ms();
+    atomic_store(&c->last_rx_ms, now);
+    atomic_store(&c->last_tx_ms, now);
+    sock_epoll(n, s, EPOLL_CTL_MOD, EPOLLIN | EPOLLRDHUP);
+    s->conn = NULL; /* the connection owns the socket now */
+    s->owner = c;
+    conn_set_up(c);
+    if (s->rx_len)
+        tcpc_on_readable(c); /* packets that came with the last handshake message */
+    conn_unref(c);          /* the socket's reference */
+}
+
+/* ---- events -------------------------------------------------------------------------- */
+
+static void handshake_step(struct dd_node *n, struct rt_sock *s)
+{
+    for (;;) {
+        if (s->rx_cap < HS_RX_MAX) {
+            uint8_t *p = realloc(s->rx, HS_RX_MAX);
+            if (!p) {
+                handshake_failed(n, s, HS_E_OUTPUT);
+                return;
+            }
+            s->rx = p;
+            s->rx_cap = HS_RX_MAX;
+        }
+        ssize_t r = recv(s->fd, s->rx + s->rx_len, s->rx_cap - s->rx_len, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (r <= 0) {
+            const struct hs_result *res = hs_result(s->hs);
+            DLOG_DBG(n->log_name, "handshake %s %s: connection closed",
+                     s->initiator ? "to" : "from",
+                     s->initiator && s->conn ? s->conn->peer : res->peer_name);
+            handshake_failed(n, s, HS_E_TRUNCATED);
+            return;
+        }
+        s->rx_len += (size_t)r;
+        s->deadline_ms = rt_now_ms() + n->setuptime_ms;
+        size_t used = 0;
+        enum hs_step st = hs_feed(s->hs, s->rx, s->rx_len, &used);
+        memmove(s->rx, s->rx + used, s->rx_len - used);
+        s->rx_len -= used;
+        /* A simultaneous connect may have made another socket redundant. */
+        if (st == HS_FAILED) {
+            handshake_failed(n, s, hs_last_error(s->hs));
+            return;
+        }
+        if (flush_hs_output(s) < 0) {
+            handshake_failed(n, s, HS_E_OUTPUT);
+            return;
+        }
+        if (st == HS_DONE) {
+            handshake_done(n, s);
+            return;
+        }
+    }
+}
+
+void hsio_on_event(struct dd_node *n, struct rt_sock *s, uint32_t events)
+{
+    if (s->dead)
+        return;
+    if (s->up) {
+        /* Established: the socket belongs to its connection. */
+        struct dd_conn *c = hsio_sock_conn(n, s);
+        if (!c)
+            return;
+        if (events & EPOLLOUT)
+            tcpc_on_writable(c);
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            tcpc_on_readable(c);
+        conn_unref(c);
+        return;
+    }
+    handshake_step(n, s);
+}
+
+void hsio_reap(struct dd_node *n, uint64_t now)
+{
+    struct rt_sock *s = n->handshaking;
+    while (s) {
+        struct rt_sock *next = s->next;
+        if (s->lost_race) {
+            DLOG_DBG(n->log_name, "closing our attempt: the simultaneous one from the peer won");
+            struct dd_conn *c = s->conn;
+            s->conn = NULL;
+            if (c)
+                conn_unref(c);
+            hsio_sock_free(n, s);
+        } else if (now > s->deadline_ms) {
+            const struct hs_result *res = hs_result(s->hs);
+            DLOG_WARN(n->log_name, "handshake %s %s timed out (net_setuptime %u ms)",
+                      s->initiator ? "to" : "from",
+                      s->initiator && s->conn ? s->conn->peer
+                                              : (res->peer_name[0] ? res->peer_name : "?"),
+                      n->setuptime_ms);
+            handshake_failed(n, s, HS_E_TRUNCATED);
+        }
+        s = next;
+    }
+}
+
+void hsio_accept(struct dd_node *n)
+{
+    for (int i = 0; i < 16; i++) {
+        int fd = accept4(n->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                DLOG_WARN(n->log_name, "accept: %s", strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct rt_sock *s = sock_new(n, fd, false, NULL);
+        if (!s) {
+            close(fd);
+            continue;
+        }
+        list_add(n, s);
+        sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+    }
+}
+
+/* ---- dialling ------------------------------------------------------------------------ */
+
+struct dial {
+    struct dd_node *node;
+    struct dd_conn *conn;
+    unsigned gen;
+    int fd;
+    int status;
+    char why[2 * HS_NAME_MAX + 128];
+    struct epmd_lookup lookup;
+};
+
+static void dial_done(struct dd_node *n, void *arg)
+{
+    struct dial *d = arg;
+    struct dd_conn *c = d->conn;
+    pthread_mutex_lock(&n->lock);
+    bool wanted = atomic_load(&c->state) == CONN_PENDING && c->dial_gen == d->gen && !c->sock;
+    pthread_mutex_unlock(&n->lock);
+    if (!wanted) {
+        if (d->fd >= 0)
+            close(d->fd);
+    } else if (d->fd < 0) {
+        conn_down(c, d->status, d->why);
+    } else {
+        dp_glue_note_extra(c, d->lookup.extra, d->lookup.extra_len);
+        struct rt_sock *s = sock_new(n, d->fd, true, c);
+        if (!s) {
+            close(d->fd);
+            conn_down(c, DD_ENOMEM, "out of memory");
+        } else {
+            conn_ref(c); /* the socket's reference */
+            pthread_mutex_lock(&n->lock);
+            c->sock = s;
+            pthread_mutex_unlock(&n->lock);
+            list_add(n, s);
+            sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+            if (flush_hs_output(s) < 0)
+                handshake_failed(n, s, HS_E_OUTPUT);
+        }
+    }
+    conn_unref(c);
+    free(d);
+}
+
+static void *dial_thread(void *arg)
+{
+    struct dial *d = arg;
+    struct dd_node *n = d->node;
+    struct dd_conn *c = d->conn;
+    const char *at = strrchr(c->peer, '@');
+    char alive[NODENAME_MAX_BYTES + 1];
+    size_t alen = at ? (size_t)(at - c->peer) : 0;
+    memcpy(alive, c->peer, alen);
+    alive[alen] = '\0';
+    const char *host = at + 1;
+    int rc = epmd_client_port_please(host, n->epmd_port, alive, (int)n->setuptime_ms, &d->lookup);
+    if (rc < 0) {
+        d->status = DD_ENOCONN;
+        snprintf(d->why, sizeof(d->why), "cannot ask EPMD on %s:%u: %s", host, n->epmd_port,
+                 strerror(-rc));
+    } else if (!d->lookup.found) {
+        d->status = DD_ENOCONN;
+        snprintf(d->why, sizeof(d->why), "no node named %s registered with EPMD on %s", alive,
+                 host);
+    } else if (d->lookup.high_vsn < 6) {
+        d->status = DD_ENOCONN;
+        snprintf(d->why, sizeof(d->why), "%s speaks distribution version %u only (need 6)",
+                 c->peer, d->lookup.high_vsn);
+    } else {
+        d->fd = epmd_client_connect(host, d->lookup.port, (int)n->setuptime_ms);
+        if (d->fd < 0) {
+            d->status = DD_ENOCONN;
+            snprintf(d->why, sizeof(d->why), "cannot connect to %s port %u: %s", host,
+                     d->lookup.port, strerror(-d->fd));
+            d->fd = -1;
+        } else {
+            int fl = 1;
+            setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &fl, sizeof(fl));
+            fl = fcntl(d->fd, F_GETFL, 0);
+            fcntl(d->fd, F_SETFL, fl | O_NONBLOCK);
+        }
+    }
+    node_post(n, dial_done, d);
+    return NULL;
+}
+
+void hsio_dial(struct dd_node *n, struct dd_conn *c)
+{
+    struct dial *d = calloc(1, sizeof(*d));
+    if (!d) {
+        conn_down(c, DD_ENOMEM, "out of memory");
+        return;
+    }
+    d->node = n;
+    d->conn = c;
+    d->fd = -1;
+    conn_ref(c);
+    pthread_mutex_lock(&n->lock);
+    d->gen = c->dial_gen;
+    pthread_mutex_unlock(&n->lock);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&t, &attr, dial_thread, d) != 0) {
+        conn_unref(c);
+        free(d);
+        conn_down(c, DD_EIO, "cannot start a dialler thread");
+    }
+    pthread_attr_destroy(&attr);
+}

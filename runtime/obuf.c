@@ -1,0 +1,46 @@
+/* Outgoing message buffers: see obuf.h. */
+#include "runtime/obuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bytes.h"
+
+static void obuf_free(struct dp_msg *m)
+{
+    free((struct obuf *)m);
+}
+
+static struct obuf *obuf_alloc(size_t body_len, uint64_t sender, uint8_t lane)
+{
+    if (body_len > UINT32_MAX)
+        return NULL;
+    struct obuf *b = malloc(sizeof(*b) + 4 + body_len);
+    if (!b)
+        return NULL;
+    b->len = 4 + body_len;
+    be32_put(b->bytes, (uint32_t)body_len);
+    dp_msg_init(&b->dp, b->bytes + 4, (uint32_t)body_len, sender, lane, obuf_free, NULL);
+    return b;
+}
+
+struct obuf *obuf_build(const ei_x_buff *ctl, const uint8_t *payload, size_t payload_len,
+                        uint64_t sender, uint8_t lane)
+{
+    size_t pl = payload_len ? payload_len - 1 : 0; /* without the version byte */
+    struct obuf *b = obuf_alloc((size_t)ctl->index + pl, sender, lane);
+    if (!b)
+        return NULL;
+    memcpy(b->bytes + 4, ctl->buff, (size_t)ctl->index);
+    if (pl)
+        memcpy(b->bytes + 4 + ctl->index, payload + 1, pl);
+    return b;
+}
+
+struct obuf *obuf_from_bytes(const uint8_t *data, size_t len, uint64_t sender, uint8_t lane)
+{
+    struct obuf *b = obuf_alloc(len, sender, lane);
+    if (b)
+        memcpy(b->bytes + 4, data, len);
+    return b;
+}

@@ -1,0 +1,406 @@
+/* Outgoing messages and signals: to a local mailbox (pushed on its queue) or to a process on
+ * another node (encoded as a distribution control message and handed to the connection's
+ * carrier, connecting on demand). Callable from any thread.
+ *
+ * Erlang's rules for a target that does not exist are kept: a message is dropped; a link
+ * answers with an exit signal `noproc`; a monitor with a 'DOWN' `noproc`; a link or monitor
+ * towards a node that cannot be reached fires with `noconnection` (via the connection's
+ * registry when it goes down, or at once when the connection is already gone).
+ */
+#include <string.h>
+
+#include "common/log.h"
+#include "control/distmsg.h"
+#include "control/etf.h"
+#include "runtime/conn.h"
+#include "runtime/mbox.h"
+#include "runtime/node.h"
+#include "runtime/rcu.h"
+#include "runtime/route.h"
+
+uint64_t route_sender_tag(const dd_pid *pid)
+{
+    return (uint64_t)pid->num << 32 | pid->serial;
+}
+
+/* Sends an encoded control message (+ payload term with version byte) to `node`. */
+static int send_remote(struct dd_node *n, const char *node, ei_x_buff *ctl,
+                       const uint8_t *payload, size_t payload_len, uint64_t sender, uint8_t lane,
+                       bool nonblock)
+{
+    struct dd_conn *c = conn_get_or_dial(n, node);
+    if (!c)
+        return DD_OK; /* unreachable: like erlang:send/2, not an error */
+    if (payload_len > n->max_msg || (size_t)ctl->index + payload_len > n->max_msg) {
+        conn_unref(c);
+        return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu",
+                       payload_len, n->max_msg);
+    }
+    struct obuf *b = obuf_build(ctl, payload, payload_len, sender, lane);
+    int rc = b ? conn_send(c, b, nonblock) : rt_fail(DD_ENOMEM, "out of memory");
+    if (b)
+        obuf_unref(b);
+    conn_unref(c);
+    return rc == DD_ENOCONN ? DD_OK : rc;
+}
+
+/* Pushes a signal to a local mailbox, or bounces it if the mailbox does not exist. */
+static void push_local(struct dd_node *n, const dd_pid *to, struct rt_sig *s)
+{
+    rcu_rd_enter();
+    struct dd_mbox *mb = mbox_lookup_pid(n, to);
+    if (mb)
+        mbox_push(mb, s);
+    rcu_rd_leave();
+    if (!mb)
+        mbox_bounce(n, to, s);
+}
+
+int route_check_term(const void *term, size_t len)
+{
+    const uint8_t *t = term;
+    size_t end;
+    if (!term || len < 2 || t[0] != 131 || etf_skip(t, len, 1, &end) != ETF_OK || end != len)
+        return rt_fail(DD_EBADTERM, "not one well-formed external term with version byte 131");
+    return DD_OK;
+}
+
+int route_send_pid(struct dd_mbox *from, const dd_pid *to, const void *term, size_t len,
+                   bool nonblock)
+{
+    struct dd_node *n = from->node;
+    if (strcmp(to->node, n->name) == 0) {
+        if (to->creation != n->creation)
+            return DD_OK; /* a previous incarnation of this node: dropped */
+        if (len > n->max_msg)
+            return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum", len);
+        struct rt_sig *s = rt_sig_new(SIG_MESSAGE);
+        if (!s || !rt_sig_set_term_copy(s, term, len)) {
+            rt_sig_free(s);
+            return rt_fail(DD_ENOMEM, "out of memory");
+        }
+        s->msg.has_from = true;
+        s->msg.from = from->pid;
+        push_local(n, to, s);
+        return DD_OK;
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    int rc = distmsg_encode_send_sender(&x, &from->pid, to) == DISTMSG_OK
+                 ? send_remote(n, to->node, &x, term, len, route_sender_tag(&from->pid),
+                               from->lane, nonblock)
+                 : rt_fail(DD_EINVAL, "cannot encode a message to that pid");
+    ei_x_free(&x);
+    return rc;
+}
+
+int route_send_reg(struct dd_mbox *from, const char *name, const char *node, const void *term,
+                   size_t len, bool nonblock)
+{
+    struct dd_node *n = from->node;
+    if (!node || strcmp(node, n->name) == 0) {
+        rcu_rd_enter();
+        struct dd_mbox *mb = mbox_lookup_name(n, name);
+        dd_pid to = mb ? mb->pid : (dd_pid){0};
+        rcu_rd_leave();
+        if (!mb)
+            return DD_OK; /* {Name, Node} ! Msg to an unknown name: dropped */
+        return route_send_pid(from, &to, term, len, nonblock);
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    int rc = distmsg_encode_reg_send(&x, &from->pid, name) == DISTMSG_OK
+                 ? send_remote(n, node, &x, term, len, route_sender_tag(&from->pid), from->lane,
+                               nonblock)
+                 : rt_fail(DD_EINVAL, "cannot encode a message to %s", name);
+    ei_x_free(&x);
+    return rc;
+}
+
+int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term, size_t len)
+{
+    struct dd_node *n = from->node;
+    if (strcmp(alias->node, n->name) == 0)
+        return DD_OK; /* our mailboxes have no aliases: nothing is listening */
+    ei_x_buff x;
+    ei_x_new(&x);
+    int rc = distmsg_encode_alias_send(&x, &from->pid, alias) == DISTMSG_OK
+                 ? send_remote(n, alias->node, &x, term, len, route_sender_tag(&from->pid),
+                               from->lane, false)
+                 : rt_fail(DD_EINVAL, "cannot encode an alias send");
+    ei_x_free(&x);
+    return rc;
+}
+
+/* Control message without payload to to_node. */
+static void send_ctl(struct dd_node *n, const char *to_node, ei_x_buff *x, uint64_t sender,
+                     const uint8_t *payload, size_t payload_len)
+{
+    send_remote(n, to_node, x, payload, payload_len, sender, 1 /* express: signals */, false);
+}
+
+void route_exit_signal(struct dd_node *n, const dd_pid *from, const dd_pid *to,
+                       const uint8_t *reason, size_t reason_len, bool link_exit)
+{
+    if (strcmp(to->node, n->name) == 0) {
+        struct rt_sig *s = rt_sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
+        if (!s || !rt_sig_make_exit_term(s, from, reason, reason_len)) {
+            rt_sig_free(s);
+            return;
+        }
+        s->peer = *from;
+        push_local(n, to, s);
+        return;
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    enum distmsg_result r = link_exit ? distmsg_encode_payload_exit(&x, from, to)
+                                      : distmsg_encode_payload_exit2(&x, from, to);
+    if (r == DISTMSG_OK)
+        send_ctl(n, to->node, &x, route_sender_tag(from), reason, reason_len);
+    ei_x_free(&x);
+}
+
+void route_monitor_exit(struct dd_node *n, const dd_pid *from, const char *from_name,
+                        const dd_pid *to, const dd_ref *ref, const uint8_t *reason,
+                        size_t reason_len)
+{
+    if (strcmp(to->node, n->name) == 0) {
+        struct rt_sig *s = rt_sig_new(SIG_DOWN);
+        if (!s || !rt_sig_make_down_term(s, ref, from_name ? NULL : from, from_name, n->name,
+                                         reason, reason_len)) {
+            rt_sig_free(s);
+            return;
+        }
+        s->ref = *ref;
+        push_local(n, to, s);
+        return;
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    if (distmsg_encode_payload_monitor_p_exit(&x, from_name ? NULL : from, from_name, to, ref) ==
+        DISTMSG_OK)
+        send_ctl(n, to->node, &x, route_sender_tag(from), reason, reason_len);
+    ei_x_free(&x);
+}
+
+void route_demonitor(struct dd_node *n, const dd_pid *from, const dd_pid *to, const char *to_name,
+                     const dd_ref *ref)
+{
+    if (strcmp(to->node, n->name) == 0) {
+        struct rt_sig *s = rt_sig_new(SIG_DEMONITOR);
+        if (!s)
+            return;
+        s->peer = *from;
+        s->ref = *ref;
+        if (to_name) {
+            rcu_rd_enter();
+            struct dd_mbox *mb = mbox_lookup_name(n, to_name);
+            if (mb)
+                mbox_push(mb, s);
+            rcu_rd_leave();
+            if (!mb)
+                rt_sig_free(s);
+            return;
+        }
+        push_local(n, to, s);
+        return;
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    if (distmsg_encode_demonitor_p(&x, from, to_name ? NULL : to, to_name, ref) == DISTMSG_OK)
+        send_ctl(n, to->node, &x, route_sender_tag(from), NULL, 0);
+    ei_x_free(&x);
+}
+
+void route_unlink_ack(struct dd_node *n, const dd_pid *from, const dd_pid *to, uint64_t id)
+{
+    if (id == 0)
+        return; /* old-style UNLINK: no acknowledgement */
+    if (strcmp(to->node, n->name) == 0) {
+        struct rt_sig *s = rt_sig_new(SIG_UNLINK_ACK);
+        if (!s)
+            return;
+        s->peer = *from;
+        s->id = id;
+        push_local(n, to, s);
+        return;
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    if (distmsg_encode_unlink_id_ack(&x, id, from, to) == DISTMSG_OK)
+        send_ctl(n, to->node, &x, route_sender_tag(from), NULL, 0);
+    ei_x_free(&x);
+}
+
+void mbox_send_unlink_ack(struct dd_mbox *mb, const dd_pid *to, uint64_t id)
+{
+    route_unlink_ack(mb->node, &mb->pid, to, id);
+}
+
+/* ---- links and monitors initiated by a mailbox ------------------------------------- */
+
+/* The connection a relation with `pid` depends on: NULL for local processes; for remote
+ * ones a referenced connection (dialled if needed), or NULL with *unreachable set. */
+static struct dd_conn *rel_conn(struct dd_node *n, const char *node, bool *unreachable)
+{
+    *unreachable = false;
+    if (strcmp(node, n->name) == 0)
+        return NULL;
+    struct dd_conn *c = conn_get_or_dial(n, node);
+    if (!c)
+        *unreachable = true;
+    return c;
+}
+
+/* Delivers an immediate noconnection exit or 'DOWN' to mb itself. */
+static void self_noconnection(struct dd_mbox *mb, bool link, const dd_pid *pid, const dd_ref *ref,
+                              const char *name, const char *node)
+{
+    struct rt_sig *s = rt_sig_new(SIG_READY);
+    if (!s)
+        return;
+    bool ok = link ? rt_sig_make_exit_term(s, pid, rt_term_noconnection,
+                                           rt_term_noconnection_len)
+                   : rt_sig_make_down_term(s, ref, name ? NULL : pid, name, node,
+                                           rt_term_noconnection, rt_term_noconnection_len);
+    if (!ok) {
+        rt_sig_free(s);
+        return;
+    }
+    mbox_push(mb, s);
+}
+
+int route_link(struct dd_mbox *mb, const dd_pid *to)
+{
+    struct dd_node *n = mb->node;
+    if (dd_pid_eq(to, &mb->pid))
+        return DD_OK;
+    bool unreachable;
+    struct dd_conn *c = rel_conn(n, to->node, &unreachable);
+    pthread_mutex_lock(&mb->lock);
+    struct rt_rel *r = mbox_rel_find(mb, REL_LINK, to, NULL);
+    bool added = false;
+    if (!r && !unreachable) {
+        r = mbox_rel_add(mb, REL_LINK, to, NULL, NULL, c);
+        added = r != NULL;
+    }
+    pthread_mutex_unlock(&mb->lock);
+    if (unreachable || (!r && c)) {
+        self_noconnection(mb, true, to, NULL, NULL, NULL);
+    } else if (added) {
+        if (!c) {
+            struct rt_sig *s = rt_sig_new(SIG_LINK);
+            if (s) {
+                s->peer = mb->pid;
+                push_local(n, to, s);
+            }
+        } else {
+            ei_x_buff x;
+            ei_x_new(&x);
+            if (distmsg_encode_link(&x, &mb->pid, to) == DISTMSG_OK)
+                send_ctl(n, to->node, &x, route_sender_tag(&mb->pid), NULL, 0);
+            ei_x_free(&x);
+        }
+    }
+    if (c)
+        conn_unref(c);
+    return DD_OK;
+}
+
+int route_unlink(struct dd_mbox *mb, const dd_pid *to)
+{
+    struct dd_node *n = mb->node;
+    pthread_mutex_lock(&mb->lock);
+    struct rt_rel *r = mbox_rel_find(mb, REL_LINK, to, NULL);
+    uint64_t id = 0;
+    if (r && r->unlink_id == 0)
+        r->unlink_id = id = mb->next_unlink_id++;
+    pthread_mutex_unlock(&mb->lock);
+    if (!id)
+        return DD_OK;
+    if (strcmp(to->node, n->name) == 0) {
+        struct rt_sig *s = rt_sig_new(SIG_UNLINK_ID);
+        if (s) {
+            s->peer = mb->pid;
+            s->id = id;
+            push_local(n, to, s);
+        }
+        return DD_OK;
+    }
+    ei_x_buff x;
+    ei_x_new(&x);
+    if (distmsg_encode_unlink_id(&x, id, &mb->pid, to) == DISTMSG_OK)
+        send_ctl(n, to->node, &x, route_sender_tag(&mb->pid), NULL, 0);
+    ei_x_free(&x);
+    return DD_OK;
+}
+
+int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const char *node,
+                  dd_ref *ref_out)
+{
+    struct dd_node *n = mb->node;
+    dd_ref ref;
+    rt_make_ref(n, &ref);
+    *ref_out = ref;
+    dd_pid target = {0};
+    if (pid)
+        target = *pid;
+    else
+        snprintf(target.node, sizeof(target.node), "%s", node ? node : n->name);
+    bool unreachable;
+    struct dd_conn *c = rel_conn(n, target.node, &unreachable);
+    pthread_mutex_lock(&mb->lock);
+    struct rt_rel *r = unreachable ? NULL : mbox_rel_add(mb, REL_MONITOR, &target, &ref, name, c);
+    pthread_mutex_unlock(&mb->lock);
+    if (!r) {
+        self_noconnection(mb, false, &target, &ref, name, target.node);
+    } else if (!c) {
+        struct rt_sig *s = rt_sig_new(SIG_MONITOR);
+        if (s) {
+            s->peer = mb->pid;
+            s->ref = ref;
+            if (name) {
+                s->name = strdup(name);
+                rcu_rd_enter();
+                struct dd_mbox *t = mbox_lookup_name(n, name);
+                if (t)
+                    mbox_push(t, s);
+                rcu_rd_leave();
+                if (!t) { /* no such name: 'DOWN' noproc */
+                    rt_sig_free(s);
+                    route_monitor_exit(n, &target, name, &mb->pid, &ref, rt_term_noproc,
+                                       rt_term_noproc_len);
+                }
+            } else {
+                push_local(n, &target, s);
+            }
+        }
+    } else {
+        ei_x_buff x;
+        ei_x_new(&x);
+        if (distmsg_encode_monitor_p(&x, &mb->pid, name ? NULL : &target, name, &ref) ==
+            DISTMSG_OK)
+            send_ctl(n, target.node, &x, route_sender_tag(&mb->pid), NULL, 0);
+        ei_x_free(&x);
+    }
+    if (c)
+        conn_unref(c);
+    return DD_OK;
+}
+
+int route_demonitor_ref(struct dd_mbox *mb, const dd_ref *ref)
+{
+    pthread_mutex_lock(&mb->lock);
+    struct rt_rel *r = mbox_rel_find(mb, REL_MONITOR, NULL, ref);
+    struct rt_rel copy;
+    if (r) {
+        copy = *r;
+        mbox_rel_remove(mb, r);
+    }
+    pthread_mutex_unlock(&mb->lock);
+    if (r)
+        route_demonitor(mb->node, &mb->pid, &copy.remote, copy.to_name[0] ? copy.to_name : NULL,
+                        &copy.ref);
+    return DD_OK;
+}

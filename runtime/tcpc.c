@@ -1,0 +1,341 @@
+/* The TCP carrier: distribution traffic on the connection's socket after the handshake
+ * (4-byte length framing, ticks as empty packets), as OTP's inet_tcp_dist does it.
+ *
+ * Sending (any thread): under tx_lock, a message goes straight to the socket when nothing is
+ * queued, else to the queue that the control thread drains on EPOLLOUT. The queue is bounded
+ * by node->tx_queue_limit bytes (a message is accepted while the queue is below the limit,
+ * like BEAM's dist buffer busy limit); beyond it a sender waits or gets DD_EWOULDBLOCK.
+ * While the connection is pending, messages queue up and go out once it is up.
+ *
+ * Receiving (control thread): read, split into packets, reassemble fragments, dispatch.
+ * Delivered bytes not yet freed by the application count against rx_unconsumed_limit; above
+ * it the socket is not read, so a stuck receiver pushes back on the sender through TCP.
+ *
+ * Ticks: every tick interval, a connection that sent nothing gets a tick; a connection that
+ * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "control/distmsg.h"
+#include "runtime/conn.h"
+#include "runtime/dispatch.h"
+#include "runtime/node.h"
+#include "runtime/rcu.h"
+#include "runtime/tcpc.h"
+
+#define TCPC_READ_CHUNK (256 * 1024)
+#define TCPC_WRITE_IOV  64
+
+/* Epoll mask for the socket from its wants (tx_lock held). */
+static void sock_update_events(struct dd_conn *c)
+{
+    struct rt_sock *s = c->sock;
+    if (!s || s->fd < 0)
+        return;
+    uint32_t ev = EPOLLRDHUP;
+    if (!atomic_load(&c->rx_paused))
+        ev |= EPOLLIN;
+    if (s->want_out)
+        ev |= EPOLLOUT;
+    struct epoll_event e = {.events = ev, .data.ptr = &s->item};
+    epoll_ctl(c->node->ep, EPOLL_CTL_MOD, s->fd, &e);
+}
+
+/* Writes as much of the queue as the socket takes (tx_lock held). Returns -1 on a socket
+ * error (the caller brings the connection down). */
+static int flush_locked(struct dd_conn *c)
+{
+    struct rt_sock *s = c->sock;
+    if (!s || s->fd < 0 || !s->up)
+        return 0;
+    while (c->txq_head) {
+        struct iovec iov[TCPC_WRITE_IOV];
+        int n = 0;
+        for (struct rt_txq *q = c->txq_head; q && n < TCPC_WRITE_IOV; q = q->next, n++) {
+            iov[n].iov_base = q->b->bytes + q->off;
+            iov[n].iov_len = q->b->len - q->off;
+        }
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return -1;
+        }
+        atomic_store_explicit(&c->last_tx_ms, rt_now_ms(), memory_order_relaxed);
+        size_t left = (size_t)w;
+        while (left && c->txq_head) {
+            struct rt_txq *q = c->txq_head;
+            size_t rest = q->b->len - q->off;
+            if (left < rest) {
+                q->off += left;
+                c->txq_bytes -= left;
+                left = 0;
+                break;
+            }
+            left -= rest;
+            c->txq_bytes -= rest;
+            c->txq_head = q->next;
+            if (!c->txq_head)
+                c->txq_tail = NULL;
+            obuf_unref(q->b);
+            free(q);
+        }
+    }
+    bool want = c->txq_head != NULL;
+    if (want != s->want_out) {
+        s->want_out = want;
+        sock_update_events(c);
+    }
+    if (c->txq_bytes < c->node->tx_queue_limit)
+        pthread_cond_broadcast(&c->tx_room);
+    return 0;
+}
+
+static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off)
+{
+    struct rt_txq *q = malloc(sizeof(*q));
+    if (!q)
+        return; /* out of memory: the message is lost like on a broken link */
+    obuf_ref(b);
+    q->b = b;
+    q->off = off;
+    q->next = NULL;
+    if (c->txq_tail)
+        c->txq_tail->next = q;
+    else
+        c->txq_head = q;
+    c->txq_tail = q;
+    c->txq_bytes += b->len - off;
+}
+
+static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    while (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= c->node->tx_queue_limit) {
+        if (nonblock) {
+            pthread_mutex_unlock(&c->tx_lock);
+            return rt_fail(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
+                           c->txq_bytes);
+        }
+        pthread_cond_wait(&c->tx_room, &c->tx_lock);
+    }
+    if (atomic_load(&c->state) == CONN_DOWN) {
+        pthread_mutex_unlock(&c->tx_lock);
+        return DD_ENOCONN;
+    }
+    size_t off = 0;
+    struct rt_sock *s = c->sock;
+    if (!c->txq_head && atomic_load(&c->state) == CONN_UP && s && s->up && s->fd >= 0) {
+        /* Nothing queued: straight to the socket, no thread hand-off. */
+        ssize_t w = send(s->fd, b->bytes, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) {
+            off = (size_t)w;
+            atomic_store_explicit(&c->last_tx_ms, rt_now_ms(), memory_order_relaxed);
+        }
+    }
+    if (off < b->len) {
+        enqueue_locked(c, b, off);
+        if (atomic_load(&c->state) == CONN_UP && s && s->up && !s->want_out) {
+            s->want_out = true;
+            sock_update_events(c);
+        }
+    }
+    pthread_mutex_unlock(&c->tx_lock);
+    return DD_OK;
+}
+
+const struct rt_carrier_ops rt_tcp_carrier = {
+    .name = "tcp",
+    .send = tcpc_send,
+};
+
+void tcpc_kick(struct dd_conn *c)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    if (flush_locked(c) < 0) {
+        pthread_mutex_unlock(&c->tx_lock);
+        conn_down(c, DD_EIO, "write error");
+        return;
+    }
+    pthread_mutex_unlock(&c->tx_lock);
+}
+
+void tcpc_on_writable(struct dd_conn *c)
+{
+    tcpc_kick(c);
+}
+
+void tcpc_drop_queue(struct dd_conn *c)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    while (c->txq_head) {
+        struct rt_txq *q = c->txq_head;
+        c->txq_head = q->next;
+        obuf_unref(q->b);
+        free(q);
+    }
+    c->txq_tail = NULL;
+    c->txq_bytes = 0;
+    pthread_mutex_unlock(&c->tx_lock);
+}
+
+void tcpc_close(struct dd_conn *c)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    struct rt_sock *s = c->sock;
+    c->sock = NULL;
+    if (s)
+        s->owner = NULL;
+    pthread_mutex_unlock(&c->tx_lock);
+    if (s)
+        hsio_sock_free(c->node, s);
+}
+
+/* Resumes reading a paused socket (control thread work item). */
+static void resume_rx_work(struct dd_node *n, void *arg)
+{
+    struct dd_conn *c = arg;
+    (void)n;
+    if (atomic_exchange(&c->rx_paused, false)) {
+        pthread_mutex_lock(&c->tx_lock);
+        sock_update_events(c);
+        pthread_mutex_unlock(&c->tx_lock);
+        tcpc_on_readable(c);
+    }
+    conn_unref(c);
+}
+
+void tcpc_resume_rx(struct dd_conn *c)
+{
+    conn_ref(c);
+    node_post(c->node, resume_rx_work, c);
+}
+
+/* Handles the complete packets at the front of the receive buffer. */
+static int process_packets(struct dd_conn *c, struct rt_sock *s)
+{
+    struct dd_node *n = c->node;
+    size_t pos = 0;
+    int rc = 0;
+    while (pos < s->rx_len && atomic_load(&c->state) != CONN_DOWN) {
+        struct distmsg_frame f;
+        enum distmsg_result r = distmsg_frame_next(s->rx + pos, s->rx_len - pos, n->max_msg, &f);
+        if (r == DISTMSG_E_NEED_MORE)
+            break;
+        if (r != DISTMSG_OK) {
+            DLOG_WARN(n->log_name, "closing connection to %s: %s", c->peer, distmsg_strerror(r));
+            rc = -1;
+            break;
+        }
+        pos += f.total;
+        atomic_store_explicit(&c->last_rx_ms, rt_now_ms(), memory_order_relaxed);
+        if (f.len == 0)
+            continue; /* tick */
+        struct distmsg_body body;
+        bool complete;
+        r = distmsg_reasm_feed(&c->reasm, f.data, f.len, &body, &complete);
+        if (r != DISTMSG_OK) {
+            DLOG_WARN(n->log_name, "closing connection to %s: bad packet: %s", c->peer,
+                      distmsg_strerror(r));
+            rc = -1;
+            break;
+        }
+        if (complete)
+            dispatch_body(c, &body);
+        if (atomic_load(&c->unconsumed) > (int64_t)n->rx_unconsumed_limit) {
+            atomic_store(&c->rx_paused, true);
+            pthread_mutex_lock(&c->tx_lock);
+            sock_update_events(c);
+            pthread_mutex_unlock(&c->tx_lock);
+            break;
+        }
+    }
+    if (pos) {
+        memmove(s->rx, s->rx + pos, s->rx_len - pos);
+        s->rx_len -= pos;
+    }
+    return rc;
+}
+
+void tcpc_on_readable(struct dd_conn *c)
+{
+    struct rt_sock *s = c->sock;
+    struct dd_node *n = c->node;
+    if (!s || s->fd < 0)
+        return;
+    /* Packets left from before a pause first. */
+    if (s->rx_len && process_packets(c, s) < 0) {
+        conn_down(c, DD_EIO, "protocol error");
+        return;
+    }
+    for (int rounds = 0; rounds < 16 && !atomic_load(&c->rx_paused); rounds++) {
+        size_t need = s->rx_len + TCPC_READ_CHUNK;
+        if (need > s->rx_cap) {
+            size_t cap = s->rx_cap ? s->rx_cap : TCPC_READ_CHUNK;
+            while (cap < need)
+                cap *= 2;
+            uint8_t *p = realloc(s->rx, cap);
+            if (!p) {
+                conn_down(c, DD_ENOMEM, "out of memory for the receive buffer");
+                return;
+            }
+            s->rx = p;
+            s->rx_cap = cap;
+        }
+        ssize_t r = recv(s->fd, s->rx + s->rx_len, s->rx_cap - s->rx_len, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            conn_down(c, DD_ENOCONN, r == 0 ? "connection closed by peer" : strerror(errno));
+            return;
+        }
+        s->rx_len += (size_t)r;
+        if (process_packets(c, s) < 0) {
+            conn_down(c, DD_EIO, "protocol error");
+            return;
+        }
+        /* Keep the buffer from staying huge after one large message. */
+        if (s->rx_len == 0 && s->rx_cap > 4 * TCPC_READ_CHUNK) {
+            free(s->rx);
+            s->rx = NULL;
+            s->rx_cap = 0;
+        }
+        if ((size_t)r < TCPC_READ_CHUNK)
+            break;
+    }
+    (void)n;
+}
+
+void tcpc_tick(struct dd_conn *c, uint64_t now)
+{
+    struct dd_node *n = c->node;
+    uint64_t last_rx = atomic_load_explicit(&c->last_rx_ms, memory_order_relaxed);
+    if (now > last_rx + n->ticktime_ms) {
+        DLOG_WARN(n->log_name, "node %s not responding: no data for %u ms (net_ticktime)",
+                  c->peer, n->ticktime_ms);
+        conn_down(c, DD_ETIMEDOUT, "net_tick_timeout");
+        return;
+    }
+    uint64_t last_tx = atomic_load_explicit(&c->last_tx_ms, memory_order_relaxed);
+    if (now >= last_tx + n->tick_interval_ms) {
+        /* An empty packet. With data queued the peer sees bytes arrive anyway, and OTP does
+         * not tick then either. */
+        pthread_mutex_lock(&c->tx_lock);
+        bool idle = c->txq_head == NULL;
+        pthread_mutex_unlock(&c->tx_lock);
+        if (idle)
+            tcpc_send(c, n->tick, true);
+    }
+}

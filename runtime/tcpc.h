@@ -1,0 +1,24 @@
+/* The TCP carrier (runtime/tcpc.c): framing, send queue, receive path, ticks. */
+#ifndef DPDIST_RUNTIME_TCPC_H
+#define DPDIST_RUNTIME_TCPC_H
+
+#include "runtime/node.h"
+
+/* Start sending what queued while pending (any thread). */
+void tcpc_kick(struct dd_conn *c);
+/* Control thread: the socket is writable / readable. */
+void tcpc_on_writable(struct dd_conn *c);
+void tcpc_on_readable(struct dd_conn *c);
+/* Drop everything queued (any thread). */
+void tcpc_drop_queue(struct dd_conn *c);
+/* Close the socket (control thread). */
+void tcpc_close(struct dd_conn *c);
+/* Reading was paused for unconsumed data; resume (any thread). */
+void tcpc_resume_rx(struct dd_conn *c);
+/* Periodic tick and liveness check (control thread). */
+void tcpc_tick(struct dd_conn *c, uint64_t now_ms);
+
+/* Sockets (runtime/hsio.c). */
+void hsio_sock_free(struct dd_node *n, struct rt_sock *s);
+
+#endif

@@ -1,0 +1,153 @@
+%% Erlang side of the dpdist interop tests. Compiled by the test scripts with erlc and run in
+%% real BEAM nodes (Debian's erlang-base). Every check prints one line, "ok NAME" or
+%% "FAIL NAME: DETAILS", which the shell scripts count; nothing here decides pass/fail alone.
+-module(dd_interop).
+-export([big_term/0, roundtrip/1, reverse_send/1, serve/0, link_and_monitor/1,
+         watch_events/2, wait_events/4, nodes_of/1, report/2, wait_nodedown/2,
+         ping_expect/2, spawn_refused/1, check_visibility/2]).
+
+report(Name, true) -> io:format("ok ~s~n", [Name]);
+report(Name, {true, _}) -> io:format("ok ~s~n", [Name]);
+report(Name, Other) -> io:format("FAIL ~s: ~p~n", [Name, Other]).
+
+%% A term that exercises the external format: maps, a binary over 1 MiB, big integers,
+%% unicode atoms and strings, floats, nested lists and tuples, pids, refs.
+big_term() ->
+    Bin = crypto:strong_rand_bytes(1024 * 1024 + 17),
+    #{binary => Bin,
+      small_bin => <<1, 2, 3>>,
+      bits => <<5:3>>,
+      big_pos => 1 bsl 300 + 12345,
+      big_neg => -(1 bsl 200) - 7,
+      float => 3.141592653589793,
+      'ünïcödé_atom_Ω' => "strings with ü and 日本",
+      nested => [{a, [1, [2, [3, #{k => v}]]]}, {b, {tuple, with, many, elements}}],
+      list => lists:seq(1, 1000),
+      pid => self(),
+      ref => make_ref(),
+      empty => {[], #{}, <<>>, {}}}.
+
+%% Sends {self(), Term} to {echo, Node} and checks the echo is equal.
+roundtrip(Node) ->
+    T = big_term(),
+    {echo, Node} ! {self(), T},
+    R1 = receive T -> true; Other -> {wrong, Other} after 10000 -> timeout end,
+    report("registered name round trip with a large nested term", R1),
+    %% Learn the echo mailbox's pid from the {linked, Pid} reply, then talk to the pid.
+    {echo, Node} ! {link, self()},
+    EchoPid = receive {linked, P} -> P after 5000 -> undefined end,
+    report("echo replies {linked, Pid} with a pid of its node",
+           is_pid(EchoPid) andalso node(EchoPid) =:= Node),
+    unlink(EchoPid),
+    T2 = {big, lists:duplicate(3, T)},
+    EchoPid ! {self(), T2},
+    R2 = receive T2 -> true; Other2 -> {wrong, Other2} after 20000 -> timeout end,
+    report("pid round trip with a 3 MiB term", R2),
+    %% Many small messages keep their order.
+    [EchoPid ! {self(), {seq, I}} || I <- lists:seq(1, 2000)],
+    R3 = lists:all(fun(I) -> receive {seq, I} -> true after 5000 -> false end end,
+                   lists:seq(1, 2000)),
+    report("2000 messages come back in order", R3),
+    EchoPid.
+
+%% The dpdist node sends to us: {send_to, {Name, ErlNode}, Term} and {send_to, Pid, Term}.
+reverse_send(Node) ->
+    register(dd_receiver, self()),
+    T = big_term(),
+    {echo, Node} ! {send_to, {dd_receiver, node()}, {from_dpdist, T}},
+    R1 = receive {from_dpdist, T} -> true after 10000 -> timeout end,
+    report("dpdist sends a large term to a registered name on BEAM", R1),
+    {echo, Node} ! {send_to, self(), {to_pid, T}},
+    R2 = receive {to_pid, T} -> true after 10000 -> timeout end,
+    report("dpdist sends a large term to a BEAM pid", R2).
+
+%% Long-lived helper process: registered as dd_serve, forwards what it gets to whoever
+%% asked last; used as a link/monitor target for the dpdist node.
+serve() ->
+    register(dd_serve, self()),
+    serve_loop(undefined).
+serve_loop(Owner) ->
+    receive
+        {owner, P} -> serve_loop(P);
+        stop -> ok;
+        M when Owner =/= undefined -> Owner ! {served, M}, serve_loop(Owner);
+        _ -> serve_loop(Owner)
+    end.
+
+%% Link to echo and monitor it; returns after both are set. The caller then kills the dpdist
+%% node and calls wait_nodedown/2.
+link_and_monitor(Node) ->
+    process_flag(trap_exit, true),
+    {echo, Node} ! {link, self()},
+    EchoPid = receive {linked, P} -> P after 5000 -> undefined end,
+    Ref = erlang:monitor(process, {echo, Node}),
+    Ref2 = erlang:monitor(process, EchoPid),
+    ok = net_kernel:monitor_nodes(true),
+    {EchoPid, Ref, Ref2}.
+
+%% After the dpdist node died: the link fires with noconnection, both monitors too.
+wait_nodedown({EchoPid, Ref, Ref2}, Node) ->
+    R1 = receive {'EXIT', EchoPid, noconnection} -> true;
+             {'EXIT', EchoPid, Other} -> {reason, Other} after 20000 -> timeout end,
+    report("link to the dpdist mailbox fires {'EXIT', Pid, noconnection}", R1),
+    R2 = receive {'DOWN', Ref, process, {echo, Node}, noconnection} -> true;
+             {'DOWN', Ref, process, _, Why} -> {reason, Why} after 20000 -> timeout end,
+    report("monitor by name gets 'DOWN' noconnection", R2),
+    R3 = receive {'DOWN', Ref2, process, EchoPid, noconnection} -> true;
+             {'DOWN', Ref2, process, _, Why2} -> {reason, Why2} after 20000 -> timeout end,
+    report("monitor by pid gets 'DOWN' noconnection", R3),
+    R4 = receive {nodedown, Node} -> true after 20000 -> timeout end,
+    report("nodedown reported to monitor_nodes", R4).
+
+%% Subscribes to the echo node's events, then asks echo to link to and monitor Target
+%% (a pid on another BEAM node) and waits for the events it forwards: Expect is a list of
+%% {Tag, Reason} pairs with Tag in 'EXIT', 'DOWN', nodedown.
+watch_events(Node, Target) ->
+    {echo, Node} ! {subscribe, self()},
+    timer:sleep(200),
+    {echo, Node} ! {monitor, Target, self()},
+    MRef = receive {monitoring, R} -> R after 5000 -> undefined end,
+    report("echo monitors a BEAM process and replies {monitoring, Ref}", is_reference(MRef)),
+    MRef.
+
+%% Waits for the {dpdist_event, ...} messages describing the loss of TargetNode.
+wait_events(MRef, Target, TargetNode, Timeout) ->
+    Events = collect(Timeout, []),
+    report("echo saw 'DOWN' noconnection for the monitored BEAM process",
+           lists:any(fun({dpdist_event, {'DOWN', R, process, P, noconnection}}) ->
+                             R =:= MRef andalso P =:= Target;
+                        (_) -> false end, Events) orelse {events, Events}),
+    report("echo saw {nodedown, Node} for the dead BEAM node",
+           lists:member({dpdist_event, {nodedown, TargetNode}}, Events) orelse {events, Events}),
+    Events.
+
+collect(Timeout, Acc) ->
+    receive {dpdist_event, _} = E -> collect(Timeout, [E | Acc])
+    after Timeout -> lists:reverse(Acc)
+    end.
+
+nodes_of(Node) ->
+    {echo, Node} ! {nodes, self()},
+    receive {nodes, Visible, Hidden} -> {Visible, Hidden} after 5000 -> timeout end.
+
+ping_expect(Node, Expect) ->
+    R = net_adm:ping(Node),
+    report(io_lib:format("net_adm:ping(~p) is ~p", [Node, Expect]), R =:= Expect orelse {got, R}).
+
+%% erlang:spawn on a dpdist node: the node answers SPAWN_REQUEST with an error; BEAM then
+%% returns a pid of a process that exits at once with notsup.
+spawn_refused(Node) ->
+    process_flag(trap_exit, true),
+    P = spawn_link(Node, erlang, now, []),
+    R = receive {'EXIT', P, notsup} -> true;
+            {'EXIT', P, Other} -> {other_reason, Other} after 10000 -> timeout end,
+    report("spawn on a dpdist node is refused with notsup", R).
+
+check_visibility(Node, Kind) ->
+    net_adm:ping(Node),
+    timer:sleep(200),
+    InVisible = lists:member(Node, nodes()),
+    InHidden = lists:member(Node, nodes(hidden)),
+    Expect = case Kind of visible -> {true, false}; hidden -> {false, true} end,
+    report(io_lib:format("~p appears in ~s", [Node, Kind]),
+           {InVisible, InHidden} =:= Expect orelse {{nodes, nodes()}, {hidden, nodes(hidden)}}).

@@ -1,0 +1,53 @@
+/* dpdist-ping NODE: like net_adm:ping/1 from a fresh node. Prints pong and exits 0, or
+ * prints pang and exits 1 (2 for a usage or start-up error). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dpdist/dpdist.h"
+#include "tools/node_args.h"
+
+int main(int argc, char **argv)
+{
+    dlog_set_ident("dpdist-ping");
+    dlog_set_level(DLOG_WARN);
+    struct node_args a;
+    char auto_name[64];
+    bool named = false;
+    for (int i = 1; i < argc; i++)
+        named |= !strcmp(argv[i], "-sname") || !strcmp(argv[i], "-name");
+    if (!named) {
+        /* A fresh short name, as `erl -sname` would need one. */
+        snprintf(auto_name, sizeof(auto_name), "dpdist_ping_%d", (int)getpid());
+        char **av = calloc((size_t)argc + 3, sizeof(char *));
+        for (int i = 0; i < argc; i++)
+            av[i] = argv[i];
+        av[argc] = "-sname";
+        av[argc + 1] = auto_name;
+        argv = av;
+        argc += 2;
+    }
+    if (node_args_parse(argc, argv, &a) < 0 || a.rest_argc != 1) {
+        fprintf(stderr, "usage: dpdist-ping [options] NODE\n%s", node_args_usage());
+        return 2;
+    }
+    const char *target = a.rest_argv[0];
+    dd_node *node;
+    int rc = dd_node_start(&a.cfg, &node);
+    if (rc != DD_OK) {
+        fprintf(stderr, "dpdist-ping: %s: %s\n", dd_strerror(rc), dd_last_error());
+        return 2;
+    }
+    rc = dd_ping(node, target, 10000);
+    if (rc == DD_OK)
+        printf("pong\n");
+    else {
+        printf("pang\n");
+        fprintf(stderr, "dpdist-ping: %s: %s\n", dd_strerror(rc), dd_last_error());
+    }
+    fflush(stdout);
+    dd_node_stop(node);
+    return rc == DD_OK ? 0 : 1;
+}
