@@ -188,6 +188,7 @@ static void on_release(void *ctx, struct ackwin_frame *f)
         return;
     struct chan_txflow *fl = &c->flows[m->tx.flow];
     c->st.tx_msgs_acked++;
+    c->st.tx_bytes_acked += m->len;
     if (--fl->msgs == 0)
         flowtab_set_idle(c->ft, m->tx.flow);
     dp_msg_unref(m);
@@ -589,6 +590,11 @@ void chan_close(struct chan *c)
         return;
     c->close_pending = true;
     go_down(c, CHAN_DOWN_LOCAL_CLOSE);
+}
+
+uint64_t chan_acked_bytes(const struct chan *c)
+{
+    return c->st.tx_bytes_acked;
 }
 
 bool chan_is_up(const struct chan *c)

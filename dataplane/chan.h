@@ -108,6 +108,7 @@ struct chan_stats {
     uint64_t drops[WIRE_DROP__COUNT];
     uint64_t tx_msgs_submitted;
     uint64_t tx_msgs_acked; /* fully acknowledged, reference dropped */
+    uint64_t tx_bytes_acked; /* their bytes */
     uint64_t rx_msgs;       /* delivered */
     uint64_t rx_msg_bytes;
     uint64_t rx_msgs_direct; /* delivered straight from the frame (no reassembly) */
@@ -182,6 +183,8 @@ uint64_t chan_next_deadline(const struct chan *c);
 void chan_close(struct chan *c);
 
 bool chan_is_up(const struct chan *c);
+/* Bytes of messages fully acknowledged since creation (their references dropped). */
+uint64_t chan_acked_bytes(const struct chan *c);
 enum chan_down_reason chan_get_down_reason(const struct chan *c);
 
 /* Counters are written only by the owning thread; copy them from it. */

@@ -165,6 +165,44 @@ enum dd_carrier_kind dd_node_carrier(dd_node *node, const char *peer)
     return k;
 }
 
+int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out)
+{
+    if (!node || !peer || !out)
+        return rt_fail(DD_EINVAL, "node, peer and out are required");
+    memset(out, 0, sizeof(*out));
+    rcu_rd_enter();
+    struct dd_conn *c = conn_lookup(node, peer);
+    if (c)
+        conn_ref(c);
+    rcu_rd_leave();
+    if (!c || atomic_load(&c->state) != CONN_UP) {
+        if (c)
+            conn_unref(c);
+        return rt_fail(DD_ENOTFOUND, "not connected to %s", peer);
+    }
+    out->carrier = dp_glue_carrier_kind(c);
+    if (out->carrier == DD_CARRIER_DPDK)
+        dp_glue_peer_stats(c, out);
+    else
+        out->max_heartbeat_gap_ns = atomic_exchange(&c->max_tick_gap_ns, 0);
+    conn_unref(c);
+    return DD_OK;
+}
+
+int dd_dataplane_summary(dd_node *node, FILE *out)
+{
+    if (!node || !out)
+        return rt_fail(DD_EINVAL, "node and out are required");
+    return dp_glue_summary(node, out);
+}
+
+int dd_dataplane_fault(dd_node *node, bool enable)
+{
+    if (!node)
+        return rt_fail(DD_EINVAL, "node is required");
+    return dp_glue_fault(node, enable);
+}
+
 int dd_disconnect(dd_node *node, const char *peer)
 {
     rcu_rd_enter();

@@ -59,6 +59,7 @@ static void conn_free_rcu(struct rcu_head *head)
     struct dd_conn *c = caa_container_of(head, struct dd_conn, rcu);
     distmsg_reasm_fini(&c->reasm);
     free(c->ctl);
+    free(c->dp_ctl);
     pthread_mutex_destroy(&c->tx_lock);
     pthread_mutex_destroy(&c->reg_lock);
     pthread_cond_destroy(&c->tx_room);
@@ -90,7 +91,7 @@ static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     atomic_init(&c->state, CONN_PENDING);
     c->created_ms = rt_now_ms();
-    c->carrier = &rt_tcp_carrier;
+    atomic_init(&c->carrier, &rt_tcp_carrier);
     pthread_mutex_init(&c->tx_lock, NULL);
     pthread_mutex_init(&c->reg_lock, NULL);
     pthread_cond_init(&c->tx_room, NULL);
@@ -165,7 +166,7 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
 
 int conn_send(struct dd_conn *c, struct obuf *b, bool nonblock)
 {
-    const struct rt_carrier_ops *carrier = c->carrier;
+    const struct rt_carrier_ops *carrier = atomic_load(&c->carrier);
     return carrier->send(c, b, nonblock);
 }
 
@@ -338,12 +339,8 @@ int conn_wait_up(struct dd_conn *c, int timeout_ms)
     return rt_fail(DD_ETIMEDOUT, "connection to %s not up within %d ms", c->peer, timeout_ms);
 }
 
-void conn_consumed(struct dd_conn *c, size_t bytes)
+void conn_tcp_consumed(struct dd_conn *c, size_t bytes)
 {
-    if (c->dp_chan) {
-        dp_glue_consumed(c, bytes);
-        return;
-    }
     int64_t left = atomic_fetch_sub(&c->unconsumed, (int64_t)bytes) - (int64_t)bytes;
     if (atomic_load(&c->rx_paused) && left < (int64_t)c->node->rx_unconsumed_limit / 2)
         tcpc_resume_rx(c);

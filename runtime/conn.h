@@ -27,8 +27,8 @@ void conn_down_all(struct dd_node *n, const char *why);
 /* Wait until c is UP (DD_OK) or DOWN / timeout (error set). */
 int conn_wait_up(struct dd_conn *c, int timeout_ms);
 
-/* The application freed `bytes` of delivered messages that came from c. Any thread. */
-void conn_consumed(struct dd_conn *c, size_t bytes);
+/* The application freed `bytes` of messages delivered by the TCP carrier. Any thread. */
+void conn_tcp_consumed(struct dd_conn *c, size_t bytes);
 
 /* Registry (see conn.c). conn_rel_add: false if c is already down. */
 bool conn_rel_add(struct dd_conn *c, struct rt_rel *r);

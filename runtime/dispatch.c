@@ -20,10 +20,22 @@
 #include "runtime/rcu.h"
 #include "runtime/route.h"
 
-/* A term of the body as a standalone external term (version byte prepended). */
+/* A term of the body as a standalone external term (version byte prepended). With an owned
+ * body the term stays where it is: the byte before it (the end of the control tuple, already
+ * decoded) becomes its version byte, and the signal frees the whole body. */
 static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
-                      const struct distmsg_span *sp)
+                      const struct distmsg_span *sp, void **owned)
 {
+    if (*owned && sp->off >= 1) {
+        uint8_t *t = (uint8_t *)body->data + sp->off - 1;
+        t[0] = 131;
+        s->msg.term = (const char *)t;
+        s->msg.len = sp->len + 1;
+        s->free_fn = free;
+        s->free_arg = *owned;
+        *owned = NULL;
+        return true;
+    }
     char *p = malloc(sp->len + 1);
     if (!p)
         return false;
@@ -104,8 +116,10 @@ static bool is_builtin(const char *name)
     return strcmp(name, "net_kernel") == 0 || strcmp(name, MESH_NAME) == 0;
 }
 
-static void message(struct dd_conn *c, const struct distmsg_ctl *ctl,
-                    const struct distmsg_body *body, bool has_from)
+/* Returns true if the message was handed to a mailbox (which then reports it consumed). */
+static bool message(struct dd_conn *c, const struct distmsg_ctl *ctl,
+                    const struct distmsg_body *body, bool has_from, void **owned,
+                    const struct dispatch_src *src)
 {
     struct dd_node *n = c->node;
     rcu_rd_enter();
@@ -114,22 +128,23 @@ static void message(struct dd_conn *c, const struct distmsg_ctl *ctl,
         rcu_rd_leave();
         if (ctl->to_is_name && is_builtin(ctl->to_name))
             reg_send_builtin(c, ctl, body);
-        return; /* no such process: dropped, as BEAM does */
+        return false; /* no such process: dropped, as BEAM does */
     }
     struct rt_sig *s = rt_sig_new(SIG_MESSAGE);
-    if (!s || !span_term(s, body, &ctl->payload)) {
+    if (!s || !span_term(s, body, &ctl->payload, owned)) {
         rcu_rd_leave();
         rt_sig_free(s);
         DLOG_WARN(n->log_name, "out of memory: message from %s dropped", c->peer);
-        return;
+        return false;
     }
     s->msg.has_from = has_from;
     if (has_from)
         s->msg.from = ctl->from;
-    s->acct_bytes = s->msg.len;
-    atomic_fetch_add(&c->unconsumed, (int64_t)s->acct_bytes);
+    s->acct_bytes = src->acct;
+    s->consumed_fn = src->consumed_fn;
     deliver(c, mb, s);
     rcu_rd_leave();
+    return true;
 }
 
 /* Link, unlink, monitor signals: to the mailbox, or answered for a missing process. */
@@ -236,25 +251,28 @@ static void spawn_request(struct dd_conn *c, const struct distmsg_ctl *ctl)
               ctl->mod, ctl->fun, ctl->arity, c->peer);
 }
 
-void dispatch_body(struct dd_conn *c, const struct distmsg_body *body)
+void dispatch_body(struct dd_conn *c, const struct distmsg_body *body,
+                   const struct dispatch_src *src)
 {
-    struct distmsg_ctl *ctl = c->ctl;
+    struct distmsg_ctl *ctl = src->ctl;
+    void *owned = src->owned;
+    bool handed = false;
     enum distmsg_result r = distmsg_decode(body, ctl);
     if (r != DISTMSG_OK) {
         DLOG_WARN(c->node->log_name, "message from %s dropped: %s", c->peer,
                   distmsg_strerror(r));
-        return;
+        goto done;
     }
     switch (ctl->op) {
     case DISTMSG_OP_SEND:
     case DISTMSG_OP_SEND_TT:
-        message(c, ctl, body, false);
+        handed = message(c, ctl, body, false, &owned, src);
         break;
     case DISTMSG_OP_SEND_SENDER:
     case DISTMSG_OP_SEND_SENDER_TT:
     case DISTMSG_OP_REG_SEND:
     case DISTMSG_OP_REG_SEND_TT:
-        message(c, ctl, body, true);
+        handed = message(c, ctl, body, true, &owned, src);
         break;
     case DISTMSG_OP_ALIAS_SEND:
     case DISTMSG_OP_ALIAS_SEND_TT:
@@ -302,4 +320,8 @@ void dispatch_body(struct dd_conn *c, const struct distmsg_body *body)
     case DISTMSG_OP_SPAWN_REPLY_TT:
         break; /* nothing here has a group leader or spawns */
     }
+done:
+    free(owned);
+    if (!handed && src->acct && src->consumed_fn)
+        src->consumed_fn(c, src->acct);
 }

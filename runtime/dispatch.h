@@ -5,9 +5,19 @@
 #include "control/distmsg.h"
 #include "runtime/node.h"
 
+/* Where a message body came from, for memory and accounting. */
+struct dispatch_src {
+    struct distmsg_ctl *ctl; /* decode scratch of the delivering thread */
+    void *owned;             /* body memory we may keep (malloc'd), or NULL: copy out */
+    size_t acct;             /* bytes to report consumed when the application is done */
+    void (*consumed_fn)(struct dd_conn *c, size_t bytes);
+};
+
 /* Decode one complete message body from connection c and route it. Called on the thread of
- * the carrier that received it; c->ctl is its scratch space, so one thread per connection
- * at a time. */
-void dispatch_body(struct dd_conn *c, const struct distmsg_body *body);
+ * the carrier that received it. With src->owned, the payload of a message is handed to the
+ * mailbox in place (no copy) and the buffer freed with the message; otherwise the body is
+ * only read during the call. Every path reports src->acct consumed exactly once. */
+void dispatch_body(struct dd_conn *c, const struct distmsg_body *body,
+                   const struct dispatch_src *src);
 
 #endif

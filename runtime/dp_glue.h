@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "runtime/node.h"
 
@@ -31,5 +32,15 @@ void dp_glue_detach(struct dd_conn *c);
 void dp_glue_consumed(struct dd_conn *c, size_t bytes);
 /* The carrier currently used by c. */
 enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c);
+/* Control thread: act on what the poller reported (channels down). */
+void dp_glue_check_events(struct dd_node *n);
+/* Inline polling: whether this node's application threads run the poll loop, and one
+ * bounded turn of it (returns the work done; 0 also if another thread is polling). */
+bool dp_glue_inline(struct dd_node *n);
+unsigned dp_glue_poll(struct dd_node *n, unsigned iterations);
+uint64_t dp_glue_hb_interval_ns(struct dd_node *n);
+int dp_glue_summary(struct dd_node *n, FILE *out);
+int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out);
+int dp_glue_fault(struct dd_node *n, bool enable);
 
 #endif

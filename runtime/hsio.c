@@ -320,6 +320,7 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
     }
     list_del(n, s);
     c->flags = res->flags;
+    c->initiator = s->initiator;
     c->peer_creation = res->peer_creation;
     c->peer_published = (res->peer_flags & DFLAG_PUBLISHED) != 0;
     c->peer_dpdist = dp_glue_parse_trailer(c, res->peer_trailer, res->peer_trailer_len);

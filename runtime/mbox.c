@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "runtime/conn.h"
+#include "runtime/dp_glue.h"
 #include "runtime/mbox.h"
 #include "runtime/node.h"
 #include "runtime/route.h"
@@ -54,8 +55,8 @@ void rt_sig_free(struct rt_sig *s)
         return;
     if (s->free_fn)
         s->free_fn(s->free_arg);
-    if (s->acct_bytes && s->conn)
-        conn_consumed(s->conn, s->acct_bytes);
+    if (s->acct_bytes && s->conn && s->consumed_fn)
+        s->consumed_fn(s->conn, s->acct_bytes);
     if (s->conn)
         conn_unref(s->conn);
     free(s->name);
@@ -195,6 +196,18 @@ static bool mbox_maybe_nonempty(struct dd_mbox *mb)
 /* Waits for the queue to become non-empty or the deadline (ns, UINT64_MAX = none). */
 static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
 {
+    if (dp_glue_inline(mb->node)) {
+        /* The node owns its core and its data plane is polled by its application threads:
+         * run the poll loop until something arrives (no sleeping: a wake-up would cost far
+         * more than the round trip). */
+        while (!mbox_maybe_nonempty(mb) && !atomic_load(&mb->closed)) {
+            if (clock_now_ns() >= deadline_ns)
+                return false;
+            if (dp_glue_poll(mb->node, 1) == 0)
+                __builtin_ia32_pause();
+        }
+        return true;
+    }
     uint64_t spin_until = clock_now_ns() + MBOX_SPIN_NS;
     while (clock_now_ns() < spin_until) {
         if (mbox_maybe_nonempty(mb) || atomic_load(&mb->closed))

@@ -93,6 +93,6 @@ void mesh_receive(struct dd_conn *c, const char *term, size_t len)
         return;
     if (strcmp(tag, "dpdist_mesh") == 0 && arity == 2)
         mesh_list(c, term, &idx);
-    else if (strncmp(tag, "dpdist_upgrade", 14) == 0)
+    else if (strncmp(tag, "dpdist_upgrade", 14) == 0 || strcmp(tag, "dpdist_switch") == 0)
         dp_glue_upgrade_msg(c, term, len);
 }

@@ -233,8 +233,15 @@ static void *control_main(void *arg)
     char tname[16];
     snprintf(tname, sizeof(tname), "dd-ctl");
     pthread_setname_np(pthread_self(), tname);
+    /* With an inline data plane nobody else may be polling: keep its heartbeats and acks
+     * going from here, a few times per heartbeat interval. */
+    int wait_ms = NODE_TIMER_MAX_MS;
+    if (dp_glue_inline(n)) {
+        uint64_t hb_ms = dp_glue_hb_interval_ns(n) / 1000000u;
+        wait_ms = hb_ms >= 4 ? (int)(hb_ms / 4) : 1;
+    }
     while (!atomic_load(&n->stopping)) {
-        int cnt = epoll_wait(n->ep, evs, NODE_EPOLL_BATCH, NODE_TIMER_MAX_MS);
+        int cnt = epoll_wait(n->ep, evs, NODE_EPOLL_BATCH, wait_ms);
         if (cnt < 0 && errno != EINTR) {
             DLOG_ERR(n->log_name, "epoll_wait: %s", strerror(errno));
             break;
@@ -280,10 +287,12 @@ static void *control_main(void *arg)
             }
         }
         run_work(n);
+        dp_glue_check_events(n);
         if (timer)
             periodic(n, now);
         hsio_bury(n);
         rcu_rd_leave();
+        dp_glue_poll(n, 4);
     }
     return NULL;
 }

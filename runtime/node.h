@@ -114,6 +114,8 @@ struct rt_sock {
     char cookie_buf[256];
 };
 
+struct dp_chan;
+
 /* A queued outgoing buffer (TCP). */
 struct rt_txq {
     struct rt_txq *next;
@@ -153,9 +155,17 @@ struct dd_conn {
     _Atomic int64_t unconsumed; /* delivered message bytes not yet freed by the application */
     _Atomic bool rx_paused;     /* EPOLLIN off because of unconsumed */
 
-    /* The carrier data goes through (TCP until a data-plane upgrade). */
-    const struct rt_carrier_ops *carrier;
-    void *dp_chan; /* the data-plane channel once upgraded */
+    /* The carrier data goes through (TCP until a data-plane upgrade); changed under
+     * tx_lock, read without it (a TCP send that finds it changed is redirected). */
+    const struct rt_carrier_ops *_Atomic carrier;
+    bool initiator;        /* we dialled (the upgrade is offered by the initiator) */
+    struct dp_chan *dp_chan; /* the data-plane channel once upgraded (control thread) */
+    struct distmsg_ctl *dp_ctl; /* decode scratch for the data-plane poller */
+    uint64_t dp_local_session;  /* our rx session id for the upgrade (control thread) */
+    bool dp_peer_has_dp;        /* from the peer's handshake trailer */
+    _Atomic int dp_down;        /* set by the poller: the channel went down (reason + 1) */
+    _Atomic uint64_t max_tick_gap_ns; /* largest gap between ticks received (TCP) */
+    uint64_t last_tick_ns;
 
     /* Links and monitors with processes on the peer. */
     pthread_mutex_t reg_lock;
@@ -290,6 +300,7 @@ struct dd_node {
     struct obuf *tick;      /* an empty packet, shared */
     struct dd_mbox *system; /* internal sender for net_kernel replies and '$dpdist' messages */
     struct rt_dp *dp;
+    _Atomic bool dp_events; /* the poller has something for the control thread */
 };
 
 /* Work items the control thread runs (node.c). */

@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "runtime/conn.h"
@@ -121,6 +122,12 @@ static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off)
 static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
 {
     pthread_mutex_lock(&c->tx_lock);
+    if (atomic_load(&c->carrier) != &rt_tcp_carrier) {
+        /* Switched to another carrier while we were on our way: follow it, so nothing of
+         * ours goes on TCP after the switch marker. */
+        pthread_mutex_unlock(&c->tx_lock);
+        return conn_send(c, b, nonblock);
+    }
     while (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= c->node->tx_queue_limit) {
         if (nonblock) {
             pthread_mutex_unlock(&c->tx_lock);
@@ -152,6 +159,28 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
     }
     pthread_mutex_unlock(&c->tx_lock);
     return DD_OK;
+}
+
+void tcpc_send_and_switch(struct dd_conn *c, struct obuf *marker,
+                          const struct rt_carrier_ops *next)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    struct rt_sock *s = c->sock;
+    size_t off = 0;
+    if (!c->txq_head && s && s->up && s->fd >= 0) {
+        ssize_t w = send(s->fd, marker->bytes, marker->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0)
+            off = (size_t)w;
+    }
+    if (off < marker->len) {
+        enqueue_locked(c, marker, off);
+        if (s && s->up && !s->want_out) {
+            s->want_out = true;
+            sock_update_events(c);
+        }
+    }
+    atomic_store(&c->carrier, next);
+    pthread_mutex_unlock(&c->tx_lock);
 }
 
 const struct rt_carrier_ops rt_tcp_carrier = {
@@ -239,8 +268,13 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
         }
         pos += f.total;
         atomic_store_explicit(&c->last_rx_ms, rt_now_ms(), memory_order_relaxed);
-        if (f.len == 0)
-            continue; /* tick */
+        if (f.len == 0) { /* tick: track the largest gap between them */
+            uint64_t now = clock_now_ns();
+            if (c->last_tick_ns && now - c->last_tick_ns > atomic_load(&c->max_tick_gap_ns))
+                atomic_store(&c->max_tick_gap_ns, now - c->last_tick_ns);
+            c->last_tick_ns = now;
+            continue;
+        }
         struct distmsg_body body;
         bool complete;
         r = distmsg_reasm_feed(&c->reasm, f.data, f.len, &body, &complete);
@@ -250,8 +284,15 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
             rc = -1;
             break;
         }
-        if (complete)
-            dispatch_body(c, &body);
+        if (complete) {
+            struct dispatch_src src = {
+                .ctl = c->ctl,
+                .acct = body.len,
+                .consumed_fn = conn_tcp_consumed,
+            };
+            atomic_fetch_add(&c->unconsumed, (int64_t)body.len);
+            dispatch_body(c, &body, &src);
+        }
         if (atomic_load(&c->unconsumed) > (int64_t)n->rx_unconsumed_limit) {
             atomic_store(&c->rx_paused, true);
             pthread_mutex_lock(&c->tx_lock);

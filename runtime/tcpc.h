@@ -18,6 +18,10 @@ void tcpc_resume_rx(struct dd_conn *c);
 /* Periodic tick and liveness check (control thread). */
 void tcpc_tick(struct dd_conn *c, uint64_t now_ms);
 
+/* Queue `marker` as the last message on TCP and move the connection's sends to `next`. */
+void tcpc_send_and_switch(struct dd_conn *c, struct obuf *marker,
+                          const struct rt_carrier_ops *next);
+
 /* Sockets (runtime/hsio.c). */
 void hsio_sock_free(struct dd_node *n, struct rt_sock *s);
 

@@ -6,6 +6,9 @@
  *                            {dpdist_event, Event}
  *   {send_to, Dest, Term}    sends Term to Dest (a pid or {Name, Node})
  *   {nodes, From}            replies {nodes, Visible, Hidden} (lists of node names)
+ *   {stats, Peer, From}      replies {stats, Carrier, TxMsgs, RxMsgs, Retransmits, MaxHbGapNs}
+ *                            (Carrier: tcp | dpdk | none)
+ * SIGUSR1 prints the data plane's summary on stderr.
  * Runs until killed (SIGTERM/SIGINT stop it cleanly); logs to stderr. */
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +19,13 @@
 #include "dpdist/dpdist.h"
 #include "tools/node_args.h"
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_summary;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_summary = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -168,6 +177,25 @@ static void handle(struct echo *e, const dd_msg *m)
         }
         send_x(e, &from, &x);
         ei_x_free(&x);
+    } else if (!strcmp(atom, "stats") && arity == 3) {
+        char peer[MAXATOMLEN_UTF8];
+        if (ei_decode_atom(buf, &idx, peer) < 0 || ei_decode_pid(buf, &idx, &from) < 0)
+            return;
+        struct dd_peer_stats st;
+        int rc = dd_peer_stats(dd_mbox_node(e->mb), peer, &st);
+        ei_x_buff x;
+        ei_x_new_with_version(&x);
+        ei_x_encode_tuple_header(&x, 6);
+        ei_x_encode_atom(&x, "stats");
+        ei_x_encode_atom(&x, rc != DD_OK                     ? "none"
+                             : st.carrier == DD_CARRIER_DPDK ? "dpdk"
+                                                             : "tcp");
+        ei_x_encode_ulonglong(&x, st.tx_msgs);
+        ei_x_encode_ulonglong(&x, st.rx_msgs);
+        ei_x_encode_ulonglong(&x, st.retransmits);
+        ei_x_encode_ulonglong(&x, st.max_heartbeat_gap_ns);
+        send_x(e, &from, &x);
+        ei_x_free(&x);
     } else if (!strcmp(atom, "send_to") && arity == 3) {
         int dest = idx;
         if (ei_skip_term(buf, &idx) < 0)
@@ -207,10 +235,17 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction su = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &su, NULL);
     printf("dpdist-echo %s ready\n", dd_node_name(node));
     fflush(stdout);
     while (!g_stop) {
         dd_msg *m;
+        if (g_summary) {
+            g_summary = 0;
+            if (dd_dataplane_summary(node, stderr) != DD_OK)
+                fprintf(stderr, "no data plane\n");
+        }
         rc = dd_recv(e.mb, &m, 200);
         if (rc == DD_ETIMEDOUT)
             continue;

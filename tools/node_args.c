@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "control/cookie.h"
+#include "runtime/config.h"
 
 const char *node_args_usage(void)
 {
@@ -30,6 +32,51 @@ static int number(const char *flag, const char *v, unsigned long max, unsigned l
         return -1;
     }
     *out = x;
+    return 0;
+}
+
+/* Node settings from the config file's [node] section, where the command line gave none.
+ * The node checks the whole file again (and the machine) when it starts. */
+static int node_args_from_config(struct node_args *a)
+{
+    static struct dd_cfg cfg; /* the strings below point into it */
+    struct cfg_diags d;
+    cfg_diags_init(&d);
+    int rc = cfg_load(a->cfg.config_file, &cfg, &d);
+    if (rc != 0 || d.errors) {
+        cfg_diags_print(&d, stderr);
+        cfg_diags_free(&d);
+        fprintf(stderr, "%s: invalid configuration\n", a->cfg.config_file);
+        return -1;
+    }
+    cfg_diags_free(&d);
+    bool named = a->cfg.sname || a->cfg.name;
+    if (!named && cfg.node.sname[0])
+        a->cfg.sname = cfg.node.sname;
+    if (!named && cfg.node.name[0])
+        a->cfg.name = cfg.node.name;
+    if (!a->cfg.hidden)
+        a->cfg.hidden = cfg.node.hidden;
+    if (!a->cfg.ticktime_s && cfg.key_line[CFG_K_NODE_TICKTIME])
+        a->cfg.ticktime_s = cfg.node.ticktime_s;
+    if (!a->cfg.epmd_port && cfg.key_line[CFG_K_NODE_EPMD_PORT] && !getenv("ERL_EPMD_PORT"))
+        a->cfg.epmd_port = cfg.node.epmd_port;
+    if (!a->cfg.listen_port_min && cfg.node.listen_port_min) {
+        a->cfg.listen_port_min = cfg.node.listen_port_min;
+        a->cfg.listen_port_max = cfg.node.listen_port_max;
+    }
+    if (!a->cfg.listen_address && cfg.key_line[CFG_K_NODE_LISTEN_ADDRESS])
+        a->cfg.listen_address = cfg.node.listen_address;
+    if (!a->cfg.cookie && cfg.node.cookie_file[0]) {
+        static char cookie[256];
+        char detail[512];
+        if (cookie_read_file(cfg.node.cookie_file, cookie, sizeof(cookie), detail,
+                             sizeof(detail)) != COOKIE_OK) {
+            fprintf(stderr, "%s\n", detail);
+            return -1;
+        }
+        a->cfg.cookie = cookie;
+    }
     return 0;
 }
 
@@ -96,6 +143,8 @@ int node_args_parse(int argc, char **argv, struct node_args *out)
             out->rest_argv[out->rest_argc++] = argv[i];
         }
     }
+    if (out->cfg.config_file && node_args_from_config(out) < 0)
+        return -1;
     if (!out->cfg.sname && !out->cfg.name) {
         fprintf(stderr, "give -sname NAME or -name NAME\n");
         return -1;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <ei.h>
 
@@ -128,6 +129,32 @@ enum dd_carrier_kind {
 };
 /* Which carrier moves the data to peer now. */
 enum dd_carrier_kind dd_node_carrier(dd_node *node, const char *peer);
+
+/* Per-peer figures. Counters are cumulative; max_heartbeat_gap_ns is the largest gap
+ * between consecutive heartbeats received from the peer (DPDK: data-plane heartbeats; TCP:
+ * ticks) since the previous call, which resets it. */
+struct dd_peer_stats {
+    enum dd_carrier_kind carrier;
+    uint64_t tx_msgs;       /* DPDK: messages fully acknowledged by the peer */
+    uint64_t rx_msgs;       /* DPDK: messages delivered */
+    uint64_t retransmits;   /* DPDK: frames sent again */
+    uint64_t srtt_ns;       /* DPDK: smoothed round-trip time of the channel */
+    uint64_t heartbeats_rx; /* DPDK */
+    uint64_t credit_stalls; /* DPDK: times a message waited for the receiver's credit */
+    uint64_t rx_unconsumed; /* DPDK: bytes delivered and not yet freed by the application */
+    uint64_t rx_window;     /* DPDK: the bound on rx_unconsumed (rx_window_bytes) */
+    uint64_t max_heartbeat_gap_ns;
+};
+int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out);
+
+/* A short human summary of the node's data plane (port and channel counters) on out.
+ * DD_ENOTFOUND without a data plane. The full counters are in DPDK telemetry under
+ * /dpdist/ports, /dpdist/peers and /dpdist/peer,SESSION. */
+int dd_dataplane_summary(dd_node *node, FILE *out);
+
+/* Turn the data plane's fault injection ([fault] in the config) off or back on, for tests
+ * that check recovery. DD_ENOTFOUND without a data plane or without a [fault] section. */
+int dd_dataplane_fault(dd_node *node, bool enable);
 
 /* Disconnect from a node (erlang:disconnect_node/1). */
 int dd_disconnect(dd_node *node, const char *peer);

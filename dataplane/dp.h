@@ -1,0 +1,150 @@
+/* The DPDK data plane engine: one port, its mempool, a poller, and the per-peer channels on
+ * it. This is the interface the node runtime uses; it knows nothing about Erlang terms: it
+ * moves opaque messages (struct dp_msg) tagged with a sender and a lane.
+ *
+ * Threads:
+ * - slow path (create/destroy, channel add/close, telemetry): the node's control thread;
+ * - dp_chan_send / dp_chan_consumed / dp_engine_poll: any thread (lock-free: an MPSC ring and
+ *   atomics);
+ * - the poller runs every channel's protocol (dataplane/chan.c) and calls the channel's
+ *   deliver/down callbacks. It is either a dedicated lcore (the config lists a polling
+ *   lcore besides the main one) or, in inline mode, whichever application thread calls
+ *   dp_engine_poll() (a try-lock: one thread polls at a time, nobody waits).
+ * Every thread that calls dp_engine_poll or touches channels must be a QSBR RCU reader
+ * (registered and online) during the call.
+ */
+#ifndef DPDIST_DATAPLANE_DP_H
+#define DPDIST_DATAPLANE_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataplane/chan.h"
+#include "dataplane/dp_msg.h"
+
+#define DP_ERR_LEN 512
+
+/* Process-wide EAL initialisation; the first call wins, later calls only count (EAL runs
+ * once per process). argv is consumed by EAL. Returns 0 or -1 with err. */
+int dp_eal_init(int argc, char **argv, char *err, size_t errlen);
+/* Drop one user; EAL is cleaned up with the last one. */
+void dp_eal_release(void);
+
+struct dp_fault_params {
+    double drop_rate, dup_rate, reorder_rate, delay_rate; /* 0..1 each */
+    uint32_t delay_us;
+    uint64_t seed;
+    bool on_rx, on_tx;
+};
+
+struct dp_engine_params {
+    const char *name;          /* for logs and telemetry, e.g. the node name */
+    const char *port;          /* a PCI address, a vdev string, or net_ring...,pair=X,side=N */
+    uint8_t mac[6];            /* all zero: the port's own */
+    uint32_t ip;               /* host order */
+    uint16_t udp_port;
+    uint16_t mtu;
+    uint16_t rx_desc, tx_desc;
+    uint32_t mbufs, mbuf_cache, data_room;
+    bool want_ipv4_cksum_offload, want_udp_cksum_offload;
+    int poll_lcore;            /* -1: inline polling */
+    struct chan_params chan;   /* defaults for channels (sessions set per channel) */
+    uint64_t tx_queue_bytes;   /* bytes a channel may have queued or in flight */
+    uint32_t tx_ring_msgs;     /* messages in a channel's send ring (power of two) */
+    struct dp_fault_params fault;
+    bool fault_on;
+    /* Called once on the polling lcore before its loop (e.g. to mark it an RCU reader). */
+    void (*poller_init)(void *arg);
+    void *poller_arg;
+    /* Called (from the poller) when a channel went down or has deliveries the control
+     * thread should notice; must be async-signal-safe-ish: e.g. write an eventfd. */
+    void (*notify)(void *arg);
+    void *notify_arg;
+};
+
+struct dp_engine;
+struct dp_chan;
+
+/* Slow path. EAL must be initialised. NULL with err on failure (port not found, cannot
+ * configure, no mempool, ...): nothing is left behind. */
+struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, size_t errlen);
+/* Stops the poller, closes every channel (messages dropped), frees the port's resources. */
+void dp_engine_destroy(struct dp_engine *e);
+
+/* The endpoint peers must send to. */
+void dp_engine_endpoint(const struct dp_engine *e, uint8_t mac[6], uint32_t *ip, uint16_t *port);
+uint16_t dp_engine_mtu(const struct dp_engine *e);
+const struct dp_engine_params *dp_engine_params(const struct dp_engine *e);
+bool dp_engine_inline(const struct dp_engine *e);
+
+/* Inline mode: run up to `iterations` poll-loop iterations if no other thread is polling.
+ * Returns the number of frames received + sent (0 also when another thread polls). The
+ * caller is an online QSBR reader. */
+unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations);
+
+/* ---- channels --------------------------------------------------------------------- */
+
+struct dp_chan_cfg {
+    uint64_t local_session;
+    uint64_t peer_session;
+    uint8_t peer_mac[6];
+    uint32_t peer_ip;      /* host order */
+    uint16_t peer_port;
+    uint16_t mtu;          /* negotiated: the smaller of both */
+    uint32_t window_frames; /* negotiated */
+    uint64_t hb_interval_ns; /* negotiated: the larger of both */
+    uint32_t hb_missed_limit;
+    /* Deliveries, on the poller: see chan_delivery for ownership. The message's bytes count
+     * against the credit until dp_chan_consumed() returns them. */
+    void (*deliver)(void *ctx, const chan_delivery *m);
+    /* The channel went down, on the poller. */
+    void (*down)(void *ctx, enum chan_down_reason why);
+    void *ctx;
+    bool rx_blocked; /* drop incoming frames (unacknowledged) until dp_chan_unblock_rx */
+};
+
+/* Control thread. The channel is live for the poller when this returns. NULL with err. */
+struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, char *err,
+                            size_t errlen);
+/* Frames from the peer are accepted from now on (any thread). */
+void dp_chan_unblock_rx(struct dp_chan *ch);
+/* Queue a message (any thread); takes its own reference. 0, -EAGAIN (ring or byte bound
+ * full; with nonblock, else it waits, polling in inline mode), -EMSGSIZE, -ENOTCONN. */
+int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg, bool nonblock);
+/* The application consumed `bytes` of delivered messages (any thread). */
+void dp_chan_consumed(struct dp_chan *ch, uint64_t bytes);
+/* Control thread: send CLOSE (best effort) and retire the channel; its memory is freed
+ * after an RCU grace period, queued messages are dropped. The callbacks are not called
+ * after this returns... except for a delivery in progress on the poller, which finishes
+ * before the grace period ends: the caller keeps ctx valid until dp_engine's call_rcu
+ * reclaim has run (use dp_chan_close's done callback). */
+void dp_chan_close(struct dp_chan *ch, void (*done)(void *arg), void *arg);
+bool dp_chan_is_up(const struct dp_chan *ch);
+
+/* Counters of one channel: a snapshot the poller refreshes (at most ~1 ms old). */
+void dp_chan_stats(const struct dp_chan *ch, struct chan_stats *out);
+/* The largest gap between heartbeats received on this channel (ns) since the last reset,
+ * and reset it. */
+uint64_t dp_chan_take_max_hb_gap(struct dp_chan *ch);
+
+/* Port-level counters. */
+struct dp_port_stats {
+    uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
+    uint64_t rx_drops[WIRE_DROP__COUNT]; /* frames dropped before reaching a channel */
+    uint64_t tx_full;       /* frames the NIC did not take at once (retried) */
+    uint64_t no_mbuf;       /* transmit attempts that found the mempool empty */
+    uint64_t rx_blocked;    /* frames dropped for a channel not yet unblocked */
+    uint64_t polls, busy_polls;
+    uint64_t fault_dropped, fault_duplicated, fault_reordered, fault_delayed;
+};
+void dp_engine_port_stats(const struct dp_engine *e, struct dp_port_stats *out);
+
+/* Fault injection (configured at creation) off or on again (any thread). */
+void dp_engine_set_fault(struct dp_engine *e, bool enable);
+
+/* A short human summary of the port and every channel (slow path). */
+void dp_engine_summary(struct dp_engine *e, FILE *out);
+
+#endif

@@ -1,0 +1,607 @@
+/* The data-plane engine's slow path: EAL, the port and its mempool, channels being added and
+ * retired, and the any-thread entry points (send, consumed, inline poll). The poll loop itself
+ * is in dp_worker.c.
+ *
+ * Channel lifetime: dp_chan_add creates the protocol object, publishes the channel in the
+ * peer table (receive demux) and in the engine's array (what the poller transmits for).
+ * dp_chan_close asks the poller to send CLOSE; once it has, the control thread unpublishes
+ * the channel and frees it with call_rcu, after every poller has passed a quiescent state.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mempool.h>
+
+#include "common/log.h"
+#include "dataplane/dp_pvt.h"
+
+#define LOG_MOD "dataplane"
+
+static pthread_mutex_t g_eal_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_eal_users;
+static bool g_eal_ok;
+
+int dp_eal_init(int argc, char **argv, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&g_eal_lock);
+    if (g_eal_ok) {
+        g_eal_users++;
+        pthread_mutex_unlock(&g_eal_lock);
+        DLOG_INFO(LOG_MOD, "EAL already initialised in this process; this node's EAL "
+                           "options are not applied");
+        return 0;
+    }
+    rte_log_set_global_level(dlog_enabled(DLOG_DEBUG) ? RTE_LOG_INFO : RTE_LOG_WARNING);
+    int rc = rte_eal_init(argc, argv);
+    if (rc < 0) {
+        snprintf(err, errlen, "EAL initialisation failed: %s", rte_strerror(rte_errno));
+        pthread_mutex_unlock(&g_eal_lock);
+        return -1;
+    }
+    g_eal_ok = true;
+    g_eal_users = 1;
+    pthread_mutex_unlock(&g_eal_lock);
+    return 0;
+}
+
+void dp_eal_release(void)
+{
+    pthread_mutex_lock(&g_eal_lock);
+    if (g_eal_users > 0)
+        g_eal_users--;
+    /* rte_eal_cleanup() cannot be followed by another rte_eal_init() in the same process,
+     * so EAL stays for the process's life; DPDK releases it at exit. */
+    pthread_mutex_unlock(&g_eal_lock);
+}
+
+/* ---- the port --------------------------------------------------------------------- */
+
+/* "net_ring...,pair=NAME,side=0|1": a crossed pair of rings between two engines of this
+ * process (a plain net_ring vdev loops back to itself). */
+static int make_ring_pair(struct dp_engine *e, const char *spec, char *err, size_t errlen)
+{
+    char pair[32] = "", side[4] = "";
+    const char *p = strstr(spec, "pair="), *s = strstr(spec, "side=");
+    if (p)
+        sscanf(p + 5, "%31[^,]", pair);
+    if (s)
+        sscanf(s + 5, "%3[^,]", side);
+    if (!pair[0] || (strcmp(side, "0") && strcmp(side, "1"))) {
+        snprintf(err, errlen, "ring pair '%s': needs pair=NAME and side=0 or side=1", spec);
+        return -1;
+    }
+    char a2b[RTE_RING_NAMESIZE], b2a[RTE_RING_NAMESIZE];
+    snprintf(a2b, sizeof(a2b), "%s_ab", pair);
+    snprintf(b2a, sizeof(b2a), "%s_ba", pair);
+    struct rte_ring *r[2];
+    const char *names[2] = {a2b, b2a};
+    for (int i = 0; i < 2; i++) {
+        r[i] = rte_ring_lookup(names[i]);
+        if (!r[i])
+            r[i] = rte_ring_create(names[i], 4096, (int)rte_socket_id(),
+                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (!r[i]) {
+            snprintf(err, errlen, "cannot create ring %s: %s", names[i],
+                     rte_strerror(rte_errno));
+            return -1;
+        }
+    }
+    struct rte_ring *rx = side[0] == '0' ? r[1] : r[0];
+    struct rte_ring *tx = side[0] == '0' ? r[0] : r[1];
+    snprintf(e->dev_name, sizeof(e->dev_name), "%s_%s", pair, side);
+    int port = rte_eth_from_rings(e->dev_name, &rx, 1, &tx, 1, rte_socket_id());
+    if (port < 0) {
+        snprintf(err, errlen, "cannot create the ring port %s: %s", e->dev_name,
+                 rte_strerror(rte_errno));
+        return -1;
+    }
+    e->port_id = (uint16_t)port;
+    e->owns_port = true;
+    return 0;
+}
+
+static int find_port(struct dp_engine *e, char *err, size_t errlen)
+{
+    const char *spec = e->p.port;
+    if (!spec || !*spec) {
+        snprintf(err, errlen, "no port configured");
+        return -1;
+    }
+    if (strncmp(spec, "net_ring", 8) == 0 && strstr(spec, "pair="))
+        return make_ring_pair(e, spec, err, errlen);
+    size_t n = strcspn(spec, ",");
+    snprintf(e->dev_name, sizeof(e->dev_name), "%.*s", (int)n, spec);
+    uint16_t port;
+    if (rte_eth_dev_get_port_by_name(e->dev_name, &port) == 0) {
+        e->port_id = port;
+        return 0;
+    }
+    /* Not probed at EAL start (e.g. a second node in this process): hot-plug it. */
+    bool is_vdev = strncmp(spec, "net_", 4) == 0;
+    int rc = is_vdev ? rte_vdev_init(e->dev_name, spec + n + (spec[n] == ',')) : -ENODEV;
+    if (rc == 0 && rte_eth_dev_get_port_by_name(e->dev_name, &port) == 0) {
+        e->port_id = port;
+        e->owns_port = true;
+        return 0;
+    }
+    snprintf(err, errlen, "port %s not found (%s)", e->dev_name,
+             is_vdev ? "the vdev could not be created" : "is the device bound to a DPDK driver?");
+    return -1;
+}
+
+static int setup_port(struct dp_engine *e, char *err, size_t errlen)
+{
+    struct rte_eth_dev_info info;
+    int rc = rte_eth_dev_info_get(e->port_id, &info);
+    if (rc != 0) {
+        snprintf(err, errlen, "port %s: no device info: %s", e->dev_name, rte_strerror(-rc));
+        return -1;
+    }
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof(conf));
+    if (e->p.want_ipv4_cksum_offload &&
+        (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)) {
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+        e->tx_ip_cksum = true;
+    }
+    if (e->p.want_ipv4_cksum_offload && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)) {
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+        e->rx_ip_cksum = true;
+    }
+    rc = rte_eth_dev_configure(e->port_id, 1, 1, &conf);
+    if (rc != 0) {
+        snprintf(err, errlen, "port %s: configure failed: %s", e->dev_name, rte_strerror(-rc));
+        return -1;
+    }
+    e->mtu = e->p.mtu ? e->p.mtu : 1500;
+    rc = rte_eth_dev_set_mtu(e->port_id, e->mtu);
+    if (rc != 0 && rc != -ENOTSUP)
+        DLOG_WARN(LOG_MOD, "port %s: MTU %u not set (%s); frames stay within it anyway",
+                  e->dev_name, e->mtu, rte_strerror(-rc));
+    uint16_t rxd = e->p.rx_desc ? e->p.rx_desc : 1024, txd = e->p.tx_desc ? e->p.tx_desc : 1024;
+    rte_eth_dev_adjust_nb_rx_tx_desc(e->port_id, &rxd, &txd);
+    int socket = rte_eth_dev_socket_id(e->port_id);
+    if (socket < 0)
+        socket = (int)rte_socket_id();
+    char pool_name[RTE_MEMPOOL_NAMESIZE];
+    snprintf(pool_name, sizeof(pool_name), "dp%u_%d", e->port_id, (int)getpid() % 100000);
+    uint32_t room = e->p.data_room ? e->p.data_room : RTE_MBUF_DEFAULT_BUF_SIZE;
+    if (room < (uint32_t)e->mtu + 14 + RTE_PKTMBUF_HEADROOM)
+        room = (uint32_t)e->mtu + 14 + RTE_PKTMBUF_HEADROOM;
+    e->pool = rte_pktmbuf_pool_create(pool_name, e->p.mbufs ? e->p.mbufs : 8191,
+                                      e->p.mbuf_cache ? e->p.mbuf_cache : 256, 0,
+                                      (uint16_t)room, socket);
+    if (!e->pool) {
+        snprintf(err, errlen, "port %s: cannot create the mempool (%u mbufs of %u bytes): %s",
+                 e->dev_name, e->p.mbufs, room, rte_strerror(rte_errno));
+        return -1;
+    }
+    struct rte_eth_txconf txconf = info.default_txconf;
+    txconf.offloads = conf.txmode.offloads;
+    if ((rc = rte_eth_rx_queue_setup(e->port_id, 0, rxd, (unsigned)socket, NULL, e->pool)) != 0 ||
+        (rc = rte_eth_tx_queue_setup(e->port_id, 0, txd, (unsigned)socket, &txconf)) != 0) {
+        snprintf(err, errlen, "port %s: queue set-up failed: %s", e->dev_name,
+                 rte_strerror(-rc));
+        return -1;
+    }
+    /* A memif client connects while starting and fails if the server is not up yet. */
+    for (int attempt = 0;; attempt++) {
+        rc = rte_eth_dev_start(e->port_id);
+        if (rc == 0 || attempt >= 100)
+            break;
+        usleep(100000);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "port %s: start failed: %s", e->dev_name, rte_strerror(-rc));
+        return -1;
+    }
+    e->port_started = true;
+    rte_eth_promiscuous_enable(e->port_id);
+    struct rte_ether_addr mac;
+    rte_eth_macaddr_get(e->port_id, &mac);
+    static const uint8_t zero[6];
+    if (memcmp(e->p.mac, zero, 6) != 0)
+        memcpy(e->mac, e->p.mac, 6);
+    else
+        memcpy(e->mac, mac.addr_bytes, 6);
+    return 0;
+}
+
+struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, size_t errlen)
+{
+    struct dp_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->p = *p;
+    snprintf(e->name, sizeof(e->name), "%s", p->name ? p->name : "dpdist");
+    e->p.name = e->name;
+    e->lcore = p->poll_lcore;
+    atomic_init(&e->poll_owner, 0);
+    if (e->p.tx_ring_msgs == 0)
+        e->p.tx_ring_msgs = 4096;
+    if (e->p.tx_queue_bytes == 0)
+        e->p.tx_queue_bytes = 128u << 20;
+    if (find_port(e, err, errlen) < 0 || setup_port(e, err, errlen) < 0) {
+        dp_engine_destroy(e);
+        return NULL;
+    }
+    e->peers = peertab_create(64);
+    if (!e->peers) {
+        snprintf(err, errlen, "cannot create the peer table");
+        dp_engine_destroy(e);
+        return NULL;
+    }
+    if (p->fault_on) {
+        dp_fault_init(&e->fault_rx, &p->fault, 0x5eed);
+        dp_fault_init(&e->fault_tx, &p->fault, 0x7e11);
+        atomic_store(&e->fault_active, true);
+    }
+    if (e->lcore >= 0) {
+        if (!rte_lcore_is_enabled((unsigned)e->lcore) ||
+            (unsigned)e->lcore == rte_get_main_lcore()) {
+            snprintf(err, errlen, "polling lcore %d is not an enabled worker lcore",
+                     e->lcore);
+            dp_engine_destroy(e);
+            return NULL;
+        }
+        int rc = rte_eal_remote_launch(dp_worker_lcore_main, e, (unsigned)e->lcore);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot launch the poller on lcore %d: %s", e->lcore,
+                     rte_strerror(-rc));
+            dp_engine_destroy(e);
+            return NULL;
+        }
+        e->launched = true;
+    }
+    dp_telemetry_register(e);
+    DLOG_INFO(LOG_MOD,
+              "%s: port %s up, %02x:%02x:%02x:%02x:%02x:%02x %u.%u.%u.%u:%u, mtu %u, %s polling%s",
+              e->name, e->dev_name, e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4],
+              e->mac[5], p->ip >> 24, (p->ip >> 16) & 255, (p->ip >> 8) & 255, p->ip & 255,
+              p->udp_port, e->mtu, e->lcore >= 0 ? "lcore" : "inline",
+              p->fault_on ? ", FAULT INJECTION ON" : "");
+    return e;
+}
+
+static void chan_free(struct dp_chan *ch)
+{
+    if (ch->pending)
+        dp_msg_unref(ch->pending);
+    if (ch->txr) {
+        void *m;
+        while (rte_ring_dequeue(ch->txr, &m) == 0)
+            dp_msg_unref(m);
+        rte_ring_free(ch->txr);
+    }
+    chan_destroy(ch->c);
+    void (*done)(void *) = ch->done;
+    void *arg = ch->done_arg;
+    free(ch);
+    if (done)
+        done(arg);
+}
+
+static void chan_free_rcu(struct rcu_head *head)
+{
+    chan_free(caa_container_of(head, struct dp_chan, rcu));
+}
+
+void dp_engine_destroy(struct dp_engine *e)
+{
+    if (!e)
+        return;
+    dp_telemetry_unregister(e);
+    if (e->launched) {
+        atomic_store(&e->stop, true);
+        rte_eal_wait_lcore((unsigned)e->lcore);
+    }
+    for (unsigned i = 0; i < DP_MAX_CHANS; i++) {
+        struct dp_chan *ch = atomic_load(&e->chans[i]);
+        if (!ch)
+            continue;
+        atomic_store(&e->chans[i], NULL);
+        if (e->peers)
+            peertab_remove_sync(e->peers, ch->cfg.local_session);
+        chan_free(ch);
+    }
+    while (e->n_pulse)
+        rte_pktmbuf_free(e->pulse[--e->n_pulse]);
+    while (e->n_stage)
+        rte_pktmbuf_free(e->stage[--e->n_stage]);
+    dp_fault_flush(&e->fault_rx);
+    dp_fault_flush(&e->fault_tx);
+    if (e->peers)
+        peertab_destroy(e->peers, NULL, NULL);
+    if (e->port_started) {
+        rte_eth_dev_stop(e->port_id);
+        rte_eth_dev_close(e->port_id);
+    }
+    if (e->owns_port && e->dev_name[0] && strstr(e->p.port ? e->p.port : "", "pair=") == NULL)
+        rte_vdev_uninit(e->dev_name);
+    if (e->pool)
+        rte_mempool_free(e->pool);
+    free(e);
+}
+
+void dp_engine_endpoint(const struct dp_engine *e, uint8_t mac[6], uint32_t *ip, uint16_t *port)
+{
+    memcpy(mac, e->mac, 6);
+    *ip = e->p.ip;
+    *port = e->p.udp_port;
+}
+
+uint16_t dp_engine_mtu(const struct dp_engine *e)
+{
+    return e->mtu;
+}
+
+const struct dp_engine_params *dp_engine_params(const struct dp_engine *e)
+{
+    return &e->p;
+}
+
+bool dp_engine_inline(const struct dp_engine *e)
+{
+    return e->lcore < 0;
+}
+
+unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
+{
+    if (e->lcore >= 0)
+        return 0;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&e->poll_owner, &expected, 1))
+        return 0;
+    unsigned work = 0;
+    for (unsigned i = 0; i < iterations; i++)
+        work += dp_worker_iteration(e);
+    atomic_store_explicit(&e->poll_owner, 0, memory_order_release);
+    return work;
+}
+
+/* ---- channels ----------------------------------------------------------------------- */
+
+static void *reasm_alloc_malloc(void *ctx, size_t len)
+{
+    (void)ctx;
+    return malloc(len);
+}
+
+static void reasm_free_malloc(void *ctx, void *buf, size_t len)
+{
+    (void)ctx;
+    (void)len;
+    free(buf);
+}
+
+static void chan_on_deliver(void *ctx, const chan_delivery *m)
+{
+    struct dp_chan *ch = ctx;
+    ch->cfg.deliver(ch->cfg.ctx, m);
+}
+
+static void chan_on_down(void *ctx, enum chan_down_reason why)
+{
+    struct dp_chan *ch = ctx;
+    atomic_store(&ch->is_up, false);
+    if (why != CHAN_DOWN_LOCAL_CLOSE && ch->cfg.down)
+        ch->cfg.down(ch->cfg.ctx, why);
+    if (ch->e->p.notify)
+        ch->e->p.notify(ch->e->p.notify_arg);
+}
+
+struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, char *err,
+                            size_t errlen)
+{
+    unsigned slot;
+    for (slot = 0; slot < DP_MAX_CHANS && atomic_load(&e->chans[slot]); slot++)
+        ;
+    if (slot == DP_MAX_CHANS) {
+        snprintf(err, errlen, "this data plane already has %d channels", DP_MAX_CHANS);
+        return NULL;
+    }
+    struct dp_chan *ch = calloc(1, sizeof(*ch));
+    if (!ch) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ch->e = e;
+    ch->cfg = *cfg;
+    ch->idx = slot;
+    atomic_init(&ch->rx_blocked, cfg->rx_blocked);
+    atomic_init(&ch->is_up, true);
+    struct chan_params p = e->p.chan;
+    p.local_session = cfg->local_session;
+    p.peer_session = cfg->peer_session;
+    uint16_t mtu = cfg->mtu && cfg->mtu < e->mtu ? cfg->mtu : e->mtu;
+    p.max_payload = (uint32_t)mtu - WIRE_L3_HDRS_LEN;
+    if (cfg->window_frames)
+        p.window_frames = cfg->window_frames;
+    if (cfg->hb_interval_ns)
+        p.hb_interval_ns = cfg->hb_interval_ns;
+    if (cfg->hb_missed_limit)
+        p.hb_missed_limit = cfg->hb_missed_limit;
+    const char *bad = chan_params_error(&p);
+    if (bad) {
+        snprintf(err, errlen, "channel parameters: %s", bad);
+        free(ch);
+        return NULL;
+    }
+    struct chan_ops ops = {
+        .deliver = chan_on_deliver,
+        .down = chan_on_down,
+        .alloc = {.alloc = reasm_alloc_malloc, .free = reasm_free_malloc, .ctx = NULL},
+        .ctx = ch,
+    };
+    ch->c = chan_create(&p, &ops, dp_now_ns());
+    char rname[RTE_RING_NAMESIZE];
+    static _Atomic unsigned ring_seq;
+    snprintf(rname, sizeof(rname), "dpc%u_%u", (unsigned)getpid() % 100000,
+             atomic_fetch_add(&ring_seq, 1));
+    ch->txr = rte_ring_create(rname, e->p.tx_ring_msgs, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (!ch->c || !ch->txr) {
+        snprintf(err, errlen, "cannot create the channel: %s",
+                 !ch->c ? "protocol object" : rte_strerror(rte_errno));
+        if (ch->txr)
+            rte_ring_free(ch->txr);
+        chan_destroy(ch->c);
+        free(ch);
+        return NULL;
+    }
+    memcpy(ch->ep.src_mac, e->mac, 6);
+    memcpy(ch->ep.dst_mac, cfg->peer_mac, 6);
+    ch->ep.src_ip = e->p.ip;
+    ch->ep.dst_ip = cfg->peer_ip;
+    ch->ep.src_port = e->p.udp_port;
+    ch->ep.dst_port = cfg->peer_port;
+    if (peertab_add(e->peers, cfg->local_session, ch) != 0) {
+        snprintf(err, errlen, "session id collision");
+        rte_ring_free(ch->txr);
+        chan_destroy(ch->c);
+        free(ch);
+        return NULL;
+    }
+    atomic_store_explicit(&e->chans[slot], ch, memory_order_release);
+    return ch;
+}
+
+void dp_chan_unblock_rx(struct dp_chan *ch)
+{
+    atomic_store(&ch->rx_blocked, false);
+}
+
+int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg, bool nonblock)
+{
+    struct dp_engine *e = ch->e;
+    if (msg->len == 0 || msg->len > e->p.chan.max_msg_bytes)
+        return -EMSGSIZE;
+    for (;;) {
+        if (!atomic_load(&ch->is_up) || atomic_load(&ch->close_req))
+            return -ENOTCONN;
+        uint64_t sub = atomic_load(&ch->submitted_bytes);
+        uint64_t acked = atomic_load(&ch->acked_bytes);
+        bool room = sub - acked + msg->len <= e->p.tx_queue_bytes || sub == acked;
+        if (room && atomic_compare_exchange_weak(&ch->submitted_bytes, &sub, sub + msg->len)) {
+            dp_msg_ref(msg);
+            if (rte_ring_mp_enqueue(ch->txr, msg) == 0)
+                break;
+            dp_msg_unref(msg);
+            atomic_fetch_sub(&ch->submitted_bytes, msg->len);
+        } else if (room) {
+            continue; /* lost a race on the counter */
+        }
+        if (nonblock)
+            return -EAGAIN;
+        /* Wait for room: poll ourselves in inline mode, else give the poller the CPU. */
+        if (!dp_engine_inline(e) || dp_engine_poll(e, 1) == 0)
+            sched_yield();
+    }
+    if (dp_engine_inline(e))
+        dp_engine_poll(e, 1); /* no dedicated poller: send it now */
+    return 0;
+}
+
+void dp_chan_consumed(struct dp_chan *ch, uint64_t bytes)
+{
+    atomic_fetch_add_explicit(&ch->consumed_pending, bytes, memory_order_relaxed);
+}
+
+void dp_chan_close(struct dp_chan *ch, void (*done)(void *arg), void *arg)
+{
+    struct dp_engine *e = ch->e;
+    ch->done = done;
+    ch->done_arg = arg;
+    atomic_store(&ch->close_req, true);
+    /* Give the poller a moment to send CLOSE (inline mode: do it here). */
+    for (int i = 0; i < 200 && !atomic_load(&ch->closed); i++) {
+        if (dp_engine_inline(e))
+            dp_engine_poll(e, 1);
+        else
+            usleep(100);
+    }
+    atomic_store(&e->chans[ch->idx], NULL);
+    peertab_remove(e->peers, ch->cfg.local_session, NULL, NULL);
+    urcu_qsbr_call_rcu(&ch->rcu, chan_free_rcu);
+}
+
+bool dp_chan_is_up(const struct dp_chan *ch)
+{
+    return atomic_load(&ch->is_up);
+}
+
+void dp_chan_stats(const struct dp_chan *ch, struct chan_stats *out)
+{
+    for (;;) {
+        uint32_t s0 = atomic_load_explicit(&ch->stats_seq, memory_order_acquire);
+        if (s0 & 1)
+            continue;
+        memcpy(out, &ch->stats, sizeof(*out));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&ch->stats_seq, memory_order_relaxed) == s0)
+            return;
+    }
+}
+
+uint64_t dp_chan_take_max_hb_gap(struct dp_chan *ch)
+{
+    return atomic_exchange(&ch->max_hb_gap_ns, 0);
+}
+
+void dp_engine_set_fault(struct dp_engine *e, bool enable)
+{
+    atomic_store(&e->fault_active, enable && e->p.fault_on);
+}
+
+void dp_engine_port_stats(const struct dp_engine *e, struct dp_port_stats *out)
+{
+    memcpy(out, &e->st, sizeof(*out));
+}
+
+void dp_engine_summary(struct dp_engine *e, FILE *out)
+{
+    struct dp_port_stats ps;
+    dp_engine_port_stats(e, &ps);
+    fprintf(out, "data plane %s: port %s, mtu %u, %s polling\n", e->name, e->dev_name, e->mtu,
+            e->lcore >= 0 ? "lcore" : "inline");
+    fprintf(out, "  port: rx %lu frames %lu bytes, tx %lu frames %lu bytes, tx retries %lu, "
+                 "no mbuf %lu, blocked %lu\n",
+            (unsigned long)ps.rx_frames, (unsigned long)ps.rx_bytes, (unsigned long)ps.tx_frames,
+            (unsigned long)ps.tx_bytes, (unsigned long)ps.tx_full, (unsigned long)ps.no_mbuf,
+            (unsigned long)ps.rx_blocked);
+    for (int d = 0; d < WIRE_DROP__COUNT; d++)
+        if (ps.rx_drops[d])
+            fprintf(out, "  port drop %s: %lu\n", wire_drop_name((enum wire_drop)d),
+                    (unsigned long)ps.rx_drops[d]);
+    for (unsigned i = 0; i < DP_MAX_CHANS; i++) {
+        struct dp_chan *ch = atomic_load(&e->chans[i]);
+        if (!ch)
+            continue;
+        struct chan_stats s;
+        dp_chan_stats(ch, &s);
+        fprintf(out,
+                "  channel %016lx -> %u.%u.%u.%u:%u %s: msgs tx %lu rx %lu, retransmits %lu, "
+                "srtt %lu us, in flight %lu, credit stalls %lu\n",
+                (unsigned long)ch->cfg.local_session, ch->cfg.peer_ip >> 24,
+                (ch->cfg.peer_ip >> 16) & 255, (ch->cfg.peer_ip >> 8) & 255,
+                ch->cfg.peer_ip & 255, ch->cfg.peer_port,
+                atomic_load(&ch->is_up) ? "up" : "down", (unsigned long)s.tx_msgs_acked,
+                (unsigned long)s.rx_msgs,
+                (unsigned long)(s.lane[1].retransmits + s.lane[2].retransmits),
+                (unsigned long)(s.srtt_ns / 1000), (unsigned long)s.inflight_frames,
+                (unsigned long)s.credit_stalls);
+    }
+}

@@ -1,0 +1,118 @@
+/* Private structures of the data-plane engine (dp_*.c). Not for the runtime. */
+#ifndef DPDIST_DATAPLANE_DP_PVT_H
+#define DPDIST_DATAPLANE_DP_PVT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/peertab.h"
+#include "dataplane/wire.h"
+
+#define DP_BURST        32
+#define DP_MAX_CHANS    256  /* channels one engine polls */
+#define DP_TX_PER_CHAN  16   /* frames asked from one channel per iteration */
+#define DP_TX_STAGE     (DP_BURST * 8)
+#define DP_STATS_PERIOD_NS 1000000ull
+#define DP_FAULT_HOLD   64   /* frames the fault injector may hold back */
+
+struct dp_chan {
+    struct dp_engine *e;
+    struct dp_chan_cfg cfg;
+    struct chan *c;             /* the protocol; owned by the poller */
+    struct rte_ring *txr;       /* struct dp_msg *, multi-producer, single-consumer */
+    struct dp_msg *pending;     /* dequeued, not yet accepted by chan_submit (poller) */
+    struct wire_endpoints ep;   /* our -> peer addresses */
+    uint32_t idx;               /* slot in the engine's channel array */
+
+    _Atomic uint64_t submitted_bytes; /* reserved by senders */
+    _Atomic uint64_t acked_bytes;     /* released by the poller */
+    _Atomic uint64_t consumed_pending;
+    _Atomic bool rx_blocked;
+    _Atomic bool close_req;
+    _Atomic bool closed;        /* the poller sent CLOSE / saw it down: safe to retire */
+    _Atomic bool is_up;
+    _Atomic bool retired;       /* out of the engine's array (poller) */
+
+    /* Stats snapshot for other threads (seqlock written by the poller). */
+    _Atomic uint32_t stats_seq;
+    struct chan_stats stats;
+    uint64_t stats_due_ns;
+    uint64_t last_hb_rx_ns;
+    _Atomic uint64_t max_hb_gap_ns;
+
+    struct rcu_head rcu;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+struct dp_fault {
+    struct dp_fault_params p;
+    uint64_t rng;
+    struct rte_mbuf *held[DP_FAULT_HOLD]; /* delayed or reordered frames */
+    uint64_t held_until[DP_FAULT_HOLD];
+    unsigned n_held;
+};
+
+struct dp_engine {
+    struct dp_engine_params p;
+    char name[64];
+    uint16_t port_id;
+    bool port_started;
+    bool owns_port; /* created by us (ring pair, hot-plugged vdev): detach on destroy */
+    char dev_name[128];
+    struct rte_mempool *pool;
+    uint8_t mac[6];
+    uint16_t mtu;
+    bool tx_ip_cksum;   /* the port fills IPv4 checksums */
+    bool rx_ip_cksum;   /* the port verifies them */
+
+    struct peertab *peers;
+    /* Channels: control thread writes slots, the poller reads them (RCU pointers). */
+    struct dp_chan *_Atomic chans[DP_MAX_CHANS];
+
+    /* Poller state. */
+    _Atomic int poll_owner; /* inline mode try-lock */
+    int lcore;              /* -1 inline */
+    _Atomic bool stop;
+    bool launched;
+    struct rte_mbuf *pulse[DP_BURST * 2];
+    unsigned n_pulse;
+    struct rte_mbuf *stage[DP_TX_STAGE];
+    unsigned n_stage;
+    unsigned rr; /* round-robin start among channels */
+    struct dp_fault fault_rx, fault_tx;
+    _Atomic bool fault_active; /* p.fault_on and not switched off */
+
+    /* Port counters: written by the poller, read racily (64-bit stores are atomic here). */
+    struct dp_port_stats st;
+};
+
+/* dp_worker.c */
+unsigned dp_worker_iteration(struct dp_engine *e);
+int dp_worker_lcore_main(void *arg);
+void dp_chan_publish_stats(struct dp_chan *ch, uint64_t now);
+
+/* dp_fault.c: returns the frames to process now (in place), possibly fewer or more. */
+unsigned dp_fault_apply(struct dp_fault *f, struct rte_mempool *pool, struct rte_mbuf **pkts,
+                        unsigned n, unsigned cap, uint64_t now, struct dp_port_stats *st);
+void dp_fault_init(struct dp_fault *f, const struct dp_fault_params *p, uint64_t salt);
+void dp_fault_flush(struct dp_fault *f);
+
+/* dp_telemetry.c */
+void dp_telemetry_register(struct dp_engine *e);
+void dp_telemetry_unregister(struct dp_engine *e);
+
+static inline uint64_t dp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif

@@ -1,0 +1,275 @@
+/* Fast path: no locks, no blocking, no logging, no allocation except mbufs (and reassembly
+ * buffers inside the channel protocol).
+ *
+ * One poll-loop iteration:
+ *   1. receive a burst; demultiplex each frame by its session id through the RCU peer
+ *      table; check its source; hand it to the channel (which delivers completed messages
+ *      through the runtime's callback);
+ *   2. for every channel: move what senders queued on its ring into the protocol, apply
+ *      consumed credit, ask it for frames (pulse frames come first from every channel);
+ *   3. transmit: all pulse frames of this iteration first, then data frames left over from
+ *      the last burst the NIC did not take, then the new data frames.
+ * A lcore runs iterations back to back and announces a QSBR quiescent state after each; in
+ * inline mode, application threads run them (dp_engine_poll).
+ */
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/dp_pvt.h"
+
+/* Publish the channel's counters for other threads (seqlock), at most every ms. */
+void dp_chan_publish_stats(struct dp_chan *ch, uint64_t now)
+{
+    if (now < ch->stats_due_ns)
+        return;
+    ch->stats_due_ns = now + DP_STATS_PERIOD_NS;
+    atomic_fetch_add_explicit(&ch->stats_seq, 1, memory_order_release);
+    atomic_thread_fence(memory_order_release);
+    chan_get_stats(ch->c, &ch->stats);
+    atomic_fetch_add_explicit(&ch->stats_seq, 1, memory_order_release);
+}
+
+static inline void count_drop(struct dp_engine *e, enum wire_drop d)
+{
+    if ((unsigned)d < WIRE_DROP__COUNT)
+        e->st.rx_drops[d]++;
+}
+
+static void handle_rx(struct dp_engine *e, struct rte_mbuf *m, uint64_t now)
+{
+    if (unlikely(m->nb_segs != 1)) {
+        count_drop(e, WIRE_DROP_BAD_LENGTH);
+        return;
+    }
+    const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+    struct wire_rx rx;
+    unsigned flags = e->rx_ip_cksum ? 0 : WIRE_RX_VERIFY_IP_CSUM;
+    if (e->rx_ip_cksum && (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
+        count_drop(e, WIRE_DROP_BAD_IP);
+        return;
+    }
+    enum wire_drop d = wire_parse(data, m->data_len, e->p.udp_port, flags, &rx);
+    if (unlikely(d != WIRE_OK)) {
+        count_drop(e, d);
+        return;
+    }
+    struct dp_chan *ch = peertab_lookup(e->peers, rx.hdr.session);
+    if (unlikely(!ch)) {
+        count_drop(e, WIRE_DROP_UNKNOWN_SESSION);
+        return;
+    }
+    if (unlikely(rx.src_ip != ch->cfg.peer_ip || rx.src_port != ch->cfg.peer_port)) {
+        count_drop(e, WIRE_DROP_WRONG_SOURCE);
+        return;
+    }
+    /* Until the peer's switch marker is read from TCP, its DATA waits (unacknowledged, so
+     * it comes again); its pulse frames (acks of our data, heartbeats) count at once. */
+    if (unlikely(rx.hdr.type == WIRE_T_DATA &&
+                 atomic_load_explicit(&ch->rx_blocked, memory_order_acquire))) {
+        e->st.rx_blocked++;
+        return;
+    }
+    if (rx.hdr.type == WIRE_T_HEARTBEAT) {
+        if (ch->last_hb_rx_ns) {
+            uint64_t gap = now - ch->last_hb_rx_ns;
+            if (gap > atomic_load_explicit(&ch->max_hb_gap_ns, memory_order_relaxed))
+                atomic_store_explicit(&ch->max_hb_gap_ns, gap, memory_order_relaxed);
+        }
+        ch->last_hb_rx_ns = now;
+    }
+    chan_rx(ch->c, &rx.hdr, rx.payload, rx.payload_len, now);
+}
+
+/* Moves queued messages from the senders' ring into the protocol. */
+static void feed_submissions(struct dp_chan *ch)
+{
+    uint32_t space = chan_submit_space(ch->c);
+    while (space > 0) {
+        struct dp_msg *m = ch->pending;
+        if (!m) {
+            void *p;
+            if (rte_ring_sc_dequeue(ch->txr, &p) != 0)
+                return;
+            m = p;
+        }
+        int rc = chan_submit(ch->c, m);
+        if (rc == -ENOBUFS) {
+            ch->pending = m;
+            return;
+        }
+        ch->pending = NULL;
+        if (rc != 0) /* down or invalid: the message is dropped, its bytes released */
+            atomic_fetch_add_explicit(&ch->acked_bytes, m->len, memory_order_relaxed);
+        dp_msg_unref(m); /* the ring's reference; the channel holds its own */
+        space--;
+    }
+}
+
+/* Builds one frame into a fresh mbuf; NULL if the mempool is empty. */
+static struct rte_mbuf *build_frame(struct dp_engine *e, struct dp_chan *ch,
+                                    const struct chan_frame *f)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(e->pool);
+    if (unlikely(!m)) {
+        e->st.no_mbuf++;
+        return NULL;
+    }
+    size_t total = WIRE_ALL_HDRS_LEN + f->len;
+    uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)total);
+    if (unlikely(!p)) {
+        rte_pktmbuf_free(m);
+        e->st.no_mbuf++;
+        return NULL;
+    }
+    wire_encode_headers(p, total, &ch->ep, &f->hdr, f->len,
+                        e->tx_ip_cksum ? WIRE_ENC_IP_CSUM_OFFLOAD : 0);
+    if (f->len)
+        rte_memcpy(p + WIRE_ALL_HDRS_LEN, f->payload, f->len);
+    if (e->tx_ip_cksum) {
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+        m->l2_len = WIRE_ETH_LEN;
+        m->l3_len = WIRE_IPV4_LEN;
+    }
+    return m;
+}
+
+/* Collects frames of one channel: pulse frames to e->pulse, data frames to `data`. */
+static unsigned collect_tx(struct dp_engine *e, struct dp_chan *ch, uint64_t now,
+                           struct rte_mbuf **data, unsigned data_room)
+{
+    struct chan_frame frames[DP_TX_PER_CHAN];
+    unsigned max = data_room < DP_TX_PER_CHAN ? data_room : DP_TX_PER_CHAN;
+    if (max < 4)
+        max = 4; /* always room for the pulse frames */
+    unsigned n = chan_tx_burst(ch->c, now, frames, max);
+    unsigned nd = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct rte_mbuf *m = build_frame(e, ch, &frames[i]);
+        if (!m)
+            continue; /* lost: the protocol retransmits data; pulse frames recur */
+        if (frames[i].hdr.lane == WIRE_LANE_PULSE && e->n_pulse < RTE_DIM(e->pulse))
+            e->pulse[e->n_pulse++] = m;
+        else if (nd < data_room)
+            data[nd++] = m;
+        else
+            rte_pktmbuf_free(m);
+    }
+    if (n > 0 && frames[0].hdr.type == WIRE_T_CLOSE)
+        atomic_store(&ch->closed, true);
+    return nd;
+}
+
+static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned nd, uint64_t now)
+{
+    /* Order: pulse frames, then leftovers, then new data. */
+    struct rte_mbuf *out[DP_BURST * 2 + DP_TX_STAGE];
+    unsigned n = 0;
+    for (unsigned i = 0; i < e->n_pulse; i++)
+        out[n++] = e->pulse[i];
+    e->n_pulse = 0;
+    for (unsigned i = 0; i < e->n_stage; i++)
+        out[n++] = e->stage[i];
+    e->n_stage = 0;
+    for (unsigned i = 0; i < nd && n < RTE_DIM(out); i++)
+        out[n++] = data[i];
+    if (n == 0)
+        return 0;
+    if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
+                 e->fault_tx.p.on_tx))
+        n = dp_fault_apply(&e->fault_tx, e->pool, out, n, RTE_DIM(out), now, &e->st);
+    unsigned sent = 0;
+    while (sent < n) {
+        uint16_t k = rte_eth_tx_burst(e->port_id, 0, out + sent,
+                                      (uint16_t)(n - sent > 64 ? 64 : n - sent));
+        for (unsigned i = 0; i < k; i++) {
+            e->st.tx_bytes += out[sent + i]->pkt_len;
+        }
+        sent += k;
+        e->st.tx_frames += k;
+        if (k == 0)
+            break;
+    }
+    if (sent < n) {
+        e->st.tx_full += n - sent;
+        /* Keep what the NIC did not take, in order, for the next burst (bounded: beyond the
+         * stage the protocol's retransmission takes over). */
+        for (unsigned i = sent; i < n; i++) {
+            if (e->n_stage < DP_TX_STAGE)
+                e->stage[e->n_stage++] = out[i];
+            else
+                rte_pktmbuf_free(out[i]);
+        }
+    }
+    return sent;
+}
+
+unsigned dp_worker_iteration(struct dp_engine *e)
+{
+    uint64_t now = dp_now_ns();
+    unsigned work = 0;
+    e->st.polls++;
+
+    struct rte_mbuf *pkts[DP_BURST * 2];
+    unsigned nb = rte_eth_rx_burst(e->port_id, 0, pkts, DP_BURST);
+    if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
+                 e->fault_rx.p.on_rx))
+        nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);
+    for (unsigned i = 0; i < nb; i++) {
+        if (i + 1 < nb)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        e->st.rx_frames++;
+        e->st.rx_bytes += pkts[i]->pkt_len;
+        handle_rx(e, pkts[i], now);
+        rte_pktmbuf_free(pkts[i]);
+    }
+    work += nb;
+
+    struct rte_mbuf *data[DP_BURST * 2];
+    unsigned nd = 0;
+    unsigned start = e->rr++;
+    for (unsigned k = 0; k < DP_MAX_CHANS; k++) {
+        unsigned i = (start + k) % DP_MAX_CHANS;
+        struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
+        if (!ch)
+            continue;
+        if (unlikely(atomic_load_explicit(&ch->close_req, memory_order_relaxed)) &&
+            !atomic_load(&ch->closed)) {
+            if (chan_is_up(ch->c))
+                chan_close(ch->c);
+            else
+                atomic_store(&ch->closed, true);
+        }
+        uint64_t consumed = atomic_exchange_explicit(&ch->consumed_pending, 0,
+                                                     memory_order_relaxed);
+        if (consumed)
+            chan_consumed(ch->c, consumed);
+        feed_submissions(ch);
+        /* While the NIC is backed up, only ask for frames when the stage has room for a
+         * burst: pulse frames still lead every burst, data waits in the protocol. */
+        if (chan_next_deadline(ch->c) <= now && e->n_stage < DP_TX_STAGE - DP_BURST)
+            nd += collect_tx(e, ch, now, data + nd, (unsigned)(RTE_DIM(data) - nd));
+        atomic_store_explicit(&ch->acked_bytes, chan_acked_bytes(ch->c), memory_order_release);
+        dp_chan_publish_stats(ch, now);
+    }
+    work += transmit(e, data, nd, now);
+    if (work)
+        e->st.busy_polls++;
+    return work;
+}
+
+int dp_worker_lcore_main(void *arg)
+{
+    struct dp_engine *e = arg;
+    urcu_qsbr_register_thread();
+    if (e->p.poller_init)
+        e->p.poller_init(e->p.poller_arg);
+    while (!atomic_load_explicit(&e->stop, memory_order_relaxed)) {
+        dp_worker_iteration(e);
+        urcu_qsbr_quiescent_state();
+    }
+    urcu_qsbr_unregister_thread();
+    return 0;
+}

@@ -1,0 +1,643 @@
+/* The runtime's side of the DPDK data plane: start-up from the node's config file,
+ * advertising (EPMD Extra, handshake trailer), the upgrade of a connection between two
+ * dpdist nodes, the DPDK carrier, and deliveries from the poller.
+ *
+ * Upgrade, over the authenticated TCP connection, as REG_SENDs to '$dpdist':
+ *   initiator: {dpdist_upgrade_req, 1, SessionA, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
+ *   acceptor:  {dpdist_upgrade_ack, 1, SessionB, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
+ *              or {dpdist_upgrade_nak, Reason}
+ *   each side, after adding its channel: {dpdist_switch} as its last message on TCP, then
+ *   every later message of that direction goes over DPDK.
+ * A side accepts DPDK frames only after it has read the peer's {dpdist_switch} from TCP;
+ * frames that arrive earlier are not acknowledged and come again. So messages of one sender
+ * never overtake each other across the switch. The TCP connection stays as the control
+ * channel: ticks keep flowing on it, and its loss is the peer's loss.
+ * Negotiated: MTU and window the smaller of both, heartbeat interval the larger.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/bytes.h"
+#include "common/log.h"
+#include "control/distmsg.h"
+#include "dataplane/dp.h"
+#include "runtime/config.h"
+#include "runtime/conn.h"
+#include "runtime/dispatch.h"
+#include "runtime/dp_glue.h"
+#include "runtime/mesh.h"
+#include "runtime/node.h"
+#include "runtime/rcu.h"
+#include "runtime/route.h"
+#include "runtime/tcpc.h"
+
+#define DP_PROTO_VERSION 1
+/* Handshake trailer: "DPDIST" + version + capability flags. BEAM ignores bytes after the
+ * name in the 'N' message. */
+static const uint8_t dp_marker[] = {'D', 'P', 'D', 'I', 'S', 'T', DP_PROTO_VERSION};
+#define DP_CAP_DATA_PLANE 0x01
+/* EPMD Extra: "DPD1" MAC(6) IPv4(4) UDP port(2) protocol version(1). */
+static const uint8_t dp_extra_magic[] = {'D', 'P', 'D', '1'};
+#define DP_EXTRA_LEN (4 + 6 + 4 + 2 + 1)
+
+struct rt_dp {
+    struct dp_engine *engine;
+    struct dd_cfg cfg;
+    bool inline_poll;
+};
+
+/* ---- start and stop ----------------------------------------------------------------- */
+
+static void poller_init(void *arg)
+{
+    (void)arg;
+    rcu_rd_mark_permanent();
+}
+
+static void notify_control(void *arg)
+{
+    struct dd_node *n = arg;
+    atomic_store(&n->dp_events, true);
+    node_wake(n);
+}
+
+static void params_from_cfg(struct dd_node *n, const struct dd_cfg *cfg,
+                            struct dp_engine_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = n->name;
+    p->port = cfg->port.kind == CFG_PORT_PCI ? cfg->port.pci : cfg->port.vdev;
+    memcpy(p->mac, cfg->port.mac, 6);
+    p->ip = ntohl(cfg->port.ip.s_addr);
+    p->udp_port = cfg->port.udp_port;
+    p->mtu = cfg->port.mtu;
+    p->rx_desc = cfg->port.rx_desc;
+    p->tx_desc = cfg->port.tx_desc;
+    p->mbufs = cfg->mempool.mbuf_count;
+    p->mbuf_cache = cfg->mempool.cache_size;
+    p->data_room = cfg->mempool.data_room;
+    p->want_ipv4_cksum_offload = (cfg->port.offloads & CFG_OFFLOAD_IPV4_CKSUM) != 0;
+    p->want_udp_cksum_offload = (cfg->port.offloads & CFG_OFFLOAD_UDP_CKSUM) != 0;
+    /* A polling lcore besides the main one: a dedicated poller. Just one lcore: the node's
+     * application threads poll (inline). */
+    uint16_t lcores[8];
+    unsigned npoll = cfg_poll_lcores(cfg, lcores, 8);
+    p->poll_lcore = npoll > 0 && lcores[0] != cfg->eal.main_lcore ? lcores[0] : -1;
+    chan_params_default(&p->chan);
+    p->chan.window_frames = cfg->lanes.window_frames;
+    p->chan.rx_window_bytes = cfg->lanes.rx_window_bytes;
+    p->chan.max_msg_bytes = (uint32_t)cfg->lanes.max_msg_bytes;
+    p->chan.max_flows = cfg->lanes.max_flows;
+    p->chan.hb_interval_ns = (uint64_t)cfg->lanes.hb_interval_us * 1000;
+    p->chan.hb_missed_limit = cfg->lanes.hb_missed_limit;
+    p->chan.min_rto_ns = (uint64_t)cfg->lanes.min_rto_us * 1000;
+    p->chan.max_rto_ns = (uint64_t)cfg->lanes.max_rto_us * 1000;
+    if (p->chan.initial_rto_ns < p->chan.min_rto_ns)
+        p->chan.initial_rto_ns = p->chan.min_rto_ns;
+    if (p->chan.initial_rto_ns > p->chan.max_rto_ns)
+        p->chan.initial_rto_ns = p->chan.max_rto_ns;
+    p->chan.express_weight = cfg->lanes.express_weight;
+    p->chan.normal_weight = cfg->lanes.normal_weight;
+    if (p->chan.max_pending_msgs < p->chan.window_frames)
+        p->chan.max_pending_msgs = p->chan.window_frames;
+    p->tx_queue_bytes = cfg->lanes.tx_queue_bytes;
+    p->fault_on = cfg->fault.enabled;
+    p->fault.drop_rate = cfg->fault.drop_rate;
+    p->fault.dup_rate = cfg->fault.dup_rate;
+    p->fault.reorder_rate = cfg->fault.reorder_rate;
+    p->fault.delay_rate = cfg->fault.delay_rate;
+    p->fault.delay_us = cfg->fault.delay_us;
+    p->fault.seed = cfg->fault.seed;
+    p->fault.on_rx = cfg->fault.direction != CFG_FAULT_TX;
+    p->fault.on_tx = cfg->fault.direction != CFG_FAULT_RX;
+    p->poller_init = poller_init;
+    p->notify = notify_control;
+    p->notify_arg = n;
+}
+
+int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t errlen)
+{
+    if (!config_file)
+        return DD_OK;
+    struct rt_dp *dp = calloc(1, sizeof(*dp));
+    if (!dp) {
+        snprintf(err, errlen, "out of memory");
+        return DD_ENOMEM;
+    }
+    /* The whole config is checked before anything touches the NIC. */
+    if (cfg_load_for_node(config_file, &dp->cfg) != 0) {
+        snprintf(err, errlen, "invalid configuration %s (see the messages above)",
+                 config_file);
+        free(dp);
+        return DD_ECONFIG;
+    }
+    if (dp->cfg.port.kind == CFG_PORT_NONE) {
+        DLOG_INFO(n->log_name, "%s has no [port]: TCP only", config_file);
+        free(dp);
+        return DD_OK;
+    }
+    char **argv;
+    int argc;
+    if (cfg_eal_argv(&dp->cfg, "dpdist", &argv, &argc) != 0) {
+        snprintf(err, errlen, "cannot build the EAL arguments");
+        free(dp);
+        return DD_ECONFIG;
+    }
+    char **eal_argv = malloc(((size_t)argc + 1) * sizeof(char *));
+    if (!eal_argv) {
+        free(argv);
+        free(dp);
+        snprintf(err, errlen, "out of memory");
+        return DD_ENOMEM;
+    }
+    memcpy(eal_argv, argv, ((size_t)argc + 1) * sizeof(char *));
+    /* EAL keeps pointers into argv for the process's life: leak it on purpose (one per
+     * process), and the copy too since rte_eal_init permutes it. */
+    if (dp_eal_init(argc, eal_argv, err, errlen) != 0) {
+        free(dp);
+        return DD_EIO;
+    }
+    struct dp_engine_params p;
+    params_from_cfg(n, &dp->cfg, &p);
+    dp->engine = dp_engine_create(&p, err, errlen);
+    if (!dp->engine) {
+        dp_eal_release();
+        free(dp);
+        return DD_EIO;
+    }
+    dp->inline_poll = dp_engine_inline(dp->engine);
+    n->dp = dp;
+    return DD_OK;
+}
+
+void dp_glue_stop(struct dd_node *n)
+{
+    struct rt_dp *dp = n->dp;
+    if (!dp)
+        return;
+    n->dp = NULL;
+    urcu_qsbr_barrier(); /* channels retired with call_rcu are freed first */
+    dp_engine_destroy(dp->engine);
+    dp_eal_release();
+    free(dp);
+}
+
+/* ---- advertising -------------------------------------------------------------------- */
+
+size_t dp_glue_trailer(struct dd_node *n, uint8_t *buf, size_t cap)
+{
+    if (cap < sizeof(dp_marker) + 1)
+        return 0;
+    memcpy(buf, dp_marker, sizeof(dp_marker));
+    buf[sizeof(dp_marker)] = n->dp ? DP_CAP_DATA_PLANE : 0;
+    return sizeof(dp_marker) + 1;
+}
+
+size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap)
+{
+    if (!n->dp || cap < DP_EXTRA_LEN)
+        return 0;
+    uint8_t mac[6];
+    uint32_t ip;
+    uint16_t port;
+    dp_engine_endpoint(n->dp->engine, mac, &ip, &port);
+    memcpy(buf, dp_extra_magic, 4);
+    memcpy(buf + 4, mac, 6);
+    be32_put(buf + 10, ip);
+    be16_put(buf + 14, port);
+    buf[16] = DP_PROTO_VERSION;
+    return DP_EXTRA_LEN;
+}
+
+bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len)
+{
+    if (len < sizeof(dp_marker) || memcmp(t, dp_marker, sizeof(dp_marker) - 1) != 0)
+        return false;
+    c->dp_peer_has_dp = len > sizeof(dp_marker) && (t[sizeof(dp_marker)] & DP_CAP_DATA_PLANE) &&
+                        t[sizeof(dp_marker) - 1] == DP_PROTO_VERSION;
+    return true;
+}
+
+void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len)
+{
+    /* The handshake trailer is authoritative (it is authenticated); the Extra field is
+     * informational for tools (dpdist-epmd -names shows nothing of it, PORT_PLEASE2 does). */
+    if (len >= DP_EXTRA_LEN && memcmp(extra, dp_extra_magic, 4) == 0)
+        DLOG_DBG(c->node->log_name, "%s advertises a data plane at %u.%u.%u.%u:%u", c->peer,
+                 extra[10], extra[11], extra[12], extra[13], be16_get(extra + 14));
+}
+
+/* ---- the DPDK carrier --------------------------------------------------------------- */
+
+static int dp_carrier_send(struct dd_conn *c, struct obuf *b, bool nonblock)
+{
+    struct dp_chan *ch = c->dp_chan;
+    if (!ch || atomic_load(&c->state) == CONN_DOWN)
+        return DD_ENOCONN;
+    bool polled = c->node->dp && c->node->dp->inline_poll;
+    if (polled)
+        rcu_rd_enter(); /* inline mode: this thread may run the poll loop */
+    int rc = dp_chan_send(ch, &b->dp, nonblock);
+    if (polled)
+        rcu_rd_leave();
+    switch (rc) {
+    case 0:
+        return DD_OK;
+    case -EAGAIN:
+        return rt_fail(DD_EWOULDBLOCK, "data-plane send queue to %s is full", c->peer);
+    case -EMSGSIZE:
+        return rt_fail(DD_ETOOBIG, "message of %u bytes is above the data plane's maximum",
+                       b->dp.len);
+    default:
+        return DD_ENOCONN;
+    }
+}
+
+static const struct rt_carrier_ops dp_carrier = {
+    .name = "dpdk",
+    .send = dp_carrier_send,
+};
+
+enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c)
+{
+    return atomic_load(&c->carrier) == &dp_carrier ? DD_CARRIER_DPDK : DD_CARRIER_TCP;
+}
+
+/* ---- deliveries (on the poller) ----------------------------------------------------- */
+
+static void dp_consumed_hook(struct dd_conn *c, size_t bytes)
+{
+    if (c->dp_chan)
+        dp_chan_consumed(c->dp_chan, bytes);
+}
+
+static void on_deliver(void *ctx, const chan_delivery *m)
+{
+    struct dd_conn *c = ctx;
+    struct distmsg_hdr h;
+    enum distmsg_result r = distmsg_header_decode(m->data, m->len, &h);
+    if (r != DISTMSG_OK || h.kind == DISTMSG_HDR_FRAG_START || h.kind == DISTMSG_HDR_FRAG_CONT) {
+        DLOG_WARN(c->node->log_name, "data-plane message from %s dropped: %s", c->peer,
+                  r != DISTMSG_OK ? distmsg_strerror(r) : "fragment header");
+        free(m->buf);
+        dp_chan_consumed(c->dp_chan, m->len);
+        return;
+    }
+    struct distmsg_body body = {
+        .data = m->data + h.len,
+        .len = m->len - h.len,
+        .versioned = h.kind == DISTMSG_HDR_PASS_THROUGH,
+    };
+    struct dispatch_src src = {
+        .ctl = c->dp_ctl,
+        .owned = m->buf,
+        .acct = m->len,
+        .consumed_fn = dp_consumed_hook,
+    };
+    dispatch_body(c, &body, &src);
+}
+
+static void on_down(void *ctx, enum chan_down_reason why)
+{
+    struct dd_conn *c = ctx;
+    atomic_store(&c->dp_down, (int)why + 1);
+}
+
+/* Control thread: channels the poller reported down take their connections down. */
+void dp_glue_check_events(struct dd_node *n)
+{
+    if (!n->dp || !atomic_exchange(&n->dp_events, false))
+        return;
+    struct cds_lfht_iter it;
+    struct dd_conn *c;
+    struct dd_conn *victims[64];
+    size_t k = 0;
+    cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
+    {
+        if (atomic_load(&c->dp_down) && k < 64) {
+            conn_ref(c);
+            victims[k++] = c;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        int why = atomic_load(&victims[i]->dp_down) - 1;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "data plane: %s", chan_down_str((enum chan_down_reason)why));
+        conn_down(victims[i], why == CHAN_DOWN_HEARTBEAT ? DD_ETIMEDOUT : DD_ENOCONN, msg);
+        conn_unref(victims[i]);
+    }
+    if (k == 64)
+        atomic_store(&n->dp_events, true); /* more next round */
+}
+
+/* ---- the upgrade -------------------------------------------------------------------- */
+
+static uint64_t random_session(void)
+{
+    uint64_t v = 0;
+    while (v == 0)
+        if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+            v = (uint64_t)rt_now_ms() * 0x9E3779B97F4A7C15ull;
+    return v;
+}
+
+static void send_ctl_term(struct dd_conn *c, ei_x_buff *x)
+{
+    /* '$dpdist' messages of the upgrade always use TCP (conn_send would follow the carrier,
+     * which is still TCP here). */
+    route_send_reg(c->node->system, MESH_NAME, c->peer, x->buff, (size_t)x->index, false);
+}
+
+static void encode_offer(struct dd_node *n, ei_x_buff *x, const char *tag, uint64_t session)
+{
+    struct rt_dp *dp = n->dp;
+    uint8_t mac[6];
+    uint32_t ip;
+    uint16_t port;
+    dp_engine_endpoint(dp->engine, mac, &ip, &port);
+    const struct dp_engine_params *p = dp_engine_params(dp->engine);
+    ei_x_encode_tuple_header(x, 10);
+    ei_x_encode_atom(x, tag);
+    ei_x_encode_long(x, DP_PROTO_VERSION);
+    ei_x_encode_ulonglong(x, session);
+    ei_x_encode_binary(x, mac, 6);
+    ei_x_encode_ulong(x, ip);
+    ei_x_encode_ulong(x, port);
+    ei_x_encode_ulong(x, dp_engine_mtu(dp->engine));
+    ei_x_encode_ulong(x, p->chan.window_frames);
+    ei_x_encode_ulonglong(x, p->chan.hb_interval_ns);
+    ei_x_encode_ulong(x, p->chan.hb_missed_limit);
+}
+
+struct offer {
+    unsigned long long session;
+    uint8_t mac[6];
+    unsigned long ip, port, mtu, window, hb_missed;
+    unsigned long long hb_ns;
+};
+
+/* Decodes the 9 fields after the tag; false if malformed. */
+static bool decode_offer(const char *buf, int *idx, struct offer *o)
+{
+    long vsn, blen;
+    int type, size;
+    if (ei_decode_long(buf, idx, &vsn) < 0 || vsn != DP_PROTO_VERSION ||
+        ei_decode_ulonglong(buf, idx, &o->session) < 0 || o->session == 0 ||
+        ei_get_type(buf, idx, &type, &size) < 0 || type != ERL_BINARY_EXT || size != 6 ||
+        ei_decode_binary(buf, idx, o->mac, &blen) < 0 || ei_decode_ulong(buf, idx, &o->ip) < 0 ||
+        ei_decode_ulong(buf, idx, &o->port) < 0 || ei_decode_ulong(buf, idx, &o->mtu) < 0 ||
+        ei_decode_ulong(buf, idx, &o->window) < 0 ||
+        ei_decode_ulonglong(buf, idx, &o->hb_ns) < 0 ||
+        ei_decode_ulong(buf, idx, &o->hb_missed) < 0)
+        return false;
+    return o->ip <= UINT32_MAX && o->port > 0 && o->port <= 65535 && o->mtu >= 576 &&
+           o->mtu <= 9600 && o->window >= 8 && o->window <= 8192 && o->hb_ns > 0 &&
+           o->hb_missed > 0;
+}
+
+static void chan_retired(void *arg)
+{
+    conn_unref(arg);
+}
+
+/* Adds the channel for c from the peer's offer; rx blocked until its {dpdist_switch}. */
+static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct offer *o)
+{
+    struct rt_dp *dp = c->node->dp;
+    const struct dp_engine_params *p = dp_engine_params(dp->engine);
+    struct dp_chan_cfg cc = {
+        .local_session = local_session,
+        .peer_session = o->session,
+        .peer_ip = (uint32_t)o->ip,
+        .peer_port = (uint16_t)o->port,
+        .mtu = (uint16_t)(o->mtu < dp_engine_mtu(dp->engine) ? o->mtu : dp_engine_mtu(dp->engine)),
+        .window_frames = (uint32_t)(o->window < p->chan.window_frames ? o->window
+                                                                      : p->chan.window_frames),
+        .hb_interval_ns = o->hb_ns > p->chan.hb_interval_ns ? o->hb_ns : p->chan.hb_interval_ns,
+        .hb_missed_limit = p->chan.hb_missed_limit,
+        .deliver = on_deliver,
+        .down = on_down,
+        .ctx = c,
+        .rx_blocked = true,
+    };
+    memcpy(cc.peer_mac, o->mac, 6);
+    if (!c->dp_ctl && !(c->dp_ctl = malloc(sizeof(*c->dp_ctl))))
+        return false;
+    char err[DP_ERR_LEN];
+    conn_ref(c); /* the channel's reference, dropped when it is retired */
+    struct dp_chan *ch = dp_chan_add(dp->engine, &cc, err, sizeof(err));
+    if (!ch) {
+        conn_unref(c);
+        DLOG_WARN(c->node->log_name, "data-plane channel to %s not created: %s; staying on TCP",
+                  c->peer, err);
+        return false;
+    }
+    c->dp_chan = ch;
+    return true;
+}
+
+/* Sends {dpdist_switch} as our last TCP message and moves our sends to DPDK. */
+static void switch_carrier(struct dd_conn *c)
+{
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 1);
+    ei_x_encode_atom(&x, "dpdist_switch");
+    ei_x_buff ctl;
+    ei_x_new(&ctl);
+    if (distmsg_encode_reg_send(&ctl, &c->node->system->pid, MESH_NAME) == DISTMSG_OK) {
+        struct obuf *b = obuf_build(&ctl, (const uint8_t *)x.buff, (size_t)x.index, 0, 1);
+        if (b) {
+            tcpc_send_and_switch(c, b, &dp_carrier);
+            obuf_unref(b);
+        }
+    }
+    ei_x_free(&ctl);
+    ei_x_free(&x);
+    DLOG_INFO(c->node->log_name, "%s: traffic to %s moves to the DPDK data plane",
+              c->node->name, c->peer);
+}
+
+void dp_glue_maybe_upgrade(struct dd_conn *c)
+{
+    struct dd_node *n = c->node;
+    if (!c->initiator || !c->peer_dpdist)
+        return;
+    if (!n->dp || !c->dp_peer_has_dp) {
+        DLOG_INFO(n->log_name, "%s stays on TCP: %s has no data plane", c->peer,
+                  !n->dp ? "this node" : "the peer");
+        return;
+    }
+    c->dp_local_session = random_session();
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    encode_offer(n, &x, "dpdist_upgrade_req", c->dp_local_session);
+    send_ctl_term(c, &x);
+    ei_x_free(&x);
+}
+
+static void send_nak(struct dd_conn *c, const char *why)
+{
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "dpdist_upgrade_nak");
+    ei_x_encode_atom(&x, why);
+    send_ctl_term(c, &x);
+    ei_x_free(&x);
+    DLOG_INFO(c->node->log_name, "%s stays on TCP: %s", c->peer, why);
+}
+
+struct upgrade_work {
+    struct dd_conn *c;
+    char *term;
+    size_t len;
+};
+
+static void upgrade_on_control(struct dd_node *n, void *arg)
+{
+    struct upgrade_work *w = arg;
+    struct dd_conn *c = w->c;
+    const char *buf = w->term;
+    int idx = 0, arity;
+    char tag[MAXATOMLEN_UTF8];
+    struct offer o;
+    if (atomic_load(&c->state) != CONN_UP || ei_decode_tuple_header(buf, &idx, &arity) < 0 ||
+        ei_decode_atom(buf, &idx, tag) < 0)
+        goto out;
+    if (!strcmp(tag, "dpdist_upgrade_req") && arity == 10 && !c->initiator && !c->dp_chan) {
+        if (!n->dp) {
+            send_nak(c, "no_data_plane");
+        } else if (!decode_offer(buf, &idx, &o)) {
+            send_nak(c, "bad_offer");
+        } else {
+            c->dp_local_session = random_session();
+            if (!add_channel(c, c->dp_local_session, &o)) {
+                send_nak(c, "channel_failed");
+            } else {
+                ei_x_buff x;
+                ei_x_new_with_version(&x);
+                encode_offer(n, &x, "dpdist_upgrade_ack", c->dp_local_session);
+                send_ctl_term(c, &x);
+                ei_x_free(&x);
+                switch_carrier(c);
+            }
+        }
+    } else if (!strcmp(tag, "dpdist_upgrade_ack") && arity == 10 && c->initiator &&
+               !c->dp_chan && n->dp) {
+        if (decode_offer(buf, &idx, &o) && add_channel(c, c->dp_local_session, &o))
+            switch_carrier(c);
+        else
+            DLOG_WARN(n->log_name, "upgrade answer from %s unusable: staying on TCP", c->peer);
+    } else if (!strcmp(tag, "dpdist_upgrade_nak")) {
+        char why[MAXATOMLEN_UTF8] = "?";
+        ei_decode_atom(buf, &idx, why);
+        DLOG_INFO(n->log_name, "%s declined the data-plane upgrade (%s): staying on TCP",
+                  c->peer, why);
+    }
+out:
+    conn_unref(c);
+    free(w->term);
+    free(w);
+}
+
+void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len)
+{
+    int idx = 0, arity;
+    char tag[MAXATOMLEN_UTF8];
+    if (ei_decode_tuple_header(term, &idx, &arity) == 0 && arity == 1 &&
+        ei_decode_atom(term, &idx, tag) == 0 && !strcmp(tag, "dpdist_switch")) {
+        /* In order with the TCP stream: everything the peer sent on TCP before is in. */
+        if (c->dp_chan)
+            dp_chan_unblock_rx(c->dp_chan);
+        return;
+    }
+    /* The rest touches the engine's slow path: on the control thread. */
+    struct upgrade_work *w = malloc(sizeof(*w));
+    char *copy = malloc(len);
+    if (!w || !copy) {
+        free(w);
+        free(copy);
+        return;
+    }
+    memcpy(copy, term, len);
+    w->c = c;
+    w->term = copy;
+    w->len = len;
+    conn_ref(c);
+    node_post(c->node, upgrade_on_control, w);
+}
+
+void dp_glue_detach(struct dd_conn *c)
+{
+    struct dp_chan *ch = c->dp_chan;
+    if (!ch)
+        return;
+    c->dp_chan = NULL;
+    dp_chan_close(ch, chan_retired, c);
+}
+
+void dp_glue_consumed(struct dd_conn *c, size_t bytes)
+{
+    dp_consumed_hook(c, bytes);
+}
+
+/* ---- polling in application threads ----------------------------------------------- */
+
+bool dp_glue_inline(struct dd_node *n)
+{
+    return n->dp && n->dp->inline_poll;
+}
+
+unsigned dp_glue_poll(struct dd_node *n, unsigned iterations)
+{
+    struct rt_dp *dp = n->dp;
+    if (!dp || !dp->inline_poll)
+        return 0;
+    rcu_rd_enter();
+    unsigned w = dp_engine_poll(dp->engine, iterations);
+    rcu_rd_leave();
+    return w;
+}
+
+uint64_t dp_glue_hb_interval_ns(struct dd_node *n)
+{
+    return n->dp ? dp_engine_params(n->dp->engine)->chan.hb_interval_ns : 0;
+}
+
+int dp_glue_summary(struct dd_node *n, FILE *out)
+{
+    if (!n->dp)
+        return rt_fail(DD_ENOTFOUND, "%s has no data plane", n->name);
+    dp_engine_summary(n->dp->engine, out);
+    return DD_OK;
+}
+
+int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out)
+{
+    if (!c->dp_chan)
+        return DD_ENOTFOUND;
+    struct chan_stats s;
+    dp_chan_stats(c->dp_chan, &s);
+    out->tx_msgs = s.tx_msgs_acked;
+    out->rx_msgs = s.rx_msgs;
+    out->retransmits = s.lane[1].retransmits + s.lane[2].retransmits;
+    out->srtt_ns = s.srtt_ns;
+    out->max_heartbeat_gap_ns = dp_chan_take_max_hb_gap(c->dp_chan);
+    out->heartbeats_rx = s.heartbeats_rx;
+    out->credit_stalls = s.credit_stalls;
+    out->rx_unconsumed = s.rx_unconsumed;
+    out->rx_window = dp_engine_params(c->node->dp->engine)->chan.rx_window_bytes;
+    return DD_OK;
+}
+
+int dp_glue_fault(struct dd_node *n, bool enable)
+{
+    if (!n->dp || !n->dp->cfg.fault.enabled)
+        return rt_fail(DD_ENOTFOUND, "%s has no fault injection configured", n->name);
+    dp_engine_set_fault(n->dp->engine, enable);
+    return DD_OK;
+}
