@@ -476,6 +476,8 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
         return NULL;
     }
     atomic_store_explicit(&e->chans[slot], ch, memory_order_release);
+    if (slot + 1 > atomic_load(&e->chan_hi))
+        atomic_store_explicit(&e->chan_hi, slot + 1, memory_order_release);
     return ch;
 }
 

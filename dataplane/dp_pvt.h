@@ -75,6 +75,7 @@ struct dp_engine {
     struct peertab *peers;
     /* Channels: control thread writes slots, the poller reads them (RCU pointers). */
     struct dp_chan *_Atomic chans[DP_MAX_CHANS];
+    _Atomic unsigned chan_hi; /* slots in use are below this (control thread raises it) */
 
     /* Poller state. */
     _Atomic int poll_owner; /* inline mode try-lock */

@@ -229,9 +229,10 @@ unsigned dp_worker_iteration(struct dp_engine *e)
 
     struct rte_mbuf *data[DP_BURST * 2];
     unsigned nd = 0;
-    unsigned start = e->rr++;
-    for (unsigned k = 0; k < DP_MAX_CHANS; k++) {
-        unsigned i = (start + k) % DP_MAX_CHANS;
+    unsigned hi = atomic_load_explicit(&e->chan_hi, memory_order_acquire);
+    unsigned start = hi ? e->rr++ % hi : 0;
+    for (unsigned k = 0; k < hi; k++) {
+        unsigned i = start + k < hi ? start + k : start + k - hi;
         struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
         if (!ch)
             continue;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/random.h>
 
 #include "common/bytes.h"
@@ -421,7 +422,7 @@ static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct 
         .deliver = on_deliver,
         .down = on_down,
         .ctx = c,
-        .rx_blocked = true,
+        .rx_blocked = !atomic_load(&c->dp_peer_switched),
     };
     memcpy(cc.peer_mac, o->mac, 6);
     if (!c->dp_ctl && !(c->dp_ctl = malloc(sizeof(*c->dp_ctl))))
@@ -497,9 +498,8 @@ struct upgrade_work {
     size_t len;
 };
 
-static void upgrade_on_control(struct dd_node *n, void *arg)
+static void upgrade_handle(struct dd_node *n, struct upgrade_work *w)
 {
-    struct upgrade_work *w = arg;
     struct dd_conn *c = w->c;
     const char *buf = w->term;
     int idx = 0, arity;
@@ -540,6 +540,12 @@ static void upgrade_on_control(struct dd_node *n, void *arg)
     }
 out:
     conn_unref(c);
+}
+
+static void upgrade_on_control(struct dd_node *n, void *arg)
+{
+    struct upgrade_work *w = arg;
+    upgrade_handle(n, w);
     free(w->term);
     free(w);
 }
@@ -550,12 +556,21 @@ void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len)
     char tag[MAXATOMLEN_UTF8];
     if (ei_decode_tuple_header(term, &idx, &arity) == 0 && arity == 1 &&
         ei_decode_atom(term, &idx, tag) == 0 && !strcmp(tag, "dpdist_switch")) {
-        /* In order with the TCP stream: everything the peer sent on TCP before is in. */
+        /* In order with the TCP stream: everything the peer sent on TCP before is in. The
+         * channel may not exist yet (its creation can lag behind on the control thread):
+         * then it is created unblocked. */
+        atomic_store(&c->dp_peer_switched, true);
         if (c->dp_chan)
             dp_chan_unblock_rx(c->dp_chan);
         return;
     }
-    /* The rest touches the engine's slow path: on the control thread. */
+    /* The rest touches the engine's slow path: on the control thread, in stream order. */
+    if (pthread_equal(pthread_self(), c->node->thread)) {
+        struct upgrade_work now = {.c = c, .term = (char *)term, .len = len};
+        conn_ref(c);
+        upgrade_handle(c->node, &now);
+        return;
+    }
     struct upgrade_work *w = malloc(sizeof(*w));
     char *copy = malloc(len);
     if (!w || !copy) {
@@ -601,6 +616,12 @@ unsigned dp_glue_poll(struct dd_node *n, unsigned iterations)
     unsigned w = dp_engine_poll(dp->engine, iterations);
     rcu_rd_leave();
     return w;
+}
+
+unsigned dp_glue_poll_locked(struct dd_node *n, unsigned iterations)
+{
+    struct rt_dp *dp = n->dp;
+    return dp && dp->inline_poll ? dp_engine_poll(dp->engine, iterations) : 0;
 }
 
 uint64_t dp_glue_hb_interval_ns(struct dd_node *n)

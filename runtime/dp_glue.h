@@ -38,6 +38,8 @@ void dp_glue_check_events(struct dd_node *n);
  * bounded turn of it (returns the work done; 0 also if another thread is polling). */
 bool dp_glue_inline(struct dd_node *n);
 unsigned dp_glue_poll(struct dd_node *n, unsigned iterations);
+/* The same, for a caller already inside rcu_rd_enter(). */
+unsigned dp_glue_poll_locked(struct dd_node *n, unsigned iterations);
 uint64_t dp_glue_hb_interval_ns(struct dd_node *n);
 int dp_glue_summary(struct dd_node *n, FILE *out);
 int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out);

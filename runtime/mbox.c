@@ -33,8 +33,8 @@
 #include "runtime/dp_glue.h"
 #include "runtime/mbox.h"
 #include "runtime/node.h"
-#include "runtime/route.h"
 #include "runtime/rcu.h"
+#include "runtime/route.h"
 
 /* How long a receiver spins before sleeping (a wake-up costs tens of µs on a VM). */
 #define MBOX_SPIN_NS 20000
@@ -43,9 +43,11 @@
 
 struct rt_sig *rt_sig_new(enum rt_sig_kind kind)
 {
-    struct rt_sig *s = calloc(1, sizeof(*s));
-    if (s)
+    struct rt_sig *s = malloc(sizeof(*s));
+    if (s) {
+        memset(s, 0, offsetof(struct rt_sig, msg.from));
         s->kind = kind;
+    }
     return s;
 }
 
@@ -199,14 +201,23 @@ static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
     if (dp_glue_inline(mb->node)) {
         /* The node owns its core and its data plane is polled by its application threads:
          * run the poll loop until something arrives (no sleeping: a wake-up would cost far
-         * more than the round trip). */
+         * more than the round trip). One RCU read section for the whole wait. */
+        bool got = true;
+        rcu_rd_enter();
         while (!mbox_maybe_nonempty(mb) && !atomic_load(&mb->closed)) {
-            if (clock_now_ns() >= deadline_ns)
-                return false;
-            if (dp_glue_poll(mb->node, 1) == 0)
+            if (clock_now_ns() >= deadline_ns) {
+                got = false;
+                break;
+            }
+            if (dp_glue_poll_locked(mb->node, 1) == 0)
                 __builtin_ia32_pause();
+            /* A quiescent state each turn, so writers' grace periods end (only when this
+             * wait is the thread's only read section: nothing is held across it). */
+            if (rcu_rd_depth() == 1)
+                urcu_qsbr_quiescent_state();
         }
-        return true;
+        rcu_rd_leave();
+        return got;
     }
     uint64_t spin_until = clock_now_ns() + MBOX_SPIN_NS;
     while (clock_now_ns() < spin_until) {

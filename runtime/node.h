@@ -163,6 +163,7 @@ struct dd_conn {
     struct distmsg_ctl *dp_ctl; /* decode scratch for the data-plane poller */
     uint64_t dp_local_session;  /* our rx session id for the upgrade (control thread) */
     bool dp_peer_has_dp;        /* from the peer's handshake trailer */
+    _Atomic bool dp_peer_switched; /* the peer's {dpdist_switch} was read from TCP */
     _Atomic int dp_down;        /* set by the poller: the channel went down (reason + 1) */
     _Atomic uint64_t max_tick_gap_ns; /* largest gap between ticks received (TCP) */
     uint64_t last_tick_ns;
@@ -191,21 +192,23 @@ enum rt_sig_kind {
     SIG_READY,       /* a ready-made message (node events, immediate noconnection) */
 };
 
-/* A queued signal; the public dd_msg is embedded so a message is handed out without a copy. */
+/* A queued signal; the public dd_msg is embedded so a message is handed out without a copy.
+ * The large members (pids and references carry 1 KB node names) come last and are written
+ * only when used: rt_sig_new() clears the rest. */
 struct rt_sig {
     struct rt_sig *_Atomic next; /* mailbox MPSC queue */
     enum rt_sig_kind kind;
-    dd_msg msg;             /* SIG_MESSAGE, SIG_EXIT*, SIG_DOWN, SIG_READY: the term */
-    dd_pid peer;            /* sender / linked / monitoring process */
-    dd_ref ref;             /* monitors */
     uint64_t id;            /* UNLINK_ID */
     struct dd_conn *conn;   /* the connection it came from (holds a reference) or NULL */
     char *name;             /* SIG_MONITOR by name (malloc'd, freed with the signal) */
     /* The memory behind msg.term: freed with free_fn(free_arg) (NULL: inline/none). */
     void (*free_fn)(void *arg);
     void *free_arg;
-    size_t acct_bytes;      /* counted in conn->unconsumed / data-plane credit */
+    size_t acct_bytes;      /* counted against the carrier's receive bound */
     void (*consumed_fn)(struct dd_conn *c, size_t bytes); /* carrier's accounting hook */
+    dd_msg msg;             /* SIG_MESSAGE, SIG_EXIT*, SIG_DOWN, SIG_READY: the term */
+    dd_pid peer;            /* sender / linked / monitoring process */
+    dd_ref ref;             /* monitors */
 };
 
 struct dd_mbox {

@@ -211,9 +211,9 @@ enum dd_msg_kind {
 typedef struct dd_msg {
     enum dd_msg_kind kind;
     bool has_from;
-    dd_pid from;       /* the sender, when known (SEND_SENDER, REG_SEND, exits) */
     const char *term;  /* the message as an external term, with version byte 131 */
     size_t len;
+    dd_pid from;       /* the sender, when has_from (SEND_SENDER, REG_SEND, exits) */
 } dd_msg;
 
 /* Wait up to timeout_ms (0: poll, -1: forever) for the next message. Exit signals,
