@@ -208,8 +208,9 @@ struct distmsg_span {
 };
 
 /* A decoded control message. Which fields are meaningful depends on op (see the table in
- * erl_dist_protocol.md); the others are zero. About 8 KB: keep one per connection rather
- * than on a small stack. */
+ * erl_dist_protocol.md); the others are zero or empty strings (only the first byte of an
+ * unused name buffer is cleared). About 8 KB: keep one per connection rather than on a
+ * small stack. */
 struct distmsg_ctl {
     enum distmsg_op op;
     erlang_pid from;   /* FromPid; SPAWN_REQUEST: From */

@@ -59,7 +59,11 @@ struct chan {
     struct chan_ops ops;
     enum chan_down_reason down;
     bool close_pending;
-    bool ack_due;
+    bool ack_due;       /* send an ACK in the next burst */
+    bool credit_dirty;  /* the grant grew since it was last advertised */
+    uint64_t ack_at_ns; /* delayed ACK: due at this time (0: none pending) */
+    uint32_t rx_since_ack; /* DATA frames received since the last ACK */
+    uint64_t advertised;   /* the grant our last ACK or HEARTBEAT carried */
     bool rx_any; /* some DATA arrived: heartbeats carry an ACK too */
     bool credit_stalled;
     bool flow_stalled;
@@ -121,6 +125,8 @@ void chan_params_default(struct chan_params *p)
     p->min_rto_ns = 1 * UINT64_C(1000000);
     p->max_rto_ns = 500 * UINT64_C(1000000);
     p->initial_rto_ns = 10 * UINT64_C(1000000);
+    p->ack_delay_ns = 20 * UINT64_C(1000);
+    p->ack_every = 16;
     p->express_weight = 4;
     p->normal_weight = 1;
     p->max_transmissions = 32;
@@ -148,6 +154,10 @@ const char *chan_params_error(const struct chan_params *p)
         return "need 0 < min_rto <= max_rto";
     if (p->express_weight == 0 || p->normal_weight == 0)
         return "lane weights must be at least 1";
+    if (p->ack_every == 0)
+        return "ack_every must be at least 1";
+    if (p->ack_delay_ns >= p->min_rto_ns)
+        return "ack_delay must be shorter than min_rto (else every ack comes too late)";
     return NULL;
 }
 
@@ -405,7 +415,13 @@ unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, uns
     }
 
     /* pulse */
+    bool data_next = ackwin_tx_rtx_pending(&c->atx) ||
+                     (sched_has_work(c->sched) && ackwin_tx_can_push(&c->atx)) ||
+                     (c->sq_head && c->tx_started + c->sq_head->len <= c->peer_credit);
+    if ((c->ack_at_ns && (now >= c->ack_at_ns || data_next)) || (c->credit_dirty && data_next))
+        c->ack_due = true;
     if (unlikely(now >= c->next_hb_ns) && n < max) {
+        c->advertised = grant(c);
         wire_put_heartbeat(c->hb_buf, sizeof(c->hb_buf), now, grant(c));
         emit_pulse(c, &out[n++], WIRE_T_HEARTBEAT, c->hb_seq++, 0, c->hb_buf, WIRE_HEARTBEAT_LEN);
         c->st.heartbeats_tx++;
@@ -420,6 +436,10 @@ unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, uns
                    (uint32_t)(WIRE_ACK_FIXED_LEN + sl));
         c->st.acks_tx++;
         c->ack_due = false;
+        c->ack_at_ns = 0;
+        c->rx_since_ack = 0;
+        c->credit_dirty = false;
+        c->advertised = grant(c);
     }
 
     /* retransmissions */
@@ -488,7 +508,7 @@ static inline enum wire_drop drop(struct chan *c, enum wire_drop why)
 }
 
 static enum wire_drop rx_data(struct chan *c, const struct wire_hdr *h, const uint8_t *payload,
-                              uint32_t len)
+                              uint32_t len, uint64_t now)
 {
     if (unlikely(h->flow >= c->p.max_flows))
         return drop(c, WIRE_DROP_BAD_HEADER);
@@ -507,7 +527,13 @@ static enum wire_drop rx_data(struct chan *c, const struct wire_hdr *h, const ui
         return drop(c, r); /* not marked: the sender will send it again */
     ackwin_rx_mark(&c->arx, h->seq);
     c->rx_any = true;
-    c->ack_due = true;
+    /* Delayed ACK: it goes with our next data, after ack_every frames, or ack_delay_ns
+     * later, whichever comes first (a request/response exchange then needs no ACK frame
+     * of its own in the critical path). */
+    if (++c->rx_since_ack >= c->p.ack_every)
+        c->ack_due = true;
+    else if (!c->ack_at_ns)
+        c->ack_at_ns = now + c->p.ack_delay_ns;
     return WIRE_OK;
 }
 
@@ -529,7 +555,7 @@ enum wire_drop chan_rx(struct chan *c, const struct wire_hdr *h, const uint8_t *
     uint64_t credit;
     switch (h->type) {
     case WIRE_T_DATA:
-        return rx_data(c, h, payload, len);
+        return rx_data(c, h, payload, len, now);
     case WIRE_T_ACK: {
         const uint8_t *sack;
         wire_get_ack(payload, &credit, &sack);
@@ -562,7 +588,12 @@ void chan_consumed(struct chan *c, uint64_t bytes)
         return;
     c->consumed += bytes;
     reasm_set_credit_limit(c->reasm, grant(c));
-    c->ack_due = true;
+    /* A large growth is advertised at once; a small one goes with the next ACK or HEARTBEAT
+     * (or our next data), which keeps a consumed message from costing a frame. */
+    if (grant(c) - c->advertised >= c->p.rx_window_bytes / 8)
+        c->ack_due = true;
+    else
+        c->credit_dirty = true;
 }
 
 /* ------------------------------------------------------------ state -------------- */
@@ -580,6 +611,8 @@ uint64_t chan_next_deadline(const struct chan *c)
     uint64_t d = c->next_hb_ns;
     if (c->atx.rto_deadline_ns && c->atx.rto_deadline_ns < d)
         d = c->atx.rto_deadline_ns;
+    if (c->ack_at_ns && c->ack_at_ns < d)
+        d = c->ack_at_ns;
     uint64_t dead = c->last_rx_ns + c->dead_after_ns;
     return dead < d ? dead : d;
 }

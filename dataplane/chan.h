@@ -40,6 +40,8 @@ struct chan_params {
     uint32_t express_weight; /* lane WRR weights, in frames */
     uint32_t normal_weight;
     uint32_t max_transmissions; /* a frame sent this often without an ack: down; 0 = never */
+    uint64_t ack_delay_ns;      /* delayed ACK: longest wait for data to go with (20 us) */
+    uint32_t ack_every;         /* ... or after this many DATA frames (16) */
 };
 
 /* Defaults (sessions 0: the caller sets them). */

@@ -27,10 +27,17 @@
 #define DP_ERR_LEN 512
 
 /* Process-wide EAL initialisation; the first call wins, later calls only count (EAL runs
- * once per process). argv is consumed by EAL. Returns 0 or -1 with err. */
+ * once per process). Returns 0 when this call initialised EAL (EAL keeps argv for the
+ * process's life), 1 when EAL was up already (argv was not used: the caller may free it),
+ * or -1 with err. */
 int dp_eal_init(int argc, char **argv, char *err, size_t errlen);
 /* Drop one user; EAL is cleaned up with the last one. */
 void dp_eal_release(void);
+
+/* Monotonic nanoseconds from the TSC (a few ns per call, where CLOCK_MONOTONIC costs ~50 ns
+ * in a VM), calibrated against CLOCK_MONOTONIC by dp_eal_init (rte_get_tsc_hz() is rounded).
+ * Before calibration it falls back to CLOCK_MONOTONIC. Any thread; fast path. */
+uint64_t dp_clock_ns(void);
 
 struct dp_fault_params {
     double drop_rate, dup_rate, reorder_rate, delay_rate; /* 0..1 each */
@@ -110,17 +117,20 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
                             size_t errlen);
 /* Frames from the peer are accepted from now on (any thread). */
 void dp_chan_unblock_rx(struct dp_chan *ch);
-/* Queue a message (any thread); takes its own reference. 0, -EAGAIN (ring or byte bound
- * full; with nonblock, else it waits, polling in inline mode), -EMSGSIZE, -ENOTCONN. */
-int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg, bool nonblock);
+/* Queue a message (any thread, no RCU section needed); takes its own reference. 0, -EAGAIN
+ * (ring or byte bound full: poll or wait and try again), -EMSGSIZE, -ENOTCONN. Does not poll:
+ * in inline mode the caller runs the poll loop once right after (dp_engine_poll), else the
+ * message waits for the next poll by someone. */
+int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg);
 /* The application consumed `bytes` of delivered messages (any thread). */
 void dp_chan_consumed(struct dp_chan *ch, uint64_t bytes);
-/* Control thread: send CLOSE (best effort) and retire the channel; its memory is freed
- * after an RCU grace period, queued messages are dropped. The callbacks are not called
- * after this returns... except for a delivery in progress on the poller, which finishes
- * before the grace period ends: the caller keeps ctx valid until dp_engine's call_rcu
- * reclaim has run (use dp_chan_close's done callback). */
+/* Control thread: send CLOSE (best effort) and retire the channel from the poller; the
+ * protocol state is freed after an RCU grace period, then done(arg) runs (in liburcu's
+ * call_rcu thread): from then on no callback runs any more. The channel handle itself (and
+ * messages still queued on it) stays valid for senders until its owner calls dp_chan_free,
+ * which must come after done and after the last dp_chan_send can have started. */
 void dp_chan_close(struct dp_chan *ch, void (*done)(void *arg), void *arg);
+void dp_chan_free(struct dp_chan *ch);
 bool dp_chan_is_up(const struct dp_chan *ch);
 
 /* Counters of one channel: a snapshot the poller refreshes (at most ~1 ms old). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <rte_bus_vdev.h>
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -30,6 +31,36 @@
 #define LOG_MOD "dataplane"
 
 static pthread_mutex_t g_eal_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* TSC -> ns: ns = base_ns + ((tsc - base_tsc) * mult) >> 32. */
+static uint64_t g_tsc_base, g_ns_base, g_tsc_mult;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void calibrate_tsc(void)
+{
+    uint64_t t0 = mono_ns(), c0 = rte_rdtsc();
+    while (mono_ns() - t0 < 20000000) /* 20 ms */
+        ;
+    uint64_t t1 = mono_ns(), c1 = rte_rdtsc();
+    if (c1 <= c0)
+        return;
+    g_tsc_mult = (uint64_t)(((__uint128_t)(t1 - t0) << 32) / (c1 - c0));
+    g_ns_base = t1;
+    g_tsc_base = c1;
+}
+
+uint64_t dp_clock_ns(void)
+{
+    if (unlikely(g_tsc_mult == 0))
+        return mono_ns();
+    return g_ns_base + (uint64_t)(((__uint128_t)(rte_rdtsc() - g_tsc_base) * g_tsc_mult) >> 32);
+}
 static int g_eal_users;
 static bool g_eal_ok;
 
@@ -41,17 +72,19 @@ int dp_eal_init(int argc, char **argv, char *err, size_t errlen)
         pthread_mutex_unlock(&g_eal_lock);
         DLOG_INFO(LOG_MOD, "EAL already initialised in this process; this node's EAL "
                            "options are not applied");
-        return 0;
+        return 1;
     }
     rte_log_set_global_level(dlog_enabled(DLOG_DEBUG) ? RTE_LOG_INFO : RTE_LOG_WARNING);
     int rc = rte_eal_init(argc, argv);
     if (rc < 0) {
-        snprintf(err, errlen, "EAL initialisation failed: %s", rte_strerror(rte_errno));
+        snprintf(err, errlen, "EAL initialisation failed: %s",
+                 rte_errno ? rte_strerror(rte_errno) : "see the EAL messages above");
         pthread_mutex_unlock(&g_eal_lock);
         return -1;
     }
     g_eal_ok = true;
     g_eal_users = 1;
+    calibrate_tsc();
     pthread_mutex_unlock(&g_eal_lock);
     return 0;
 }
@@ -277,27 +310,35 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
     return e;
 }
 
-static void chan_free(struct dp_chan *ch)
+/* The protocol half of a retired channel (poller state): freed after a grace period. */
+static void chan_retire(struct dp_chan *ch)
 {
     if (ch->pending)
         dp_msg_unref(ch->pending);
+    ch->pending = NULL;
+    chan_destroy(ch->c);
+    ch->c = NULL;
+    void (*done)(void *) = ch->done;
+    if (done)
+        done(ch->done_arg);
+}
+
+static void chan_retire_rcu(struct rcu_head *head)
+{
+    chan_retire(caa_container_of(head, struct dp_chan, rcu));
+}
+
+void dp_chan_free(struct dp_chan *ch)
+{
+    if (!ch)
+        return;
     if (ch->txr) {
         void *m;
         while (rte_ring_dequeue(ch->txr, &m) == 0)
             dp_msg_unref(m);
         rte_ring_free(ch->txr);
     }
-    chan_destroy(ch->c);
-    void (*done)(void *) = ch->done;
-    void *arg = ch->done_arg;
     free(ch);
-    if (done)
-        done(arg);
-}
-
-static void chan_free_rcu(struct rcu_head *head)
-{
-    chan_free(caa_container_of(head, struct dp_chan, rcu));
 }
 
 void dp_engine_destroy(struct dp_engine *e)
@@ -316,7 +357,7 @@ void dp_engine_destroy(struct dp_engine *e)
         atomic_store(&e->chans[i], NULL);
         if (e->peers)
             peertab_remove_sync(e->peers, ch->cfg.local_session);
-        chan_free(ch);
+        chan_retire(ch); /* the owner frees the handle (dp_chan_free) */
     }
     while (e->n_pulse)
         rte_pktmbuf_free(e->pulse[--e->n_pulse]);
@@ -452,7 +493,12 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
     static _Atomic unsigned ring_seq;
     snprintf(rname, sizeof(rname), "dpc%u_%u", (unsigned)getpid() % 100000,
              atomic_fetch_add(&ring_seq, 1));
-    ch->txr = rte_ring_create(rname, e->p.tx_ring_msgs, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    /* Senders are application threads that the kernel may preempt, often several on one
+     * CPU: with the classic MP mode each producer spins until every earlier one (perhaps
+     * descheduled) has published, a convoy that can stall sends for seconds. RTS (relaxed
+     * tail sync) lets producers finish independently. */
+    ch->txr = rte_ring_create(rname, e->p.tx_ring_msgs, SOCKET_ID_ANY,
+                              RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
     if (!ch->c || !ch->txr) {
         snprintf(err, errlen, "cannot create the channel: %s",
                  !ch->c ? "protocol object" : rte_strerror(rte_errno));
@@ -486,7 +532,7 @@ void dp_chan_unblock_rx(struct dp_chan *ch)
     atomic_store(&ch->rx_blocked, false);
 }
 
-int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg, bool nonblock)
+int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg)
 {
     struct dp_engine *e = ch->e;
     if (msg->len == 0 || msg->len > e->p.chan.max_msg_bytes)
@@ -496,26 +542,21 @@ int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg, bool nonblock)
             return -ENOTCONN;
         uint64_t sub = atomic_load(&ch->submitted_bytes);
         uint64_t acked = atomic_load(&ch->acked_bytes);
-        bool room = sub - acked + msg->len <= e->p.tx_queue_bytes || sub == acked;
-        if (room && atomic_compare_exchange_weak(&ch->submitted_bytes, &sub, sub + msg->len)) {
-            dp_msg_ref(msg);
-            if (rte_ring_mp_enqueue(ch->txr, msg) == 0)
-                break;
-            dp_msg_unref(msg);
-            atomic_fetch_sub(&ch->submitted_bytes, msg->len);
-        } else if (room) {
-            continue; /* lost a race on the counter */
-        }
-        if (nonblock)
+        /* A message larger than the whole bound may go when nothing else is pending. */
+        if (sub - acked + msg->len > e->p.tx_queue_bytes && sub != acked)
             return -EAGAIN;
-        /* Wait for room: poll ourselves in inline mode, else give the poller the CPU. */
-        if (!dp_engine_inline(e) || dp_engine_poll(e, 1) == 0)
-            sched_yield();
+        if (atomic_compare_exchange_weak(&ch->submitted_bytes, &sub, sub + msg->len))
+            break;
     }
-    if (dp_engine_inline(e))
-        dp_engine_poll(e, 1); /* no dedicated poller: send it now */
+    dp_msg_ref(msg);
+    if (rte_ring_enqueue(ch->txr, msg) != 0) { /* the ring's mode: MP RTS */
+        dp_msg_unref(msg);
+        atomic_fetch_sub(&ch->submitted_bytes, msg->len);
+        return -EAGAIN;
+    }
     return 0;
 }
+
 
 void dp_chan_consumed(struct dp_chan *ch, uint64_t bytes)
 {
@@ -537,7 +578,7 @@ void dp_chan_close(struct dp_chan *ch, void (*done)(void *arg), void *arg)
     }
     atomic_store(&e->chans[ch->idx], NULL);
     peertab_remove(e->peers, ch->cfg.local_session, NULL, NULL);
-    urcu_qsbr_call_rcu(&ch->rcu, chan_free_rcu);
+    urcu_qsbr_call_rcu(&ch->rcu, chan_retire_rcu);
 }
 
 bool dp_chan_is_up(const struct dp_chan *ch)
@@ -605,5 +646,20 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
                 (unsigned long)(s.lane[1].retransmits + s.lane[2].retransmits),
                 (unsigned long)(s.srtt_ns / 1000), (unsigned long)s.inflight_frames,
                 (unsigned long)s.credit_stalls);
+        fprintf(out,
+                "    heartbeats tx %lu rx %lu, acks tx %lu rx %lu, rto timeouts %lu, fast "
+                "retransmits %lu, window stalls %lu, unconsumed %lu\n",
+                (unsigned long)s.heartbeats_tx, (unsigned long)s.heartbeats_rx,
+                (unsigned long)s.acks_tx, (unsigned long)s.acks_rx,
+                (unsigned long)s.rto_timeouts, (unsigned long)s.fast_retransmits,
+                (unsigned long)s.window_stalls, (unsigned long)s.rx_unconsumed);
+        for (int d = 0; d < WIRE_DROP__COUNT; d++)
+            if (s.drops[d])
+                fprintf(out, "    drop %s: %lu\n", wire_drop_name((enum wire_drop)d),
+                        (unsigned long)s.drops[d]);
     }
+    if (ps.fault_dropped || ps.fault_duplicated || ps.fault_reordered || ps.fault_delayed)
+        fprintf(out, "  fault injection: dropped %lu, duplicated %lu, reordered %lu, delayed %lu\n",
+                (unsigned long)ps.fault_dropped, (unsigned long)ps.fault_duplicated,
+                (unsigned long)ps.fault_reordered, (unsigned long)ps.fault_delayed);
 }

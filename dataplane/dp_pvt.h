@@ -111,9 +111,7 @@ void dp_telemetry_unregister(struct dp_engine *e);
 
 static inline uint64_t dp_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return dp_clock_ns();
 }
 
 #endif

@@ -208,12 +208,15 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
 
 unsigned dp_worker_iteration(struct dp_engine *e)
 {
-    uint64_t now = dp_now_ns();
     unsigned work = 0;
     e->st.polls++;
 
     struct rte_mbuf *pkts[DP_BURST * 2];
     unsigned nb = rte_eth_rx_burst(e->port_id, 0, pkts, DP_BURST);
+    /* The clock is read after the receive: an inline poller preempted before it must not
+     * stamp what it then finds with a stale time (the peer would look silent for as long
+     * as the preemption lasted: a false heartbeat timeout). */
+    uint64_t now = dp_now_ns();
     if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
                  e->fault_rx.p.on_rx))
         nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);

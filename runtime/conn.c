@@ -57,6 +57,7 @@ void conn_ref(struct dd_conn *c)
 static void conn_free_rcu(struct rcu_head *head)
 {
     struct dd_conn *c = caa_container_of(head, struct dd_conn, rcu);
+    dp_glue_free_chan(c);
     distmsg_reasm_fini(&c->reasm);
     free(c->ctl);
     free(c->dp_ctl);

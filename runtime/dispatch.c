@@ -36,6 +36,13 @@ static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
         *owned = NULL;
         return true;
     }
+    if (sp->len + 1 <= sizeof(s->small)) {
+        s->small[0] = (char)131;
+        memcpy(s->small + 1, body->data + sp->off, sp->len);
+        s->msg.term = s->small;
+        s->msg.len = sp->len + 1;
+        return true;
+    }
     char *p = malloc(sp->len + 1);
     if (!p)
         return false;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/random.h>
 
 #include "common/bytes.h"
@@ -156,10 +157,16 @@ int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t 
     }
     memcpy(eal_argv, argv, ((size_t)argc + 1) * sizeof(char *));
     /* EAL keeps pointers into argv for the process's life: leak it on purpose (one per
-     * process), and the copy too since rte_eal_init permutes it. */
-    if (dp_eal_init(argc, eal_argv, err, errlen) != 0) {
+     * process), and the copy too since rte_eal_init permutes it. A second node in the process
+     * finds EAL up: its arguments were not used. */
+    int eal = dp_eal_init(argc, eal_argv, err, errlen);
+    if (eal < 0) {
         free(dp);
         return DD_EIO;
+    }
+    if (eal > 0) {
+        free(eal_argv);
+        free(argv);
     }
     struct dp_engine_params p;
     params_from_cfg(n, &dp->cfg, &p);
@@ -235,15 +242,20 @@ void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len)
 
 static int dp_carrier_send(struct dd_conn *c, struct obuf *b, bool nonblock)
 {
-    struct dp_chan *ch = c->dp_chan;
-    if (!ch || atomic_load(&c->state) == CONN_DOWN)
+    /* The channel handle lives as long as c (dp_glue_free_chan): a reference to c is all a
+     * sender needs. */
+    struct dp_chan *ch = atomic_load(&c->dp_send_chan);
+    struct rt_dp *dp = c->node->dp;
+    if (!ch || !dp || atomic_load(&c->state) == CONN_DOWN)
         return DD_ENOCONN;
-    bool polled = c->node->dp && c->node->dp->inline_poll;
-    if (polled)
-        rcu_rd_enter(); /* inline mode: this thread may run the poll loop */
-    int rc = dp_chan_send(ch, &b->dp, nonblock);
-    if (polled)
-        rcu_rd_leave();
+    int rc;
+    while ((rc = dp_chan_send(ch, &b->dp)) == -EAGAIN && !nonblock) {
+        /* Full: make room by polling (inline) or let the poller run. */
+        if (!dp->inline_poll || dp_glue_poll(c->node, 1) == 0)
+            sched_yield();
+    }
+    if (rc == 0 && dp->inline_poll)
+        dp_glue_poll(c->node, 1); /* no dedicated poller: send it now (a busy one: no-op) */
     switch (rc) {
     case 0:
         return DD_OK;
@@ -269,10 +281,13 @@ enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c)
 
 /* ---- deliveries (on the poller) ----------------------------------------------------- */
 
+/* Any thread holding a reference to c: c->dp_chan is the control thread's (detach clears
+ * it); the sender handle lives as long as c. */
 static void dp_consumed_hook(struct dd_conn *c, size_t bytes)
 {
-    if (c->dp_chan)
-        dp_chan_consumed(c->dp_chan, bytes);
+    struct dp_chan *ch = atomic_load(&c->dp_send_chan);
+    if (ch)
+        dp_chan_consumed(ch, bytes);
 }
 
 static void on_deliver(void *ctx, const chan_delivery *m)
@@ -284,7 +299,7 @@ static void on_deliver(void *ctx, const chan_delivery *m)
         DLOG_WARN(c->node->log_name, "data-plane message from %s dropped: %s", c->peer,
                   r != DISTMSG_OK ? distmsg_strerror(r) : "fragment header");
         free(m->buf);
-        dp_chan_consumed(c->dp_chan, m->len);
+        dp_consumed_hook(c, m->len);
         return;
     }
     struct distmsg_body body = {
@@ -437,6 +452,7 @@ static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct 
         return false;
     }
     c->dp_chan = ch;
+    atomic_store(&c->dp_send_chan, ch);
     return true;
 }
 
@@ -595,6 +611,12 @@ void dp_glue_detach(struct dd_conn *c)
     dp_chan_close(ch, chan_retired, c);
 }
 
+void dp_glue_free_chan(struct dd_conn *c)
+{
+    struct dp_chan *ch = atomic_exchange(&c->dp_send_chan, NULL);
+    dp_chan_free(ch);
+}
+
 void dp_glue_consumed(struct dd_conn *c, size_t bytes)
 {
     dp_consumed_hook(c, bytes);
@@ -624,6 +646,11 @@ unsigned dp_glue_poll_locked(struct dd_node *n, unsigned iterations)
     return dp && dp->inline_poll ? dp_engine_poll(dp->engine, iterations) : 0;
 }
 
+uint64_t dp_glue_clock_ns(void)
+{
+    return dp_clock_ns();
+}
+
 uint64_t dp_glue_hb_interval_ns(struct dd_node *n)
 {
     return n->dp ? dp_engine_params(n->dp->engine)->chan.hb_interval_ns : 0;
@@ -639,15 +666,17 @@ int dp_glue_summary(struct dd_node *n, FILE *out)
 
 int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out)
 {
-    if (!c->dp_chan)
+    /* An application thread (dd_peer_stats): see dp_consumed_hook. */
+    struct dp_chan *ch = atomic_load(&c->dp_send_chan);
+    if (!ch)
         return DD_ENOTFOUND;
     struct chan_stats s;
-    dp_chan_stats(c->dp_chan, &s);
+    dp_chan_stats(ch, &s);
     out->tx_msgs = s.tx_msgs_acked;
     out->rx_msgs = s.rx_msgs;
     out->retransmits = s.lane[1].retransmits + s.lane[2].retransmits;
     out->srtt_ns = s.srtt_ns;
-    out->max_heartbeat_gap_ns = dp_chan_take_max_hb_gap(c->dp_chan);
+    out->max_heartbeat_gap_ns = dp_chan_take_max_hb_gap(ch);
     out->heartbeats_rx = s.heartbeats_rx;
     out->credit_stalls = s.credit_stalls;
     out->rx_unconsumed = s.rx_unconsumed;

@@ -28,6 +28,10 @@ void dp_glue_maybe_upgrade(struct dd_conn *c);
 void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len);
 /* The connection is down: close its channel (control thread). */
 void dp_glue_detach(struct dd_conn *c);
+/* Frees the channel handle of c (when c itself is freed). */
+void dp_glue_free_chan(struct dd_conn *c);
+/* The data plane's clock (TSC-based, calibrated; CLOCK_MONOTONIC without a data plane). */
+uint64_t dp_glue_clock_ns(void);
 /* The application freed bytes delivered over the data plane. */
 void dp_glue_consumed(struct dd_conn *c, size_t bytes);
 /* The carrier currently used by c. */

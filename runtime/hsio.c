@@ -113,13 +113,18 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
     struct rt_sock *s = arg;
     struct dd_node *n = s->node;
     (void)flags;
-    if (strcmp(peer, n->name) == 0)
+    if (strcmp(peer, n->name) == 0) {
+        DLOG_ERR(n->log_name,
+                 "** Connection attempt from node %s refused: that is this node's own name **",
+                 peer);
         return HS_STATUS_NOT_ALLOWED;
+    }
     enum hs_status st = HS_STATUS_OK;
     pthread_mutex_lock(&n->lock);
     bool existed;
     struct dd_conn *c = conn_insert_new(n, peer, &existed);
     if (!c) {
+        DLOG_ERR(n->log_name, "** Connection attempt from node %s refused: out of memory **", peer);
         st = HS_STATUS_NOT_ALLOWED;
     } else if (!existed) {
         s->conn = c; /* the reference conn_insert_new gave us */
@@ -154,9 +159,12 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
 
 static bool cb_alive_answer(void *arg, const char *peer)
 {
-    (void)arg;
+    struct rt_sock *s = arg;
     (void)peer;
-    return true; /* we are dialling it: whatever connection the peer remembers is gone here */
+    /* We are dialling it: whatever connection the peer remembers is gone here. Unless this
+     * attempt already gave way to the peer's own (simultaneous connect): that connection is
+     * the one to keep. */
+    return !s->lost_race;
 }
 
 static const struct hs_callbacks g_hs_cb = {
@@ -247,11 +255,21 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
                  n->name, n->kind == NODENAME_SHORT ? "short" : "long");
         break;
     case HS_E_STATUS_NOK:
-        DLOG_DBG(n->log_name, "simultaneous connect with %s: the other attempt wins", peer);
+        if (s->initiator)
+            DLOG_DBG(n->log_name, "simultaneous connect with %s: the other attempt wins",
+                     s->conn ? s->conn->peer : peer);
+        else
+            DLOG_DBG(n->log_name, "simultaneous connect with %s: our own attempt wins", peer);
+        break;
+    case HS_E_STATUS_FALSE:
+        /* Simultaneous connect: the peer's attempt came up first, ours is not needed. */
+        DLOG_DBG(n->log_name, "simultaneous connect with %s: the existing connection stays",
+                 s->initiator && s->conn ? s->conn->peer : peer);
         break;
     case HS_E_STATUS_NOT_ALLOWED:
-        DLOG_ERR(n->log_name, "** Connection attempt to node %s not allowed by the peer **",
-                 s->conn ? s->conn->peer : peer);
+        if (s->initiator) /* an acceptor said why when it refused (cb_admit) */
+            DLOG_ERR(n->log_name, "** Connection attempt to node %s not allowed by the peer **",
+                     s->conn ? s->conn->peer : peer);
         break;
     default:
         DLOG_WARN(n->log_name, "handshake %s %s failed: %s", s->initiator ? "to" : "from",
@@ -260,9 +278,9 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
     }
 }
 
-static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+/* Ends a handshake that failed, once its failure has been logged. */
+static void handshake_drop(struct dd_node *n, struct rt_sock *s, enum hs_error e)
 {
-    log_failure(n, s, e);
     flush_hs_output(s); /* a refusal status still goes out */
     struct dd_conn *c = s->conn;
     s->conn = NULL;
@@ -276,10 +294,17 @@ static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error
         bool abandon = ours && e != HS_E_STATUS_NOK && atomic_load(&c->state) == CONN_PENDING;
         pthread_mutex_unlock(&n->lock);
         if (abandon)
-            conn_down(c, e == HS_E_DIGEST ? DD_ECOOKIE : DD_ENOCONN, hs_strerror(e));
+            conn_down(c, e == HS_E_DIGEST ? DD_ECOOKIE : DD_ENOCONN,
+                      e == HS_E_TRUNCATED ? "the handshake did not complete" : hs_strerror(e));
         conn_unref(c);
     }
     hsio_sock_free(n, s);
+}
+
+static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+{
+    log_failure(n, s, e);
+    handshake_drop(n, s, e);
 }
 
 static void handshake_done(struct dd_node *n, struct rt_sock *s)
@@ -360,16 +385,27 @@ static void handshake_step(struct dd_node *n, struct rt_sock *s)
             return;
         if (r <= 0) {
             const struct hs_result *res = hs_result(s->hs);
-            DLOG_DBG(n->log_name, "handshake %s %s: connection closed",
-                     s->initiator ? "to" : "from",
-                     s->initiator && s->conn ? s->conn->peer : res->peer_name);
-            handshake_failed(n, s, HS_E_TRUNCATED);
+            const char *who = s->initiator && s->conn ? s->conn->peer : res->peer_name;
+            if (s->initiator)
+                DLOG_WARN(n->log_name,
+                          "handshake to %s failed: connection closed by the peer (a wrong "
+                          "cookie shows this way)",
+                          who);
+            else if (res->peer_name[0]) /* most often the loser of a simultaneous connect */
+                DLOG_INFO(n->log_name, "handshake from %s ended: connection closed by the peer",
+                          who);
+            else /* a port probe, or the peer's own abandoned dial */
+                DLOG_DBG(n->log_name, "connection closed before any handshake message");
+            handshake_drop(n, s, HS_E_TRUNCATED);
             return;
         }
         s->rx_len += (size_t)r;
-        s->deadline_ms = rt_now_ms() + n->setuptime_ms;
         size_t used = 0;
         enum hs_step st = hs_feed(s->hs, s->rx, s->rx_len, &used);
+        /* net_setuptime bounds each handshake step: only a whole message restarts it, so a
+         * peer trickling bytes cannot hold the socket open. */
+        if (used > 0)
+            s->deadline_ms = rt_now_ms() + n->setuptime_ms;
         memmove(s->rx, s->rx + used, s->rx_len - used);
         s->rx_len -= used;
         /* A simultaneous connect may have made another socket redundant. */
@@ -426,7 +462,7 @@ void hsio_reap(struct dd_node *n, uint64_t now)
                       s->initiator && s->conn ? s->conn->peer
                                               : (res->peer_name[0] ? res->peer_name : "?"),
                       n->setuptime_ms);
-            handshake_failed(n, s, HS_E_TRUNCATED);
+            handshake_drop(n, s, HS_E_TRUNCATED);
         }
         s = next;
     }
@@ -474,6 +510,9 @@ static void dial_done(struct dd_node *n, void *arg)
     bool wanted = atomic_load(&c->state) == CONN_PENDING && c->dial_gen == d->gen && !c->sock;
     pthread_mutex_unlock(&n->lock);
     if (!wanted) {
+        DLOG_DBG(n->log_name, "dial to %s abandoned: %s", c->peer,
+                 atomic_load(&c->state) == CONN_PENDING ? "simultaneous connect, the peer's wins"
+                                                        : "no longer needed");
         if (d->fd >= 0)
             close(d->fd);
     } else if (d->fd < 0) {

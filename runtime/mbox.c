@@ -67,6 +67,12 @@ void rt_sig_free(struct rt_sig *s)
 
 bool rt_sig_set_term_copy(struct rt_sig *s, const uint8_t *term, size_t len)
 {
+    if (len <= sizeof(s->small)) {
+        memcpy(s->small, term, len);
+        s->msg.term = s->small;
+        s->msg.len = len;
+        return true;
+    }
     char *p = malloc(len ? len : 1);
     if (!p)
         return false;
@@ -205,7 +211,7 @@ static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
         bool got = true;
         rcu_rd_enter();
         while (!mbox_maybe_nonempty(mb) && !atomic_load(&mb->closed)) {
-            if (clock_now_ns() >= deadline_ns) {
+            if (dp_glue_clock_ns() >= deadline_ns) {
                 got = false;
                 break;
             }
@@ -490,11 +496,26 @@ static struct rt_sig *mbox_process(struct dd_mbox *mb, struct rt_sig *s)
     return NULL;
 }
 
+/* Takes recv_lock by the receiver's deadline. Another receiver may hold it while it waits for
+ * a message: receivers take turns, and each keeps its own timeout. */
+static bool recv_lock_by(struct dd_mbox *mb, int timeout_ms, uint64_t deadline_ns)
+{
+    if (timeout_ms < 0)
+        return pthread_mutex_lock(&mb->recv_lock) == 0;
+    if (timeout_ms == 0)
+        return pthread_mutex_trylock(&mb->recv_lock) == 0;
+    struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+                          .tv_nsec = (long)(deadline_ns % 1000000000u)};
+    return pthread_mutex_clocklock(&mb->recv_lock, CLOCK_MONOTONIC, &ts) == 0;
+}
+
 int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms)
 {
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    pthread_mutex_lock(&mb->recv_lock);
+    if (!recv_lock_by(mb, timeout_ms, deadline))
+        return rt_fail(atomic_load(&mb->closed) ? DD_ECLOSED : DD_ETIMEDOUT,
+                       "no message within %d ms (another thread is receiving)", timeout_ms);
     for (;;) {
         if (atomic_load(&mb->closed)) {
             pthread_mutex_unlock(&mb->recv_lock);
@@ -593,6 +614,12 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
     pthread_mutex_lock(&mb->lock);
     while (mb->rels) {
         struct rt_rel *r = mb->rels;
+        if (r->conn && atomic_load(&r->conn->state) == CONN_DOWN) {
+            /* That connection is gone: the other side has seen noconnection already, and
+             * sending would dial the node again for a relation that no longer exists. */
+            mbox_rel_remove(mb, r);
+            continue;
+        }
         switch (r->kind) {
         case REL_LINK:
             if (r->unlink_id == 0)
@@ -610,6 +637,12 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
         mbox_rel_remove(mb, r);
     }
     pthread_mutex_unlock(&mb->lock);
+    /* A nodedown that raced with us queued signals for relations we just removed (conn_down
+     * pushes them under the connection's reg_lock, which mbox_rel_remove waited for): they
+     * are all linked in by now and nobody can push any more. */
+    while ((s = mbox_pop(mb)) != NULL || mbox_maybe_nonempty(mb))
+        if (s)
+            rt_sig_free(s);
     pthread_mutex_unlock(&mb->recv_lock);
 
     pthread_mutex_lock(&n->lock);

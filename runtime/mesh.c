@@ -8,6 +8,22 @@
  * connection repeats this, so the closure is reached: A-B and C-D, then A meets C, ends with
  * all four connected, as Erlang's global does it for BEAM nodes. Hidden nodes neither send
  * nor act on lists, and are never on them. BEAM peers are never sent these messages.
+ *
+ * OTP's global, toward BEAM peers that see us as a visible node: a BEAM node's
+ * global_name_server opens a sync with every new visible node (init_connect, then a lock
+ * and a name exchange) and global:sync() waits until each one is done. A node that does not
+ * run global would leave that sync, and every global:sync() on that BEAM node, waiting
+ * forever. So, once the connection is up, we send the peer's global_name_server the
+ * message global itself uses to say "this node is in sync with you":
+ *
+ *   {'$gen_cast', {in_sync, OurNode, true}}
+ *
+ * Its global then counts us as synced (global:sync() returns), ends its pending sync with us
+ * (the resolver goes), and never makes us a member of its name space: we hold no global
+ * names, are never asked to lock or register (those calls go to the nodes global has synced
+ * names with), and a lost connection to us warns nobody about overlapping partitions. Its
+ * init_connect to us is dropped like any message to a name we do not have. Details and the
+ * evidence: docs/runtime.md.
  */
 #include <string.h>
 
@@ -21,6 +37,23 @@
 
 #define MESH_MAX_NODES 4096
 
+/* A visible BEAM peer's global: we are in sync with it (see above). */
+static void mesh_global_in_sync(struct dd_conn *c)
+{
+    struct dd_node *n = c->node;
+    ei_x_buff x;
+    if (ei_x_new_with_version(&x) < 0)
+        return;
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "$gen_cast");
+    ei_x_encode_tuple_header(&x, 3);
+    ei_x_encode_atom(&x, "in_sync");
+    ei_x_encode_atom(&x, n->name);
+    ei_x_encode_atom(&x, "true");
+    route_send_reg(n->system, "global_name_server", c->peer, x.buff, (size_t)x.index, true);
+    ei_x_free(&x);
+}
+
 static bool mesh_eligible(const struct dd_conn *c)
 {
     return c->peer_dpdist && c->peer_published && atomic_load(&c->state) == CONN_UP;
@@ -31,6 +64,8 @@ void mesh_on_up(struct dd_conn *c)
     struct dd_node *n = c->node;
     if (c->peer_dpdist)
         dp_glue_maybe_upgrade(c);
+    if (!n->hidden && c->peer_published && !c->peer_dpdist)
+        mesh_global_in_sync(c);
     if (n->hidden || !mesh_eligible(c))
         return;
     ei_x_buff x;

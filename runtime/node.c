@@ -202,12 +202,20 @@ static void periodic(struct dd_node *n, uint64_t now)
     /* Ticks and liveness of established connections; pending ones that got nowhere. */
     struct cds_lfht_iter it;
     struct dd_conn *c;
-    struct dd_conn *batch[256];
-    size_t k = 0;
+    /* Every connection, however many (a fixed batch left the rest without ticks). */
+    size_t k = 0, cap = 256;
+    struct dd_conn **batch = malloc(cap * sizeof(*batch));
+    if (!batch)
+        return;
     cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
     {
-        if (k == 256)
-            break;
+        if (k == cap) {
+            struct dd_conn **more = realloc(batch, 2 * cap * sizeof(*batch));
+            if (!more)
+                break;
+            batch = more;
+            cap *= 2;
+        }
         conn_ref(c);
         batch[k++] = c;
     }
@@ -222,6 +230,7 @@ static void periodic(struct dd_node *n, uint64_t now)
         }
         conn_unref(c);
     }
+    free(batch);
 }
 
 /* ---- the control thread -------------------------------------------------------------- */
@@ -509,7 +518,8 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     n->free_slots = calloc(n->max_mailboxes, sizeof(*n->free_slots));
     n->conns = new_table();
     n->names = new_table();
-    n->tick = obuf_from_bytes(NULL, 0, 0, 0);
+    static const uint8_t no_bytes[1];
+    n->tick = obuf_from_bytes(no_bytes, 0, 0, 0); /* memcpy of 0 bytes still wants a pointer */
     if (!n->cookie || !n->slots || !n->slot_serial || !n->free_slots || !n->conns ||
         !n->names || !n->tick) {
         node_free(n);

@@ -160,6 +160,7 @@ struct dd_conn {
     const struct rt_carrier_ops *_Atomic carrier;
     bool initiator;        /* we dialled (the upgrade is offered by the initiator) */
     struct dp_chan *dp_chan; /* the data-plane channel once upgraded (control thread) */
+    struct dp_chan *_Atomic dp_send_chan; /* its handle for senders; freed with the conn */
     struct distmsg_ctl *dp_ctl; /* decode scratch for the data-plane poller */
     uint64_t dp_local_session;  /* our rx session id for the upgrade (control thread) */
     bool dp_peer_has_dp;        /* from the peer's handshake trailer */
@@ -192,6 +193,8 @@ enum rt_sig_kind {
     SIG_READY,       /* a ready-made message (node events, immediate noconnection) */
 };
 
+#define RT_SIG_SMALL 256
+
 /* A queued signal; the public dd_msg is embedded so a message is handed out without a copy.
  * The large members (pids and references carry 1 KB node names) come last and are written
  * only when used: rt_sig_new() clears the rest. */
@@ -209,6 +212,7 @@ struct rt_sig {
     dd_msg msg;             /* SIG_MESSAGE, SIG_EXIT*, SIG_DOWN, SIG_READY: the term */
     dd_pid peer;            /* sender / linked / monitoring process */
     dd_ref ref;             /* monitors */
+    char small[RT_SIG_SMALL]; /* small message terms live here (no second allocation) */
 };
 
 struct dd_mbox {

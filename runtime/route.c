@@ -7,6 +7,8 @@
  * towards a node that cannot be reached fires with `noconnection` (via the connection's
  * registry when it goes down, or at once when the connection is already gone).
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -17,6 +19,40 @@
 #include "runtime/node.h"
 #include "runtime/rcu.h"
 #include "runtime/route.h"
+
+/* A per-thread buffer for encoding control messages: sends are frequent, and the encoding
+ * is copied into the message buffer right after, so one reused buffer per thread saves an
+ * allocation per message. Freed when the thread exits. */
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+static __thread ei_x_buff *t_scratch;
+
+static void scratch_free(void *p)
+{
+    ei_x_free(p);
+    free(p);
+}
+
+static void scratch_key(void)
+{
+    pthread_key_create(&g_scratch_key, scratch_free);
+}
+
+static ei_x_buff *scratch(void)
+{
+    if (!t_scratch) {
+        pthread_once(&g_scratch_once, scratch_key);
+        ei_x_buff *x = malloc(sizeof(*x));
+        if (!x || ei_x_new(x) < 0) {
+            free(x);
+            return NULL;
+        }
+        t_scratch = x;
+        pthread_setspecific(g_scratch_key, x);
+    }
+    t_scratch->index = 0;
+    return t_scratch;
+}
 
 uint64_t route_sender_tag(const dd_pid *pid)
 {
@@ -84,14 +120,13 @@ int route_send_pid(struct dd_mbox *from, const dd_pid *to, const void *term, siz
         push_local(n, to, s);
         return DD_OK;
     }
-    ei_x_buff x;
-    ei_x_new(&x);
-    int rc = distmsg_encode_send_sender(&x, &from->pid, to) == DISTMSG_OK
-                 ? send_remote(n, to->node, &x, term, len, route_sender_tag(&from->pid),
-                               from->lane, nonblock)
-                 : rt_fail(DD_EINVAL, "cannot encode a message to that pid");
-    ei_x_free(&x);
-    return rc;
+    ei_x_buff *x = scratch();
+    if (!x)
+        return rt_fail(DD_ENOMEM, "out of memory");
+    return distmsg_encode_send_sender(x, &from->pid, to) == DISTMSG_OK
+               ? send_remote(n, to->node, x, term, len, route_sender_tag(&from->pid), from->lane,
+                             nonblock)
+               : rt_fail(DD_EINVAL, "cannot encode a message to that pid");
 }
 
 int route_send_reg(struct dd_mbox *from, const char *name, const char *node, const void *term,
@@ -107,14 +142,13 @@ int route_send_reg(struct dd_mbox *from, const char *name, const char *node, con
             return DD_OK; /* {Name, Node} ! Msg to an unknown name: dropped */
         return route_send_pid(from, &to, term, len, nonblock);
     }
-    ei_x_buff x;
-    ei_x_new(&x);
-    int rc = distmsg_encode_reg_send(&x, &from->pid, name) == DISTMSG_OK
-                 ? send_remote(n, node, &x, term, len, route_sender_tag(&from->pid), from->lane,
-                               nonblock)
-                 : rt_fail(DD_EINVAL, "cannot encode a message to %s", name);
-    ei_x_free(&x);
-    return rc;
+    ei_x_buff *x = scratch();
+    if (!x)
+        return rt_fail(DD_ENOMEM, "out of memory");
+    return distmsg_encode_reg_send(x, &from->pid, name) == DISTMSG_OK
+               ? send_remote(n, node, x, term, len, route_sender_tag(&from->pid), from->lane,
+                             nonblock)
+               : rt_fail(DD_EINVAL, "cannot encode a message to %s", name);
 }
 
 int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term, size_t len)
@@ -314,10 +348,15 @@ int route_unlink(struct dd_mbox *mb, const dd_pid *to)
     pthread_mutex_lock(&mb->lock);
     struct rt_rel *r = mbox_rel_find(mb, REL_LINK, to, NULL);
     uint64_t id = 0;
-    if (r && r->unlink_id == 0)
+    bool gone = false;
+    if (r && r->unlink_id == 0) {
         r->unlink_id = id = mb->next_unlink_id++;
+        /* Connection lost: the noconnection exit already queued for us removes the link
+         * (an unlinked link's exit is not delivered); the other side has no link left. */
+        gone = r->conn && atomic_load(&r->conn->state) == CONN_DOWN;
+    }
     pthread_mutex_unlock(&mb->lock);
-    if (!id)
+    if (!id || gone)
         return DD_OK;
     if (strcmp(to->node, n->name) == 0) {
         struct rt_sig *s = rt_sig_new(SIG_UNLINK_ID);
@@ -394,12 +433,14 @@ int route_demonitor_ref(struct dd_mbox *mb, const dd_ref *ref)
     pthread_mutex_lock(&mb->lock);
     struct rt_rel *r = mbox_rel_find(mb, REL_MONITOR, NULL, ref);
     struct rt_rel copy;
+    bool gone = false;
     if (r) {
         copy = *r;
+        gone = r->conn && atomic_load(&r->conn->state) == CONN_DOWN; /* nothing to undo there */
         mbox_rel_remove(mb, r);
     }
     pthread_mutex_unlock(&mb->lock);
-    if (r)
+    if (r && !gone)
         route_demonitor(mb->node, &mb->pid, &copy.remote, copy.to_name[0] ? copy.to_name : NULL,
                         &copy.ref);
     return DD_OK;

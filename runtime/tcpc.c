@@ -122,19 +122,37 @@ static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off)
 static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
 {
     pthread_mutex_lock(&c->tx_lock);
-    if (atomic_load(&c->carrier) != &rt_tcp_carrier) {
+    if (atomic_load(&c->carrier) != &rt_tcp_carrier && b != c->node->tick) {
         /* Switched to another carrier while we were on our way: follow it, so nothing of
-         * ours goes on TCP after the switch marker. */
+         * ours goes on TCP after the switch marker. Ticks stay: TCP remains the control
+         * channel, and the peer's net_ticktime watches it. */
         pthread_mutex_unlock(&c->tx_lock);
         return conn_send(c, b, nonblock);
     }
-    while (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= c->node->tx_queue_limit) {
-        if (nonblock) {
+    if (pthread_equal(pthread_self(), c->node->thread)) {
+        /* The control thread never waits for room: it is the thread that makes room. What
+         * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
+         * pings), so it may go past the limit, up to twice it; beyond that the peer does
+         * not read what it asked for and is cut off. */
+        if (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= 2 * c->node->tx_queue_limit) {
+            size_t queued = c->txq_bytes;
             pthread_mutex_unlock(&c->tx_lock);
-            return rt_fail(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
-                           c->txq_bytes);
+            DLOG_WARN(c->node->log_name,
+                      "closing connection to %s: it does not read the answers to its own "
+                      "requests (%zu bytes queued)",
+                      c->peer, queued);
+            conn_down(c, DD_EIO, "send queue overflow");
+            return DD_ENOCONN;
         }
-        pthread_cond_wait(&c->tx_room, &c->tx_lock);
+    } else {
+        while (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= c->node->tx_queue_limit) {
+            if (nonblock) {
+                pthread_mutex_unlock(&c->tx_lock);
+                return rt_fail(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
+                               c->txq_bytes);
+            }
+            pthread_cond_wait(&c->tx_room, &c->tx_lock);
+        }
     }
     if (atomic_load(&c->state) == CONN_DOWN) {
         pthread_mutex_unlock(&c->tx_lock);
@@ -362,6 +380,11 @@ void tcpc_on_readable(struct dd_conn *c)
 void tcpc_tick(struct dd_conn *c, uint64_t now)
 {
     struct dd_node *n = c->node;
+    if (atomic_load(&c->rx_paused)) {
+        /* We stopped reading (our application is behind), not the peer sending: its data is
+         * waiting in the socket. Silence from a paused socket proves nothing. */
+        atomic_store_explicit(&c->last_rx_ms, now, memory_order_relaxed);
+    }
     uint64_t last_rx = atomic_load_explicit(&c->last_rx_ms, memory_order_relaxed);
     if (now > last_rx + n->ticktime_ms) {
         DLOG_WARN(n->log_name, "node %s not responding: no data for %u ms (net_ticktime)",

@@ -15,13 +15,16 @@ int main(int argc, char **argv)
     dlog_set_level(DLOG_WARN);
     struct node_args a;
     char auto_name[64];
+    char **av = NULL;
     bool named = false;
     for (int i = 1; i < argc; i++)
         named |= !strcmp(argv[i], "-sname") || !strcmp(argv[i], "-name");
     if (!named) {
         /* A fresh short name, as `erl -sname` would need one. */
         snprintf(auto_name, sizeof(auto_name), "dpdist_ping_%d", (int)getpid());
-        char **av = calloc((size_t)argc + 3, sizeof(char *));
+        av = calloc((size_t)argc + 3, sizeof(char *));
+        if (!av)
+            return 2;
         for (int i = 0; i < argc; i++)
             av[i] = argv[i];
         av[argc] = "-sname";
@@ -49,5 +52,7 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
     dd_node_stop(node);
+    free(av);
+    free(a.rest_argv);
     return rc == DD_OK ? 0 : 1;
 }

@@ -4,7 +4,9 @@
 -module(dd_interop).
 -export([big_term/0, roundtrip/1, reverse_send/1, serve/0, link_and_monitor/1,
          watch_events/2, wait_events/4, nodes_of/1, report/2, wait_nodedown/2,
-         ping_expect/2, spawn_refused/1, check_visibility/2]).
+         ping_expect/2, spawn_refused/1, check_visibility/2,
+         wait_nodes/3, nodes_exact/3, global_checks/3, global_state_check/2,
+         call_with_timeout/2, echo_serve/0]).
 
 report(Name, true) -> io:format("ok ~s~n", [Name]);
 report(Name, {true, _}) -> io:format("ok ~s~n", [Name]);
@@ -151,3 +153,108 @@ check_visibility(Node, Kind) ->
     Expect = case Kind of visible -> {true, false}; hidden -> {false, true} end,
     report(io_lib:format("~p appears in ~s", [Node, Kind]),
            {InVisible, InHidden} =:= Expect orelse {{nodes, nodes()}, {hidden, nodes(hidden)}}).
+
+%% ---- the mesh (node_mesh.sh) and global (node_global.sh) ---------------------------------
+
+%% Polls {nodes, self()} on the echo of Node until Pred({Visible, Hidden}) holds (sorted
+%% lists) or Timeout ms pass; returns the last answer.
+wait_nodes(Node, Pred, Timeout) ->
+    Deadline = erlang:monotonic_time(millisecond) + Timeout,
+    wait_nodes_loop(Node, Pred, Deadline).
+wait_nodes_loop(Node, Pred, Deadline) ->
+    Got = case nodes_of(Node) of
+              {V, H} -> {lists:sort(V), lists:sort(H)};
+              Other -> Other
+          end,
+    case is_tuple(Got) andalso tuple_size(Got) =:= 2 andalso Pred(Got) of
+        true -> Got;
+        false ->
+            case erlang:monotonic_time(millisecond) > Deadline of
+                true -> Got;
+                false -> timer:sleep(100), wait_nodes_loop(Node, Pred, Deadline)
+            end
+    end.
+
+%% The echo on Node sees exactly Visible and Hidden (within Timeout ms).
+nodes_exact(Node, {Visible, Hidden}, Timeout) ->
+    Want = {lists:sort(Visible), lists:sort(Hidden)},
+    Got = wait_nodes(Node, fun(G) -> G =:= Want end, Timeout),
+    report(io_lib:format("~p sees visible ~p and hidden ~p", [Node, Visible, Hidden]),
+           Got =:= Want orelse {got, Got}).
+
+%% Runs F in a fresh process; its result, or timeout after Ms.
+call_with_timeout(F, Ms) ->
+    Self = self(),
+    Ref = make_ref(),
+    Pid = spawn(fun() -> Self ! {Ref, catch F()} end),
+    receive {Ref, R} -> R
+    after Ms -> exit(Pid, kill), timeout
+    end.
+
+%% global on this node and on Peer (a BEAM node) with the published dpdist node D connected
+%% to both (D = none: no dpdist node): sync returns, names registered on either side are seen on the other, locks and
+%% transactions over nodes() (which includes D) work. Tag makes the names unique per round.
+global_checks(Peer, D, Tag) ->
+    D =:= none orelse
+        report(io_lib:format("~p is a visible node here and on ~p", [D, Peer]),
+               (lists:member(D, nodes()) andalso
+                lists:member(D, rpc:call(Peer, erlang, nodes, [])))
+                   orelse {nodes, nodes(), rpc:call(Peer, erlang, nodes, [])}),
+    S1 = call_with_timeout(fun() -> global:sync() end, 10000),
+    report(io_lib:format("global:sync() returns (~s)", [Tag]), S1 =:= ok orelse S1),
+    S2 = call_with_timeout(fun() -> rpc:call(Peer, global, sync, []) end, 10000),
+    report(io_lib:format("global:sync() returns on the other BEAM node (~s)", [Tag]),
+           S2 =:= ok orelse S2),
+    Name = list_to_atom("dd_global_" ++ Tag),
+    Me = self(),
+    R1 = call_with_timeout(fun() -> global:register_name(Name, Me) end, 10000),
+    report(io_lib:format("global:register_name/2 (~s)", [Tag]), R1 =:= yes orelse R1),
+    W1 = rpc:call(Peer, global, whereis_name, [Name]),
+    report(io_lib:format("global:whereis_name/1 on the other node (~s)", [Tag]),
+           W1 =:= Me orelse {got, W1}),
+    PeerPid = rpc:call(Peer, erlang, whereis, [code_server]),
+    PeerName = list_to_atom("dd_global_peer_" ++ Tag),
+    R2 = call_with_timeout(fun() -> rpc:call(Peer, global, register_name,
+                                             [PeerName, PeerPid]) end, 10000),
+    report(io_lib:format("global:register_name/2 on the other node (~s)", [Tag]),
+           R2 =:= yes orelse R2),
+    W2 = global:whereis_name(PeerName),
+    report(io_lib:format("its name is seen here (~s)", [Tag]), W2 =:= PeerPid orelse {got, W2}),
+    T = call_with_timeout(fun() -> global:trans({dd_trans, self()}, fun() -> inside end) end,
+                          10000),
+    report(io_lib:format("global:trans/2 over nodes() (~s)", [Tag]), T =:= inside orelse T),
+    L = call_with_timeout(fun() -> global:set_lock({dd_lock, self()}, [node() | nodes()], 3)
+                          end, 10000),
+    report(io_lib:format("global:set_lock/3 over nodes() (~s)", [Tag]), L =:= true orelse L),
+    global:del_lock({dd_lock, self()}, [node() | nodes()]),
+    Names = global:registered_names(),
+    report(io_lib:format("global:registered_names/0 has both (~s)", [Tag]),
+           (lists:member(Name, Names) andalso lists:member(PeerName, Names)) orelse Names),
+    global:unregister_name(Name),
+    global:unregister_name(PeerName),
+    ok.
+
+%% global's own state on Node (OTP 25 #state{}: synced is element 4, resolvers element 5):
+%% D counts as synced and no resolver waits for it.
+global_state_check(Node, D) ->
+    St = rpc:call(Node, sys, get_state, [global_name_server]),
+    Synced = element(4, St),
+    Resolvers = element(5, St),
+    report(io_lib:format("global on ~p counts ~p as synced, no resolver left for it",
+                         [Node, D]),
+           (lists:member(D, Synced) andalso not lists:keymember(D, 1, Resolvers))
+               orelse {synced, Synced, resolvers, Resolvers}).
+
+%% A BEAM stand-in for dpdist-echo (node_many_peers.sh): registered as echo, it sends Term back
+%% for {From, Term} and answers {nodes, From} with {nodes, Visible, Hidden}.
+echo_serve() ->
+    register(echo, self()),
+    echo_loop().
+echo_loop() ->
+    receive
+        {nodes, From} when is_pid(From) -> From ! {nodes, nodes(), nodes(hidden)};
+        {From, Term} when is_pid(From) -> From ! Term;
+        stop -> exit(normal);
+        _ -> ok
+    end,
+    echo_loop().

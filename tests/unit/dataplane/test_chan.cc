@@ -442,18 +442,71 @@ TEST(Chan, RxRejectsBadInput)
 TEST(Chan, DuplicateTriggersAck)
 {
     Duo d;
+    const uint64_t late = 1 + small_params().ack_delay_ns; // the delayed ACK is due
     Duo::tx(d.b, 0);
     ASSERT_EQ(0, submit(d.a, 100, 1));
     auto fs = Duo::tx(d.a, 1);
     ASSERT_EQ(2u, fs.size()); // heartbeat + data
     Duo::pass(d.b, fs, 1);
-    auto acks = Duo::tx(d.b, 2);
+    auto acks = Duo::tx(d.b, late);
     ASSERT_EQ(1u, acks.size());
-    EXPECT_EQ(0u, Duo::tx(d.b, 3).size()); // nothing new: no ACK
-    EXPECT_EQ(WIRE_DROP_DUPLICATE, chan_rx(d.b, &fs[1].hdr, fs[1].payload, fs[1].len, 4));
-    auto again = Duo::tx(d.b, 5);
+    EXPECT_EQ(0u, Duo::tx(d.b, late + 1).size()); // nothing new: no ACK
+    EXPECT_EQ(WIRE_DROP_DUPLICATE, chan_rx(d.b, &fs[1].hdr, fs[1].payload, fs[1].len, late + 2));
+    auto again = Duo::tx(d.b, late + 3); // a duplicate is answered at once
     ASSERT_EQ(1u, again.size());
     EXPECT_EQ(WIRE_T_ACK, again[0].hdr.type);
+}
+
+// Delayed ACKs: a lone DATA frame is acknowledged ack_delay_ns later, not at once; if the
+// receiver sends data before that, the ACK goes in the same burst (a request/response
+// exchange costs no ACK frame of its own in between); ack_every frames force one.
+TEST(Chan, DelayedAckWaitsThenRidesWithData)
+{
+    chan_params p = small_params();
+    Duo d(p);
+    Duo::pass(d.a, Duo::tx(d.b, 0), 0);
+    ASSERT_EQ(0, submit(d.a, 100, 1));
+    auto fs = Duo::tx(d.a, 1);
+    Duo::pass(d.b, fs, 1);
+    EXPECT_EQ(0u, Duo::tx(d.b, 2).size()) << "no ACK before the delay";
+    EXPECT_EQ(1 + p.ack_delay_ns, chan_next_deadline(d.b)) << "the ACK's time is the deadline";
+    // b answers before the delay: ACK and DATA leave together, ACK first.
+    ASSERT_EQ(0, submit(d.b, 100, 7));
+    auto both = Duo::tx(d.b, 3);
+    ASSERT_EQ(2u, both.size());
+    EXPECT_EQ(WIRE_T_ACK, both[0].hdr.type);
+    EXPECT_EQ(WIRE_T_DATA, both[1].hdr.type);
+    // Without data to go with, the ACK leaves when the delay is over.
+    Duo::pass(d.a, both, 4);
+    EXPECT_EQ(0u, Duo::tx(d.a, 5).size());
+    auto late = Duo::tx(d.a, 4 + p.ack_delay_ns);
+    ASSERT_EQ(1u, late.size());
+    EXPECT_EQ(WIRE_T_ACK, late[0].hdr.type);
+}
+
+TEST(Chan, AckEveryFramesAndLargeCreditAtOnce)
+{
+    chan_params p = small_params();
+    p.window_frames = 64;
+    p.ack_every = 4;
+    p.rx_window_bytes = 32000; // an eighth is 4000 bytes: one 4-frame message
+    p.max_msg_bytes = 16000;
+    Duo d(p);
+    Duo::pass(d.a, Duo::tx(d.b, 0), 0);
+    ASSERT_EQ(0, submit(d.a, 4 * p.max_payload, 1)); // four frames
+    auto fs = Duo::tx(d.a, 1);
+    Duo::pass(d.b, fs, 1);
+    auto acks = Duo::tx(d.b, 2);
+    ASSERT_EQ(1u, acks.size()) << "the fourth frame forces the ACK";
+    ASSERT_EQ(1u, d.sb.got.size());
+    // Consuming a little is not worth a frame of its own...
+    chan_consumed(d.b, 10);
+    EXPECT_EQ(0u, Duo::tx(d.b, 3).size());
+    // ...an eighth of the window is.
+    chan_consumed(d.b, 4 * p.max_payload - 10);
+    auto credit = Duo::tx(d.b, 4);
+    ASSERT_EQ(1u, credit.size());
+    EXPECT_EQ(WIRE_T_ACK, credit[0].hdr.type);
 }
 
 TEST(Chan, PeerBeyondCreditIsDropped)

@@ -6,6 +6,8 @@
 // free itself would be reported as a use-after-free.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <atomic>
 #include <random>
 #include <thread>
@@ -114,6 +116,7 @@ TEST_F(Peertab, ConcurrentReadersNoUseAfterFree)
     constexpr uint64_t kKeys = 64;
     peertab *pt = peertab_create(8);
     std::atomic<bool> stop{false};
+    std::atomic<long> passes{0}; // reader loop turns: the writer goes on until they ran
     std::atomic<long> hits{0}, misses{0}, bad{0};
 
     std::vector<std::thread> readers;
@@ -138,6 +141,7 @@ TEST_F(Peertab, ConcurrentReadersNoUseAfterFree)
                 }
                 urcu_qsbr_read_unlock();
                 urcu_qsbr_quiescent_state(); // one poll-loop iteration
+                passes.fetch_add(1, std::memory_order_relaxed);
             }
             hits += h;
             misses += m;
@@ -147,7 +151,12 @@ TEST_F(Peertab, ConcurrentReadersNoUseAfterFree)
 
     std::mt19937_64 rng(99);
     long adds = 0, removes = 0, sync_removes = 0;
-    for (int op = 0; op < 30000; op++) {
+    // At least 30000 operations, and on until the readers have run a while alongside (on a
+    // loaded machine they may not be scheduled at all during the first ones); bounded.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (int op = 0; op < 30000 || (passes.load() < 2000 &&
+                                    std::chrono::steady_clock::now() < deadline);
+         op++) {
         uint64_t key = rng() % kKeys;
         int what = int(rng() % 10);
         if (what < 5) {
