@@ -129,6 +129,8 @@ struct dd_cfg {
         bool no_huge;
         char file_prefix[64];
         char extra_args[CFG_STR_MAX];
+        uint32_t busy_poll_us;
+        uint32_t idle_sleep_us;
     } eal;
 
     struct {

@@ -74,6 +74,13 @@
       "alive name.")                                                                               \
     X(EAL_EXTRA_ARGS, EAL, "extra_args", STR, eal.extra_args, "", 0, 255, NULL,                    \
       "More EAL arguments, split at spaces (no quoting); not the options the keys above set.")     \
+    X(EAL_BUSY_POLL_US, EAL, "busy_poll_us", UINT, eal.busy_poll_us, "2000", 0, 10000000, NULL,    \
+      "Inline polling (one lcore): how long a thread waiting in dd_recv spins on the port after "  \
+      "the last traffic before it sleeps between polls. 0: always spin (lowest latency, a full "   \
+      "core while waiting).")                                                                      \
+    X(EAL_IDLE_SLEEP_US, EAL, "idle_sleep_us", UINT, eal.idle_sleep_us, "50", 1, 100000, NULL,     \
+      "Inline polling: the sleep between polls once busy_poll_us has passed without traffic; "     \
+      "adds up to this much latency to the first message after a quiet period.")                  \
     /* [port] */                                                                                   \
     X(PORT_PCI, PORT, "pci", PCI, port.pci, "", 0, 0, NULL,                                        \
       "PCI address of the NIC port, `0000:3b:00.0`. Exactly one of pci and vdev.")                 \

@@ -49,6 +49,8 @@ struct rt_dp {
     struct dp_engine *engine;
     struct dd_cfg cfg;
     bool inline_poll;
+    uint64_t busy_poll_ns; /* [eal] busy_poll_us (0: always spin) */
+    uint64_t idle_sleep_ns;
 };
 
 /* ---- start and stop ----------------------------------------------------------------- */
@@ -177,6 +179,8 @@ int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t 
         return DD_EIO;
     }
     dp->inline_poll = dp_engine_inline(dp->engine);
+    dp->busy_poll_ns = (uint64_t)dp->cfg.eal.busy_poll_us * 1000;
+    dp->idle_sleep_ns = (uint64_t)dp->cfg.eal.idle_sleep_us * 1000;
     n->dp = dp;
     return DD_OK;
 }
@@ -644,6 +648,16 @@ unsigned dp_glue_poll_locked(struct dd_node *n, unsigned iterations)
 {
     struct rt_dp *dp = n->dp;
     return dp && dp->inline_poll ? dp_engine_poll(dp->engine, iterations) : 0;
+}
+
+uint64_t dp_glue_busy_poll_ns(struct dd_node *n)
+{
+    return n->dp ? n->dp->busy_poll_ns : 0;
+}
+
+uint64_t dp_glue_idle_sleep_ns(struct dd_node *n)
+{
+    return n->dp ? n->dp->idle_sleep_ns : 0;
 }
 
 uint64_t dp_glue_clock_ns(void)

@@ -30,6 +30,10 @@ void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len);
 void dp_glue_detach(struct dd_conn *c);
 /* Frees the channel handle of c (when c itself is freed). */
 void dp_glue_free_chan(struct dd_conn *c);
+/* Inline polling: spin this long after traffic (0: always), then sleep this long between
+ * polls ([eal] busy_poll_us, idle_sleep_us). */
+uint64_t dp_glue_busy_poll_ns(struct dd_node *n);
+uint64_t dp_glue_idle_sleep_ns(struct dd_node *n);
 /* The data plane's clock (TSC-based, calibrated; CLOCK_MONOTONIC without a data plane). */
 uint64_t dp_glue_clock_ns(void);
 /* The application freed bytes delivered over the data plane. */

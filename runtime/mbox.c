@@ -205,18 +205,34 @@ static bool mbox_maybe_nonempty(struct dd_mbox *mb)
 static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
 {
     if (dp_glue_inline(mb->node)) {
-        /* The node owns its core and its data plane is polled by its application threads:
-         * run the poll loop until something arrives (no sleeping: a wake-up would cost far
-         * more than the round trip). One RCU read section for the whole wait. */
+        /* The node's data plane is polled by its application threads: run the poll loop
+         * while waiting. Spin (no sleeping: a wake-up costs far more than a round trip)
+         * until busy_poll_us has passed without traffic, then poll with short sleeps so an
+         * idle node does not burn its core. One RCU read section per spinning stretch. */
+        struct dd_node *n = mb->node;
+        uint64_t busy_ns = dp_glue_busy_poll_ns(n), sleep_ns = dp_glue_idle_sleep_ns(n);
+        uint64_t now = dp_glue_clock_ns();
+        uint64_t spin_until = busy_ns ? now + busy_ns : UINT64_MAX;
         bool got = true;
         rcu_rd_enter();
         while (!mbox_maybe_nonempty(mb) && !atomic_load(&mb->closed)) {
-            if (dp_glue_clock_ns() >= deadline_ns) {
+            now = dp_glue_clock_ns();
+            if (now >= deadline_ns) {
                 got = false;
                 break;
             }
-            if (dp_glue_poll_locked(mb->node, 1) == 0)
+            unsigned work = dp_glue_poll_locked(n, 1);
+            if (work && busy_ns)
+                spin_until = now + busy_ns;
+            if (now >= spin_until && !work) {
+                uint64_t nap = deadline_ns - now < sleep_ns ? deadline_ns - now : sleep_ns;
+                struct timespec ts = {0, (long)nap};
+                rcu_rd_leave();
+                nanosleep(&ts, NULL);
+                rcu_rd_enter();
+            } else if (!work) {
                 __builtin_ia32_pause();
+            }
             /* A quiescent state each turn, so writers' grace periods end (only when this
              * wait is the thread's only read section: nothing is held across it). */
             if (rcu_rd_depth() == 1)
