@@ -1,11 +1,14 @@
 #!/bin/bash
-# node_refuses: a node given a broken configuration stops before it touches anything.
-# The node binary does not exist yet, so this drives the same code path through
-# `dpdist-config check` (cfg_load + cfg_check_system, which cfg_load_for_node runs before
-# rte_eal_init) and `dpdist-config eal-args` (what a launcher would pass to the EAL), and
-# verifies there are no side effects: no EAL runtime directory, no memif socket, no
-# hugepage taken, no driver binding changed, no process left.
-# TODO(node): start the node binary itself on these files once it exists; expect exit 78.
+# node_refuses: a node given a broken configuration stops before it touches anything, with
+# the same messages as `dpdist-config check`.
+# Starts: dpdist-config (check, eal-args) and the node binary itself (dpdist-echo -config
+# FILE) on two broken files: one broken in the file (a typo, a missing IP), one broken only
+# for this machine (a CPU it does not have). Nothing else runs: no EPMD is needed, as the node
+# must stop before it registers.
+# Checks: check and eal-args refuse (exit 1, no EAL arguments for a launcher); the node
+# refuses (exit status not 0) and prints every error line that check printed; and there are
+# no side effects: no EAL runtime directory, no memif socket, no hugepage taken, no driver
+# binding changed, no process left.
 source "$(dirname "$0")/../lib/common.sh"
 dd_test_init node_refuses
 
@@ -59,6 +62,26 @@ done
 dd_check_grep "typo: the typo, with the fix" 'typo.ini:4: error: \[eal\] lcroes: unknown key; did you mean `lcores`\? fix: rename it to lcores' "$DD_TMP/typo.out"
 dd_check_grep "typo: the missing address" 'typo.ini:7: error: \[port\] ip: the data plane has no IPv4 address' "$DD_TMP/typo.out"
 dd_check_grep "machine: the CPU it does not have" 'machine.ini:4: error: \[eal\] lcores: CPU 127 does not exist on this machine' "$DD_TMP/machine.out"
+
+# The node itself, on the same files: it refuses with the same error lines.
+NOEPMD=$(dd_free_port)
+for f in typo machine; do
+  ERL_EPMD_PORT=$NOEPMD timeout 30 "$DPDIST_BUILD/tools/dpdist-echo" -config "$DD_TMP/$f.ini" \
+    -setcookie refusecookie >"$DD_TMP/$f.node" 2>&1
+  rc=$?
+  dd_check "$f: the node refuses to start (exit $rc)" test $rc -ne 0 -a $rc -ne 124
+  dd_check_no_grep "$f: the node never got ready" 'ready' "$DD_TMP/$f.node"
+  n=0
+  while IFS= read -r line; do
+    n=$((n + 1))
+    if grep -qF -- "$line" "$DD_TMP/$f.node"; then
+      dd_pass "$f: the node prints check's error $n"
+    else
+      dd_fail "$f: the node prints check's error $n: $line"; sed 's/^/#   /' "$DD_TMP/$f.node"
+    fi
+  done < <(grep ': error: ' "$DD_TMP/$f.out")
+  dd_check "$f: check printed errors to compare with" test "$n" -gt 0
+done
 
 snapshot "$DD_TMP/after"
 dd_check "no memif socket was created" test ! -e "$SOCK"
