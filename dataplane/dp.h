@@ -103,8 +103,9 @@ struct dp_chan_cfg {
     uint32_t window_frames; /* negotiated */
     uint64_t hb_interval_ns; /* negotiated: the larger of both */
     uint32_t hb_missed_limit;
-    /* Deliveries, on the poller: see chan_delivery for ownership. The message's bytes count
-     * against the credit until dp_chan_consumed() returns them. */
+    /* Deliveries, on the poller: see chan_delivery for ownership (an owned buffer is freed
+     * with bigbuf_free). The message's bytes count against the credit until
+     * dp_chan_consumed() returns them. */
     void (*deliver)(void *ctx, const chan_delivery *m);
     /* The channel went down, on the poller. */
     void (*down)(void *ctx, enum chan_down_reason why);

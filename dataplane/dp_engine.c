@@ -25,6 +25,7 @@
 #include <rte_log.h>
 #include <rte_mempool.h>
 
+#include "common/bigbuf.h"
 #include "common/log.h"
 #include "dataplane/dp_pvt.h"
 
@@ -416,17 +417,19 @@ unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
 
 /* ---- channels ----------------------------------------------------------------------- */
 
-static void *reasm_alloc_malloc(void *ctx, size_t len)
+/* Reassembly buffers: bigbuf (cached, already faulted in; never unmapped on the poller).
+ * The runtime frees delivered ones with bigbuf_free. */
+static void *reasm_alloc_bigbuf(void *ctx, size_t len)
 {
     (void)ctx;
-    return malloc(len);
+    return bigbuf_alloc(len, false);
 }
 
-static void reasm_free_malloc(void *ctx, void *buf, size_t len)
+static void reasm_free_bigbuf(void *ctx, void *buf, size_t len)
 {
     (void)ctx;
     (void)len;
-    free(buf);
+    bigbuf_free(buf);
 }
 
 static void chan_on_deliver(void *ctx, const chan_delivery *m)
@@ -485,7 +488,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
     struct chan_ops ops = {
         .deliver = chan_on_deliver,
         .down = chan_on_down,
-        .alloc = {.alloc = reasm_alloc_malloc, .free = reasm_free_malloc, .ctx = NULL},
+        .alloc = {.alloc = reasm_alloc_bigbuf, .free = reasm_free_bigbuf, .ctx = NULL},
         .ctx = ch,
     };
     ch->c = chan_create(&p, &ops, dp_now_ns());

@@ -131,8 +131,9 @@
       "Message bytes queued per channel before dd_send blocks; at least max_msg_bytes.")           \
     X(LANES_MAX_FLOWS, LANES, "max_flows", UINT, lanes.max_flows, "64", 1, 4096, NULL,             \
       "Sender flow slots per channel; more concurrent senders wait for a free slot.")              \
-    X(LANES_MIN_RTO_US, LANES, "min_rto_us", UINT, lanes.min_rto_us, "1000", 10, 1000000, NULL,    \
-      "Lower bound of the retransmission timeout, microseconds.")                                  \
+    X(LANES_MIN_RTO_US, LANES, "min_rto_us", UINT, lanes.min_rto_us, "5000", 10, 1000000, NULL,    \
+      "Lower bound of the retransmission timeout, microseconds. A receiver polling inline can "   \
+      "be busy for milliseconds; a lower floor resends frames that were never lost.")             \
     X(LANES_MAX_RTO_US, LANES, "max_rto_us", UINT, lanes.max_rto_us, "50000", 100, 60000000,       \
       NULL, "Upper bound of the retransmission timeout after backoff, microseconds.")              \
     X(LANES_EXPRESS, LANES, "express", NAMES, lanes.express, "", 0, CFG_NAMES_MAX, NULL,           \

@@ -94,7 +94,10 @@ int cfg_eal_argv(const struct dd_cfg *cfg, const char *prog, char ***argv, int *
     } else {
         /* a vdev or no port: never probe the machine's PCI devices */
         arg_add(b, "--no-pci");
-        if (cfg->port.kind == CFG_PORT_VDEV) {
+        /* A crossed ring pair (net_ring...,pair=) is built by the engine itself; EAL would
+         * only make a ring port that loops back to itself. */
+        if (cfg->port.kind == CFG_PORT_VDEV &&
+            !(strncmp(cfg->port.vdev, "net_ring", 8) == 0 && strstr(cfg->port.vdev, "pair="))) {
             arg_add(b, "--vdev");
             arg_add(b, "%s", cfg->port.vdev);
         }

@@ -24,14 +24,15 @@
  * body the term stays where it is: the byte before it (the end of the control tuple, already
  * decoded) becomes its version byte, and the signal frees the whole body. */
 static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
-                      const struct distmsg_span *sp, void **owned)
+                      const struct distmsg_span *sp, void **owned,
+                      const struct dispatch_src *src)
 {
-    if (*owned && sp->off >= 1) {
+    if (*owned && sp->off >= 1 && sp->len + 1 > sizeof(s->small)) {
         uint8_t *t = (uint8_t *)body->data + sp->off - 1;
         t[0] = 131;
         s->msg.term = (const char *)t;
         s->msg.len = sp->len + 1;
-        s->free_fn = free;
+        s->free_fn = src->owned_free;
         s->free_arg = *owned;
         *owned = NULL;
         return true;
@@ -138,7 +139,7 @@ static bool message(struct dd_conn *c, const struct distmsg_ctl *ctl,
         return false; /* no such process: dropped, as BEAM does */
     }
     struct rt_sig *s = rt_sig_new(SIG_MESSAGE);
-    if (!s || !span_term(s, body, &ctl->payload, owned)) {
+    if (!s || !span_term(s, body, &ctl->payload, owned, src)) {
         rcu_rd_leave();
         rt_sig_free(s);
         DLOG_WARN(n->log_name, "out of memory: message from %s dropped", c->peer);
@@ -328,7 +329,8 @@ void dispatch_body(struct dd_conn *c, const struct distmsg_body *body,
         break; /* nothing here has a group leader or spawns */
     }
 done:
-    free(owned);
+    if (owned)
+        src->owned_free(owned);
     if (!handed && src->acct && src->consumed_fn)
         src->consumed_fn(c, src->acct);
 }

@@ -8,7 +8,8 @@
 /* Where a message body came from, for memory and accounting. */
 struct dispatch_src {
     struct distmsg_ctl *ctl; /* decode scratch of the delivering thread */
-    void *owned;             /* body memory we may keep (malloc'd), or NULL: copy out */
+    void *owned;             /* body memory we may keep, or NULL: copy out */
+    void (*owned_free)(void *owned); /* how to free it */
     size_t acct;             /* bytes to report consumed when the application is done */
     void (*consumed_fn)(struct dd_conn *c, size_t bytes);
 };

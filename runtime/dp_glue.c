@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <sys/random.h>
 
+#include "common/bigbuf.h"
 #include "common/bytes.h"
 #include "common/log.h"
 #include "control/distmsg.h"
@@ -302,7 +303,7 @@ static void on_deliver(void *ctx, const chan_delivery *m)
     if (r != DISTMSG_OK || h.kind == DISTMSG_HDR_FRAG_START || h.kind == DISTMSG_HDR_FRAG_CONT) {
         DLOG_WARN(c->node->log_name, "data-plane message from %s dropped: %s", c->peer,
                   r != DISTMSG_OK ? distmsg_strerror(r) : "fragment header");
-        free(m->buf);
+        bigbuf_free(m->buf);
         dp_consumed_hook(c, m->len);
         return;
     }
@@ -314,6 +315,7 @@ static void on_deliver(void *ctx, const chan_delivery *m)
     struct dispatch_src src = {
         .ctl = c->dp_ctl,
         .owned = m->buf,
+        .owned_free = bigbuf_free,
         .acct = m->len,
         .consumed_fn = dp_consumed_hook,
     };

@@ -4,18 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigbuf.h"
 #include "common/bytes.h"
 
+/* Large messages come from bigbuf: their release, often on the data-plane poller when the
+ * peer acknowledges the last fragment, never unmaps memory there. */
 static void obuf_free(struct dp_msg *m)
 {
-    free((struct obuf *)m);
+    bigbuf_free(m);
 }
 
 static struct obuf *obuf_alloc(size_t body_len, uint64_t sender, uint8_t lane)
 {
     if (body_len > UINT32_MAX)
         return NULL;
-    struct obuf *b = malloc(sizeof(*b) + 4 + body_len);
+    struct obuf *b = bigbuf_alloc(sizeof(*b) + 4 + body_len, true);
     if (!b)
         return NULL;
     b->len = 4 + body_len;

@@ -214,7 +214,10 @@ int main(int argc, char **argv)
 {
     dlog_set_ident("dpdist-echo");
     struct node_args a;
-    if (node_args_parse(argc, argv, &a) < 0 || a.rest_argc != 0) {
+    int prc = node_args_parse(argc, argv, &a);
+    if (prc == NODE_ARGS_CONFIG_ERROR)
+        return NODE_EXIT_CONFIG;
+    if (prc < 0 || a.rest_argc != 0) {
         fprintf(stderr, "usage: dpdist-echo [options]\n%s", node_args_usage());
         return 2;
     }
@@ -222,7 +225,7 @@ int main(int argc, char **argv)
     int rc = dd_node_start(&a.cfg, &node);
     if (rc != DD_OK) {
         fprintf(stderr, "dpdist-echo: %s: %s\n", dd_strerror(rc), dd_last_error());
-        return 1;
+        return rc == DD_ECONFIG ? NODE_EXIT_CONFIG : 1;
     }
     struct echo e = {0};
     rc = dd_mbox_open(node, "echo", 0, &e.mb);

@@ -32,7 +32,10 @@ int main(int argc, char **argv)
         argv = av;
         argc += 2;
     }
-    if (node_args_parse(argc, argv, &a) < 0 || a.rest_argc != 1) {
+    int prc = node_args_parse(argc, argv, &a);
+    if (prc == NODE_ARGS_CONFIG_ERROR)
+        return NODE_EXIT_CONFIG;
+    if (prc < 0 || a.rest_argc != 1) {
         fprintf(stderr, "usage: dpdist-ping [options] NODE\n%s", node_args_usage());
         return 2;
     }
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
     int rc = dd_node_start(&a.cfg, &node);
     if (rc != DD_OK) {
         fprintf(stderr, "dpdist-ping: %s: %s\n", dd_strerror(rc), dd_last_error());
-        return 2;
+        return rc == DD_ECONFIG ? NODE_EXIT_CONFIG : 2;
     }
     rc = dd_ping(node, target, 10000);
     if (rc == DD_OK)

@@ -144,7 +144,7 @@ int node_args_parse(int argc, char **argv, struct node_args *out)
         }
     }
     if (out->cfg.config_file && node_args_from_config(out) < 0)
-        return -1;
+        return NODE_ARGS_CONFIG_ERROR;
     if (!out->cfg.sname && !out->cfg.name) {
         fprintf(stderr, "give -sname NAME or -name NAME\n");
         return -1;

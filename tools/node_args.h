@@ -13,8 +13,14 @@ struct node_args {
     char **rest_argv;
 };
 
-/* Returns 0, or -1 after printing an error for a malformed flag. */
+/* Returns 0; -1 after printing an error for a malformed flag; NODE_ARGS_CONFIG_ERROR after
+ * printing the problems of the -config file. */
+#define NODE_ARGS_CONFIG_ERROR (-2)
 int node_args_parse(int argc, char **argv, struct node_args *out);
+
+/* Exit status of a node that refuses its configuration (sysexits EX_CONFIG): the systemd
+ * unit does not restart on it. */
+#define NODE_EXIT_CONFIG 78
 const char *node_args_usage(void);
 
 #endif
