@@ -139,6 +139,8 @@ void dp_chan_stats(const struct dp_chan *ch, struct chan_stats *out);
 /* The largest gap between heartbeats received on this channel (ns) since the last reset,
  * and reset it. */
 uint64_t dp_chan_take_max_hb_gap(struct dp_chan *ch);
+/* The same for any valid frame from the peer. */
+uint64_t dp_chan_take_max_rx_gap(struct dp_chan *ch);
 
 /* Port-level counters. */
 struct dp_port_stats {

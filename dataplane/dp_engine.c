@@ -607,6 +607,11 @@ uint64_t dp_chan_take_max_hb_gap(struct dp_chan *ch)
     return atomic_exchange(&ch->max_hb_gap_ns, 0);
 }
 
+uint64_t dp_chan_take_max_rx_gap(struct dp_chan *ch)
+{
+    return atomic_exchange(&ch->max_rx_gap_ns, 0);
+}
+
 void dp_engine_set_fault(struct dp_engine *e, bool enable)
 {
     atomic_store(&e->fault_active, enable && e->p.fault_on);

@@ -45,6 +45,8 @@ struct dp_chan {
     uint64_t stats_due_ns;
     uint64_t last_hb_rx_ns;
     _Atomic uint64_t max_hb_gap_ns;
+    uint64_t last_rx_ns;
+    _Atomic uint64_t max_rx_gap_ns;
 
     struct rcu_head rcu;
     void (*done)(void *arg);

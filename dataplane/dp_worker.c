@@ -72,6 +72,10 @@ static void handle_rx(struct dp_engine *e, struct rte_mbuf *m, uint64_t now)
         e->st.rx_blocked++;
         return;
     }
+    if (ch->last_rx_ns && now - ch->last_rx_ns >
+                              atomic_load_explicit(&ch->max_rx_gap_ns, memory_order_relaxed))
+        atomic_store_explicit(&ch->max_rx_gap_ns, now - ch->last_rx_ns, memory_order_relaxed);
+    ch->last_rx_ns = now;
     if (rx.hdr.type == WIRE_T_HEARTBEAT) {
         if (ch->last_hb_rx_ns) {
             uint64_t gap = now - ch->last_hb_rx_ns;

@@ -218,7 +218,10 @@ void ddb_runtime_gaps(dd_node *node, const char *peer, int64_t *hb_gap, int64_t 
 {
     struct dd_peer_stats st;
     *hb_gap = -1;
-    *rx_gap = -1; /* needs a dd_peer_stats field for it (perf/README.md) */
-    if (dd_peer_stats(node, peer, &st) == DD_OK && st.carrier == DD_CARRIER_DPDK)
+    *rx_gap = -1;
+    if (dd_peer_stats(node, peer, &st) != DD_OK)
+        return;
+    if (st.carrier == DD_CARRIER_DPDK)
         *hb_gap = (int64_t)st.max_heartbeat_gap_ns;
+    *rx_gap = (int64_t)st.max_rx_gap_ns;
 }

@@ -183,8 +183,10 @@ int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out)
     out->carrier = dp_glue_carrier_kind(c);
     if (out->carrier == DD_CARRIER_DPDK)
         dp_glue_peer_stats(c, out);
-    else
+    else {
         out->max_heartbeat_gap_ns = atomic_exchange(&c->max_tick_gap_ns, 0);
+        out->max_rx_gap_ns = atomic_exchange(&c->max_rx_gap_ns, 0);
+    }
     conn_unref(c);
     return DD_OK;
 }

@@ -693,6 +693,7 @@ int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out)
     out->retransmits = s.lane[1].retransmits + s.lane[2].retransmits;
     out->srtt_ns = s.srtt_ns;
     out->max_heartbeat_gap_ns = dp_chan_take_max_hb_gap(ch);
+    out->max_rx_gap_ns = dp_chan_take_max_rx_gap(ch);
     out->heartbeats_rx = s.heartbeats_rx;
     out->credit_stalls = s.credit_stalls;
     out->rx_unconsumed = s.rx_unconsumed;

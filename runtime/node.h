@@ -168,6 +168,8 @@ struct dd_conn {
     _Atomic int dp_down;        /* set by the poller: the channel went down (reason + 1) */
     _Atomic uint64_t max_tick_gap_ns; /* largest gap between ticks received (TCP) */
     uint64_t last_tick_ns;
+    _Atomic uint64_t max_rx_gap_ns;   /* largest gap between packets received (TCP) */
+    uint64_t last_pkt_ns;
 
     /* Links and monitors with processes on the peer. */
     pthread_mutex_t reg_lock;

@@ -286,8 +286,11 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
         }
         pos += f.total;
         atomic_store_explicit(&c->last_rx_ms, rt_now_ms(), memory_order_relaxed);
+        uint64_t now = clock_now_ns();
+        if (c->last_pkt_ns && now - c->last_pkt_ns > atomic_load(&c->max_rx_gap_ns))
+            atomic_store(&c->max_rx_gap_ns, now - c->last_pkt_ns);
+        c->last_pkt_ns = now;
         if (f.len == 0) { /* tick: track the largest gap between them */
-            uint64_t now = clock_now_ns();
             if (c->last_tick_ns && now - c->last_tick_ns > atomic_load(&c->max_tick_gap_ns))
                 atomic_store(&c->max_tick_gap_ns, now - c->last_tick_ns);
             c->last_tick_ns = now;

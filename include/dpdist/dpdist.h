@@ -144,6 +144,9 @@ struct dd_peer_stats {
     uint64_t rx_unconsumed; /* DPDK: bytes delivered and not yet freed by the application */
     uint64_t rx_window;     /* DPDK: the bound on rx_unconsumed (rx_window_bytes) */
     uint64_t max_heartbeat_gap_ns;
+    uint64_t max_rx_gap_ns; /* largest gap between two arrivals of anything from the peer
+                             * (any valid frame; TCP: any packet, ticks included), reset
+                             * like max_heartbeat_gap_ns */
 };
 int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out);
 

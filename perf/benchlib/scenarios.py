@@ -195,14 +195,13 @@ def rtt_small_under_bulk(ctx, t, rep):
 
 HB_GAP_NA = ("TCP has no heartbeats under load: a tick is sent only on an idle connection "
              "and any data counts as a sign of life (see max_gap_liveness)")
-RX_GAP_NA = ("the runtime does not expose the largest gap between received data yet "
-             "(a max_rx_gap_ns field in dd_peer_stats, see perf/README.md)")
+RX_GAP_NA = "the receiver reported no gap between received data (fewer than two arrivals)"
 
 
 def heartbeat_gap_under_bulk(ctx, t, rep):
     """Three views of the receiver during the bulk stream: the runtime's heartbeat gap
     (DPDK), the largest gap without any received data (liveness: BEAM receivers sample
-    their distribution socket; dpdist needs an API), and the gaps between application
+    their distribution socket; dpdist reads max_rx_gap_ns of dd_peer_stats), and the gaps between application
     pulses sent every pulse_ms on the same connection (all node transports)."""
     P = ctx.profile
     with t.session(ctx) as s:

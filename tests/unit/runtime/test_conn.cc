@@ -296,6 +296,40 @@ TEST(RuntimeConn, OrderPerSenderAcrossNodesWithManyThreads)
     dd_mbox_close(rx);
 }
 
+// dd_peer_stats().max_rx_gap_ns on the TCP carrier: the largest time between two packets
+// from the peer since the previous read, then reset.
+TEST(RuntimeConn, LargestReceiveGapIsMeasuredAndReset)
+{
+    Node a(fresh_name("gpa")), b(fresh_name("gpb"));
+    ASSERT_TRUE(a.n && b.n);
+    dd_mbox *rx, *tx;
+    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &rx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &tx), DD_OK);
+    dd_pid rxpid = *dd_mbox_pid(rx);
+    auto send_and_take = [&](long i) {
+        Bytes t = triple("g", 0, i);
+        ASSERT_EQ(dd_send(tx, &rxpid, t.data(), t.size()), DD_OK) << dd_last_error();
+        dd_msg *m = recv_one(rx, 5000);
+        ASSERT_NE(m, nullptr);
+        dd_msg_free(m);
+    };
+    send_and_take(0);
+    struct dd_peer_stats st;
+    ASSERT_EQ(dd_peer_stats(b.n, a.name().c_str(), &st), DD_OK) << dd_last_error();
+    EXPECT_EQ(st.carrier, DD_CARRIER_TCP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    send_and_take(1);
+    ASSERT_EQ(dd_peer_stats(b.n, a.name().c_str(), &st), DD_OK);
+    EXPECT_GE(st.max_rx_gap_ns, 100u * 1000 * 1000) << "a 120 ms pause was not seen";
+    EXPECT_LT(st.max_rx_gap_ns, 10ull * 1000 * 1000 * 1000);
+    for (long i = 2; i < 20; i++)
+        send_and_take(i);
+    ASSERT_EQ(dd_peer_stats(b.n, a.name().c_str(), &st), DD_OK);
+    EXPECT_LT(st.max_rx_gap_ns, 100u * 1000 * 1000) << "the previous read did not reset it";
+    dd_mbox_close(tx);
+    dd_mbox_close(rx);
+}
+
 // A hub with more peers than the control thread handles in one batch keeps ticking them
 // all: after more than a tick time every peer is still connected, in both directions.
 TEST(RuntimeConn, HubWithManyPeersKeepsEveryConnectionAlive)
