@@ -165,6 +165,18 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
     return c;
 }
 
+struct dd_conn *conn_get_live(struct dd_node *n, const char *peer)
+{
+    rcu_rd_enter();
+    struct dd_conn *c = conn_lookup(n, peer);
+    if (c && atomic_load(&c->state) != CONN_DOWN)
+        conn_ref(c);
+    else
+        c = NULL;
+    rcu_rd_leave();
+    return c;
+}
+
 int conn_send(struct dd_conn *c, struct obuf *b, bool nonblock)
 {
     const struct rt_carrier_ops *carrier = atomic_load(&c->carrier);

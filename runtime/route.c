@@ -59,12 +59,13 @@ uint64_t route_sender_tag(const dd_pid *pid)
     return (uint64_t)pid->num << 32 | pid->serial;
 }
 
-/* Sends an encoded control message (+ payload term with version byte) to `node`. */
-static int send_remote(struct dd_node *n, const char *node, ei_x_buff *ctl,
-                       const uint8_t *payload, size_t payload_len, uint64_t sender, uint8_t lane,
-                       bool nonblock)
+/* Sends an encoded control message (+ payload term with version byte) to `node`, dialling
+ * it if needed, or (dial false) only on a live one (conn_get_live). */
+static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
+                          const uint8_t *payload, size_t payload_len, uint64_t sender,
+                          uint8_t lane, bool nonblock, bool dial)
 {
-    struct dd_conn *c = conn_get_or_dial(n, node);
+    struct dd_conn *c = dial ? conn_get_or_dial(n, node) : conn_get_live(n, node);
     if (!c)
         return DD_OK; /* unreachable: like erlang:send/2, not an error */
     if (payload_len > n->max_msg || (size_t)ctl->index + payload_len > n->max_msg) {
@@ -78,6 +79,13 @@ static int send_remote(struct dd_node *n, const char *node, ei_x_buff *ctl,
         obuf_unref(b);
     conn_unref(c);
     return rc == DD_ENOCONN ? DD_OK : rc;
+}
+
+static int send_remote(struct dd_node *n, const char *node, ei_x_buff *ctl,
+                       const uint8_t *payload, size_t payload_len, uint64_t sender, uint8_t lane,
+                       bool nonblock)
+{
+    return send_remote_on(n, node, ctl, payload, payload_len, sender, lane, nonblock, true);
 }
 
 /* Pushes a signal to a local mailbox, or bounces it if the mailbox does not exist. */
@@ -166,11 +174,15 @@ int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term
     return rc;
 }
 
-/* Control message without payload to to_node. */
+/* A signal to to_node on the express lane. Signals about an existing relation (link exit,
+ * monitor exit, demonitor, unlink, unlink ack) go only on a live connection, as in Erlang:
+ * when it is gone, the relation went with it (noconnection on both sides), and dialling
+ * just to deliver them would bring the connection back. exit/2 dials, like a send. */
 static void send_ctl(struct dd_node *n, const char *to_node, ei_x_buff *x, uint64_t sender,
-                     const uint8_t *payload, size_t payload_len)
+                     const uint8_t *payload, size_t payload_len, bool dial)
 {
-    send_remote(n, to_node, x, payload, payload_len, sender, 1 /* express: signals */, false);
+    send_remote_on(n, to_node, x, payload, payload_len, sender, 1 /* express: signals */, false,
+                   dial);
 }
 
 void route_exit_signal(struct dd_node *n, const dd_pid *from, const dd_pid *to,
@@ -191,7 +203,7 @@ void route_exit_signal(struct dd_node *n, const dd_pid *from, const dd_pid *to,
     enum distmsg_result r = link_exit ? distmsg_encode_payload_exit(&x, from, to)
                                       : distmsg_encode_payload_exit2(&x, from, to);
     if (r == DISTMSG_OK)
-        send_ctl(n, to->node, &x, route_sender_tag(from), reason, reason_len);
+        send_ctl(n, to->node, &x, route_sender_tag(from), reason, reason_len, !link_exit);
     ei_x_free(&x);
 }
 
@@ -214,7 +226,7 @@ void route_monitor_exit(struct dd_node *n, const dd_pid *from, const char *from_
     ei_x_new(&x);
     if (distmsg_encode_payload_monitor_p_exit(&x, from_name ? NULL : from, from_name, to, ref) ==
         DISTMSG_OK)
-        send_ctl(n, to->node, &x, route_sender_tag(from), reason, reason_len);
+        send_ctl(n, to->node, &x, route_sender_tag(from), reason, reason_len, false);
     ei_x_free(&x);
 }
 
@@ -243,7 +255,7 @@ void route_demonitor(struct dd_node *n, const dd_pid *from, const dd_pid *to, co
     ei_x_buff x;
     ei_x_new(&x);
     if (distmsg_encode_demonitor_p(&x, from, to_name ? NULL : to, to_name, ref) == DISTMSG_OK)
-        send_ctl(n, to->node, &x, route_sender_tag(from), NULL, 0);
+        send_ctl(n, to->node, &x, route_sender_tag(from), NULL, 0, false);
     ei_x_free(&x);
 }
 
@@ -263,7 +275,7 @@ void route_unlink_ack(struct dd_node *n, const dd_pid *from, const dd_pid *to, u
     ei_x_buff x;
     ei_x_new(&x);
     if (distmsg_encode_unlink_id_ack(&x, id, from, to) == DISTMSG_OK)
-        send_ctl(n, to->node, &x, route_sender_tag(from), NULL, 0);
+        send_ctl(n, to->node, &x, route_sender_tag(from), NULL, 0, false);
     ei_x_free(&x);
 }
 
@@ -333,7 +345,7 @@ int route_link(struct dd_mbox *mb, const dd_pid *to)
             ei_x_buff x;
             ei_x_new(&x);
             if (distmsg_encode_link(&x, &mb->pid, to) == DISTMSG_OK)
-                send_ctl(n, to->node, &x, route_sender_tag(&mb->pid), NULL, 0);
+                send_ctl(n, to->node, &x, route_sender_tag(&mb->pid), NULL, 0, true);
             ei_x_free(&x);
         }
     }
@@ -370,7 +382,7 @@ int route_unlink(struct dd_mbox *mb, const dd_pid *to)
     ei_x_buff x;
     ei_x_new(&x);
     if (distmsg_encode_unlink_id(&x, id, &mb->pid, to) == DISTMSG_OK)
-        send_ctl(n, to->node, &x, route_sender_tag(&mb->pid), NULL, 0);
+        send_ctl(n, to->node, &x, route_sender_tag(&mb->pid), NULL, 0, false);
     ei_x_free(&x);
     return DD_OK;
 }
@@ -420,7 +432,7 @@ int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const
         ei_x_new(&x);
         if (distmsg_encode_monitor_p(&x, &mb->pid, name ? NULL : &target, name, &ref) ==
             DISTMSG_OK)
-            send_ctl(n, target.node, &x, route_sender_tag(&mb->pid), NULL, 0);
+            send_ctl(n, target.node, &x, route_sender_tag(&mb->pid), NULL, 0, true);
         ei_x_free(&x);
     }
     if (c)
