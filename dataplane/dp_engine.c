@@ -8,11 +8,13 @@
  * the channel and frees it with call_rcu, after every poller has passed a quiescent state.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_alarm.h>
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_dev.h>
@@ -342,6 +344,58 @@ void dp_chan_free(struct dp_chan *ch)
     free(ch);
 }
 
+/* Stops and closes the port (and removes a vdev we created). */
+static void port_release_now(struct dp_engine *e)
+{
+    if (e->port_started) {
+        rte_eth_dev_stop(e->port_id);
+        rte_eth_dev_close(e->port_id);
+        e->port_started = false;
+    }
+    if (e->owns_port && e->dev_name[0] && strstr(e->p.port ? e->p.port : "", "pair=") == NULL)
+        rte_vdev_uninit(e->dev_name);
+}
+
+struct port_release_req {
+    struct dp_engine *e;
+    _Atomic bool done;
+};
+
+static void port_release_alarm(void *arg)
+{
+    struct port_release_req *r = arg;
+    port_release_now(r->e);
+    atomic_store(&r->done, true);
+}
+
+/* Releases the port on EAL's interrupt thread, where drivers handle their own events: memif
+ * tears a connection down there when the peer goes away, and a close on another thread at the
+ * same moment races with it (two disconnects freeing the same regions: a crash when both
+ * nodes of a pair stop together). Falls back to this thread if the alarm cannot be set or
+ * does not run within 5 s. */
+static void port_release(struct dp_engine *e)
+{
+    struct port_release_req *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->e = e;
+        if (rte_eal_alarm_set(1, port_release_alarm, r) == 0) {
+            for (int i = 0; i < 5000 && !atomic_load(&r->done); i++)
+                usleep(1000);
+            if (!atomic_load(&r->done) && rte_eal_alarm_cancel(port_release_alarm, r) > 0) {
+                DLOG_WARN(LOG_MOD, "%s: the interrupt thread did not release the port; "
+                                   "releasing it here", e->name);
+            } else {
+                while (!atomic_load(&r->done)) /* ran, or is running: cannot be cancelled */
+                    usleep(1000);
+                free(r);
+                return;
+            }
+        }
+        free(r);
+    }
+    port_release_now(e);
+}
+
 void dp_engine_destroy(struct dp_engine *e)
 {
     if (!e)
@@ -368,12 +422,7 @@ void dp_engine_destroy(struct dp_engine *e)
     dp_fault_flush(&e->fault_tx);
     if (e->peers)
         peertab_destroy(e->peers, NULL, NULL);
-    if (e->port_started) {
-        rte_eth_dev_stop(e->port_id);
-        rte_eth_dev_close(e->port_id);
-    }
-    if (e->owns_port && e->dev_name[0] && strstr(e->p.port ? e->p.port : "", "pair=") == NULL)
-        rte_vdev_uninit(e->dev_name);
+    port_release(e);
     if (e->pool)
         rte_mempool_free(e->pool);
     free(e);
