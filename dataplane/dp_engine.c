@@ -35,6 +35,9 @@
 
 static pthread_mutex_t g_eal_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Bytes the express lane may queue above tx_queue_bytes (dp_chan_send). */
+#define DP_EXPRESS_RESERVE (1u << 20)
+
 /* TSC -> ns: ns = base_ns + ((tsc - base_tsc) * mult) >> 32. */
 static uint64_t g_tsc_base, g_ns_base, g_tsc_mult;
 
@@ -450,10 +453,42 @@ bool dp_engine_inline(const struct dp_engine *e)
     return e->lcore < 0;
 }
 
+/* Inline polling runs on application threads, which EAL does not know: without an lcore id
+ * they have no mempool cache, and every mbuf taken or returned is an operation on the
+ * pool's shared ring (40% of a busy node's time). A polling thread registers with EAL once
+ * (rte_thread_register: an lcore id of the free ones) and gives its id back when it exits. */
+static pthread_key_t g_lcore_key;
+static pthread_once_t g_lcore_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool t_lcore_tried;
+
+static void lcore_release(void *arg)
+{
+    (void)arg;
+    rte_thread_unregister();
+}
+
+static void lcore_key_init(void)
+{
+    pthread_key_create(&g_lcore_key, lcore_release);
+}
+
+static void lcore_register_thread(void)
+{
+    t_lcore_tried = true;
+    if (rte_lcore_id() != LCORE_ID_ANY)
+        return;
+    pthread_once(&g_lcore_once, lcore_key_init);
+    if (rte_thread_register() == 0)
+        pthread_setspecific(g_lcore_key, (void *)1);
+    /* else (all lcore ids taken): it polls without a cache, slower but correct */
+}
+
 unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
 {
     if (e->lcore >= 0)
         return 0;
+    if (!t_lcore_tried)
+        lcore_register_thread();
     int expected = 0;
     if (!atomic_compare_exchange_strong(&e->poll_owner, &expected, 1))
         return 0;
@@ -594,8 +629,12 @@ int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg)
             return -ENOTCONN;
         uint64_t sub = atomic_load(&ch->submitted_bytes);
         uint64_t acked = atomic_load(&ch->acked_bytes);
-        /* A message larger than the whole bound may go when nothing else is pending. */
-        if (sub - acked + msg->len > e->p.tx_queue_bytes && sub != acked)
+        /* A message larger than the whole bound may go when nothing else is pending. The
+         * express lane has DP_EXPRESS_RESERVE bytes above the bound, so a stream of large
+         * normal messages that fills it does not hold back a small express one. */
+        uint64_t bound = e->p.tx_queue_bytes +
+                         (msg->lane == WIRE_LANE_EXPRESS ? DP_EXPRESS_RESERVE : 0);
+        if (sub - acked + msg->len > bound && sub != acked)
             return -EAGAIN;
         if (atomic_compare_exchange_weak(&ch->submitted_bytes, &sub, sub + msg->len))
             break;

@@ -15,6 +15,7 @@
  * Negotiated: MTU and window the smaller of both, heartbeat interval the larger.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "runtime/dispatch.h"
 #include "runtime/dp_glue.h"
 #include "runtime/mesh.h"
+#include "runtime/mbox.h"
 #include "runtime/node.h"
 #include "runtime/rcu.h"
 #include "runtime/route.h"
@@ -245,6 +247,10 @@ void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len)
 
 /* ---- the DPDK carrier --------------------------------------------------------------- */
 
+/* A sender finding its channel's queue full sleeps this long between tries (plus the
+ * kernel's timer slack, 50 µs by default): far below the time the queue takes to drain. */
+#define DP_SEND_FULL_NAP_NS 20000
+
 static int dp_carrier_send(struct dd_conn *c, struct obuf *b, bool nonblock)
 {
     /* The channel handle lives as long as c (dp_glue_free_chan): a reference to c is all a
@@ -255,9 +261,16 @@ static int dp_carrier_send(struct dd_conn *c, struct obuf *b, bool nonblock)
         return DD_ENOCONN;
     int rc;
     while ((rc = dp_chan_send(ch, &b->dp)) == -EAGAIN && !nonblock) {
-        /* Full: make room by polling (inline) or let the poller run. */
-        if (!dp->inline_poll || dp_glue_poll(c->node, 1) == 0)
+        /* Full: room comes with the peer's acknowledgements. With a poller of its own (an
+         * lcore, or inline a receiver polling as the leader), sleep a little: spinning here
+         * would take turns on the node's one core with that poller, in scheduler time
+         * slices of milliseconds. Inline with nobody polling, poll. */
+        if (!dp->inline_poll || mbox_inline_leader_polling(c->node)) {
+            struct timespec ts = {0, DP_SEND_FULL_NAP_NS};
+            nanosleep(&ts, NULL);
+        } else if (dp_glue_poll(c->node, 1) == 0) {
             sched_yield();
+        }
     }
     if (rc == 0 && dp->inline_poll)
         dp_glue_poll(c->node, 1); /* no dedicated poller: send it now (a busy one: no-op) */
@@ -677,6 +690,12 @@ int dp_glue_summary(struct dd_node *n, FILE *out)
     if (!n->dp)
         return rt_fail(DD_ENOTFOUND, "%s has no data plane", n->name);
     dp_engine_summary(n->dp->engine, out);
+    if (n->dp->inline_poll)
+        fprintf(out,
+                "inline polling: %" PRIu64 " leader take-overs, %" PRIu64
+                " payloads copied by the leader for senders (%" PRIu64 " taken back)\n",
+                atomic_load(&n->inline_takeovers), atomic_load(&n->copies_by_leader),
+                atomic_load(&n->copies_taken_back));
     return DD_OK;
 }
 

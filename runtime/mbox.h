@@ -12,6 +12,13 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
 void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len);
 /* Receive (serialised per mailbox). */
 int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms);
+/* Copies a message payload of `from` into its outgoing buffer. On a node polled inline, a
+ * large one is copied by the inline leader between polls while this thread sleeps (see
+ * mbox.c): one thread busy on the node's core rather than two in scheduler time slices. */
+void mbox_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, size_t len);
+/* On a node polled inline: another thread is polling the port right now (the inline
+ * leader, and not this thread between two of its dd_recv calls). */
+bool mbox_inline_leader_polling(struct dd_node *n);
 void mbox_msg_free(dd_msg *msg);
 /* Answer a signal addressed to a dead/unknown local process `dead`; consumes s. */
 void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct rt_sig *s);

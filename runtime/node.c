@@ -473,6 +473,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         return rt_fail(DD_ENOMEM, "out of memory");
     n->listen_fd = n->epmd_fd = n->ep = n->wake_fd = n->timer_fd = -1;
     pthread_mutex_init(&n->lock, NULL);
+    pthread_mutex_init(&n->copy_lock, NULL);
     pthread_mutex_init(&n->cookie_lock, NULL);
     pthread_mutex_init(&n->work_lock, NULL);
 

@@ -310,6 +310,30 @@ struct dd_node {
     struct dd_mbox *system; /* internal sender for net_kernel replies and '$dpdist' messages */
     struct rt_dp *dp;
     _Atomic bool dp_events; /* the poller has something for the control thread */
+    /* Inline polling (mbox.c): the one receiver that polls the port while it waits (its
+     * mailbox's address, low bit set for an express mailbox; 0: none) and when it last did.
+     * The others sleep on their mailboxes until the leader delivers to them. */
+    _Atomic uintptr_t inline_leader;
+    _Atomic uintptr_t inline_waiting; /* the leader while it waits in dd_recv, else 0 */
+    _Atomic uint64_t inline_lease_ns; /* when a leader last took over or left dd_recv */
+    /* Copies of large payloads handed to the leader (mbox_copy_payload), in order. */
+    pthread_mutex_t copy_lock;
+    struct rt_copy_job *copy_head, *copy_tail;
+    _Atomic bool copy_pending;
+    /* Counters for dd_dataplane_summary. */
+    _Atomic uint64_t inline_takeovers;  /* leadership changes */
+    _Atomic uint64_t copies_by_leader;  /* payloads the leader copied for a sender */
+    _Atomic uint64_t copies_taken_back; /* ... that their sender finished itself */
+};
+
+/* A payload copy the inline leader does for a sending thread (mbox.c). On the sender's
+ * stack; under node->copy_lock while queued. */
+struct rt_copy_job {
+    struct rt_copy_job *next;
+    uint8_t *dst;
+    const uint8_t *src;
+    size_t len, done;
+    _Atomic uint32_t finished; /* futex word: 1 once copied */
 };
 
 /* Work items the control thread runs (node.c). */

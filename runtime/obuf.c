@@ -40,6 +40,16 @@ struct obuf *obuf_build(const ei_x_buff *ctl, const uint8_t *payload, size_t pay
     return b;
 }
 
+struct obuf *obuf_build_nocopy(const ei_x_buff *ctl, size_t payload_len, uint64_t sender,
+                               uint8_t lane)
+{
+    size_t pl = payload_len ? payload_len - 1 : 0;
+    struct obuf *b = obuf_alloc((size_t)ctl->index + pl, sender, lane);
+    if (b)
+        memcpy(b->bytes + 4, ctl->buff, (size_t)ctl->index);
+    return b;
+}
+
 struct obuf *obuf_from_bytes(const uint8_t *data, size_t len, uint64_t sender, uint8_t lane)
 {
     struct obuf *b = obuf_alloc(len, sender, lane);

@@ -25,6 +25,14 @@ struct obuf {
  * NULL when out of memory. */
 struct obuf *obuf_build(const ei_x_buff *ctl, const uint8_t *payload, size_t payload_len,
                         uint64_t sender, uint8_t lane);
+/* As obuf_build, with the payload left for the caller to copy (without its version byte:
+ * payload_len - 1 bytes) to obuf_payload(b, ctl). */
+struct obuf *obuf_build_nocopy(const ei_x_buff *ctl, size_t payload_len, uint64_t sender,
+                               uint8_t lane);
+static inline uint8_t *obuf_payload(struct obuf *b, const ei_x_buff *ctl)
+{
+    return b->bytes + 4 + ctl->index;
+}
 /* A message from raw bytes (dist header + control + payload), copied. */
 struct obuf *obuf_from_bytes(const uint8_t *data, size_t len, uint64_t sender, uint8_t lane);
 

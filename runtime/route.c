@@ -60,10 +60,11 @@ uint64_t route_sender_tag(const dd_pid *pid)
 }
 
 /* Sends an encoded control message (+ payload term with version byte) to `node`, dialling
- * it if needed, or (dial false) only on a live one (conn_get_live). */
+ * it if needed, or (dial false) only on a live one (conn_get_live). `from`, the sending
+ * mailbox of a message (NULL for signals), copies the payload (mbox_copy_payload). */
 static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
                           const uint8_t *payload, size_t payload_len, uint64_t sender,
-                          uint8_t lane, bool nonblock, bool dial)
+                          uint8_t lane, bool nonblock, bool dial, struct dd_mbox *from)
 {
     struct dd_conn *c = dial ? conn_get_or_dial(n, node) : conn_get_live(n, node);
     if (!c)
@@ -73,7 +74,14 @@ static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
         return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu",
                        payload_len, n->max_msg);
     }
-    struct obuf *b = obuf_build(ctl, payload, payload_len, sender, lane);
+    struct obuf *b;
+    if (from && payload_len > 1) {
+        b = obuf_build_nocopy(ctl, payload_len, sender, lane);
+        if (b)
+            mbox_copy_payload(from, obuf_payload(b, ctl), payload + 1, payload_len - 1);
+    } else {
+        b = obuf_build(ctl, payload, payload_len, sender, lane);
+    }
     int rc = b ? conn_send(c, b, nonblock) : rt_fail(DD_ENOMEM, "out of memory");
     if (b)
         obuf_unref(b);
@@ -81,11 +89,12 @@ static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
     return rc == DD_ENOCONN ? DD_OK : rc;
 }
 
-static int send_remote(struct dd_node *n, const char *node, ei_x_buff *ctl,
-                       const uint8_t *payload, size_t payload_len, uint64_t sender, uint8_t lane,
-                       bool nonblock)
+/* A message from `from`: dials, its sender tag and lane. */
+static int send_remote(struct dd_mbox *from, const char *node, ei_x_buff *ctl,
+                       const uint8_t *payload, size_t payload_len, bool nonblock)
 {
-    return send_remote_on(n, node, ctl, payload, payload_len, sender, lane, nonblock, true);
+    return send_remote_on(from->node, node, ctl, payload, payload_len,
+                          route_sender_tag(&from->pid), from->lane, nonblock, true, from);
 }
 
 /* Pushes a signal to a local mailbox, or bounces it if the mailbox does not exist. */
@@ -132,8 +141,7 @@ int route_send_pid(struct dd_mbox *from, const dd_pid *to, const void *term, siz
     if (!x)
         return rt_fail(DD_ENOMEM, "out of memory");
     return distmsg_encode_send_sender(x, &from->pid, to) == DISTMSG_OK
-               ? send_remote(n, to->node, x, term, len, route_sender_tag(&from->pid), from->lane,
-                             nonblock)
+               ? send_remote(from, to->node, x, term, len, nonblock)
                : rt_fail(DD_EINVAL, "cannot encode a message to that pid");
 }
 
@@ -154,8 +162,7 @@ int route_send_reg(struct dd_mbox *from, const char *name, const char *node, con
     if (!x)
         return rt_fail(DD_ENOMEM, "out of memory");
     return distmsg_encode_reg_send(x, &from->pid, name) == DISTMSG_OK
-               ? send_remote(n, node, x, term, len, route_sender_tag(&from->pid), from->lane,
-                             nonblock)
+               ? send_remote(from, node, x, term, len, nonblock)
                : rt_fail(DD_EINVAL, "cannot encode a message to %s", name);
 }
 
@@ -167,8 +174,7 @@ int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term
     ei_x_buff x;
     ei_x_new(&x);
     int rc = distmsg_encode_alias_send(&x, &from->pid, alias) == DISTMSG_OK
-                 ? send_remote(n, alias->node, &x, term, len, route_sender_tag(&from->pid),
-                               from->lane, false)
+                 ? send_remote(from, alias->node, &x, term, len, false)
                  : rt_fail(DD_EINVAL, "cannot encode an alias send");
     ei_x_free(&x);
     return rc;
@@ -182,7 +188,7 @@ static void send_ctl(struct dd_node *n, const char *to_node, ei_x_buff *x, uint6
                      const uint8_t *payload, size_t payload_len, bool dial)
 {
     send_remote_on(n, to_node, x, payload, payload_len, sender, 1 /* express: signals */, false,
-                   dial);
+                   dial, NULL);
 }
 
 void route_exit_signal(struct dd_node *n, const dd_pid *from, const dd_pid *to,

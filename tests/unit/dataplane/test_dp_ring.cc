@@ -8,7 +8,10 @@
 // Checks: the connection moves to DPDK in both directions (dd_node_carrier, the counters of
 // dd_peer_stats); many small messages keep their order; messages of 4 and 32 MiB arrive
 // intact; several senders keep their own orders; a disconnect takes the channel down (nodedown,
-// links fire with noconnection) and a new connection is upgraded again on the same ports.
+// links fire with noconnection) and a new connection is upgraded again on the same ports;
+// several receiving threads on one inline node share the polling (one leader, the others
+// woken by it), the leader copies large payloads for sending threads, and when the leader's
+// mailbox closes another receiver takes over.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -191,6 +194,16 @@ bool un_seq(const dd_msg *m, long *sender, long *seq)
            ei_decode_tuple_header(m->term, &idx, &arity) == 0 && arity == 4 &&
            ei_decode_atom(m->term, &idx, atom) == 0 && !strcmp(atom, "seq") &&
            ei_decode_long(m->term, &idx, sender) == 0 && ei_decode_long(m->term, &idx, seq) == 0;
+}
+
+// What a received message is, for failure messages.
+std::string show_term(const dd_msg *m)
+{
+    long snd, q;
+    if (un_seq(m, &snd, &q))
+        return "{seq, " + std::to_string(snd) + ", " + std::to_string(q) + ", _}";
+    return "a message of kind " + std::to_string(int(m->kind)) + ", " + std::to_string(m->len) +
+           " bytes";
 }
 
 // A binary of len bytes whose content depends on (tag, offset).
@@ -392,6 +405,117 @@ TEST_F(RingPair, DisconnectThenUpgradeAgain)
     }
     expect_ordered(mb_, 1, 1000);
     EXPECT_EQ(dd_node_carrier(a_->n, b_->name().c_str()), DD_CARRIER_DPDK);
+}
+
+// Inline polling with many threads on node A (runtime/mbox.c): the pump leads; three more
+// receivers sleep until it delivers to them; two senders hand their 256 KiB payloads to it
+// for copying. Everything arrives intact and in order, the summary counts the copies the
+// leader made, and when the pump's mailbox closes a receiver takes over the polling.
+TEST_F(RingPair, ReceiversShareInlinePollingAndTheLeaderCopiesForSenders)
+{
+    const int receivers = 3;
+    const long smalls = 2000;
+    std::vector<dd_mbox *> rx(receivers);
+    for (auto &r : rx)
+        ASSERT_EQ(dd_mbox_open(a_->n, nullptr, 0, &r), DD_OK);
+    std::atomic<int> rx_bad{0};
+    auto receive_all = [&](long first, long count) {
+        std::vector<std::thread> ts;
+        for (int k = 0; k < receivers; k++)
+            ts.emplace_back([&, k, first, count] {
+                for (long i = first; i < first + count; i++) {
+                    dd_msg *m = nullptr;
+                    long snd, q;
+                    int rc = dd_recv(rx[size_t(k)], &m, 10000);
+                    if (rc != DD_OK) {
+                        ADD_FAILURE() << "receiver " << k << ": " << dd_strerror(rc) << " at " << i;
+                        rx_bad++;
+                        return;
+                    }
+                    if (!un_seq(m, &snd, &q) || snd != k || q != i) {
+                        ADD_FAILURE() << "receiver " << k << " expected " << i << ": "
+                                      << show_term(m);
+                        rx_bad++;
+                    }
+                    dd_msg_free(m);
+                }
+            });
+        return ts;
+    };
+    auto send_smalls = [&](long first, long count) {
+        for (long i = first; i < first + count; i++)
+            for (int k = 0; k < receivers; k++) {
+                auto t = seq_term(k, i);
+                ASSERT_EQ(dd_send(mb_, dd_mbox_pid(rx[size_t(k)]), t.data(), t.size()), DD_OK);
+            }
+    };
+    // 1. smalls from B to the three receivers, large messages from two senders on A to B
+    auto rts = receive_all(0, smalls);
+    const int senders = 2, bigs = 40;
+    const size_t big = 256 * 1024;
+    std::vector<std::thread> sts;
+    std::vector<dd_pid> sender_pids(senders);
+    std::atomic<int> opened{0};
+    for (int s = 0; s < senders; s++)
+        sts.emplace_back([&, s] {
+            dd_mbox *mb;
+            ASSERT_EQ(dd_mbox_open(a_->n, nullptr, 0, &mb), DD_OK);
+            sender_pids[size_t(s)] = *dd_mbox_pid(mb);
+            opened++;
+            for (int i = 0; i < bigs; i++) {
+                auto t = big_term(big, uint32_t(s * 1000 + i));
+                ASSERT_EQ(dd_send(mb, dd_mbox_pid(mb_), t.data(), t.size()), DD_OK);
+            }
+            dd_mbox_close(mb);
+        });
+    while (opened < senders)
+        std::this_thread::yield();
+    send_smalls(0, smalls);
+    std::vector<int> next(senders, 0);
+    for (int k = 0; k < senders * bigs; k++) {
+        dd_msg *m = nullptr;
+        ASSERT_EQ(dd_recv(mb_, &m, 20000), DD_OK) << "after " << k << " large messages";
+        int s = dd_pid_eq(&m->from, &sender_pids[0]) ? 0 : 1;
+        ASSERT_TRUE(m->has_from && dd_pid_eq(&m->from, &sender_pids[size_t(s)]));
+        auto want = big_term(big, uint32_t(s * 1000 + next[size_t(s)]));
+        ASSERT_EQ(m->len, want.size());
+        EXPECT_EQ(memcmp(m->term, want.data(), want.size()), 0)
+            << "sender " << s << " message " << next[size_t(s)];
+        next[size_t(s)]++;
+        dd_msg_free(m);
+    }
+    for (auto &t : sts)
+        t.join();
+    for (auto &t : rts)
+        t.join();
+    EXPECT_EQ(rx_bad.load(), 0);
+    char *text = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ASSERT_EQ(dd_dataplane_summary(a_->n, f), DD_OK);
+    fclose(f);
+    unsigned long takeovers = 0, copies = 0, back = 0;
+    const char *line = strstr(text, "inline polling: ");
+    ASSERT_NE(line, nullptr) << text;
+    ASSERT_EQ(sscanf(line,
+                     "inline polling: %lu leader take-overs, %lu payloads copied by the leader "
+                     "for senders (%lu taken back)",
+                     &takeovers, &copies, &back),
+              3)
+        << line;
+    free(text);
+    EXPECT_GT(copies, 0u) << "no payload was copied by the leader";
+    EXPECT_LE(copies + back, static_cast<unsigned long>(senders * bigs));
+    // 2. the leader's mailbox closes: a receiver takes the polling over
+    delete pa_;
+    pa_ = nullptr;
+    rts = receive_all(smalls, 200);
+    send_smalls(smalls, 200);
+    for (auto &t : rts)
+        t.join();
+    EXPECT_EQ(rx_bad.load(), 0) << "after the leader left";
+    for (auto *r : rx)
+        dd_mbox_close(r);
 }
 
 } // namespace
