@@ -425,7 +425,11 @@ unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, uns
         wire_put_heartbeat(c->hb_buf, sizeof(c->hb_buf), now, grant(c));
         emit_pulse(c, &out[n++], WIRE_T_HEARTBEAT, c->hb_seq++, 0, c->hb_buf, WIRE_HEARTBEAT_LEN);
         c->st.heartbeats_tx++;
-        c->next_hb_ns = now + c->p.hb_interval_ns;
+        /* On the interval's grid, so a late poll does not make the next gap longer too
+         * (after a stall of a whole interval or more, from now). */
+        c->next_hb_ns += c->p.hb_interval_ns;
+        if (c->next_hb_ns <= now)
+            c->next_hb_ns = now + c->p.hb_interval_ns;
         if (c->rx_any)
             c->ack_due = true;
     }

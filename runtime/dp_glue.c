@@ -693,9 +693,10 @@ int dp_glue_summary(struct dd_node *n, FILE *out)
     if (n->dp->inline_poll)
         fprintf(out,
                 "inline polling: %" PRIu64 " leader take-overs, %" PRIu64
-                " payloads copied by the leader for senders (%" PRIu64 " taken back)\n",
+                " payloads copied by the leader for senders (%" PRIu64 " taken back), %" PRIu64
+                " by their sender polling between chunks\n",
                 atomic_load(&n->inline_takeovers), atomic_load(&n->copies_by_leader),
-                atomic_load(&n->copies_taken_back));
+                atomic_load(&n->copies_taken_back), atomic_load(&n->copies_self_polled));
     return DD_OK;
 }
 

@@ -264,6 +264,8 @@ static void inline_resign(struct dd_mbox *mb)
  * one chunk at most (a few µs). */
 #define INLINE_COPY_MIN (128u * 1024)
 #define INLINE_COPY_CHUNK (16u * 1024)
+/* A sender that copies for itself, polling between chunks: ~10 us of copying each. */
+#define INLINE_SELF_COPY_CHUNK (64u * 1024)
 
 /* The leader's share: one chunk of the oldest job. 1 when it copied something. */
 static unsigned inline_copy_step(struct dd_node *n)
@@ -336,8 +338,22 @@ bool mbox_inline_leader_polling(struct dd_node *n)
 void mbox_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, size_t len)
 {
     struct dd_node *n = from->node;
-    if (len < INLINE_COPY_MIN || !dp_glue_inline(n) || !mbox_inline_leader_polling(n)) {
+    if (len < INLINE_COPY_MIN || !dp_glue_inline(n)) {
         memcpy(dst, src, len);
+        return;
+    }
+    if (!mbox_inline_leader_polling(n)) {
+        /* Nobody else polls (a node whose threads send and do not wait in dd_recv): copy
+         * in chunks and poll between them, so heartbeats, acks and other senders' frames
+         * keep moving during a copy of many milliseconds. */
+        for (size_t done = 0; done < len;) {
+            size_t chunk = len - done < INLINE_SELF_COPY_CHUNK ? len - done
+                                                                : INLINE_SELF_COPY_CHUNK;
+            memcpy(dst + done, src + done, chunk);
+            done += chunk;
+            dp_glue_poll(n, 1);
+        }
+        atomic_fetch_add_explicit(&n->copies_self_polled, 1, memory_order_relaxed);
         return;
     }
     struct rt_copy_job j = {.dst = dst, .src = src, .len = len};

@@ -324,6 +324,7 @@ struct dd_node {
     _Atomic uint64_t inline_takeovers;  /* leadership changes */
     _Atomic uint64_t copies_by_leader;  /* payloads the leader copied for a sender */
     _Atomic uint64_t copies_taken_back; /* ... that their sender finished itself */
+    _Atomic uint64_t copies_self_polled; /* large copies by a sender polling between chunks */
 };
 
 /* A payload copy the inline leader does for a sending thread (mbox.c). On the sender's

@@ -585,15 +585,35 @@ TEST(Chan, NextDeadline)
     Duo d;
     EXPECT_EQ(0u, chan_next_deadline(d.a)); // first heartbeat due
     Duo::tx(d.a, 10);
-    EXPECT_EQ(10 + 1 * MS, chan_next_deadline(d.a));
+    EXPECT_EQ(1 * MS, chan_next_deadline(d.a)); // on the interval's grid from the creation
     ASSERT_EQ(0, submit(d.a, 10, 1));
     EXPECT_EQ(0u, chan_next_deadline(d.a));
     Duo::tx(d.a, 20);
-    EXPECT_EQ(10 + 1 * MS, chan_next_deadline(d.a)); // heartbeat before the RTO (10 ms)
+    EXPECT_EQ(1 * MS, chan_next_deadline(d.a)); // heartbeat before the RTO (10 ms)
     chan_close(d.a);
     EXPECT_EQ(0u, chan_next_deadline(d.a));
     Duo::tx(d.a, 30);
     EXPECT_EQ(UINT64_MAX, chan_next_deadline(d.a));
+}
+
+TEST(Chan, HeartbeatsStayOnTheirGridWhenAPollIsLate)
+{
+    Duo d; // heartbeat every 1 ms, down after 100 missed
+    auto heartbeats = [](chan *c, uint64_t now) {
+        unsigned hb = 0;
+        for (const chan_frame &f : Duo::tx(c, now))
+            hb += f.hdr.type == WIRE_T_HEARTBEAT;
+        return hb;
+    };
+    EXPECT_EQ(1u, heartbeats(d.a, 0));
+    EXPECT_EQ(1u, heartbeats(d.a, 1 * MS + 300 * US)); // a late poll
+    EXPECT_EQ(0u, heartbeats(d.a, 2 * MS - 1));
+    EXPECT_EQ(1u, heartbeats(d.a, 2 * MS)); // not 2.3 ms: the next gap is 0.7 ms
+    EXPECT_EQ(2 * MS + 1 * MS, chan_next_deadline(d.a));
+    // a stall of several intervals: one heartbeat, not one per missed slot
+    EXPECT_EQ(1u, heartbeats(d.a, 7 * MS + 500 * US));
+    EXPECT_EQ(0u, heartbeats(d.a, 7 * MS + 600 * US));
+    EXPECT_EQ(8 * MS + 500 * US, chan_next_deadline(d.a));
 }
 
 TEST(Chan, RandomFramesNeverCrash)

@@ -411,6 +411,33 @@ TEST_F(RingPair, DisconnectThenUpgradeAgain)
 // receivers sleep until it delivers to them; two senders hand their 256 KiB payloads to it
 // for copying. Everything arrives intact and in order, the summary counts the copies the
 // leader made, and when the pump's mailbox closes a receiver takes over the polling.
+// The "inline polling:" line of a node's data-plane summary.
+struct InlineCounters {
+    bool ok = false;
+    unsigned long takeovers = 0, copies = 0, back = 0, self = 0;
+};
+InlineCounters inline_counters(dd_node *n)
+{
+    InlineCounters c;
+    char *text = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return c;
+    int rc = dd_dataplane_summary(n, f);
+    fclose(f);
+    const char *line = rc == DD_OK ? strstr(text, "inline polling: ") : nullptr;
+    c.ok = line && sscanf(line,
+                          "inline polling: %lu leader take-overs, %lu payloads copied by the "
+                          "leader for senders (%lu taken back), %lu by their sender polling "
+                          "between chunks",
+                          &c.takeovers, &c.copies, &c.back, &c.self) == 4;
+    if (!c.ok)
+        ADD_FAILURE() << "no inline polling counters in the summary:\n" << (text ? text : "");
+    free(text);
+    return c;
+}
+
 TEST_F(RingPair, ReceiversShareInlinePollingAndTheLeaderCopiesForSenders)
 {
     const int receivers = 3;
@@ -489,21 +516,9 @@ TEST_F(RingPair, ReceiversShareInlinePollingAndTheLeaderCopiesForSenders)
     for (auto &t : rts)
         t.join();
     EXPECT_EQ(rx_bad.load(), 0);
-    char *text = nullptr;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ASSERT_EQ(dd_dataplane_summary(a_->n, f), DD_OK);
-    fclose(f);
-    unsigned long takeovers = 0, copies = 0, back = 0;
-    const char *line = strstr(text, "inline polling: ");
-    ASSERT_NE(line, nullptr) << text;
-    ASSERT_EQ(sscanf(line,
-                     "inline polling: %lu leader take-overs, %lu payloads copied by the leader "
-                     "for senders (%lu taken back)",
-                     &takeovers, &copies, &back),
-              3)
-        << line;
-    free(text);
+    InlineCounters c = inline_counters(a_->n);
+    ASSERT_TRUE(c.ok);
+    unsigned long copies = c.copies, back = c.back;
     EXPECT_GT(copies, 0u) << "no payload was copied by the leader";
     EXPECT_LE(copies + back, static_cast<unsigned long>(senders * bigs));
     // 2. the leader's mailbox closes: a receiver takes the polling over
@@ -516,6 +531,35 @@ TEST_F(RingPair, ReceiversShareInlinePollingAndTheLeaderCopiesForSenders)
     EXPECT_EQ(rx_bad.load(), 0) << "after the leader left";
     for (auto *r : rx)
         dd_mbox_close(r);
+}
+
+// A node whose only threads send (nobody waits in dd_recv): a sender copying a large payload
+// polls between chunks, so the port does not go unpolled for the whole copy.
+TEST_F(RingPair, ASenderWithNobodyPollingPollsBetweenCopyChunks)
+{
+    delete pa_; // A: no thread waits in dd_recv any more
+    pa_ = nullptr;
+    const int n = 4;
+    const size_t big = 1 << 20, small = 64 * 1024;
+    for (int i = 0; i < n; i++) {
+        auto t = big_term(big, uint32_t(i));
+        ASSERT_EQ(dd_send(ma_, dd_mbox_pid(mb_), t.data(), t.size()), DD_OK);
+        auto s = big_term(small, uint32_t(100 + i));
+        ASSERT_EQ(dd_send(ma_, dd_mbox_pid(mb_), s.data(), s.size()), DD_OK);
+    }
+    for (int i = 0; i < 2 * n; i++) {
+        dd_msg *m = nullptr;
+        ASSERT_EQ(dd_recv(mb_, &m, 10000), DD_OK) << "after " << i << " messages";
+        auto want = i % 2 ? big_term(small, uint32_t(100 + i / 2)) : big_term(big, uint32_t(i / 2));
+        ASSERT_EQ(m->len, want.size()) << "message " << i;
+        EXPECT_EQ(memcmp(m->term, want.data(), want.size()), 0) << "message " << i;
+        dd_msg_free(m);
+    }
+    InlineCounters c = inline_counters(a_->n);
+    ASSERT_TRUE(c.ok);
+    unsigned long copies = c.copies, self = c.self;
+    EXPECT_EQ(self, static_cast<unsigned long>(n)) << "only the 1 MiB payloads are chunked";
+    EXPECT_EQ(copies, 0u) << "nobody led the polling on A";
 }
 
 } // namespace
