@@ -37,6 +37,11 @@
  * connections wait, so a small batch costs nothing under load and saves the accept() that
  * would fail with EAGAIN in the common one-connection case. */
 #define EPMD_ACCEPT_BATCH 4
+/* After a burst of work, poll without sleeping for this long before blocking again: under
+ * a stream of lookups the next connection arrives within microseconds, and waking a
+ * sleeping daemon costs its clients more than the spin costs us (in a VM, an IPI per
+ * connection). An idle daemon sleeps. */
+#define EPMD_SPIN_NS 200000u
 #define EPMD_RESERVED_FDS 32
 #define EPMD_MAX_CONNS_CAP 1000000u
 
@@ -45,6 +50,7 @@ enum item_kind { ITEM_LISTENER, ITEM_WAKE, ITEM_CONN };
 struct epmd_item {
     enum item_kind kind;
     int fd;
+    bool in_ep; /* in the epoll set (a lookup answered at accept time never is) */
 };
 
 struct epmd_node {
@@ -123,11 +129,16 @@ static int set_nonblock(int fd)
 static int ep_add(struct epmd_server *srv, struct epmd_item *item, uint32_t events)
 {
     struct epoll_event ev = {.events = events, .data.ptr = item};
-    return epoll_ctl(srv->ep, EPOLL_CTL_ADD, item->fd, &ev);
+    int rc = epoll_ctl(srv->ep, EPOLL_CTL_ADD, item->fd, &ev);
+    if (rc == 0)
+        item->in_ep = true;
+    return rc;
 }
 
 static int ep_mod(struct epmd_server *srv, struct epmd_item *item, uint32_t events)
 {
+    if (!item->in_ep)
+        return ep_add(srv, item, events);
     struct epoll_event ev = {.events = events, .data.ptr = item};
     return epoll_ctl(srv->ep, EPOLL_CTL_MOD, item->fd, &ev);
 }
@@ -269,7 +280,7 @@ struct epmd_server *epmd_server_new(const struct epmd_server_cfg *cfg, char *err
         snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
         goto fail;
     }
-    srv->wake_item = (struct epmd_item){ITEM_WAKE, srv->wake_fd};
+    srv->wake_item = (struct epmd_item){ITEM_WAKE, srv->wake_fd, false};
     ep_add(srv, &srv->wake_item, EPOLLIN);
 
     if (cfg->listen_fds && cfg->n_listen_fds) {
@@ -280,7 +291,7 @@ struct epmd_server *epmd_server_new(const struct epmd_server_cfg *cfg, char *err
         for (size_t i = 0; i < cfg->n_listen_fds; i++) {
             set_nonblock(cfg->listen_fds[i]);
             srv->listeners[srv->n_listeners++] = (struct epmd_item){ITEM_LISTENER,
-                                                                    cfg->listen_fds[i]};
+                                                                    cfg->listen_fds[i], false};
         }
     } else {
         struct addr_entry addrs[EPMD_MAX_LISTENERS];
@@ -311,7 +322,7 @@ struct epmd_server *epmd_server_new(const struct epmd_server_cfg *cfg, char *err
                 getsockname(fd, (struct sockaddr *)&got, &gl);
                 srv->cfg.port = ntohs(((struct sockaddr_in *)&got)->sin_port);
             }
-            srv->listeners[srv->n_listeners++] = (struct epmd_item){ITEM_LISTENER, fd};
+            srv->listeners[srv->n_listeners++] = (struct epmd_item){ITEM_LISTENER, fd, false};
         }
     }
     for (size_t i = 0; i < srv->n_listeners; i++)
@@ -876,18 +887,22 @@ static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
             close(fd);
             continue;
         }
-        c->item = (struct epmd_item){ITEM_CONN, fd};
+        c->item = (struct epmd_item){ITEM_CONN, fd, false};
         c->local = -1;
-        if (ep_add(srv, &c->item, EPOLLIN | EPOLLRDHUP) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
         srv->n_conns++;
         lru_touch(srv, c, now);
         if (dlog_enabled(DLOG_DEBUG))
             DLOG_DBG(LOG_MOD, "%s peer connected on file descriptor %d",
                      conn_is_local(c) ? "Local" : "Non-local", fd);
+        /* A client usually sends its request with the connect: often it is already here.
+         * Answered now, a lookup costs accept, recv, send and close, and never enters the
+         * epoll set. Otherwise (nothing yet, a partial request, a registration, a reply
+         * that did not fit) it waits in the set like any other connection. */
+        conn_read(srv, c, now);
+        if (!c->dead && !c->item.in_ep && ep_add(srv, &c->item, EPOLLIN | EPOLLRDHUP) < 0) {
+            DLOG_WARN(LOG_MOD, "cannot watch fd %d: %s", fd, strerror(errno));
+            conn_close(srv, c);
+        }
     }
 }
 
@@ -909,20 +924,32 @@ static int next_timeout_ms(struct epmd_server *srv, uint64_t now)
     return due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
 }
 
-static void publish_stats(struct epmd_server *srv)
+/* Under stats_lock: the counts readers see. Published before the lock is let go, so a reader
+ * never sees a refusal counted without the registrations processed before it. */
+static void publish_stats_locked(struct epmd_server *srv)
 {
-    pthread_mutex_lock(&srv->stats_lock);
     srv->stats.registered = srv->active_list.count;
     srv->stats.unregistered = srv->unreg_list.count;
     srv->stats.connections = srv->n_conns;
+}
+
+static void publish_stats(struct epmd_server *srv)
+{
+    pthread_mutex_lock(&srv->stats_lock);
+    publish_stats_locked(srv);
     pthread_mutex_unlock(&srv->stats_lock);
 }
 
 int epmd_server_run(struct epmd_server *srv)
 {
     struct epoll_event evs[EPMD_EPOLL_BATCH];
+    uint64_t spin_until = 0;
     while (!srv->stop) {
-        int n = epoll_wait(srv->ep, evs, EPMD_EPOLL_BATCH, next_timeout_ms(srv, clock_now_ms()));
+        uint64_t t = clock_now_ns();
+        int n = epoll_wait(srv->ep, evs, EPMD_EPOLL_BATCH,
+                           t < spin_until ? 0 : next_timeout_ms(srv, t / 1000000u));
+        if (n > 0)
+            spin_until = clock_now_ns() + EPMD_SPIN_NS;
         if (n < 0 && errno != EINTR) {
             DLOG_ERR(LOG_MOD, "epoll_wait: %s", strerror(errno));
             break;
@@ -951,6 +978,7 @@ int epmd_server_run(struct epmd_server *srv)
             }
         }
         bury_dead(srv);
+        publish_stats_locked(srv);
         pthread_mutex_unlock(&srv->stats_lock);
         expire_idle(srv, clock_now_ms());
         bury_dead(srv);
