@@ -120,7 +120,15 @@ struct dp_chan;
 struct rt_txq {
     struct rt_txq *next;
     struct obuf *b;
-    size_t off; /* bytes already written */
+    size_t off;      /* bytes of b written; fragmented: where the next fragment's data starts */
+    uint64_t sender; /* b's ordering tag: one sender's messages never overtake each other */
+    bool barrier;    /* the carrier switch marker: nothing moves behind it (tcpc.c) */
+    /* Sent in fragments (tcpc.c) when frags_left > 0: the FragmentId of the next one. */
+    uint64_t frag_seq, frags_left;
+    bool pkt_open;        /* a fragment is being written: its header and data below */
+    uint8_t pkt_hdr_len;  /* 4-byte length + fragment header */
+    uint8_t pkt_hdr[4 + 19];
+    size_t pkt_data, pkt_off; /* the fragment's data bytes; bytes of the packet written */
 };
 
 struct dd_conn {
@@ -146,6 +154,8 @@ struct dd_conn {
     pthread_cond_t tx_room;
     struct rt_txq *txq_head, *txq_tail;
     size_t txq_bytes;
+    size_t txq_frag_bytes;  /* of txq_bytes: data of messages going in fragments */
+    uint64_t frag_seq_next; /* SequenceId of our next fragmented message */
     _Atomic uint64_t last_tx_ms;
 
     /* Receive side (control thread only, except the atomics). */

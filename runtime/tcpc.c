@@ -2,7 +2,8 @@
  * (4-byte length framing, ticks as empty packets), as OTP's inet_tcp_dist does it.
  *
  * Sending (any thread): under tx_lock, a message goes straight to the socket when nothing is
- * queued, else to the queue that the control thread drains on EPOLLOUT. The queue is bounded
+ * queued, else to the queue that the control thread drains on EPOLLOUT; a large one toward
+ * a peer that takes fragments goes in fragments, other messages between them (below). The queue is bounded
  * by node->tx_queue_limit bytes (a message is accepted while the queue is below the limit,
  * like BEAM's dist buffer busy limit); beyond it a sender waits or gets DD_EWOULDBLOCK.
  * While the connection is pending, messages queue up and go out once it is up.
@@ -49,6 +50,95 @@ static void sock_update_events(struct dd_conn *c)
     epoll_ctl(c->node->ep, EPOLL_CTL_MOD, s->fd, &e);
 }
 
+/* ---- fragments ---------------------------------------------------------------------
+ *
+ * Toward a peer that accepts fragments (DFLAG_FRAGMENTS: BEAM, and dpdist nodes), a message
+ * whose body exceeds TCPC_FRAG_DATA goes out as fragments of that size (erl_ext_dist's
+ * "Distribution Header for Fragmented Messages": a start fragment, 131 'E' SequenceId
+ * FragmentId=N NumberOfAtomCacheRefs=0, then continuations 131 'F' SequenceId FragmentId
+ * N-1 .. 1), and other messages go between its fragments: a 64 MiB message delays a small
+ * one by one fragment, not by 64 MiB.
+ *
+ * The queue stays one FIFO, written from its head. When a fragment of the head message is
+ * complete, that message moves back past the entries that may overtake it: whole (small)
+ * messages of other senders. It stops before a message of its own sender (one sender's
+ * messages keep their order), before another fragmented message (one fragmented message at
+ * a time: the receiver reassembles at most one of ours), and before the carrier switch
+ * marker (nothing of a message may follow the marker on TCP). Ticks go anywhere. */
+#define TCPC_FRAG_DATA (64u * 1024)
+#define TCPC_NORMAL_HDR_LEN DISTMSG_HDR_NORMAL_LEN /* every obuf body starts with 131 D 0 */
+
+static bool fragmentable(const struct dd_conn *c, const struct obuf *b)
+{
+    return (c->flags & DFLAG_FRAGMENTS) && b->len > 4 + TCPC_NORMAL_HDR_LEN + TCPC_FRAG_DATA &&
+           b->bytes[4] == DISTMSG_VERSION && b->bytes[5] == DISTMSG_HDR_NORMAL_TAG &&
+           b->bytes[6] == 0;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+/* Prepares q's next fragment: its header in q->pkt_hdr, its data from b->bytes + q->off. */
+static void frag_open(struct rt_txq *q)
+{
+    size_t left = q->b->len - q->off;
+    q->pkt_data = left < TCPC_FRAG_DATA ? left : TCPC_FRAG_DATA;
+    bool first = q->off == 4 + TCPC_NORMAL_HDR_LEN;
+    uint8_t *h = q->pkt_hdr + 4;
+    h[0] = DISTMSG_VERSION;
+    h[1] = first ? DISTMSG_HDR_FRAG_START_TAG : DISTMSG_HDR_FRAG_CONT_TAG;
+    put_be64(h + 2, q->frag_seq);
+    put_be64(h + 10, q->frags_left);
+    size_t hl = first ? DISTMSG_HDR_FRAG_START_LEN : DISTMSG_HDR_FRAG_CONT_LEN;
+    if (first)
+        h[18] = 0; /* NumberOfAtomCacheRefs */
+    put_be32(q->pkt_hdr, (uint32_t)(hl + q->pkt_data));
+    q->pkt_hdr_len = (uint8_t)(4 + hl);
+    q->pkt_off = 0;
+    q->pkt_open = true;
+}
+
+/* The head entry's fragment is complete and more follow: move it back past the entries
+ * that may overtake it (see above). */
+static void frag_requeue_head(struct dd_conn *c)
+{
+    struct rt_txq *q = c->txq_head, *prev = q;
+    struct rt_txq *p = q->next;
+    while (p && !p->barrier && p->frags_left == 0 &&
+           (p->sender != q->sender || p->b == c->node->tick)) {
+        prev = p;
+        p = p->next;
+    }
+    if (prev == q)
+        return; /* nothing may pass it */
+    c->txq_head = q->next;
+    q->next = p;
+    prev->next = q;
+    if (!p)
+        c->txq_tail = q;
+}
+
+static void txq_pop_head(struct dd_conn *c)
+{
+    struct rt_txq *q = c->txq_head;
+    c->txq_head = q->next;
+    if (!c->txq_head)
+        c->txq_tail = NULL;
+    obuf_unref(q->b);
+    free(q);
+}
+
 /* Writes as much of the queue as the socket takes (tx_lock held). Returns -1 on a socket
  * error (the caller brings the connection down). */
 static int flush_locked(struct dd_conn *c)
@@ -57,11 +147,25 @@ static int flush_locked(struct dd_conn *c)
     if (!s || s->fd < 0 || !s->up)
         return 0;
     while (c->txq_head) {
+        /* Whole messages from the head, up to and including one fragment. */
         struct iovec iov[TCPC_WRITE_IOV];
         int n = 0;
-        for (struct rt_txq *q = c->txq_head; q && n < TCPC_WRITE_IOV; q = q->next, n++) {
-            iov[n].iov_base = q->b->bytes + q->off;
-            iov[n].iov_len = q->b->len - q->off;
+        for (struct rt_txq *q = c->txq_head; q && n < TCPC_WRITE_IOV - 1; q = q->next) {
+            if (q->frags_left == 0) {
+                iov[n].iov_base = q->b->bytes + q->off;
+                iov[n++].iov_len = q->b->len - q->off;
+                continue;
+            }
+            if (!q->pkt_open)
+                frag_open(q);
+            if (q->pkt_off < q->pkt_hdr_len) {
+                iov[n].iov_base = q->pkt_hdr + q->pkt_off;
+                iov[n++].iov_len = q->pkt_hdr_len - q->pkt_off;
+            }
+            size_t done = q->pkt_off > q->pkt_hdr_len ? q->pkt_off - q->pkt_hdr_len : 0;
+            iov[n].iov_base = q->b->bytes + q->off + done;
+            iov[n++].iov_len = q->pkt_data - done;
+            break; /* what follows depends on where this message goes next */
         }
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -76,20 +180,32 @@ static int flush_locked(struct dd_conn *c)
         size_t left = (size_t)w;
         while (left && c->txq_head) {
             struct rt_txq *q = c->txq_head;
-            size_t rest = q->b->len - q->off;
+            if (q->frags_left == 0) {
+                size_t rest = q->b->len - q->off;
+                if (left < rest) {
+                    q->off += left;
+                    c->txq_bytes -= left;
+                    break;
+                }
+                left -= rest;
+                c->txq_bytes -= rest;
+                txq_pop_head(c);
+                continue;
+            }
+            size_t rest = q->pkt_hdr_len + q->pkt_data - q->pkt_off;
             if (left < rest) {
-                q->off += left;
-                c->txq_bytes -= left;
-                left = 0;
+                q->pkt_off += left;
                 break;
             }
-            left -= rest;
-            c->txq_bytes -= rest;
-            c->txq_head = q->next;
-            if (!c->txq_head)
-                c->txq_tail = NULL;
-            obuf_unref(q->b);
-            free(q);
+            left -= rest; /* 0: the fragment ended what was gathered */
+            q->off += q->pkt_data;
+            c->txq_bytes -= q->pkt_data;
+            c->txq_frag_bytes -= q->pkt_data;
+            q->pkt_open = false;
+            if (--q->frags_left == 0)
+                txq_pop_head(c);
+            else
+                frag_requeue_head(c);
         }
     }
     bool want = c->txq_head != NULL;
@@ -97,26 +213,48 @@ static int flush_locked(struct dd_conn *c)
         s->want_out = want;
         sock_update_events(c);
     }
-    if (c->txq_bytes < c->node->tx_queue_limit)
-        pthread_cond_broadcast(&c->tx_room);
+    if (c->txq_bytes - c->txq_frag_bytes < c->node->tx_queue_limit)
+        pthread_cond_broadcast(&c->tx_room); /* each waiter checks its own budget */
     return 0;
 }
 
-static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off)
+/* The queue bytes that count against b's admission (tx_lock held). Whole messages are
+ * admitted while the whole messages queued stay below the limit: a small message does not
+ * wait for a 64 MiB one to drain, it passes it between fragments. A message going in
+ * fragments counts everything queued, so a stream of large messages is still held to the
+ * limit (memory: the limit for each class, plus the one message that crossed it). */
+static size_t txq_bytes_for(const struct dd_conn *c, const struct obuf *b)
 {
-    struct rt_txq *q = malloc(sizeof(*q));
+    return fragmentable(c, b) ? c->txq_bytes : c->txq_bytes - c->txq_frag_bytes;
+}
+
+/* Queues b from byte off (tx_lock held); fragmented when the peer takes fragments and b is
+ * large (then off must be 0). */
+static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off, bool barrier)
+{
+    struct rt_txq *q = calloc(1, sizeof(*q));
     if (!q)
         return; /* out of memory: the message is lost like on a broken link */
     obuf_ref(b);
     q->b = b;
     q->off = off;
-    q->next = NULL;
+    q->sender = b->dp.sender;
+    q->barrier = barrier;
+    if (off == 0 && !barrier && fragmentable(c, b)) {
+        size_t data = b->len - 4 - TCPC_NORMAL_HDR_LEN;
+        q->off = 4 + TCPC_NORMAL_HDR_LEN;
+        q->frag_seq = ++c->frag_seq_next;
+        q->frags_left = (data + TCPC_FRAG_DATA - 1) / TCPC_FRAG_DATA;
+        c->txq_bytes += data;
+        c->txq_frag_bytes += data;
+    } else {
+        c->txq_bytes += b->len - off;
+    }
     if (c->txq_tail)
         c->txq_tail->next = q;
     else
         c->txq_head = q;
     c->txq_tail = q;
-    c->txq_bytes += b->len - off;
 }
 
 static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
@@ -133,8 +271,10 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
         /* The control thread never waits for room: it is the thread that makes room. What
          * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
          * pings), so it may go past the limit, up to twice it; beyond that the peer does
-         * not read what it asked for and is cut off. */
-        if (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= 2 * c->node->tx_queue_limit) {
+         * not read what it asked for and is cut off. (Counted as for any sender: a large
+         * message on its way in fragments is not the peer failing to read.) */
+        if (atomic_load(&c->state) != CONN_DOWN &&
+            txq_bytes_for(c, b) >= 2 * c->node->tx_queue_limit) {
             size_t queued = c->txq_bytes;
             pthread_mutex_unlock(&c->tx_lock);
             DLOG_WARN(c->node->log_name,
@@ -145,7 +285,8 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
             return DD_ENOCONN;
         }
     } else {
-        while (atomic_load(&c->state) != CONN_DOWN && c->txq_bytes >= c->node->tx_queue_limit) {
+        while (atomic_load(&c->state) != CONN_DOWN &&
+               txq_bytes_for(c, b) >= c->node->tx_queue_limit) {
             if (nonblock) {
                 pthread_mutex_unlock(&c->tx_lock);
                 return rt_fail(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
@@ -160,7 +301,16 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
     }
     size_t off = 0;
     struct rt_sock *s = c->sock;
-    if (!c->txq_head && atomic_load(&c->state) == CONN_UP && s && s->up && s->fd >= 0) {
+    bool up = atomic_load(&c->state) == CONN_UP && s && s->up && s->fd >= 0;
+    if (up && fragmentable(c, b)) {
+        /* Fragments: queued, and written from here as far as the socket takes them (a
+         * write error shows on the socket, where the control thread handles it). */
+        enqueue_locked(c, b, 0, false);
+        (void)flush_locked(c);
+        pthread_mutex_unlock(&c->tx_lock);
+        return DD_OK;
+    }
+    if (!c->txq_head && up) {
         /* Nothing queued: straight to the socket, no thread hand-off. */
         ssize_t w = send(s->fd, b->bytes, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0) {
@@ -169,7 +319,7 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
         }
     }
     if (off < b->len) {
-        enqueue_locked(c, b, off);
+        enqueue_locked(c, b, off, false);
         if (atomic_load(&c->state) == CONN_UP && s && s->up && !s->want_out) {
             s->want_out = true;
             sock_update_events(c);
@@ -191,7 +341,7 @@ void tcpc_send_and_switch(struct dd_conn *c, struct obuf *marker,
             off = (size_t)w;
     }
     if (off < marker->len) {
-        enqueue_locked(c, marker, off);
+        enqueue_locked(c, marker, off, true);
         if (s && s->up && !s->want_out) {
             s->want_out = true;
             sock_update_events(c);
@@ -233,6 +383,7 @@ void tcpc_drop_queue(struct dd_conn *c)
     }
     c->txq_tail = NULL;
     c->txq_bytes = 0;
+    c->txq_frag_bytes = 0;
     pthread_mutex_unlock(&c->tx_lock);
 }
 

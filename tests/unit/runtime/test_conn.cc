@@ -296,6 +296,82 @@ TEST(RuntimeConn, OrderPerSenderAcrossNodesWithManyThreads)
     dd_mbox_close(rx);
 }
 
+// Over TCP, a large message goes in 64 KiB fragments (DFLAG_FRAGMENTS) and other senders'
+// small messages go between them. The small ones are sent once the 48 MiB message is queued:
+// sent whole, the large message would be delivered before them (and they would wait until
+// the queue is below its 8 MiB limit); in fragments, they are admitted at once and pass
+// what is left of it. The large messages arrive whole and intact, and their sender's small
+// message after them.
+TEST(RuntimeConn, SmallMessagesPassLargeOnesBetweenFragments)
+{
+    Node a(fresh_name("fra")), b(fresh_name("frb"));
+    ASSERT_TRUE(a.n && b.n);
+    dd_mbox *rx, *big_tx, *small_tx;
+    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &rx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &small_tx), DD_OK);
+    dd_pid rxpid = *dd_mbox_pid(rx);
+    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
+    const int kSmall = 50;
+    const size_t kSizes[] = {48u << 20, 24u << 20};
+    std::atomic<bool> first_queued{false}, smalls_sent{false};
+    std::thread big([&] {
+        Bytes t0 = big_seq(0, kSizes[0]);
+        EXPECT_EQ(dd_send(big_tx, &rxpid, t0.data(), t0.size()), DD_OK) << dd_last_error();
+        first_queued = true;
+        while (!smalls_sent)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        Bytes t1 = big_seq(1, kSizes[1]);
+        EXPECT_EQ(dd_send(big_tx, &rxpid, t1.data(), t1.size()), DD_OK) << dd_last_error();
+        Bytes after = triple("after", 1, 0);
+        EXPECT_EQ(dd_send(big_tx, &rxpid, after.data(), after.size()), DD_OK);
+    });
+    ASSERT_TRUE(wait_until([&] { return first_queued.load(); }, 10000));
+    for (int i = 0; i < kSmall; i++) {
+        Bytes t = triple("small", 2, i);
+        EXPECT_EQ(dd_send(small_tx, &rxpid, t.data(), t.size()), DD_OK);
+    }
+    smalls_sent = true;
+    std::string order;
+    int larges = 0, smalls = 0;
+    bool after_seen = false;
+    while (larges < 2 || smalls < kSmall || !after_seen) {
+        dd_msg *m = recv_one(rx, 20000);
+        if (!m) {
+            ADD_FAILURE() << "after " << larges << " large and " << smalls << " small: " << order;
+            break;
+        }
+        std::string tag;
+        long k, i;
+        if (untriple(m, &tag, &k, &i)) {
+            if (tag == "small") {
+                EXPECT_EQ(i, smalls) << "small messages out of order";
+                smalls++;
+                order += "s";
+            } else {
+                EXPECT_EQ(tag, "after");
+                EXPECT_EQ(larges, 2) << "a sender's small message overtook its large one";
+                after_seen = true;
+                order += "a";
+            }
+        } else if (larges < 2) {
+            Bytes want = big_seq(larges, kSizes[larges]);
+            EXPECT_EQ(m->len, want.size()) << "large message " << larges;
+            EXPECT_TRUE(m->len == want.size() && memcmp(m->term, want.data(), want.size()) == 0)
+                << "large message " << larges << " differs";
+            larges++;
+            order += "L";
+        }
+        dd_msg_free(m);
+    }
+    big.join();
+    EXPECT_EQ(order.find('L'), size_t(kSmall)) << "the small messages waited for the large one: "
+                                               << order;
+    dd_mbox_close(rx);
+    dd_mbox_close(big_tx);
+    dd_mbox_close(small_tx);
+}
+
 // dd_peer_stats().max_rx_gap_ns on the TCP carrier: the largest time between two packets
 // from the peer since the previous read, then reset.
 TEST(RuntimeConn, LargestReceiveGapIsMeasuredAndReset)
