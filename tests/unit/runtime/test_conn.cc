@@ -199,6 +199,59 @@ TEST(RuntimeConn, StuckReceiverPushesBackAndLosesNothing)
 
 // The sender goes away while the receiver is stuck: the receiving node neither spins on the
 // hang-up nor loses what was already on its way; the nodedown comes after those messages.
+// The send queue's two admission classes at their limits: with the receiver stuck and the
+// queue full of large (fragmented) messages, a small message of another sender is still
+// admitted, and small messages are in turn refused once they fill the limit themselves
+// (8 MiB). Nothing is lost when the receiver reads again.
+TEST(RuntimeConn, SmallMessagesHaveTheirOwnQueueLimit)
+{
+    Node s(fresh_name("cls"), NodeOpts()), r(fresh_name("clr"), NodeOpts());
+    ASSERT_TRUE(s.n && r.n);
+    dd_mbox *big_tx, *small_tx, *rx;
+    ASSERT_EQ(dd_mbox_open(s.n, nullptr, 0, &big_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(s.n, nullptr, 0, &small_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(r.n, "sink", 0, &rx), DD_OK);
+    ASSERT_EQ(dd_connect(s.n, r.name().c_str(), 3000), DD_OK);
+    const size_t kBig = 256 * 1024, kSmall = 32 * 1024;
+    long big_sent = fill_until_full(big_tx, "sink", r.name(), kBig);
+    ASSERT_GT(big_sent, 10);
+    long small_sent = 0;
+    int rc = DD_OK;
+    while (small_sent < 2000) {
+        Bytes t = big_seq(100000 + small_sent, kSmall);
+        rc = dd_send_reg_flags(small_tx, "sink", r.name().c_str(), t.data(), t.size(),
+                               DD_SEND_NONBLOCK);
+        if (rc != DD_OK)
+            break;
+        small_sent++;
+    }
+    EXPECT_EQ(rc, DD_EWOULDBLOCK) << "small messages were never refused";
+    EXPECT_GE(small_sent, 1) << "a small message waited for the large ones";
+    // 8 MiB of 32 KiB messages is 256; the last one admitted may cross the limit
+    EXPECT_LE(small_sent, 257);
+    long big_got = 0, small_got = 0;
+    while (big_got < big_sent || small_got < small_sent) {
+        dd_msg *m = recv_one(rx, 5000);
+        if (!m)
+            break;
+        long i = seq_of(m);
+        if (i >= 100000) {
+            EXPECT_EQ(i, 100000 + small_got) << "small messages out of order";
+            small_got++;
+        } else {
+            EXPECT_EQ(i, big_got) << "large messages out of order";
+            big_got++;
+        }
+        dd_msg_free(m);
+    }
+    EXPECT_EQ(big_got, big_sent);
+    EXPECT_EQ(small_got, small_sent);
+    EXPECT_TRUE(recv_nothing(rx, 50));
+    dd_mbox_close(big_tx);
+    dd_mbox_close(small_tx);
+    dd_mbox_close(rx);
+}
+
 TEST(RuntimeConn, StuckReceiverOutlivesItsPeer)
 {
     LogCapture logs;
