@@ -533,6 +533,80 @@ TEST_F(RingPair, ReceiversShareInlinePollingAndTheLeaderCopiesForSenders)
         dd_mbox_close(r);
 }
 
+// The express lane's reserve at its limits: with the receiver not reading (its credit
+// used up) and the normal lane's messages filling tx_queue_bytes, an express mailbox may
+// still queue DP_EXPRESS_RESERVE (1 MiB) more, then gets DD_EWOULDBLOCK too; once the
+// receiver reads, everything arrives in order per sender.
+TEST(RingQueue, ExpressMessagesHaveAReserveAboveAFullQueue)
+{
+    static std::atomic<int> seq{0};
+    std::string pair = "rq" + std::to_string(getpid() % 100000) + "_" + std::to_string(seq++);
+    const std::string windows =
+        "max_msg_bytes = 256K\nrx_window_bytes = 256K\ntx_queue_bytes = 256K\n";
+    RingNode a(pair, 0, windows), b(pair, 1, windows);
+    ASSERT_TRUE(a.n && b.n);
+    Pump pa(a.n), pb(b.n);
+    dd_mbox *normal, *express, *rx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &normal), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, DD_MBOX_EXPRESS, &express), DD_OK);
+    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &rx), DD_OK);
+    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
+    ASSERT_TRUE(wait_until([&] { return dd_node_carrier(a.n, b.name().c_str()) == DD_CARRIER_DPDK; },
+                           5000));
+    const dd_pid *to = dd_mbox_pid(rx);
+    const size_t kPad = 16 * 1024;
+    // normal: until the queue stays full (the receiver holds its whole window unread)
+    long normal_sent = 0;
+    auto full_since = std::chrono::steady_clock::now();
+    bool full = false;
+    while (normal_sent < 1000) {
+        auto t = seq_term(0, normal_sent, kPad);
+        int rc = dd_send_flags(normal, to, t.data(), t.size(), DD_SEND_NONBLOCK);
+        if (rc == DD_OK) {
+            normal_sent++;
+            full = false;
+            continue;
+        }
+        ASSERT_EQ(rc, DD_EWOULDBLOCK) << dd_last_error();
+        if (!full) {
+            full = true;
+            full_since = std::chrono::steady_clock::now();
+        } else if (std::chrono::steady_clock::now() - full_since > std::chrono::milliseconds(300)) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(full) << "the normal lane never filled up after " << normal_sent;
+    // express: admitted above the full queue, up to the reserve
+    long express_sent = 0;
+    int rc = DD_OK;
+    while (express_sent < 1000) {
+        auto t = seq_term(1, express_sent, kPad);
+        rc = dd_send_flags(express, to, t.data(), t.size(), DD_SEND_NONBLOCK);
+        if (rc != DD_OK)
+            break;
+        express_sent++;
+    }
+    EXPECT_EQ(rc, DD_EWOULDBLOCK) << "the express lane has no limit";
+    EXPECT_GE(express_sent, 60) << "express messages were held by the full normal lane";
+    EXPECT_LE(express_sent, 66) << "more than the 1 MiB reserve (16 KiB messages)";
+    std::vector<long> next(2, 0);
+    for (long k = 0; k < normal_sent + express_sent; k++) {
+        dd_msg *m = nullptr;
+        ASSERT_EQ(dd_recv(rx, &m, 10000), DD_OK) << "after " << k << " messages";
+        long snd, q;
+        ASSERT_TRUE(un_seq(m, &snd, &q) && (snd == 0 || snd == 1)) << show_term(m);
+        EXPECT_EQ(q, next[size_t(snd)]) << "sender " << snd;
+        next[size_t(snd)] = q + 1;
+        dd_msg_free(m);
+    }
+    EXPECT_EQ(next[0], normal_sent);
+    EXPECT_EQ(next[1], express_sent);
+    dd_mbox_close(normal);
+    dd_mbox_close(express);
+    dd_mbox_close(rx);
+}
+
 // A node whose only threads send (nobody waits in dd_recv): a sender copying a large payload
 // polls between chunks, so the port does not go unpolled for the whole copy.
 TEST_F(RingPair, ASenderWithNobodyPollingPollsBetweenCopyChunks)
