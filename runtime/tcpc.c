@@ -3,9 +3,10 @@
  *
  * Sending (any thread): under tx_lock, a message goes straight to the socket when nothing is
  * queued, else to the queue that the control thread drains on EPOLLOUT; a large one toward
- * a peer that takes fragments goes in fragments, other messages between them (below). The queue is bounded
- * by node->tx_queue_limit bytes (a message is accepted while the queue is below the limit,
- * like BEAM's dist buffer busy limit); beyond it a sender waits or gets DD_EWOULDBLOCK.
+ * a peer that takes fragments goes in fragments, other messages between them (below). The
+ * queue is bounded by node->tx_queue_limit bytes, per class (txq_bytes_for): a message is
+ * accepted while its class is below the limit, like BEAM's dist buffer busy limit; beyond
+ * it a sender waits or gets DD_EWOULDBLOCK.
  * While the connection is pending, messages queue up and go out once it is up.
  *
  * Receiving (control thread): read, split into packets, reassemble fragments, dispatch.
@@ -23,6 +24,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "control/distmsg.h"
@@ -75,20 +77,6 @@ static bool fragmentable(const struct dd_conn *c, const struct obuf *b)
            b->bytes[6] == 0;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    put_be32(p, (uint32_t)(v >> 32));
-    put_be32(p + 4, (uint32_t)v);
-}
-
 /* Prepares q's next fragment: its header in q->pkt_hdr, its data from b->bytes + q->off. */
 static void frag_open(struct rt_txq *q)
 {
@@ -98,12 +86,12 @@ static void frag_open(struct rt_txq *q)
     uint8_t *h = q->pkt_hdr + 4;
     h[0] = DISTMSG_VERSION;
     h[1] = first ? DISTMSG_HDR_FRAG_START_TAG : DISTMSG_HDR_FRAG_CONT_TAG;
-    put_be64(h + 2, q->frag_seq);
-    put_be64(h + 10, q->frags_left);
+    be64_put(h + 2, q->frag_seq);
+    be64_put(h + 10, q->frags_left);
     size_t hl = first ? DISTMSG_HDR_FRAG_START_LEN : DISTMSG_HDR_FRAG_CONT_LEN;
     if (first)
         h[18] = 0; /* NumberOfAtomCacheRefs */
-    put_be32(q->pkt_hdr, (uint32_t)(hl + q->pkt_data));
+    be32_put(q->pkt_hdr, (uint32_t)(hl + q->pkt_data));
     q->pkt_hdr_len = (uint8_t)(4 + hl);
     q->pkt_off = 0;
     q->pkt_open = true;
