@@ -1,9 +1,9 @@
 // Two dpdist nodes in this process, their data planes joined by a crossed net_ring pair
 // (`vdev = net_ring0,pair=NAME,side=0|1`, dataplane/dp_engine.c), registered with an EPMD
-// server running in a thread: the whole stack from dd_send to dd_recv over DPDK, without
-// another process. EAL is initialised once by tests/lib/eal_main.cc; each node has one lcore
-// (inline polling), so each has a "pump" thread waiting in dd_recv, i.e. running its poll
-// loop, as an application thread would.
+// server running in a thread (tests/unit/runtime/rt_test_util): the whole stack from dd_send
+// to dd_recv over DPDK, without another process. EAL is initialised once by
+// tests/lib/eal_main.cc; each node has one lcore (inline polling), so each has a "pump"
+// thread waiting in dd_recv, i.e. running its poll loop, as an application thread would.
 //
 // Checks: the connection moves to DPDK in both directions (dd_node_carrier, the counters of
 // dd_peer_stats); many small messages keep their order; messages of 4 and 32 MiB arrive
@@ -27,48 +27,10 @@
 #include <vector>
 
 #include "dpdist/dpdist.h"
-extern "C" {
-#include "control/epmd/epmd_server.h"
-}
+#include "tests/unit/runtime/rt_test_util.h" // the process's EPMD, wait_until
 
 namespace
 {
-
-// ---- an EPMD in a thread of this process ---------------------------------------------------
-
-struct Epmd {
-    struct epmd_server *srv = nullptr;
-    std::thread thread;
-    uint16_t port = 0;
-    Epmd()
-    {
-        struct epmd_server_cfg cfg;
-        epmd_server_cfg_defaults(&cfg);
-        cfg.port = 0; // the kernel picks
-        cfg.addresses = "127.0.0.1";
-        char err[256] = "";
-        bool in_use = false;
-        srv = epmd_server_new(&cfg, err, sizeof(err), &in_use);
-        if (!srv) {
-            fprintf(stderr, "test EPMD: %s\n", err);
-            abort();
-        }
-        port = epmd_server_port(srv);
-        thread = std::thread([this] { epmd_server_run(srv); });
-    }
-    ~Epmd()
-    {
-        epmd_server_stop(srv);
-        thread.join();
-        epmd_server_free(srv);
-    }
-};
-
-Epmd &epmd()
-{
-    static Epmd e;
-    return e;
-}
 
 // A directory for the nodes' config files, removed at exit (the files go with their nodes).
 struct TmpDir {
@@ -94,16 +56,7 @@ std::string tmpdir()
 
 std::atomic<unsigned> g_seq{0};
 
-bool wait_until(const std::function<bool()> &pred, int timeout_ms)
-{
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
-}
+using rt_test::wait_until;
 
 // ---- nodes -----------------------------------------------------------------------------------
 
@@ -127,7 +80,7 @@ struct RingNode {
         struct dd_node_cfg cfg = {};
         cfg.sname = alive.c_str();
         cfg.cookie = "ringcookie";
-        cfg.epmd_port = epmd().port;
+        cfg.epmd_port = rt_test::epmd_port();
         cfg.config_file = cfg_path.c_str();
         int rc = dd_node_start(&cfg, &n);
         EXPECT_EQ(rc, DD_OK) << dd_last_error();
