@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 int bstat_init(struct bstat_samples *s, size_t cap)
 {
     memset(s, 0, sizeof(*s));
@@ -148,18 +150,25 @@ int bstat_parse_sizes(const char *list, size_t *sizes, int max)
     return n > 0 ? n : -1;
 }
 
+bool bstat_parse_ulong(const char *s, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = s ? strtoul(s, &end, 10) : 0;
+    if (!s || errno || *end || end == s)
+        return false;
+    *out = x;
+    return true;
+}
+
 uint64_t bstat_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_now_ns();
 }
 
 uint64_t bstat_realtime_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_realtime_ns();
 }
 
 void bstat_sleep_ns(uint64_t ns)

@@ -82,6 +82,9 @@ int bstat_write_samples(const char *path, const struct bstat_samples *s, size_t 
 int bstat_parse_sizes(const char *list, size_t *sizes, int max);
 /* One size with an optional K/M/G suffix; false if malformed. */
 bool bstat_parse_size(const char *s, size_t *out);
+/* A decimal unsigned integer, the whole string; false if NULL, empty, malformed or out of
+ * range. */
+bool bstat_parse_ulong(const char *s, unsigned long *out);
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
 uint64_t bstat_now_ns(void);

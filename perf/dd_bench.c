@@ -21,7 +21,6 @@
  *   survive     connect, stream -bulk-size binaries for -seconds, report nodedowns
  * -expect-carrier tcp|dpdk: fail unless the connection to the peer uses that carrier.
  * Results: "result kind=..." lines (perf/bench_stats.h); anything else starts with "#". */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,17 +62,6 @@ static int usage(void)
     return 2;
 }
 
-static bool parse_ulong(const char *v, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long x = v ? strtoul(v, &end, 10) : 0;
-    if (!v || errno || *end || end == v)
-        return false;
-    *out = x;
-    return true;
-}
-
 static bool parse_peers(char *list, struct ddb_opts *o)
 {
     o->n_peers = 0;
@@ -113,23 +101,23 @@ static bool parse_opt(const char *a, char *v, struct ddb_opts *o)
     if (!strcmp(a, "-sizes"))
         return (o->n_sizes = bstat_parse_sizes(v, o->sizes, DDB_MAX_SIZES)) > 0;
     if (!strcmp(a, "-count"))
-        return parse_ulong(v, &o->count) && o->count > 0;
+        return bstat_parse_ulong(v, &o->count) && o->count > 0;
     if (!strcmp(a, "-warmup"))
-        return parse_ulong(v, &o->warmup);
+        return bstat_parse_ulong(v, &o->warmup);
     if (!strcmp(a, "-seconds"))
         return (o->seconds = atof(v)) > 0;
     if (!strcmp(a, "-warmup-ms"))
-        return parse_ulong(v, &o->warmup_ms);
+        return bstat_parse_ulong(v, &o->warmup_ms);
     if (!strcmp(a, "-bulk-size"))
         return bstat_parse_size(v, &o->bulk_size) && o->bulk_size >= 8;
     if (!strcmp(a, "-pulse-ms"))
-        return parse_ulong(v, &o->pulse_ms) && o->pulse_ms > 0;
+        return bstat_parse_ulong(v, &o->pulse_ms) && o->pulse_ms > 0;
     if (!strcmp(a, "-samples")) {
         o->samples = v;
         return true;
     }
     if (!strcmp(a, "-timeout"))
-        return parse_ulong(v, &o->timeout_s) && o->timeout_s > 0;
+        return bstat_parse_ulong(v, &o->timeout_s) && o->timeout_s > 0;
     if (!strcmp(a, "-expect-carrier")) {
         o->expect_carrier = !strcmp(v, "dpdk")  ? DD_CARRIER_DPDK
                             : !strcmp(v, "tcp") ? DD_CARRIER_TCP

@@ -20,7 +20,6 @@
  * offers the port one burst of bulk frames. The server echoes PINGs when their last frame
  * arrives and counts DATA/BULK between MARK and FINISH.
  * Busy-polling on both sides, as a DPDK application does. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,17 +495,6 @@ static int port_init(struct rm_port *p, const struct rm_opts *o)
 
 /* ---- options ------------------------------------------------------------------------ */
 
-static bool parse_ulong(const char *v, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long x = v ? strtoul(v, &end, 10) : 0;
-    if (!v || errno || *end || end == v)
-        return false;
-    *out = x;
-    return true;
-}
-
 static bool parse_opt(const char *a, const char *v, struct rm_opts *o)
 {
     if (!v)
@@ -520,18 +508,18 @@ static bool parse_opt(const char *a, const char *v, struct rm_opts *o)
     if (!strcmp(a, "-samples"))
         return (o->samples = v) != NULL;
     if (!strcmp(a, "-lcore"))
-        return parse_ulong(v, &o->lcore) && o->lcore < RTE_MAX_LCORE;
+        return bstat_parse_ulong(v, &o->lcore) && o->lcore < RTE_MAX_LCORE;
     if (!strcmp(a, "-frame"))
-        return parse_ulong(v, &o->frame) && o->frame >= 64 + sizeof(struct rm_hdr) &&
+        return bstat_parse_ulong(v, &o->frame) && o->frame >= 64 + sizeof(struct rm_hdr) &&
                o->frame <= RTE_MBUF_DEFAULT_DATAROOM;
     if (!strcmp(a, "-count"))
-        return parse_ulong(v, &o->count) && o->count > 0;
+        return bstat_parse_ulong(v, &o->count) && o->count > 0;
     if (!strcmp(a, "-warmup"))
-        return parse_ulong(v, &o->warmup);
+        return bstat_parse_ulong(v, &o->warmup);
     if (!strcmp(a, "-warmup-ms"))
-        return parse_ulong(v, &o->warmup_ms);
+        return bstat_parse_ulong(v, &o->warmup_ms);
     if (!strcmp(a, "-timeout"))
-        return parse_ulong(v, &o->timeout_s) && o->timeout_s > 0;
+        return bstat_parse_ulong(v, &o->timeout_s) && o->timeout_s > 0;
     if (!strcmp(a, "-seconds"))
         return (o->seconds = atof(v)) > 0;
     if (!strcmp(a, "-sizes"))

@@ -424,17 +424,6 @@ static int usage(void)
     return 2;
 }
 
-static bool parse_ulong(const char *v, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long x = v ? strtoul(v, &end, 10) : 0;
-    if (!v || errno || *end || end == v)
-        return false;
-    *out = x;
-    return true;
-}
-
 /* One option with its value; false if unknown or malformed. */
 static bool parse_opt(const char *a, const char *v, struct rtcp_opts *o)
 {
@@ -442,7 +431,7 @@ static bool parse_opt(const char *a, const char *v, struct rtcp_opts *o)
     if (!v)
         return false;
     if (!strcmp(a, "-port")) {
-        o->port = (uint16_t)(parse_ulong(v, &x) && x < 65536 ? x : 0);
+        o->port = (uint16_t)(bstat_parse_ulong(v, &x) && x < 65536 ? x : 0);
         return o->port != 0;
     }
     if (!strcmp(a, "-test")) {
@@ -452,13 +441,13 @@ static bool parse_opt(const char *a, const char *v, struct rtcp_opts *o)
     if (!strcmp(a, "-sizes"))
         return (o->n_sizes = bstat_parse_sizes(v, o->sizes, RTCP_MAX_SIZES)) > 0;
     if (!strcmp(a, "-count"))
-        return parse_ulong(v, &o->count) && o->count > 0;
+        return bstat_parse_ulong(v, &o->count) && o->count > 0;
     if (!strcmp(a, "-warmup"))
-        return parse_ulong(v, &o->warmup);
+        return bstat_parse_ulong(v, &o->warmup);
     if (!strcmp(a, "-seconds"))
         return (o->seconds = atof(v)) > 0;
     if (!strcmp(a, "-warmup-ms"))
-        return parse_ulong(v, &o->warmup_ms);
+        return bstat_parse_ulong(v, &o->warmup_ms);
     if (!strcmp(a, "-bulk-size"))
         return bstat_parse_size(v, &o->bulk_size) && o->bulk_size > 0;
     if (!strcmp(a, "-samples")) {
@@ -466,7 +455,7 @@ static bool parse_opt(const char *a, const char *v, struct rtcp_opts *o)
         return true;
     }
     if (!strcmp(a, "-timeout"))
-        return parse_ulong(v, &o->timeout_s) && o->timeout_s > 0;
+        return bstat_parse_ulong(v, &o->timeout_s) && o->timeout_s > 0;
     return false;
 }
 
