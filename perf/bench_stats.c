@@ -178,3 +178,12 @@ void bstat_sleep_ns(uint64_t ns)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
+
+void bstat_report_rtt(struct bstat_samples *s, size_t size, const char *samples_path)
+{
+    struct bstat_summary sum;
+    bstat_summarize(s, &sum);
+    bstat_print_latency("rtt", size, &sum, NULL);
+    if (samples_path)
+        bstat_write_samples(samples_path, s, 20000);
+}

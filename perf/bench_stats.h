@@ -77,6 +77,10 @@ void bstat_print_stream(size_t size, uint64_t msgs, uint64_t bytes, uint64_t ns,
  * max_lines lines (the first and last sample always kept). 0 or -1 with errno. */
 int bstat_write_samples(const char *path, const struct bstat_samples *s, size_t max_lines);
 
+/* The end of a round-trip measurement at one size: summarizes s, prints its "rtt" result
+ * line, and writes the samples to samples_path (thinned to 20,000 lines) unless it is NULL. */
+void bstat_report_rtt(struct bstat_samples *s, size_t size, const char *samples_path);
+
 /* Parses "64,1K,64K,1M,64M" (K/M/G binary suffixes) into sizes[]; returns the count, or -1
  * on a malformed list or more than max entries. */
 int bstat_parse_sizes(const char *list, size_t *sizes, int max);

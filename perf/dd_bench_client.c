@@ -105,11 +105,7 @@ static int test_rtt(dd_node *node, const struct ddb_opts *o)
             if (k >= o->warmup)
                 bstat_add(&s, bstat_now_ns() - t0);
         }
-        struct bstat_summary sum;
-        bstat_summarize(&s, &sum);
-        bstat_print_latency("rtt", o->sizes[i], &sum, NULL);
-        if (o->samples && i == 0)
-            bstat_write_samples(o->samples, &s, 20000);
+        bstat_report_rtt(&s, o->sizes[i], i == 0 ? o->samples : NULL);
         ddb_term_free(&req);
     }
     bstat_free(&s);

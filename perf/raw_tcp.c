@@ -270,11 +270,7 @@ static int test_rtt(int fd, const struct rtcp_opts *o)
             if (k >= o->warmup)
                 bstat_add(&s, bstat_now_ns() - t0);
         }
-        struct bstat_summary sum;
-        bstat_summarize(&s, &sum);
-        bstat_print_latency("rtt", size, &sum, NULL);
-        if (o->samples && i == 0)
-            bstat_write_samples(o->samples, &s, 20000);
+        bstat_report_rtt(&s, size, i == 0 ? o->samples : NULL);
         free(frame);
     }
     bstat_free(&s);
