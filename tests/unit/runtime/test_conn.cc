@@ -478,7 +478,10 @@ TEST(RuntimeConn, HubWithManyPeersKeepsEveryConnectionAlive)
         ASSERT_TRUE(peers.back()->n);
         ASSERT_EQ(dd_connect(peers.back()->n, hub.name().c_str(), 5000), DD_OK);
     }
-    ASSERT_EQ(nodes_of(hub.n).size(), size_t(kPeers));
+    // dd_connect returns when the leaf's side is up; the hub (the acceptor) marks its side up
+    // on its own control thread, a moment later.
+    ASSERT_TRUE(wait_until([&] { return nodes_of(hub.n).size() == size_t(kPeers); }, 5000))
+        << nodes_of(hub.n).size() << " of " << kPeers << " peers connected at the hub";
     // The leaves only talk to the hub: a hub that stops ticking some of them is declared
     // down by those within a tick time (4 s here).
     std::this_thread::sleep_for(std::chrono::milliseconds(5500));
