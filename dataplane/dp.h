@@ -123,6 +123,10 @@ void dp_chan_unblock_rx(struct dp_chan *ch);
  * in inline mode the caller runs the poll loop once right after (dp_engine_poll), else the
  * message waits for the next poll by someone. */
 int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg);
+/* Bytes reserved by dp_chan_send and not yet released (any thread): messages queued, in
+ * flight or unacknowledged. A message's bytes are released when the peer acknowledged all of
+ * it, when the channel refuses it, or when the channel is down (its messages are dropped). */
+uint64_t dp_chan_queued_bytes(const struct dp_chan *ch);
 /* The application consumed `bytes` of delivered messages (any thread). */
 void dp_chan_consumed(struct dp_chan *ch, uint64_t bytes);
 /* Control thread: send CLOSE (best effort) and retire the channel from the poller; the
@@ -151,6 +155,7 @@ struct dp_port_stats {
     uint64_t rx_blocked;    /* frames dropped for a channel not yet unblocked */
     uint64_t polls, busy_polls;
     uint64_t fault_dropped, fault_duplicated, fault_reordered, fault_delayed;
+    uint64_t mbufs_in_use; /* of the engine's mempool, per-thread caches counted as free */
 };
 void dp_engine_port_stats(const struct dp_engine *e, struct dp_port_stats *out);
 

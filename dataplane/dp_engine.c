@@ -268,8 +268,16 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
     e->p = *p;
     snprintf(e->name, sizeof(e->name), "%s", p->name ? p->name : "dpdist");
     e->p.name = e->name;
+    snprintf(e->port_spec, sizeof(e->port_spec), "%s", p->port ? p->port : "");
+    e->p.port = e->port_spec;
     e->lcore = p->poll_lcore;
     atomic_init(&e->poll_owner, 0);
+    e->guard_slot = dp_mapguard_slot_get();
+    if (e->guard_slot < 0) {
+        snprintf(err, errlen, "this process already has %d data-plane engines", DP_MAPGUARD_SLOTS);
+        free(e);
+        return NULL;
+    }
     if (e->p.tx_ring_msgs == 0)
         e->p.tx_ring_msgs = 4096;
     if (e->p.tx_queue_bytes == 0)
@@ -426,6 +434,7 @@ void dp_engine_destroy(struct dp_engine *e)
     if (e->peers)
         peertab_destroy(e->peers, NULL, NULL);
     port_release(e);
+    dp_mapguard_slot_put(e->guard_slot); /* the poller is stopped, the port released */
     if (e->pool)
         rte_mempool_free(e->pool);
     free(e);
@@ -627,8 +636,10 @@ int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg)
     for (;;) {
         if (!atomic_load(&ch->is_up) || atomic_load(&ch->close_req))
             return -ENOTCONN;
-        uint64_t sub = atomic_load(&ch->submitted_bytes);
+        /* Released bytes first: they never exceed the reservations made before them, so
+         * sub - acked cannot wrap. */
         uint64_t acked = atomic_load(&ch->acked_bytes);
+        uint64_t sub = atomic_load(&ch->submitted_bytes);
         /* A message larger than the whole bound may go when nothing else is pending. The
          * express lane has DP_EXPRESS_RESERVE bytes above the bound, so a stream of large
          * normal messages that fills it does not hold back a small express one. */
@@ -648,6 +659,11 @@ int dp_chan_send(struct dp_chan *ch, struct dp_msg *msg)
     return 0;
 }
 
+uint64_t dp_chan_queued_bytes(const struct dp_chan *ch)
+{
+    uint64_t acked = atomic_load(&ch->acked_bytes); /* first: see dp_chan_send */
+    return atomic_load(&ch->submitted_bytes) - acked;
+}
 
 void dp_chan_consumed(struct dp_chan *ch, uint64_t bytes)
 {
@@ -708,6 +724,7 @@ void dp_engine_set_fault(struct dp_engine *e, bool enable)
 void dp_engine_port_stats(const struct dp_engine *e, struct dp_port_stats *out)
 {
     memcpy(out, &e->st, sizeof(*out));
+    out->mbufs_in_use = e->pool ? rte_mempool_in_use_count(e->pool) : 0;
 }
 
 void dp_engine_summary(struct dp_engine *e, FILE *out)
@@ -725,6 +742,11 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
         if (ps.rx_drops[d])
             fprintf(out, "  port drop %s: %lu\n", wire_drop_name((enum wire_drop)d),
                     (unsigned long)ps.rx_drops[d]);
+    if (dp_mapguard_waits() || dp_mapguard_timeouts())
+        fprintf(
+            out, "  unmaps that waited for a poller's burst: %lu (longest %lu us), gave up: %lu\n",
+            (unsigned long)dp_mapguard_waits(), (unsigned long)(dp_mapguard_max_wait_ns() / 1000),
+            (unsigned long)dp_mapguard_timeouts());
     for (unsigned i = 0; i < DP_MAX_CHANS; i++) {
         struct dp_chan *ch = atomic_load(&e->chans[i]);
         if (!ch)

@@ -80,10 +80,13 @@ unsigned dp_fault_apply(struct dp_fault *f, struct rte_mempool *pool, struct rte
             st->fault_reordered++;
             continue;
         }
-        if (k < room)
+        if (k < room) {
             out[k++] = m;
-        else
+        } else { /* released held frames took the room: dropped, and counted so */
             rte_pktmbuf_free(m);
+            st->fault_dropped++;
+            continue;
+        }
         if (chance(f, f->p.dup_rate) && k < room) {
             struct rte_mbuf *c = rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
             if (c) {

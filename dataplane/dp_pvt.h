@@ -11,15 +11,34 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/dp_mapguard.h"
 #include "dataplane/peertab.h"
 #include "dataplane/wire.h"
 
-#define DP_BURST        32
+#define DP_BURST        32   /* frames per receive burst */
 #define DP_MAX_CHANS    256  /* channels one engine polls */
-#define DP_TX_PER_CHAN  16   /* frames asked from one channel per iteration */
-#define DP_TX_STAGE     (DP_BURST * 8)
+/* Transmit bounds of one poll iteration (dp_worker.c). Every frame built is sent or kept in
+ * the stage for the next iteration, never counted as sent and dropped: */
+#define DP_TX_PER_CHAN       16 /* frames asked from one channel per iteration, at most */
+#define DP_TX_PULSE_PER_CALL 2  /* pulse frames chan_tx_burst gives per call (HEARTBEAT + ACK) */
+#define DP_TX_PULSE_MAX      (DP_BURST * 2) /* pulse frames collected per iteration */
+#define DP_TX_DATA_MAX       (DP_BURST * 2) /* data frames collected per iteration */
+#define DP_TX_STAGE          (DP_BURST * 8) /* frames the port did not take, kept in order */
+/* New frames are collected only while the stage could take back everything the iteration
+ * hands to the port (pulse + stage + data) if the port takes none of it. */
+#define DP_TX_COLLECT_BELOW (DP_TX_STAGE - DP_TX_PULSE_MAX - DP_TX_DATA_MAX)
+#define DP_TX_PORT_BURST    64 /* frames per rte_eth_tx_burst call */
+/* Messages dropped per iteration from the send ring of a channel that is down. */
+#define DP_TX_DRAIN_DOWN_MSGS 256
 #define DP_STATS_PERIOD_NS 1000000ull
 #define DP_FAULT_HOLD   64   /* frames the fault injector may hold back */
+
+_Static_assert(DP_TX_PER_CHAN >= DP_TX_PULSE_PER_CALL, "a channel's pulse frames fit one ask");
+_Static_assert(DP_TX_PULSE_MAX >= DP_TX_PER_CHAN && DP_TX_DATA_MAX >= DP_TX_PER_CHAN,
+               "one channel's frames fit the per-iteration arrays");
+_Static_assert(DP_TX_COLLECT_BELOW >= DP_BURST, "the stage leaves room to collect a burst");
+_Static_assert(DP_TX_COLLECT_BELOW - 1 + DP_TX_PULSE_MAX + DP_TX_DATA_MAX <= DP_TX_STAGE,
+               "what one iteration hands to the port fits the stage");
 
 struct dp_chan {
     struct dp_engine *e;
@@ -27,11 +46,13 @@ struct dp_chan {
     struct chan *c;             /* the protocol; owned by the poller */
     struct rte_ring *txr;       /* struct dp_msg *, multi-producer, single-consumer */
     struct dp_msg *pending;     /* dequeued, not yet accepted by chan_submit (poller) */
+    uint64_t fed_bytes;         /* bytes of messages chan_submit accepted (poller) */
+    uint64_t dropped_bytes;     /* bytes of messages it refused: down or invalid (poller) */
     struct wire_endpoints ep;   /* our -> peer addresses */
     uint32_t idx;               /* slot in the engine's channel array */
 
     _Atomic uint64_t submitted_bytes; /* reserved by senders */
-    _Atomic uint64_t acked_bytes;     /* released by the poller */
+    _Atomic uint64_t acked_bytes;     /* released by the poller (dp_worker.c: released_bytes) */
     _Atomic uint64_t consumed_pending;
     _Atomic bool rx_blocked;
     _Atomic bool close_req;
@@ -64,6 +85,7 @@ struct dp_fault {
 struct dp_engine {
     struct dp_engine_params p;
     char name[64];
+    char port_spec[256]; /* p.port points here: the caller's string need not outlive create */
     uint16_t port_id;
     bool port_started;
     bool owns_port; /* created by us (ring pair, hot-plugged vdev): detach on destroy */
@@ -80,11 +102,12 @@ struct dp_engine {
     _Atomic unsigned chan_hi; /* slots in use are below this (control thread raises it) */
 
     /* Poller state. */
+    int guard_slot;         /* dp_mapguard slot: "inside a port burst" (dp_mapguard.h) */
     _Atomic int poll_owner; /* inline mode try-lock */
     int lcore;              /* -1 inline */
     _Atomic bool stop;
     bool launched;
-    struct rte_mbuf *pulse[DP_BURST * 2];
+    struct rte_mbuf *pulse[DP_TX_PULSE_MAX];
     unsigned n_pulse;
     struct rte_mbuf *stage[DP_TX_STAGE];
     unsigned n_stage;

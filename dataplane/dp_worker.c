@@ -9,6 +9,9 @@
  *      consumed credit, ask it for frames (pulse frames come first from every channel);
  *   3. transmit: all pulse frames of this iteration first, then data frames left over from
  *      the last burst the NIC did not take, then the new data frames.
+ * Bounds (dp_pvt.h, checked by static assertions): a channel is asked for no more frames than
+ * the pulse and data arrays still hold, and new frames are collected only while the stage can
+ * take back all the port refuses, so a frame built is always sent or kept, in order.
  * A lcore runs iterations back to back and announces a QSBR quiescent state after each; in
  * inline mode, application threads run them (dp_engine_poll).
  */
@@ -87,10 +90,20 @@ static void handle_rx(struct dp_engine *e, struct rte_mbuf *m, uint64_t now)
     chan_rx(ch->c, &rx.hdr, rx.payload, rx.payload_len, now);
 }
 
-/* Moves queued messages from the senders' ring into the protocol. */
+/* Bytes whose reservation (dp_chan_send) is over: messages fully acknowledged, plus those the
+ * protocol refused; once the channel is down, every message it took is gone for good. Both
+ * terms only grow (acknowledged messages are a part of the fed ones). */
+static uint64_t released_bytes(const struct dp_chan *ch)
+{
+    return (chan_is_up(ch->c) ? chan_acked_bytes(ch->c) : ch->fed_bytes) + ch->dropped_bytes;
+}
+
+/* Moves queued messages from the senders' ring into the protocol. A channel that is down
+ * takes none: its ring is drained (DP_TX_DRAIN_DOWN_MSGS per iteration) and every message
+ * dropped, its bytes released. */
 static void feed_submissions(struct dp_chan *ch)
 {
-    uint32_t space = chan_submit_space(ch->c);
+    uint32_t space = chan_is_up(ch->c) ? chan_submit_space(ch->c) : DP_TX_DRAIN_DOWN_MSGS;
     while (space > 0) {
         struct dp_msg *m = ch->pending;
         if (!m) {
@@ -105,8 +118,10 @@ static void feed_submissions(struct dp_chan *ch)
             return;
         }
         ch->pending = NULL;
-        if (rc != 0) /* down or invalid: the message is dropped, its bytes released */
-            atomic_fetch_add_explicit(&ch->acked_bytes, m->len, memory_order_relaxed);
+        if (rc == 0)
+            ch->fed_bytes += m->len;
+        else /* down or invalid: the message is dropped, its bytes released */
+            ch->dropped_bytes += m->len;
         dp_msg_unref(m); /* the ring's reference; the channel holds its own */
         space--;
     }
@@ -140,36 +155,38 @@ static struct rte_mbuf *build_frame(struct dp_engine *e, struct dp_chan *ch,
     return m;
 }
 
-/* Collects frames of one channel: pulse frames to e->pulse, data frames to `data`. */
+/* Collects up to `max` frames of one channel: pulse frames to e->pulse, data frames to
+ * `data`. The caller gives max <= the free room of both arrays, so every frame built has a
+ * place whatever the mix. Returns the data frames added. */
 static unsigned collect_tx(struct dp_engine *e, struct dp_chan *ch, uint64_t now,
-                           struct rte_mbuf **data, unsigned data_room)
+                           struct rte_mbuf **data, unsigned max)
 {
     struct chan_frame frames[DP_TX_PER_CHAN];
-    unsigned max = data_room < DP_TX_PER_CHAN ? data_room : DP_TX_PER_CHAN;
-    if (max < 4)
-        max = 4; /* always room for the pulse frames */
+    RTE_ASSERT(max <= DP_TX_PER_CHAN && e->n_pulse + max <= DP_TX_PULSE_MAX);
     unsigned n = chan_tx_burst(ch->c, now, frames, max);
     unsigned nd = 0;
     for (unsigned i = 0; i < n; i++) {
         struct rte_mbuf *m = build_frame(e, ch, &frames[i]);
         if (!m)
-            continue; /* lost: the protocol retransmits data; pulse frames recur */
-        if (frames[i].hdr.lane == WIRE_LANE_PULSE && e->n_pulse < RTE_DIM(e->pulse))
+            continue; /* not built (no mbuf): the protocol retransmits data; pulse recurs */
+        if (frames[i].hdr.lane == WIRE_LANE_PULSE)
             e->pulse[e->n_pulse++] = m;
-        else if (nd < data_room)
-            data[nd++] = m;
         else
-            rte_pktmbuf_free(m);
+            data[nd++] = m;
     }
     if (n > 0 && frames[0].hdr.type == WIRE_T_CLOSE)
         atomic_store(&ch->closed, true);
     return nd;
 }
 
+/* Hands this iteration's frames to the port: pulse frames, then the stage's leftovers of
+ * earlier iterations, then new data (each channel's frames keep their order, so the peer sees
+ * no reordering that would look like loss). What the port does not take goes back to the
+ * stage, in order: n <= DP_TX_STAGE (DP_TX_COLLECT_BELOW), so all of it fits. */
 static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned nd, uint64_t now)
 {
-    /* Order: pulse frames, then leftovers, then new data. */
-    struct rte_mbuf *out[DP_BURST * 2 + DP_TX_STAGE];
+    struct rte_mbuf *out[DP_TX_STAGE];
+    RTE_ASSERT(e->n_pulse + e->n_stage + nd <= RTE_DIM(out));
     unsigned n = 0;
     for (unsigned i = 0; i < e->n_pulse; i++)
         out[n++] = e->pulse[i];
@@ -177,7 +194,7 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     for (unsigned i = 0; i < e->n_stage; i++)
         out[n++] = e->stage[i];
     e->n_stage = 0;
-    for (unsigned i = 0; i < nd && n < RTE_DIM(out); i++)
+    for (unsigned i = 0; i < nd; i++)
         out[n++] = data[i];
     if (n == 0)
         return 0;
@@ -185,27 +202,22 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
                  e->fault_tx.p.on_tx))
         n = dp_fault_apply(&e->fault_tx, e->pool, out, n, RTE_DIM(out), now, &e->st);
     unsigned sent = 0;
+    dp_mapguard_enter(e->guard_slot);
     while (sent < n) {
         uint16_t k = rte_eth_tx_burst(e->port_id, 0, out + sent,
-                                      (uint16_t)(n - sent > 64 ? 64 : n - sent));
-        for (unsigned i = 0; i < k; i++) {
+                                      (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
+        for (unsigned i = 0; i < k; i++)
             e->st.tx_bytes += out[sent + i]->pkt_len;
-        }
         sent += k;
         e->st.tx_frames += k;
         if (k == 0)
             break;
     }
+    dp_mapguard_leave(e->guard_slot);
     if (sent < n) {
         e->st.tx_full += n - sent;
-        /* Keep what the NIC did not take, in order, for the next burst (bounded: beyond the
-         * stage the protocol's retransmission takes over). */
-        for (unsigned i = sent; i < n; i++) {
-            if (e->n_stage < DP_TX_STAGE)
-                e->stage[e->n_stage++] = out[i];
-            else
-                rte_pktmbuf_free(out[i]);
-        }
+        for (unsigned i = sent; i < n; i++)
+            e->stage[e->n_stage++] = out[i];
     }
     return sent;
 }
@@ -216,7 +228,11 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     e->st.polls++;
 
     struct rte_mbuf *pkts[DP_BURST * 2];
+    /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
+     * under them when its peer dies (dp_mapguard.h). */
+    dp_mapguard_enter(e->guard_slot);
     unsigned nb = rte_eth_rx_burst(e->port_id, 0, pkts, DP_BURST);
+    dp_mapguard_leave(e->guard_slot);
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long
      * as the preemption lasted: a false heartbeat timeout). */
@@ -234,7 +250,7 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     }
     work += nb;
 
-    struct rte_mbuf *data[DP_BURST * 2];
+    struct rte_mbuf *data[DP_TX_DATA_MAX];
     unsigned nd = 0;
     unsigned hi = atomic_load_explicit(&e->chan_hi, memory_order_acquire);
     unsigned start = hi ? e->rr++ % hi : 0;
@@ -255,11 +271,16 @@ unsigned dp_worker_iteration(struct dp_engine *e)
         if (consumed)
             chan_consumed(ch->c, consumed);
         feed_submissions(ch);
-        /* While the NIC is backed up, only ask for frames when the stage has room for a
-         * burst: pulse frames still lead every burst, data waits in the protocol. */
-        if (chan_next_deadline(ch->c) <= now && e->n_stage < DP_TX_STAGE - DP_BURST)
-            nd += collect_tx(e, ch, now, data + nd, (unsigned)(RTE_DIM(data) - nd));
-        atomic_store_explicit(&ch->acked_bytes, chan_acked_bytes(ch->c), memory_order_release);
+        /* Ask a channel for at most as many frames as both arrays still hold (it may return
+         * any mix of pulse and data); when they are full, the channels after it wait for the
+         * next iteration (the round-robin start moves on). While the port is backed up
+         * (stage at DP_TX_COLLECT_BELOW), data waits in the protocol. */
+        unsigned room = RTE_MIN(RTE_MIN(DP_TX_PULSE_MAX - e->n_pulse, DP_TX_DATA_MAX - nd),
+                                (unsigned)DP_TX_PER_CHAN);
+        if (room >= DP_TX_PULSE_PER_CALL && e->n_stage < DP_TX_COLLECT_BELOW &&
+            chan_next_deadline(ch->c) <= now)
+            nd += collect_tx(e, ch, now, data + nd, room);
+        atomic_store_explicit(&ch->acked_bytes, released_bytes(ch), memory_order_release);
         dp_chan_publish_stats(ch, now);
     }
     work += transmit(e, data, nd, now);

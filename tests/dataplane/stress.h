@@ -12,6 +12,8 @@
  *                         mid-stream; the peer logs the arrival order
  *   watch    (watch.c)    links to and monitors a victim node, pings another peer, and logs
  *                         node events with wall-clock times (kill -9 / SIGSTOP tests)
+ *   stream   (stream.c)   streams fixed-size messages to a peer until its nodedown (a peer
+ *                         killed under the stream: tests/fault/kill_memif.sh)
  * Every role prints machine-readable lines: `RESULT <what> key=value ...` (the scripts check
  * them), `EVENT ...`, `PRIO ...`, and `READY`/`ARMED` when the script may go on.
  *
@@ -113,6 +115,7 @@ void stress_serve_wait(void); /* until {stop} or a signal */
 int stress_source_main(int argc, char **argv);
 int stress_prio_main(int argc, char **argv);
 int stress_watch_main(int argc, char **argv);
+int stress_stream_main(int argc, char **argv);
 
 /* Set by SIGTERM/SIGINT. */
 extern volatile int g_stress_stop;

@@ -42,6 +42,7 @@ static void usage(void)
             " [--stop-peer 1]\n"
             "  priority --to NODE [--big BYTES] [--bigs K]\n"
             "  watch --victim NODE --peer NODE [--duration S] [--ping-ms MS]\n"
+            "  stream --to NODE [--size BYTES] [--senders N] [--duration S]\n"
             "node flags:\n%s",
             node_args_usage());
 }
@@ -79,6 +80,8 @@ int main(int argc, char **argv)
         run = stress_prio_main;
     else if (!strcmp(role, "watch"))
         run = stress_watch_main;
+    else if (!strcmp(role, "stream"))
+        run = stress_stream_main;
     else if (strcmp(role, "serve") != 0) {
         usage();
         return 2;

@@ -1,0 +1,208 @@
+// The data-plane engine (dataplane/dp_engine.c, dp_worker.c) without the runtime: two engines
+// in this process joined by a crossed net_ring pair (`net_ring0,pair=NAME,side=0|1`), many
+// channels between them, polled inline from the test thread. EAL is initialised once by
+// tests/lib/eal_main.cc.
+//
+// Checks:
+//  - with 40 channels busy in both directions (far more than one iteration's transmit arrays
+//    hold) and ports that back up, every message arrives once and in order, no frame is
+//    retransmitted on this loss-free link, and every mbuf comes back to the mempool;
+//  - a channel that goes down with messages queued (in its send ring and in the protocol)
+//    releases their byte reservations (dp_chan_queued_bytes back to 0);
+//  - the map guard (dataplane/dp_mapguard.c): an munmap on EAL's interrupt thread (where
+//    net_memif unmaps its regions when the peer dies) waits while a poller is inside a burst,
+//    and goes through once it left.
+#include "tests/unit/dataplane/engine_pair.h"
+
+#include <sys/mman.h>
+
+extern "C" {
+#include <rte_alarm.h>
+}
+#include "dataplane/dp_mapguard.h" // C and C++
+
+namespace
+{
+
+using namespace engine_pair;
+
+TEST_F(EnginePair, ManyBusyChannelsSendEveryFrameOnceAndLeakNoMbuf)
+{
+    // 40 channels x DP_TX_PER_CHAN frames: far more than one iteration's transmit arrays hold;
+    // both directions busy, so every iteration also has acknowledgements and heartbeats of
+    // many channels to send.
+    constexpr unsigned CHANNELS = 40;
+    constexpr unsigned MSGS = 1000; // per channel and direction, 1 KiB: one frame each
+    constexpr uint32_t LEN = 1024;
+    std::vector<std::pair<Side *, Side *>> chans;
+    for (unsigned i = 0; i < CHANNELS; i++)
+        chans.push_back(add_pair(i));
+    // Every channel has its whole stream queued before the first poll: all busy at once.
+    for (auto &c : chans)
+        for (uint64_t k = 0; k < MSGS; k++)
+            for (Side *s : {c.first, c.second}) {
+                dp_msg *m = make_msg(k, LEN);
+                ASSERT_EQ(dp_chan_send(s->ch, m), 0);
+                dp_msg_unref(m);
+            }
+    auto all_delivered = [&] {
+        for (auto &c : chans)
+            if (c.first->delivered < MSGS || c.second->delivered < MSGS)
+                return false;
+        return true;
+    };
+    // Each side sends up to DP_TX_DATA_MAX frames an iteration and receives DP_BURST: the
+    // rings between them fill, and each sender's stage holds what its port refuses.
+    ASSERT_TRUE(poll_until(all_delivered, std::chrono::seconds(60),
+                           [&] {
+                               poll(a);
+                               poll(b);
+                           }))
+        << "messages delivered on channel 0: " << chans[0].second->delivered;
+    // Everything acknowledged, so the senders have released every reservation.
+    ASSERT_TRUE(poll_until(
+        [&] {
+            for (auto &c : chans)
+                if (dp_chan_queued_bytes(c.first->ch) || dp_chan_queued_bytes(c.second->ch))
+                    return false;
+            return true;
+        },
+        std::chrono::seconds(10),
+        [&] {
+            poll(a);
+            poll(b);
+        }));
+    dp_port_stats pa;
+    dp_engine_port_stats(a, &pa);
+    EXPECT_GT(pa.tx_full, 0u) << "the port never backed up: the stage was not exercised";
+    usleep(2000); // the stats snapshots are refreshed every ms
+    poll(a);
+    poll(b);
+    for (unsigned i = 0; i < CHANNELS; i++) {
+        for (Side *s : {chans[i].first, chans[i].second}) {
+            SCOPED_TRACE("channel " + std::to_string(i) + (s == chans[i].first ? " A" : " B"));
+            chan_stats st;
+            dp_chan_stats(s->ch, &st);
+            EXPECT_EQ(s->delivered, MSGS);
+            EXPECT_EQ(s->out_of_order, 0u);
+            EXPECT_EQ(st.lane[WIRE_LANE_NORMAL].retransmits, 0u);
+            EXPECT_EQ(st.rto_timeouts, 0u);
+            EXPECT_EQ(st.fast_retransmits, 0u);
+            EXPECT_EQ(st.tx_msgs_acked, MSGS);
+            EXPECT_EQ(s->downs, 0);
+        }
+    }
+    // Idle now but for heartbeats: every mbuf returns to its pool (frames in flight on the
+    // rings are in use for a moment only).
+    EXPECT_TRUE(poll_until([&] { return in_use(a) == 0 && in_use(b) == 0; },
+                           std::chrono::seconds(5),
+                           [&] {
+                               poll(a);
+                               poll(b);
+                           }))
+        << "mbufs in use: A " << in_use(a) << ", B " << in_use(b);
+}
+
+TEST_F(EnginePair, ChannelDownReleasesTheReservationsOfQueuedMessages)
+{
+    // B drops A's data unacknowledged (rx blocked), so A's messages stay in flight; the
+    // protocol's start queue is small (64), so most of them wait in the send ring.
+    auto [sa, sb] = add_pair(0, /*b_rx_blocked*/ true);
+    constexpr unsigned MSGS = 200;
+    constexpr uint32_t LEN = 1000;
+    for (uint64_t k = 0; k < MSGS; k++) {
+        dp_msg *m = make_msg(k, LEN);
+        ASSERT_EQ(dp_chan_send(sa->ch, m), 0);
+        dp_msg_unref(m);
+    }
+    poll(a); // 64 messages move into the protocol (some go out), the rest stay in the ring
+    EXPECT_EQ(dp_chan_queued_bytes(sa->ch), uint64_t(MSGS) * LEN);
+    EXPECT_EQ(sb->delivered, 0u);
+    // B closes its channel: A gets CLOSE and goes down with everything still queued.
+    dp_chan_close(sb->ch, on_retired, sb);
+    ASSERT_TRUE(poll_until([&] { return !dp_chan_is_up(sa->ch); }, std::chrono::seconds(5),
+                           [&] {
+                               poll(a);
+                               poll(b);
+                           }));
+    EXPECT_EQ(sa->downs, 1);
+    ASSERT_TRUE(poll_until([&] { return dp_chan_queued_bytes(sa->ch) == 0; },
+                           std::chrono::seconds(5), [&] { poll(a); }))
+        << "still reserved: " << dp_chan_queued_bytes(sa->ch) << " bytes";
+    dp_msg *m = make_msg(MSGS, LEN);
+    EXPECT_EQ(dp_chan_send(sa->ch, m), -ENOTCONN);
+    dp_msg_unref(m);
+}
+
+} // namespace
+
+namespace
+{
+
+struct UnmapJob {
+    void *addr;
+    size_t len;
+    std::atomic<bool> done{false};
+    int rc = -1;
+};
+
+void unmap_on_interrupt_thread(void *arg)
+{
+    auto *j = static_cast<UnmapJob *>(arg);
+    j->rc = munmap(j->addr, j->len);
+    j->done = true;
+}
+
+bool mapped(void *addr, size_t len)
+{
+    unsigned char vec[1];
+    return mincore(addr, len, vec) == 0; // ENOMEM once unmapped
+}
+
+TEST(MapGuard, AnUnmapOnTheInterruptThreadWaitsForTheBurstInProgress)
+{
+    int slot = dp_mapguard_slot_get();
+    ASSERT_GE(slot, 0);
+    const size_t len = 4096;
+    void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    uint64_t waits0 = dp_mapguard_waits();
+    UnmapJob job;
+    job.addr = p;
+    job.len = len;
+    dp_mapguard_enter(slot); // as the poller does around rte_eth_rx_burst
+    ASSERT_EQ(rte_eal_alarm_set(1, unmap_on_interrupt_thread, &job), 0);
+    usleep(200000);
+    EXPECT_FALSE(job.done.load()) << "the interrupt thread unmapped under a burst";
+    EXPECT_TRUE(mapped(p, len));
+    dp_mapguard_leave(slot);
+    for (int i = 0; i < 5000 && !job.done; i++)
+        usleep(1000);
+    EXPECT_TRUE(job.done.load());
+    EXPECT_EQ(job.rc, 0);
+    EXPECT_FALSE(mapped(p, len));
+    EXPECT_EQ(dp_mapguard_waits(), waits0 + 1);
+    EXPECT_GE(dp_mapguard_max_wait_ns(), 100000000u);
+    dp_mapguard_slot_put(slot);
+}
+
+TEST(MapGuard, AnUnmapWithNoBurstInProgressGoesStraightThrough)
+{
+    int slot = dp_mapguard_slot_get();
+    ASSERT_GE(slot, 0);
+    void *p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    UnmapJob job;
+    job.addr = p;
+    job.len = 4096;
+    uint64_t waits0 = dp_mapguard_waits();
+    ASSERT_EQ(rte_eal_alarm_set(1, unmap_on_interrupt_thread, &job), 0);
+    for (int i = 0; i < 5000 && !job.done; i++)
+        usleep(1000);
+    EXPECT_TRUE(job.done.load());
+    EXPECT_FALSE(mapped(p, 4096));
+    EXPECT_EQ(dp_mapguard_waits(), waits0);
+    dp_mapguard_slot_put(slot);
+}
+
+} // namespace
