@@ -420,7 +420,7 @@ void dp_engine_destroy(struct dp_engine *e)
         struct dp_chan *ch = atomic_load(&e->chans[i]);
         if (!ch)
             continue;
-        atomic_store(&e->chans[i], NULL);
+        dp_telemetry_unpublish_chan(e, ch);
         if (e->peers)
             peertab_remove_sync(e->peers, ch->cfg.local_session);
         chan_retire(ch); /* the owner frees the handle (dp_chan_free) */
@@ -683,7 +683,7 @@ void dp_chan_close(struct dp_chan *ch, void (*done)(void *arg), void *arg)
         else
             usleep(100);
     }
-    atomic_store(&e->chans[ch->idx], NULL);
+    dp_telemetry_unpublish_chan(e, ch);
     peertab_remove(e->peers, ch->cfg.local_session, NULL, NULL);
     urcu_qsbr_call_rcu(&ch->rcu, chan_retire_rcu);
 }

@@ -133,6 +133,8 @@ void dp_fault_flush(struct dp_fault *f);
 /* dp_telemetry.c */
 void dp_telemetry_register(struct dp_engine *e);
 void dp_telemetry_unregister(struct dp_engine *e);
+/* Control thread: takes ch out of e's slot array, under the telemetry lock (dp_telemetry.c). */
+void dp_telemetry_unpublish_chan(struct dp_engine *e, struct dp_chan *ch);
 
 static inline uint64_t dp_now_ns(void)
 {

@@ -1,9 +1,20 @@
-/* DPDK telemetry commands for the data plane (run on DPDK's telemetry thread, slow path):
+/* DPDK telemetry commands for the data plane (slow path):
  *   /dpdist/ports            port counters of every engine in this process
  *   /dpdist/peers            channels: session, peer, state, messages, RTT, in flight
  *   /dpdist/peer,SESSION     one channel in full: per-lane counters, drops by reason, gauges
  * Read with dpdk-telemetry.py (or any client of the v2 socket under the runtime dir).
- * Command names are registered once per process; engines are listed in a small table. */
+ * Command names are registered once per process; engines are listed in a small table.
+ *
+ * Threads and lifetimes: the callbacks run on DPDK's telemetry threads (one per client
+ * connection), which are neither pollers nor RCU readers. They reach engines and channels only
+ * while holding g_tele_lock, and the control thread takes the same lock to list or unlist an
+ * engine (dp_telemetry_register/unregister) and to take a channel out of an engine's slot array
+ * (dp_telemetry_unpublish_chan, from dp_chan_close and dp_engine_destroy). So an engine or a
+ * channel a callback finds stays valid until it releases the lock: an engine is freed only after
+ * it was unlisted, and a channel's handle only by dp_chan_free, after dp_chan_close unpublished
+ * it. Callbacks read only what other threads may read: the stats snapshot (seqlock),
+ * configuration fixed at creation, and atomics; never the protocol object (ch->c).
+ */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +52,7 @@ static void add_port(struct rte_tel_data *d, const struct dp_engine *e)
     rte_tel_data_add_dict_u64(d, "fault_duplicated", s.fault_duplicated);
     rte_tel_data_add_dict_u64(d, "fault_reordered", s.fault_reordered);
     rte_tel_data_add_dict_u64(d, "fault_delayed", s.fault_delayed);
+    rte_tel_data_add_dict_u64(d, "mbufs_in_use", s.mbufs_in_use);
     for (int i = 1; i < WIRE_DROP__COUNT; i++) {
         char key[64];
         snprintf(key, sizeof(key), "drop_%s", wire_drop_name((enum wire_drop)i));
@@ -70,6 +82,7 @@ static int tele_ports(const char *cmd, const char *params, struct rte_tel_data *
     return 0;
 }
 
+/* With g_tele_lock held. */
 static struct dp_chan *find_chan(uint64_t session)
 {
     for (int i = 0; i < DP_TELE_MAX_ENGINES; i++) {
@@ -137,7 +150,9 @@ static int tele_peer(const char *cmd, const char *params, struct rte_tel_data *d
     }
     struct chan_stats s;
     dp_chan_stats(ch, &s);
-    pthread_mutex_unlock(&g_tele_lock);
+    uint64_t max_hb_gap_ns = atomic_load(&ch->max_hb_gap_ns);
+    uint64_t queued_bytes = dp_chan_queued_bytes(ch);
+    pthread_mutex_unlock(&g_tele_lock); /* ch may go from here on */
     rte_tel_data_start_dict(d);
     static const char *const lanes[WIRE_LANES] = {"pulse", "express", "normal"};
     for (int l = 0; l < WIRE_LANES; l++) {
@@ -189,8 +204,8 @@ static int tele_peer(const char *cmd, const char *params, struct rte_tel_data *d
     U64(reasm_pending);
     U64(reasm_held_bytes);
 #undef U64
-    rte_tel_data_add_dict_u64(d, "max_heartbeat_gap_ns",
-                              atomic_load(&ch->max_hb_gap_ns));
+    rte_tel_data_add_dict_u64(d, "max_heartbeat_gap_ns", max_hb_gap_ns);
+    rte_tel_data_add_dict_u64(d, "tx_queued_bytes", queued_bytes);
     return 0;
 }
 
@@ -220,5 +235,12 @@ void dp_telemetry_unregister(struct dp_engine *e)
     for (int i = 0; i < DP_TELE_MAX_ENGINES; i++)
         if (g_engines[i] == e)
             g_engines[i] = NULL;
+    pthread_mutex_unlock(&g_tele_lock);
+}
+
+void dp_telemetry_unpublish_chan(struct dp_engine *e, struct dp_chan *ch)
+{
+    pthread_mutex_lock(&g_tele_lock);
+    atomic_store(&e->chans[ch->idx], NULL);
     pthread_mutex_unlock(&g_tele_lock);
 }

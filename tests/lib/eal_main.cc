@@ -7,15 +7,17 @@
 // appends (--gtest_output=...) would make rte_eal_init fail. --no-huge, --no-shconf and a file
 // prefix of our own (no clash with other processes; --in-memory does not go with --no-huge in
 // DPDK 22.11), --no-pci (no device is probed; the tests create their ports, e.g. crossed
-// net_ring pairs), one lcore; the runtime directory EAL still creates goes at exit. EAL pins the
-// calling thread to that lcore; the test threads get the process's CPUs back so that the nodes'
-// threads are not all squeezed onto one CPU.
+// net_ring pairs), no telemetry (unless built with DD_EAL_TELEMETRY), one lcore; the runtime
+// directory EAL still creates goes at exit. EAL pins the calling thread to that lcore; the test
+// threads get the process's CPUs back so that the nodes' threads are not all squeezed onto one
+// CPU.
 #include <gtest/gtest.h>
 
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -34,6 +36,9 @@ int main(int argc, char **argv)
     std::vector<std::string> args = {
         "dpdist-unit", "--no-shconf",    "--no-huge", "-m", "512",         "--file-prefix", prefix,
         "--no-pci",    "--no-telemetry", "-l",        "0",  "--log-level", "lib.eal:error"};
+#ifdef DD_EAL_TELEMETRY // suites that query the telemetry socket (test_dp_telemetry.cc)
+    args.erase(std::find(args.begin(), args.end(), "--no-telemetry"));
+#endif
     std::vector<char *> eal_argv;
     for (auto &a : args)
         eal_argv.push_back(&a[0]);
