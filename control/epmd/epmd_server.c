@@ -510,6 +510,8 @@ static void conn_close(struct epmd_server *srv, struct epmd_conn *c)
     DLOG_DBG(LOG_MOD, "closing connection on file descriptor %d", c->item.fd);
     if (c->node)
         node_unregister(srv, c->node, "connection closed");
+    if (c->exit_after)
+        srv->stop = 1; /* KILL accepted: exit even if "OK" did not go out, as the reference */
     lru_unlink(srv, c);
     close(c->item.fd); /* also leaves the epoll set: these descriptors are never duplicated */
     c->item.fd = -1;
@@ -593,12 +595,7 @@ static void conn_flush(struct epmd_server *srv, struct epmd_conn *c)
         conn_close(srv, c);
         return;
     }
-    if (c->exit_after) {
-        conn_close(srv, c);
-        srv->stop = 1;
-        return;
-    }
-    if (c->close_after) {
+    if (c->close_after || c->exit_after) {
         conn_close(srv, c);
         return;
     }

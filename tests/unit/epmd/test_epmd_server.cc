@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -164,7 +165,10 @@ class EpmdServer : public ::testing::Test {
         srv_ = epmd_server_new(&cfg, err, sizeof(err), &in_use);
         ASSERT_NE(srv_, nullptr) << err;
         port_ = epmd_server_port(srv_);
-        thread_ = std::thread([this] { epmd_server_run(srv_); });
+        thread_ = std::thread([this] {
+            epmd_server_run(srv_);
+            loop_ended_ = true;
+        });
     }
     void TearDown() override
     {
@@ -232,6 +236,7 @@ class EpmdServer : public ::testing::Test {
     epmd_server *srv_ = nullptr;
     uint16_t port_ = 0;
     std::thread thread_;
+    std::atomic<bool> loop_ended_{false};
     std::vector<int> fds_;
 };
 
@@ -543,6 +548,27 @@ TEST_F(EpmdServer, KillRefusedWhileNodesAreRegistered)
     ASSERT_EQ(epmd_client_kill("127.0.0.1", port_, 3000, reply), 0);
     EXPECT_STREQ(reply, "OK");
     thread_.join(); // the loop ends by itself
+    epmd_server_free(srv_);
+    srv_ = nullptr;
+}
+
+// The reference exits on an accepted KILL even when its "OK" cannot be written (the client
+// went away meanwhile); so must we, or `epmd -kill` from an impatient client leaves it up.
+TEST_F(EpmdServer, KillStopsTheDaemonEvenIfTheClientIsGoneBeforeTheReply)
+{
+    start(false, 60, 0, 0, 1); // -delay_write 1: the reply waits, the client resets first
+    int fd = conn();
+    send_bytes(fd, frame(Bytes{'k'}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    linger lg{1, 0};
+    ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(fd);
+    fds_.erase(std::find(fds_.begin(), fds_.end(), fd));
+    auto t0 = std::chrono::steady_clock::now();
+    while (!loop_ended_ && since(t0) < 5000)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(loop_ended_) << "the daemon did not stop";
+    thread_.join();
     epmd_server_free(srv_);
     srv_ = nullptr;
 }
