@@ -36,7 +36,14 @@ static void usage(FILE *f)
           "                            ERL_EPMD_RELAXED_COMMAND_CHECK)\n"
           "    -systemd                take the listening sockets from systemd\n"
           "DbgExtra options\n"
-          "    -packet_timeout Seconds idle time before a request connection is closed (60)\n"
+          "    -packet_timeout Seconds idle time before a request connection is closed (60);\n"
+          "                            counted in whole seconds as the reference does, so a\n"
+          "                            connection is closed after Seconds to Seconds+1\n"
+          "    -delay_accept Seconds   simulate a busy server: sleep that long each time the\n"
+          "                            daemon wakes up, before accepting or reading (every\n"
+          "                            client waits, as with the reference)\n"
+          "    -delay_write Seconds    simulate a busy server: sleep that long before each\n"
+          "                            write of a reply (NAMES: the header and each line)\n"
           "    -max_conns N            connection limit (default: from RLIMIT_NOFILE)\n"
           "Interactive options\n"
           "    -names                  list names registered with the running daemon\n"
@@ -240,6 +247,15 @@ int main(int argc, char **argv)
                 return 1;
             }
             cfg.packet_timeout_s = (unsigned)v;
+            i++;
+        } else if ((!strcmp(a, "-delay_accept") || !strcmp(a, "-delay_write")) && val) {
+            /* 0 is refused, as by the reference (it would mean no delay at all) */
+            if (!parse_uint(val, 86400, &v) || v == 0) {
+                fprintf(stderr, "dpdist-epmd: %s needs seconds, got '%s'\n", a, val);
+                return 1;
+            }
+            *(!strcmp(a, "-delay_accept") ? &cfg.delay_accept_s : &cfg.delay_write_s) =
+                (unsigned)v;
             i++;
         } else if (!strcmp(a, "-max_conns") && val) {
             if (!parse_uint(val, 1000000, &v) || v == 0) {

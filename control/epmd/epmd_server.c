@@ -2,7 +2,7 @@
  *
  * Structure: listeners and client connections are epoll items. A client connection is
  * either a request connection (reads one request, writes the reply, closes; idle ones sit
- * on an LRU list ordered by last activity and expire after packet_timeout) or, after a
+ * on an LRU list ordered by last activity and expire by the rule of epmd_idle.h) or, after a
  * successful ALIVE2_REQ, a registration (kept until EOF or any byte). Registered nodes live
  * in `active` (name -> node) and on a newest-first list for NAMES/DUMP; unregistered ones
  * move to a FIFO (`unreg`) so that a name coming back gets a new creation.
@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "common/log.h"
 #include "common/strmap.h"
 #include "control/epmd/epmd_codec.h"
+#include "control/epmd/epmd_idle.h"
 
 #define LOG_MOD "epmd"
 #define EPMD_MAX_LISTENERS 16
@@ -44,6 +46,8 @@
 #define EPMD_SPIN_NS 200000u
 #define EPMD_RESERVED_FDS 32
 #define EPMD_MAX_CONNS_CAP 1000000u
+/* Longest epoll wait while request connections are open (the idle rule is re-checked). */
+#define EPMD_MAX_WAIT_MS 60000
 
 enum item_kind { ITEM_LISTENER, ITEM_WAKE, ITEM_CONN };
 
@@ -69,7 +73,7 @@ struct epmd_conn {
     struct epmd_item item;
     struct epmd_conn *lru_prev, *lru_next; /* request connections only */
     struct epmd_node *node;                /* registrations only */
-    uint64_t last_ms;
+    struct epmd_idle_stamp last;           /* last activity (accept, a read with bytes) */
     int8_t local;     /* -1 unknown (checked on first use: it costs two syscalls) */
     bool keep;        /* a registration */
     bool close_after; /* close once the output is flushed */
@@ -483,10 +487,11 @@ static void lru_unlink(struct epmd_server *srv, struct epmd_conn *c)
     c->lru_prev = c->lru_next = NULL;
 }
 
-static void lru_touch(struct epmd_server *srv, struct epmd_conn *c, uint64_t now)
+static void lru_touch(struct epmd_server *srv, struct epmd_conn *c,
+                      const struct epmd_idle_now *now)
 {
     lru_unlink(srv, c);
-    c->last_ms = now;
+    epmd_idle_touch(&c->last, now);
     c->lru_prev = srv->lru_tail;
     if (srv->lru_tail)
         srv->lru_tail->lru_next = c;
@@ -505,6 +510,8 @@ static void conn_close(struct epmd_server *srv, struct epmd_conn *c)
     DLOG_DBG(LOG_MOD, "closing connection on file descriptor %d", c->item.fd);
     if (c->node)
         node_unregister(srv, c->node, "connection closed");
+    if (c->exit_after)
+        srv->stop = 1; /* KILL accepted: exit even if "OK" did not go out, as the reference */
     lru_unlink(srv, c);
     close(c->item.fd); /* also leaves the epoll set: these descriptors are never duplicated */
     c->item.fd = -1;
@@ -558,31 +565,37 @@ static bool conn_is_local(struct epmd_conn *c)
     return c->local;
 }
 
-static void conn_flush(struct epmd_server *srv, struct epmd_conn *c)
+/* Sends what is queued without blocking. Returns 0 when all of it is sent, -EAGAIN when
+ * the socket is full, or the negative errno of a failed send (the bytes stay queued). */
+static int conn_send_queued(struct epmd_conn *c)
 {
     while (c->out_off < c->out_len) {
         ssize_t w = send(c->item.fd, c->out + c->out_off, c->out_len - c->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                ep_mod(srv, &c->item, EPOLLOUT);
-                return;
-            }
             if (errno == EINTR)
                 continue;
-            DLOG_DBG(LOG_MOD, "error in write on fd %d: %s", c->item.fd, strerror(errno));
-            conn_close(srv, c);
-            return;
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
         }
         c->out_off += (size_t)w;
     }
     c->out_len = c->out_off = 0;
-    if (c->exit_after) {
-        conn_close(srv, c);
-        srv->stop = 1;
+    return 0;
+}
+
+static void conn_flush(struct epmd_server *srv, struct epmd_conn *c)
+{
+    int rc = conn_send_queued(c);
+    if (rc == -EAGAIN) {
+        ep_mod(srv, &c->item, EPOLLOUT);
         return;
     }
-    if (c->close_after) {
+    if (rc < 0) {
+        DLOG_DBG(LOG_MOD, "error in write on fd %d: %s", c->item.fd, strerror(-rc));
+        conn_close(srv, c);
+        return;
+    }
+    if (c->close_after || c->exit_after) {
         conn_close(srv, c);
         return;
     }
@@ -607,6 +620,38 @@ static bool conn_queue(struct epmd_conn *c, const void *data, size_t len)
     return true;
 }
 
+/* -delay_accept and -delay_write, the reference daemon's flags to simulate a busy server:
+ * it sleeps in its only thread, so every client waits, and so do ours. Returns early when
+ * epmd_server_stop() is called (it makes wake_fd readable). */
+static void testing_delay(struct epmd_server *srv, unsigned seconds)
+{
+    uint64_t end = clock_now_ms() + (uint64_t)seconds * 1000;
+    for (;;) {
+        uint64_t t = clock_now_ms();
+        if (srv->stop || t >= end)
+            return;
+        struct pollfd p = {.fd = srv->wake_fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(end - t)) > 0)
+            return;
+    }
+}
+
+/* One write of a reply as the reference daemon makes it (NAMES and DUMP: the header, then
+ * one per line). With -delay_write each waits first and goes out at once, so the client
+ * sees the pieces one delay apart as from the reference; a failed send is left to
+ * conn_flush(), which meets it again and closes (unregistering an ALIVE2 connection). */
+static bool conn_reply(struct epmd_server *srv, struct epmd_conn *c, const void *data,
+                       size_t len)
+{
+    if (!srv->cfg.delay_write_s)
+        return conn_queue(c, data, len);
+    testing_delay(srv, srv->cfg.delay_write_s);
+    if (!conn_queue(c, data, len))
+        return false;
+    (void)conn_send_queued(c);
+    return true;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* requests                                                                            */
 
@@ -617,7 +662,7 @@ static void do_alive2(struct epmd_server *srv, struct epmd_conn *c,
     struct epmd_node *n = node_register(srv, c, rec);
     size_t len = epmd_build_alive2_resp(reply, sizeof(reply), rec->high_vsn, n ? 0 : 1,
                                         n ? node_creation(n) : 99);
-    conn_queue(c, reply, len);
+    conn_reply(srv, c, reply, len);
     if (!n) {
         c->close_after = true; /* refused: the client reads the error, then EOF */
         return;
@@ -652,26 +697,26 @@ static void do_port2(struct epmd_server *srv, struct epmd_conn *c, const uint8_t
     }
     DLOG_DBG(LOG_MOD, "** sent PORT2_RESP (%s) for \"%.*s\"", n ? "ok" : "error", (int)name_len,
              name);
-    conn_queue(c, reply, len);
+    conn_reply(srv, c, reply, len);
 }
 
 static void do_names_or_dump(struct epmd_server *srv, struct epmd_conn *c, bool dump)
 {
     uint8_t line[EPMD_MAXSYMLEN + 128];
     size_t len = epmd_build_port_header(line, sizeof(line), srv->cfg.port);
-    conn_queue(c, line, len);
+    conn_reply(srv, c, line, len);
     for (struct epmd_node *n = srv->active_list.head; n; n = n->next) {
         len = dump ? epmd_build_dump_active(line, sizeof(line), n->name, n->name_len, n->port,
                                             n->conn ? n->conn->item.fd : -1)
                    : epmd_build_names_line(line, sizeof(line), n->name, n->name_len, n->port);
-        if (!conn_queue(c, line, len))
+        if (!conn_reply(srv, c, line, len))
             return;
     }
     if (!dump)
         return;
     for (struct epmd_node *n = srv->unreg_list.head; n; n = n->next) {
         len = epmd_build_dump_unused(line, sizeof(line), n->name, n->name_len, n->port, -1);
-        if (!conn_queue(c, line, len))
+        if (!conn_reply(srv, c, line, len))
             return;
     }
 }
@@ -680,11 +725,11 @@ static void do_kill(struct epmd_server *srv, struct epmd_conn *c)
 {
     if (!srv->cfg.relaxed && srv->active_list.count > 0) {
         DLOG_DBG(LOG_MOD, "Disallowed KILL_REQ, live nodes");
-        conn_queue(c, "NO", 2);
+        conn_reply(srv, c, "NO", 2);
         return;
     }
     DLOG_INFO(LOG_MOD, "got KILL_REQ - terminates normal");
-    conn_queue(c, "OK", 2);
+    conn_reply(srv, c, "OK", 2);
     c->exit_after = true;
 }
 
@@ -693,14 +738,14 @@ static void do_stop(struct epmd_server *srv, struct epmd_conn *c, const uint8_t 
 {
     struct epmd_node *n = strmap_get(srv->active, name, name_len);
     if (!n) {
-        conn_queue(c, "NOEXIST", 7);
+        conn_reply(srv, c, "NOEXIST", 7);
         return;
     }
     struct epmd_conn *reg = n->conn;
     node_unregister(srv, n, "STOP_REQ");
     if (reg)
         conn_close(srv, reg);
-    conn_queue(c, "STOPPED", 7);
+    conn_reply(srv, c, "STOPPED", 7);
 }
 
 static const char *request_name(enum epmd_code code)
@@ -788,7 +833,8 @@ static void conn_read_registration(struct epmd_server *srv, struct epmd_conn *c)
     conn_close(srv, c);
 }
 
-static void conn_read(struct epmd_server *srv, struct epmd_conn *c, uint64_t now)
+static void conn_read(struct epmd_server *srv, struct epmd_conn *c,
+                      const struct epmd_idle_now *now)
 {
     if (c->keep) {
         conn_read_registration(srv, c);
@@ -852,9 +898,13 @@ static bool make_room(struct epmd_server *srv)
     return true;
 }
 
-static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
+/* Accepts waiting connections; returns how many. With -delay_accept only one, and its
+ * request is read at the next wake-up, as the reference daemon does it. */
+static int do_accept(struct epmd_server *srv, int lfd, const struct epmd_idle_now *now)
 {
-    for (int i = 0; i < EPMD_ACCEPT_BATCH; i++) {
+    bool delaying = srv->cfg.delay_accept_s != 0;
+    int accepted = 0;
+    for (int i = 0; i < (delaying ? 1 : EPMD_ACCEPT_BATCH); i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
@@ -874,7 +924,7 @@ static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED)
                 DLOG_WARN(LOG_MOD, "error in accept: %s", strerror(errno));
-            return;
+            return accepted;
         }
         if (!make_room(srv)) {
             DLOG_DBG(LOG_MOD, "every connection is a registration: refusing fd %d", fd);
@@ -890,6 +940,7 @@ static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
         c->item = (struct epmd_item){ITEM_CONN, fd, false};
         c->local = -1;
         srv->n_conns++;
+        accepted++;
         lru_touch(srv, c, now);
         if (dlog_enabled(DLOG_DEBUG))
             DLOG_DBG(LOG_MOD, "%s peer connected on file descriptor %d",
@@ -898,30 +949,41 @@ static void do_accept(struct epmd_server *srv, int lfd, uint64_t now)
          * Answered now, a lookup costs accept, recv, send and close, and never enters the
          * epoll set. Otherwise (nothing yet, a partial request, a registration, a reply
          * that did not fit) it waits in the set like any other connection. */
-        conn_read(srv, c, now);
+        if (!delaying)
+            conn_read(srv, c, now);
         if (!c->dead && !c->item.in_ep && ep_add(srv, &c->item, EPOLLIN | EPOLLRDHUP) < 0) {
             DLOG_WARN(LOG_MOD, "cannot watch fd %d: %s", fd, strerror(errno));
             conn_close(srv, c);
         }
     }
+    return accepted;
 }
 
-static void expire_idle(struct epmd_server *srv, uint64_t now)
+/* Both clocks of the idle rule (epmd_idle.h), read once per event batch. */
+static struct epmd_idle_now idle_now(void)
 {
-    uint64_t limit = (uint64_t)srv->cfg.packet_timeout_s * 1000;
-    while (srv->lru_head && srv->lru_head->last_ms + limit <= now) {
+    return (struct epmd_idle_now){clock_now_ms(), clock_realtime_ns()};
+}
+
+/* The LRU head is the longest-silent request connection: see epmd_idle.h for why scanning
+ * stops at the first one that is kept. */
+static void expire_idle(struct epmd_server *srv, const struct epmd_idle_now *now)
+{
+    while (srv->lru_head &&
+           epmd_idle_expired(&srv->lru_head->last, now, srv->cfg.packet_timeout_s)) {
         DLOG_DBG(LOG_MOD, "closing because timed out on receive (fd %d)",
                  srv->lru_head->item.fd);
         conn_close(srv, srv->lru_head);
     }
 }
 
-static int next_timeout_ms(struct epmd_server *srv, uint64_t now)
+static int next_timeout_ms(struct epmd_server *srv)
 {
     if (!srv->lru_head)
         return -1;
-    uint64_t due = srv->lru_head->last_ms + (uint64_t)srv->cfg.packet_timeout_s * 1000;
-    return due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
+    struct epmd_idle_now now = idle_now();
+    uint64_t due = epmd_idle_due_ms(&srv->lru_head->last, &now, srv->cfg.packet_timeout_s);
+    return due > EPMD_MAX_WAIT_MS ? EPMD_MAX_WAIT_MS : (int)due;
 }
 
 /* Under stats_lock: the counts readers see. Published before the lock is let go, so a reader
@@ -940,47 +1002,66 @@ static void publish_stats(struct epmd_server *srv)
     pthread_mutex_unlock(&srv->stats_lock);
 }
 
+/* Handles one batch of events. With -delay_accept the batch is handled as the reference
+ * daemon's loop does after its sleep: listeners first, and once a connection is accepted
+ * the rest waits for the next wake-up (and its delay). Level-triggered epoll reports what
+ * was left again. */
+static void handle_events(struct epmd_server *srv, const struct epoll_event *evs, int n,
+                          const struct epmd_idle_now *now)
+{
+    if (srv->cfg.delay_accept_s)
+        for (int i = 0; i < n; i++) {
+            struct epmd_item *it = evs[i].data.ptr;
+            if (it->kind == ITEM_LISTENER && do_accept(srv, it->fd, now) > 0)
+                return;
+        }
+    for (int i = 0; i < n && !srv->stop; i++) {
+        struct epmd_item *it = evs[i].data.ptr;
+        if (it->kind == ITEM_LISTENER) {
+            if (!srv->cfg.delay_accept_s) /* else tried above */
+                do_accept(srv, it->fd, now);
+        } else if (it->kind == ITEM_WAKE) {
+            uint64_t v;
+            ssize_t r = read(srv->wake_fd, &v, sizeof(v));
+            (void)r;
+        } else {
+            struct epmd_conn *c = (struct epmd_conn *)it;
+            uint32_t ev = evs[i].events;
+            if (c->dead)
+                continue;
+            if (ev & EPOLLOUT)
+                conn_flush(srv, c);
+            else if ((c->close_after || c->exit_after) && (ev & (EPOLLERR | EPOLLHUP)))
+                conn_close(srv, c); /* peer gone before reading its reply */
+            else
+                conn_read(srv, c, now);
+        }
+    }
+}
+
 int epmd_server_run(struct epmd_server *srv)
 {
     struct epoll_event evs[EPMD_EPOLL_BATCH];
     uint64_t spin_until = 0;
     while (!srv->stop) {
-        uint64_t t = clock_now_ns();
         int n = epoll_wait(srv->ep, evs, EPMD_EPOLL_BATCH,
-                           t < spin_until ? 0 : next_timeout_ms(srv, t / 1000000u));
+                           clock_now_ns() < spin_until ? 0 : next_timeout_ms(srv));
         if (n > 0)
             spin_until = clock_now_ns() + EPMD_SPIN_NS;
         if (n < 0 && errno != EINTR) {
             DLOG_ERR(LOG_MOD, "epoll_wait: %s", strerror(errno));
             break;
         }
-        uint64_t now = clock_now_ms();
+        if (n > 0 && srv->cfg.delay_accept_s)
+            testing_delay(srv, srv->cfg.delay_accept_s);
+        struct epmd_idle_now now = idle_now();
         pthread_mutex_lock(&srv->stats_lock);
-        for (int i = 0; i < n && !srv->stop; i++) {
-            struct epmd_item *it = evs[i].data.ptr;
-            if (it->kind == ITEM_LISTENER) {
-                do_accept(srv, it->fd, now);
-            } else if (it->kind == ITEM_WAKE) {
-                uint64_t v;
-                ssize_t r = read(srv->wake_fd, &v, sizeof(v));
-                (void)r;
-            } else {
-                struct epmd_conn *c = (struct epmd_conn *)it;
-                uint32_t ev = evs[i].events;
-                if (c->dead)
-                    continue;
-                if (ev & EPOLLOUT)
-                    conn_flush(srv, c);
-                else if ((c->close_after || c->exit_after) && (ev & (EPOLLERR | EPOLLHUP)))
-                    conn_close(srv, c); /* peer gone before reading its reply */
-                else
-                    conn_read(srv, c, now);
-            }
-        }
+        handle_events(srv, evs, n, &now);
         bury_dead(srv);
         publish_stats_locked(srv);
         pthread_mutex_unlock(&srv->stats_lock);
-        expire_idle(srv, clock_now_ms());
+        now = idle_now();
+        expire_idle(srv, &now);
         bury_dead(srv);
         publish_stats(srv);
     }

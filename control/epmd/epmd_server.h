@@ -6,7 +6,11 @@
  * result 1); creation numbers change on every re-registration and skip 0..3; ALIVE2, DUMP,
  * KILL and STOP are served to local peers only; KILL answers "NO" while names are
  * registered and STOP is ignored unless relaxed_command_check; connections that are not
- * registrations are closed after one request or when idle for packet_timeout.
+ * registrations are closed after one request or when silent for packet_timeout, counted
+ * as the reference counts it (whole seconds: see epmd_idle.h).
+ *
+ * Testing flags of the reference (delay_accept_s, delay_write_s) simulate a busy server: the
+ * loop sleeps, so every client waits, exactly where the reference sleeps (docs/epmd.md).
  *
  * Bounds: at most max_conns connections (default: what RLIMIT_NOFILE allows). When full, a
  * new connection evicts the longest-idle connection that is not a registration, so a flood of
@@ -25,6 +29,8 @@ struct epmd_server_cfg {
     const char *addresses;     /* "a,b c" list; NULL/empty: any address (v4 and v6) */
     bool relaxed;              /* -relaxed_command_check */
     unsigned packet_timeout_s; /* idle timeout of non-registration connections (60) */
+    unsigned delay_accept_s;   /* -delay_accept: sleep when woken, before accepting (0: off) */
+    unsigned delay_write_s;    /* -delay_write: sleep before each write of a reply (0: off) */
     unsigned max_conns;        /* 0: derived from RLIMIT_NOFILE */
     unsigned max_unreg;        /* remembered unregistered names (1000) */
     const int *listen_fds;     /* already-bound listening sockets (systemd), or NULL */
@@ -43,7 +49,8 @@ struct epmd_server *epmd_server_new(const struct epmd_server_cfg *cfg, char *err
 /* The port listened on (useful when cfg.port was 0: the kernel chose it). */
 uint16_t epmd_server_port(const struct epmd_server *srv);
 
-/* Runs the loop until KILL_REQ is accepted or epmd_server_stop() is called. Returns 0. */
+/* Runs the loop until KILL_REQ is accepted or epmd_server_stop() is called. Returns 0.
+ * While the loop sleeps for a testing delay, epmd_server_get_stats() may wait too. */
 int epmd_server_run(struct epmd_server *srv);
 
 /* Thread- and signal-safe: makes epmd_server_run() return soon. */

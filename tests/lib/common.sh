@@ -120,6 +120,24 @@ dd_start_real_epmd() {
   dd_wait_port "$EPMD_PORT" 10
 }
 
+# dd_remote_peer_ns: a network namespace joined to this host by a veth pair, so that a process
+# run in it (ip netns exec "$DD_PEER_NS" ...) is a real remote peer. Sets DD_PEER_NS, DD_HOST_IP
+# (this host's end) and DD_PEER_IP (the namespace's end); both are removed on exit. Needs root.
+dd_remote_peer_ns() {
+  local net=10.$((150 + RANDOM % 100)).$((RANDOM % 250)).
+  local vh=ddh${DD_RUN_ID:0:8} vn=ddn${DD_RUN_ID:0:8}
+  DD_PEER_NS=ddns$DD_RUN_ID
+  ip netns add "$DD_PEER_NS" || return 1
+  dd_on_exit "ip netns del $DD_PEER_NS"
+  ip link add "$vh" type veth peer name "$vn" || return 1
+  dd_on_exit "ip link del $vh"
+  ip link set "$vn" netns "$DD_PEER_NS" && ip addr add "${net}1/24" dev "$vh" &&
+    ip link set "$vh" up && ip -n "$DD_PEER_NS" addr add "${net}2/24" dev "$vn" &&
+    ip -n "$DD_PEER_NS" link set "$vn" up && ip -n "$DD_PEER_NS" link set lo up || return 1
+  DD_HOST_IP=${net}1
+  DD_PEER_IP=${net}2
+}
+
 # dd_erl NAME LOGFILE EVAL-EXPR [extra erl args...]: a real BEAM node in the background,
 # registered with the EPMD on $EPMD_PORT; sets ERL_PID. The node never starts its own epmd.
 dd_erl() {

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -127,9 +128,28 @@ Bytes read_n(int fd, size_t n, int timeout_ms = 3000)
     return out;
 }
 
+// The idle rule counts whole seconds of the wall clock (epmd_idle.h). Tests of it place their
+// bytes in the second, so that their outcome does not depend on chance: this is the time
+// point `ms` milliseconds into the next wall-clock second.
+std::chrono::system_clock::time_point wall_second_start_plus(unsigned ms)
+{
+    using namespace std::chrono;
+    auto now = time_point_cast<seconds>(system_clock::now());
+    return now + seconds(1) + milliseconds(ms);
+}
+
+// Milliseconds since t0.
+long since(std::chrono::steady_clock::time_point t0)
+{
+    return long(std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count());
+}
+
 class EpmdServer : public ::testing::Test {
   protected:
-    void start(bool relaxed = false, unsigned timeout_s = 60, unsigned max_conns = 0)
+    void start(bool relaxed = false, unsigned timeout_s = 60, unsigned max_conns = 0,
+               unsigned delay_accept_s = 0, unsigned delay_write_s = 0)
     {
         epmd_server_cfg cfg;
         epmd_server_cfg_defaults(&cfg);
@@ -138,12 +158,17 @@ class EpmdServer : public ::testing::Test {
         cfg.relaxed = relaxed;
         cfg.packet_timeout_s = timeout_s;
         cfg.max_conns = max_conns;
+        cfg.delay_accept_s = delay_accept_s;
+        cfg.delay_write_s = delay_write_s;
         char err[256];
         bool in_use;
         srv_ = epmd_server_new(&cfg, err, sizeof(err), &in_use);
         ASSERT_NE(srv_, nullptr) << err;
         port_ = epmd_server_port(srv_);
-        thread_ = std::thread([this] { epmd_server_run(srv_); });
+        thread_ = std::thread([this] {
+            epmd_server_run(srv_);
+            loop_ended_ = true;
+        });
     }
     void TearDown() override
     {
@@ -211,6 +236,7 @@ class EpmdServer : public ::testing::Test {
     epmd_server *srv_ = nullptr;
     uint16_t port_ = 0;
     std::thread thread_;
+    std::atomic<bool> loop_ended_{false};
     std::vector<int> fds_;
 };
 
@@ -380,6 +406,106 @@ TEST_F(EpmdServer, SilentClientTimesOutRegistrationsDoNot)
     EXPECT_TRUE(lookup("stays").found);
 }
 
+// Issue 10 item 15: with -packet_timeout 1 the reference keeps a client that writes one byte
+// a second, because its rule counts whole seconds (stamp + timeout < now). Here the gap from
+// .100 to 1.600 is 1.5 s, longer than the timeout, but it does not reach the second tick
+// after the first byte's, so the reference (and we) keep the connection and answer.
+TEST_F(EpmdServer, TrickledRequestIsKeptWhileNoGapReachesTheSecondTick)
+{
+    start(false, 1);
+    auto s0 = wall_second_start_plus(0);
+    std::this_thread::sleep_until(s0 + std::chrono::milliseconds(50));
+    int fd = conn();
+    const Bytes names{0, 1, 'n'};
+    const unsigned at_ms[] = {100, 1600, 2100};
+    for (size_t i = 0; i < names.size(); i++) {
+        std::this_thread::sleep_until(s0 + std::chrono::milliseconds(at_ms[i]));
+        send_bytes(fd, Bytes{names[i]});
+    }
+    bool eof;
+    Bytes r = read_until_eof(fd, &eof);
+    EXPECT_TRUE(eof);
+    ASSERT_EQ(r.size(), 4u) << "the NAMES reply: the daemon's port and no names";
+    EXPECT_EQ(unsigned(r[2] << 8 | r[3]), port_);
+}
+
+// ... and a client that says nothing is closed at the wall clock's tick timeout + 1 after it
+// connected: one that connects at .100 is closed 1.9 s later, not after 1.0 s.
+TEST_F(EpmdServer, SilentClientIsClosedAtTheSecondTickAfterTheTimeout)
+{
+    start(false, 1);
+    std::this_thread::sleep_until(wall_second_start_plus(100));
+    auto t0 = std::chrono::steady_clock::now();
+    int idle = conn();
+    bool eof;
+    Bytes r = read_until_eof(idle, &eof, 5000);
+    auto waited = since(t0);
+    EXPECT_TRUE(eof);
+    EXPECT_TRUE(r.empty());
+    EXPECT_GE(waited, 1700);
+    EXPECT_LE(waited, 2600);
+}
+
+// Issue 10 item 16: -delay_write sleeps before each write of a reply, as the reference does
+// (NAMES: the header, then each line), in the loop's only thread, so every client waits.
+TEST_F(EpmdServer, DelayWriteSleepsBeforeEachWriteAndEveryClientWaits)
+{
+    start(false, 60, 0, 0, 1);
+    auto t0 = std::chrono::steady_clock::now();
+    register_name("dw");
+    EXPECT_GE(since(t0), 900) << "the ALIVE2 reply waited";
+    auto t1 = std::chrono::steady_clock::now();
+    int a = conn();
+    send_bytes(a, frame(Bytes{'n'}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int b = conn();
+    send_bytes(b, port2("dw"));
+    Bytes head = read_n(a, 4, 5000);
+    auto t_head = since(t1);
+    bool eof;
+    Bytes line = read_until_eof(a, &eof, 5000);
+    auto t_line = since(t1);
+    EXPECT_EQ(head.size(), 4u);
+    EXPECT_GE(t_head, 900);
+    EXPECT_EQ(std::string(line.begin(), line.end()), "name dw at port 5000\n");
+    EXPECT_GE(t_line - t_head, 900) << "the line waited a delay of its own";
+    Bytes rb = read_until_eof(b, &eof, 5000);
+    auto t_b = since(t1);
+    ASSERT_GE(rb.size(), 2u);
+    EXPECT_EQ(rb[0], 'w');
+    EXPECT_EQ(rb[1], 0);
+    EXPECT_GE(t_b - t_line, 900) << "the lookup waited for the NAMES reply";
+}
+
+// The reference suite's socket_reset_before_alive2_reply_is_written: a node that resets its
+// connection while its ALIVE2 reply waits for -delay_write leaves no registration behind.
+TEST_F(EpmdServer, ResetDuringADelayedAlive2ReplyLeavesNoRegistration)
+{
+    start(false, 60, 0, 0, 1);
+    int fd = conn();
+    send_bytes(fd, alive2("zombie"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    linger lg{1, 0}; // close() sends a reset
+    ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(fd);
+    fds_.erase(std::find(fds_.begin(), fds_.end(), fd));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    EXPECT_TRUE(wait_registered(0));
+    EXPECT_EQ(stats().connections, 0u);
+}
+
+// -delay_accept: as the reference, the loop sleeps each time it wakes with work, accepts one
+// connection, and reads its request at the next wake-up: a lookup waits two delays.
+TEST_F(EpmdServer, DelayAcceptWaitsBeforeTheAcceptAndBeforeTheRead)
+{
+    start(false, 60, 0, 1, 0);
+    auto t0 = std::chrono::steady_clock::now();
+    epmd_lookup l{};
+    ASSERT_EQ(epmd_client_port_please("127.0.0.1", port_, "none", 8000, &l), 0);
+    EXPECT_FALSE(l.found);
+    EXPECT_GE(since(t0), 1900);
+}
+
 TEST_F(EpmdServer, ConnectionFloodEvictsIdleClientsNotRegistrations)
 {
     start(false, 60, 8);
@@ -422,6 +548,27 @@ TEST_F(EpmdServer, KillRefusedWhileNodesAreRegistered)
     ASSERT_EQ(epmd_client_kill("127.0.0.1", port_, 3000, reply), 0);
     EXPECT_STREQ(reply, "OK");
     thread_.join(); // the loop ends by itself
+    epmd_server_free(srv_);
+    srv_ = nullptr;
+}
+
+// The reference exits on an accepted KILL even when its "OK" cannot be written (the client
+// went away meanwhile); so must we, or `epmd -kill` from an impatient client leaves it up.
+TEST_F(EpmdServer, KillStopsTheDaemonEvenIfTheClientIsGoneBeforeTheReply)
+{
+    start(false, 60, 0, 0, 1); // -delay_write 1: the reply waits, the client resets first
+    int fd = conn();
+    send_bytes(fd, frame(Bytes{'k'}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    linger lg{1, 0};
+    ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(fd);
+    fds_.erase(std::find(fds_.begin(), fds_.end(), fd));
+    auto t0 = std::chrono::steady_clock::now();
+    while (!loop_ended_ && since(t0) < 5000)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(loop_ended_) << "the daemon did not stop";
+    thread_.join();
     epmd_server_free(srv_);
     srv_ = nullptr;
 }
