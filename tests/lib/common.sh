@@ -16,8 +16,10 @@ dd_test_init() {
   : "${DPDIST_BUILD:?DPDIST_BUILD must point at the build directory}"
   : "${DPDIST_SRC:?DPDIST_SRC must point at the source directory}"
   DD_TMP=$(mktemp -d "/tmp/dpdist-${DD_NAME}.XXXXXX")
-  # A private HOME so erl's cookie file and crash dumps stay in the test's directory.
+  # A private HOME so erl's cookie file stays in the test's directory, and its crash dumps
+  # too (erl writes them in its working directory, the build directory under meson).
   export HOME="$DD_TMP/home"
+  export ERL_CRASH_DUMP="$DD_TMP/erl_crash.dump"
   mkdir -p "$HOME"
   DD_RUN_ID=$(printf '%04x%04x' $$ $RANDOM)
   trap dd_cleanup EXIT
