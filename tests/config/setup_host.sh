@@ -104,7 +104,8 @@ dd_check_grep "mlx5: stays with the kernel driver" '^ok: 0000:af:00.0 stays boun
 
 # --- 3. for real against the fake tree: idempotent --------------------------------------
 if [ "$(id -u)" != 0 ]; then
-  echo "# SKIP part 3: the real mode needs root"
+  dd_skip "setup-host for real against the fake tree, twice (idempotent)" \
+    "the real mode needs root"
 else
   export DPDIST_SETUP_NO_COMMANDS=1
   fake_pci_driver "$M" 0000:3b:00.0 vfio-pci
