@@ -332,7 +332,8 @@ static void rules_vdev(struct rules *r)
         unsigned qpairs = 1;
         if (cfg_vdev_arg(vdev, !strcmp(drv, "net_af_xdp") ? "queue_count" : "qpairs", v, sizeof(v)))
             qpairs = (unsigned)strtoul(v, NULL, 10);
-        unsigned need = DP_PORT_RX_QUEUES > DP_PORT_TX_QUEUES ? DP_PORT_RX_QUEUES : DP_PORT_TX_QUEUES;
+        unsigned need =
+            DP_PORT_RX_QUEUES > DP_PORT_TX_QUEUES ? DP_PORT_RX_QUEUES : DP_PORT_TX_QUEUES;
         if (qpairs < need) {
             g = ERR(PORT_VDEV, "the device has %u queue pairs, the engine uses %u", qpairs, need);
             cfg_diag_fix(g, "add %s=%u to the vdev",
@@ -524,8 +525,7 @@ static void rules_engine(struct rules *r)
         cfg_format_flags(choices, unused, a, sizeof(a));
         cfg_format_flags(choices, CFG_OFFLOADS_HONOURED, h, sizeof(h));
         cfg_format_flags(choices, cfg->port.offloads & CFG_OFFLOADS_HONOURED, b, sizeof(b));
-        g = WARN(PORT_OFFLOADS, "the engine does not use %s (it asks the port for %s only)", a,
-                 h);
+        g = WARN(PORT_OFFLOADS, "the engine does not use %s (it asks the port for %s only)", a, h);
         cfg_diag_fix(g, "offloads = %s", b);
     }
 }
