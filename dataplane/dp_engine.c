@@ -29,6 +29,7 @@
 
 #include "common/bigbuf.h"
 #include "common/log.h"
+#include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
 #define LOG_MOD "dataplane"
@@ -199,7 +200,10 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
         e->rx_ip_cksum = true;
     }
-    rc = rte_eth_dev_configure(e->port_id, 1, 1, &conf);
+    /* One queue pair: the worker's bursts (dp_worker.c) use queue 0 only. */
+    _Static_assert(DP_PORT_RX_QUEUES == 1 && DP_PORT_TX_QUEUES == 1,
+                   "dp_worker.c polls and sends on queue 0 only");
+    rc = rte_eth_dev_configure(e->port_id, DP_PORT_RX_QUEUES, DP_PORT_TX_QUEUES, &conf);
     if (rc != 0) {
         snprintf(err, errlen, "port %s: configure failed: %s", e->dev_name, rte_strerror(-rc));
         return -1;

@@ -87,6 +87,10 @@ enum cfg_fault_direction { CFG_FAULT_BOTH, CFG_FAULT_RX, CFG_FAULT_TX };
 #define CFG_OFFLOAD_UDP_CKSUM  (1u << 1)
 #define CFG_OFFLOAD_RSS        (1u << 2)
 #define CFG_OFFLOAD_FAST_FREE  (1u << 3)
+/* The offloads the data-plane engine asks the port for (dataplane/dp_engine.c setup_port):
+ * it leaves UDP checksums 0 (docs/dataplane.md), its one queue needs no RSS, and it does not
+ * set fast_free. `dpdist-config check` warns about the others (config_rules.c). */
+#define CFG_OFFLOADS_HONOURED CFG_OFFLOAD_IPV4_CKSUM
 
 struct cfg_cpus {
     unsigned n;

@@ -42,6 +42,23 @@ void cfg_format_size(uint64_t v, char *buf, size_t len)
     else
         snprintf(buf, len, "%llu", (unsigned long long)v);
 }
+void cfg_format_flags(const char *choices, uint32_t mask, char *buf, size_t len)
+{
+    char c[64];
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (unsigned i = 0; i < 32 && cfg_choice(choices, i, c, sizeof(c)); i++) {
+        if (mask & (1u << i)) {
+            int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", c);
+            if (n > 0 && (size_t)n < len - used)
+                used += (size_t)n;
+        }
+    }
+    if (!used)
+        snprintf(buf, len, "none");
+}
+
 void cfg_format_cpus(const struct cfg_cpus *cpus, char *buf, size_t len)
 {
     size_t used = 0;
@@ -135,18 +152,8 @@ int cfg_format_value(const struct cfg_key *k, const struct dd_cfg *cfg, char *bu
     }
     case CFG_T_FLAGS: {
         uint32_t v;
-        char c[64];
-        size_t used = 0;
         memcpy(&v, field, sizeof(v));
-        for (unsigned i = 0; i < 32 && cfg_choice(k->choices, i, c, sizeof(c)); i++) {
-            if (v & (1u << i)) {
-                int n = snprintf(tmp + used, sizeof(tmp) - used, "%s%s", used ? "," : "", c);
-                if (n > 0 && (size_t)n < sizeof(tmp) - used)
-                    used += (size_t)n;
-            }
-        }
-        if (!used)
-            snprintf(tmp, sizeof(tmp), "none");
+        cfg_format_flags(k->choices, v, tmp, sizeof(tmp));
         break;
     }
     case CFG_T_NAMES: {

@@ -18,6 +18,10 @@
 #ifndef DPDIST_RUNTIME_CONFIG_KEYS_H
 #define DPDIST_RUNTIME_CONFIG_KEYS_H
 
+/* What the engine honours (queues, pollers): the defaults and docs below quote it, and
+ * config_rules.c warns about files that ask for more. */
+#include "dataplane/dp_limits.h"
+
 #define CFG_SECTIONS(X)                                                                            \
     X(NODE, "node", "Erlang node identity and the TCP distribution listener.")                     \
     X(EAL, "eal", "DPDK EAL: cores and memory. Ignored by nodes without a [port].")                \
@@ -57,8 +61,9 @@
       "Default: listen_port_min.")                                                                 \
     /* [eal] */                                                                                    \
     X(EAL_LCORES, EAL, "lcores", CPUS, eal.lcores, "0", 1, CFG_MAX_LCORE, NULL,                    \
-      "CPUs of the node, as a list (`0-3,8`). The main lcore runs the control plane, the others "  \
-      "poll the port; a single lcore also polls, inline in the application's threads.")            \
+      "CPUs of the node, as a list (`0-3,8`). The main lcore runs the control plane, the next "    \
+      "polls the port (the engine runs " DP_LIMIT_STR(DP_POLL_LCORES) " poller: more lcores would " \
+      "idle); a single lcore also polls, inline in the application's threads.")                    \
     X(EAL_MAIN_LCORE, EAL, "main_lcore", UINT, eal.main_lcore, "", 0, CFG_MAX_LCORE - 1, NULL,     \
       "The lcore of the control plane, as EAL `--main-lcore`. Default: the lowest of lcores.")     \
     X(EAL_SOCKET_MEM, EAL, "socket_mem", MEMLIST, eal.socket_mem, "", 1, CFG_MAX_NUMA, NULL,       \
@@ -99,17 +104,21 @@
       "Source MAC address, `02:00:00:00:00:01`. Default: the port's own.")                         \
     X(PORT_MTU, PORT, "mtu", UINT, port.mtu, "1500", 576, 9600, NULL,                              \
       "IP MTU of the data plane; messages are cut into fragments that fit it.")                    \
-    X(PORT_RX_QUEUES, PORT, "rx_queues", UINT, port.rx_queues, "1", 1, 64, NULL,                   \
-      "Receive queues; at least one per polling lcore (RSS spreads channels over them).")          \
-    X(PORT_TX_QUEUES, PORT, "tx_queues", UINT, port.tx_queues, "1", 1, 64, NULL,                   \
-      "Transmit queues; at least one per polling lcore.")                                          \
+    X(PORT_RX_QUEUES, PORT, "rx_queues", UINT, port.rx_queues, DP_LIMIT_STR(DP_PORT_RX_QUEUES), \
+      1, 64, NULL, "Receive queues of the port. The engine sets up "                               \
+      DP_LIMIT_STR(DP_PORT_RX_QUEUES) "; another value is not honoured (check warns).")            \
+    X(PORT_TX_QUEUES, PORT, "tx_queues", UINT, port.tx_queues, DP_LIMIT_STR(DP_PORT_TX_QUEUES), \
+      1, 64, NULL, "Transmit queues of the port. The engine sets up "                              \
+      DP_LIMIT_STR(DP_PORT_TX_QUEUES) "; another value is not honoured (check warns).")            \
     X(PORT_RX_DESC, PORT, "rx_desc", UINT, port.rx_desc, "1024", 64, 32768, NULL,                  \
       "Descriptors per receive queue, a multiple of 32.")                                          \
     X(PORT_TX_DESC, PORT, "tx_desc", UINT, port.tx_desc, "1024", 64, 32768, NULL,                  \
       "Descriptors per transmit queue, a multiple of 32.")                                         \
-    X(PORT_OFFLOADS, PORT, "offloads", FLAGS, port.offloads, "ipv4_cksum,udp_cksum,rss", 0, 0,    \
+    X(PORT_OFFLOADS, PORT, "offloads", FLAGS, port.offloads, "ipv4_cksum", 0, 0,                  \
       "ipv4_cksum|udp_cksum|rss|fast_free",                                                        \
-      "Offloads to use where the port has them (the rest is done in software); `none`: none.")     \
+      "Offloads to use where the port has them (else done in software); `none`: none. The "       \
+      "engine uses ipv4_cksum only (UDP checksums are 0, one queue needs no RSS): check warns "    \
+      "about the others.")                                                                         \
     /* [lanes] */                                                                                  \
     X(LANES_HB_INTERVAL_US, LANES, "hb_interval_us", UINT, lanes.hb_interval_us, "10000", 100,     \
       10000000, NULL, "Microseconds between heartbeats on each channel.")                          \

@@ -66,6 +66,8 @@ int cfg_parse_value(const struct cfg_key *k, const char *text, struct dd_cfg *cf
 int cfg_format_value(const struct cfg_key *k, const struct dd_cfg *cfg, char *buf, size_t len);
 /* The i-th choice of "a|b|c" into buf; false past the end. */
 bool cfg_choice(const char *choices, unsigned i, char *buf, size_t len);
+/* The choices whose bits are set in mask, as a FLAGS key writes them ("a,c"; "none"). */
+void cfg_format_flags(const char *choices, uint32_t mask, char *buf, size_t len);
 /* A byte count as a file writes it: 64M, 4K, 3000. */
 void cfg_format_size(uint64_t v, char *buf, size_t len);
 /* "0-3,8" for a CPU list. */

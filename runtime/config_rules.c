@@ -333,10 +333,9 @@ static void rules_vdev(struct rules *r)
         if (cfg_vdev_arg(vdev, !strcmp(drv, "net_af_xdp") ? "queue_count" : "qpairs", v, sizeof(v)))
             qpairs = (unsigned)strtoul(v, NULL, 10);
         unsigned need =
-            cfg->port.rx_queues > cfg->port.tx_queues ? cfg->port.rx_queues : cfg->port.tx_queues;
+            DP_PORT_RX_QUEUES > DP_PORT_TX_QUEUES ? DP_PORT_RX_QUEUES : DP_PORT_TX_QUEUES;
         if (qpairs < need) {
-            g = ERR(PORT_VDEV, "the device has %u queue pairs, rx_queues/tx_queues need %u", qpairs,
-                    need);
+            g = ERR(PORT_VDEV, "the device has %u queue pairs, the engine uses %u", qpairs, need);
             cfg_diag_fix(g, "add %s=%u to the vdev",
                          !strcmp(drv, "net_af_xdp") ? "queue_count" : "qpairs", need);
         }
@@ -385,11 +384,6 @@ static void rules_vdev(struct rules *r)
     }
 }
 
-static unsigned pollers(const struct dd_cfg *cfg)
-{
-    return cfg->eal.lcores.n > 1 ? cfg->eal.lcores.n - 1 : 1;
-}
-
 static uint64_t pool_mb(const struct dd_cfg *cfg)
 {
     uint64_t bytes = (uint64_t)cfg->mempool.mbuf_count *
@@ -433,19 +427,6 @@ static void rules_port(struct rules *r)
         cfg_diag_fix(g, "set [mempool] data_room = %u or more", frame + CFG_MBUF_HEADROOM);
     }
 
-    unsigned np = pollers(cfg);
-    if (!BAD(PORT_TX_QUEUES) && cfg->port.tx_queues < np) {
-        g = ERR2(PORT_TX_QUEUES, EAL_LCORES,
-                 "%u polling lcores need a transmit queue each, tx_queues is %u", np,
-                 cfg->port.tx_queues);
-        cfg_diag_fix(g, "set [port] tx_queues = %u, or use fewer lcores", np);
-    }
-    if (!BAD(PORT_RX_QUEUES) && cfg->port.rx_queues < np) {
-        g = WARN2(PORT_RX_QUEUES, EAL_LCORES,
-                  "%u polling lcores share rx_queues = %u receive queues; some will idle", np,
-                  cfg->port.rx_queues);
-        cfg_diag_fix(g, "set [port] rx_queues = %u", np);
-    }
     if (!BAD(PORT_RX_DESC) && cfg->port.rx_desc % 32) {
         g = ERR(PORT_RX_DESC, "%u is not a multiple of 32", cfg->port.rx_desc);
         cfg_diag_fix(g, "use %u", (cfg->port.rx_desc + 31) / 32 * 32);
@@ -455,9 +436,10 @@ static void rules_port(struct rules *r)
         cfg_diag_fix(g, "use %u", (cfg->port.tx_desc + 31) / 32 * 32);
     }
 
-    /* mbufs: every descriptor may hold one, every lcore cache some, plus a burst in hand */
-    uint64_t need = (uint64_t)cfg->port.rx_queues * cfg->port.rx_desc +
-                    (uint64_t)cfg->port.tx_queues * cfg->port.tx_desc +
+    /* mbufs: every descriptor of the queues the engine sets up may hold one, every lcore
+     * cache some, plus a burst in hand */
+    uint64_t need = (uint64_t)DP_PORT_RX_QUEUES * cfg->port.rx_desc +
+                    (uint64_t)DP_PORT_TX_QUEUES * cfg->port.tx_desc +
                     (uint64_t)cfg->eal.lcores.n * cfg->mempool.cache_size + 64;
     if (!BAD(MEMPOOL_MBUF_COUNT) && cfg->mempool.mbuf_count < need) {
         uint64_t fit = 1;
@@ -488,6 +470,63 @@ static void rules_port(struct rules *r)
                  (unsigned long long)pool, (unsigned long long)budget);
         cfg_diag_fix(g, "give the EAL at least %llu MiB",
                      (unsigned long long)(pool + CFG_EAL_OVERHEAD_MB));
+    }
+}
+
+/* --- what the engine honours --------------------------------------------------------- */
+
+/* Settings the data-plane engine would not honour: more polling lcores than it runs
+ * (DP_POLL_LCORES), queue counts other than those it sets up (DP_PORT_RX_QUEUES,
+ * DP_PORT_TX_QUEUES, dataplane/dp_limits.h), offloads it does not use
+ * (CFG_OFFLOADS_HONOURED). The node runs all the same, so these are warnings, each at the
+ * line that asks, with the value that says what happens. */
+static void rules_engine(struct rules *r)
+{
+    struct dd_cfg *cfg = r->cfg;
+    struct cfg_diag *g;
+    char a[256], b[256], h[256];
+    struct cfg_cpus poll = {0};
+    poll.n = cfg_poll_lcores(cfg, poll.cpu, CFG_MAX_LCORE);
+    if (!BAD(EAL_LCORES) && !BAD(EAL_MAIN_LCORE) && poll.n > DP_POLL_LCORES &&
+        cfg_cpus_has(&cfg->eal.lcores, cfg->eal.main_lcore)) {
+        struct cfg_cpus used = {0}, idle = {0}, keep = {0};
+        for (unsigned i = 0; i < poll.n; i++) {
+            if (i < DP_POLL_LCORES)
+                used.cpu[used.n++] = poll.cpu[i];
+            else
+                idle.cpu[idle.n++] = poll.cpu[i];
+        }
+        for (unsigned i = 0; i < cfg->eal.lcores.n; i++)
+            if (cfg->eal.lcores.cpu[i] == cfg->eal.main_lcore ||
+                cfg_cpus_has(&used, cfg->eal.lcores.cpu[i]))
+                keep.cpu[keep.n++] = cfg->eal.lcores.cpu[i];
+        cfg_format_cpus(&used, a, sizeof(a));
+        cfg_format_cpus(&idle, b, sizeof(b));
+        g = WARN(EAL_LCORES,
+                 "%u lcores would poll the port, but the engine runs %u poller (lcore %s): "
+                 "lcore%s %s would stay idle",
+                 poll.n, DP_POLL_LCORES, a, idle.n > 1 ? "s" : "", b);
+        cfg_format_cpus(&keep, a, sizeof(a));
+        cfg_diag_fix(g, "lcores = %s", a);
+    }
+    if (!BAD(PORT_RX_QUEUES) && cfg->port.rx_queues != DP_PORT_RX_QUEUES) {
+        g = WARN(PORT_RX_QUEUES, "rx_queues = %u is not honoured: the engine sets up %u",
+                 cfg->port.rx_queues, DP_PORT_RX_QUEUES);
+        cfg_diag_fix(g, "remove the line (or write rx_queues = %u)", DP_PORT_RX_QUEUES);
+    }
+    if (!BAD(PORT_TX_QUEUES) && cfg->port.tx_queues != DP_PORT_TX_QUEUES) {
+        g = WARN(PORT_TX_QUEUES, "tx_queues = %u is not honoured: the engine sets up %u",
+                 cfg->port.tx_queues, DP_PORT_TX_QUEUES);
+        cfg_diag_fix(g, "remove the line (or write tx_queues = %u)", DP_PORT_TX_QUEUES);
+    }
+    const char *choices = cfg_key_table[CFG_K_PORT_OFFLOADS].choices;
+    uint32_t unused = cfg->port.offloads & ~(uint32_t)CFG_OFFLOADS_HONOURED;
+    if (!BAD(PORT_OFFLOADS) && unused) {
+        cfg_format_flags(choices, unused, a, sizeof(a));
+        cfg_format_flags(choices, CFG_OFFLOADS_HONOURED, h, sizeof(h));
+        cfg_format_flags(choices, cfg->port.offloads & CFG_OFFLOADS_HONOURED, b, sizeof(b));
+        g = WARN(PORT_OFFLOADS, "the engine does not use %s (it asks the port for %s only)", a, h);
+        cfg_diag_fix(g, "offloads = %s", b);
     }
 }
 
@@ -586,6 +625,7 @@ void cfg_rules(struct dd_cfg *cfg, const bool *bad, struct cfg_diags *d)
         rules_extra_args(r, strcmp(drv, "net_memif") == 0);
     if (cfg->section_line[CFG_SEC_PORT]) {
         rules_port(r);
+        rules_engine(r);
         rules_lanes(r);
     } else {
         cfg->port.kind = CFG_PORT_NONE;

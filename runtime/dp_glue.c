@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "dataplane/dp.h"
+#include "dataplane/dp_limits.h"
 #include "runtime/config.h"
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
@@ -88,8 +89,10 @@ static void params_from_cfg(struct dd_node *n, const struct dd_cfg *cfg,
     p->data_room = cfg->mempool.data_room;
     p->want_ipv4_cksum_offload = (cfg->port.offloads & CFG_OFFLOAD_IPV4_CKSUM) != 0;
     p->want_udp_cksum_offload = (cfg->port.offloads & CFG_OFFLOAD_UDP_CKSUM) != 0;
-    /* A polling lcore besides the main one: a dedicated poller. Just one lcore: the node's
-     * application threads poll (inline). */
+    /* A polling lcore besides the main one: a dedicated poller (DP_POLL_LCORES: the first;
+     * `dpdist-config check` warns about the others). Just one lcore: the node's application
+     * threads poll (inline). */
+    _Static_assert(DP_POLL_LCORES == 1, "the engine takes one poll_lcore");
     uint16_t lcores[8];
     unsigned npoll = cfg_poll_lcores(cfg, lcores, 8);
     p->poll_lcore = npoll > 0 && lcores[0] != cfg->eal.main_lcore ? lcores[0] : -1;

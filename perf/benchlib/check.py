@@ -2,7 +2,9 @@
 
 Every scenario that ran has a record for every transport and every expected metric; each
 record is either a finite number >= 0 with a known unit, or an explicit n/a with a reason.
-An "error" record (a scenario that should have run and failed) fails the check.
+An "error" record (a scenario that should have run and failed) fails the check, and so does
+an n/a because a transport is "not available" here (its probe failed: nothing of it was
+checked, which must not look like a pass), or a run without any scenario or measured value.
 """
 import json
 
@@ -50,11 +52,17 @@ def check(path):
         elif r["status"] == "na":
             if r["value"] is not None or not r.get("reason"):
                 problems.append(f"{where}: n/a needs value null and a reason")
+            elif r["reason"].startswith("not available"):
+                problems.append(f"{where}: not run here, so not checked: {r['reason']}")
         elif r["status"] == "error":
             problems.append(f"{where}: failed: {r.get('reason')}")
         else:
             problems.append(f"{where}: unknown status {r['status']!r}")
         seen.add((r["scenario"], r["transport"], r["size"], r["metric"]))
+    if not doc["scenarios"]:
+        problems.append("no scenario ran")
+    if not any(r.get("status") == "ok" for r in doc["results"]):
+        problems.append("no value was measured")
     for sc in doc["scenarios"]:
         for t in doc["transports"]:
             for size, metric, unit in doc["expected"][sc]:

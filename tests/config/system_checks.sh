@@ -43,7 +43,7 @@ expect_fail unbound "$CONFIGS/vfio-ice.ini" \
 fresh
 fake_pci "$M" 0000:3b:00.0 0x8086 0x1583 1 vfio-pci 30
 expect_fail numa "$CONFIGS/vfio-i40e.ini" \
-  "error: \[eal\] lcores: polling lcores 4,6 are on NUMA node 0, the NIC 0000:3b:00.0 on node 1. fix: poll from CPUs of node 1: 1,3,5,7,9,11,13,15" \
+  "error: \[eal\] lcores: polling lcore 4 is on NUMA node 0, the NIC 0000:3b:00.0 on node 1. fix: poll from CPUs of node 1: 1,3,5,7,9,11,13,15" \
   "error: \[eal\] socket_mem: no memory on NUMA node 1, where the NIC is"
 dd_check_no_grep "numa: the main lcore is not a poller" "polling lcores 2" "$DD_TMP/numa.out"
 
@@ -58,7 +58,7 @@ expect_fail no-mount "$CONFIGS/mlx5-bifurcated.ini" "error: \[eal\] socket_mem: 
 
 fresh
 echo 0-3 >"$M/sys/devices/system/cpu/online"
-expect_fail offline "$CONFIGS/vfio-i40e.ini" "error: \[eal\] lcores: CPUs 4,6 are offline"
+expect_fail offline "$CONFIGS/vfio-i40e.ini" "error: \[eal\] lcores: CPU 4 is offline"
 echo 0-7 >"$M/sys/devices/system/cpu/present"
 echo 0-7 >"$M/sys/devices/system/cpu/online"
 expect_fail absent "$CONFIGS/mlx5-bifurcated.ini" \

@@ -48,8 +48,10 @@ dd_check "node B starts again" \
   --dist 67108864 --max 67108864 --seed 13 --stop-peer 1
 PB=$DP_PID
 dp_wait "$PB" 120
+dd_check "the 64 MiB sender finished (exit 0)" test $? -eq 0
 dp_check_phase "64 MiB messages B -> A" "$DD_TMP/b2.log" main
 dp_wait "$PA" 20
+dd_check "the receiver, stopped by its peer, exits 0" test $? -eq 0
 dd_check_no_grep "no message was reported out of order" 'expected [0-9]+$' "$DD_TMP/a2.log"
 
 # --- 3. both stop together

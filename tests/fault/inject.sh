@@ -34,6 +34,7 @@ PB=$DP_PID
 dp_wait "$PB" 540
 dd_check "the sender finished" test $? -eq 0
 dp_wait "$PA" 20
+dd_check "the receiver, stopped by its peer, exits 0" test $? -eq 0
 echo "# run time: $(( $(date +%s) - start )) s"
 
 dp_check_phase "with $RATE faults" "$DD_TMP/b.log" main

@@ -65,6 +65,10 @@ for k in 0 1; do
     dp_check_cmp "big $k: heartbeats arrived while it streamed" "$hb" -ge 1
     dp_check_cmp "big $k: the largest heartbeat gap is shorter than the transfer (us)" "$gap" \
       -lt $(( ms_after * 1000 ))
+  else
+    why="the rest of the message took ${ms_after} ms, too short to expect a heartbeat"
+    dd_skip "big $k: heartbeats arrived while it streamed" "$why"
+    dd_skip "big $k: the largest heartbeat gap is shorter than the transfer" "$why"
   fi
   prev=$big
 done

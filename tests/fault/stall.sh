@@ -30,6 +30,7 @@ PB=$DP_PID
 dp_wait "$PB" 120
 dd_check "the sender finished" test $? -eq 0
 dp_wait "$PA" 20
+dd_check "the receiver, stopped by its peer, exits 0" test $? -eq 0
 
 dp_check_phase "after the stall" "$DD_TMP/b.log" main
 line=$(dp_line "$DD_TMP/b.log" '^RESULT source phase=main ')

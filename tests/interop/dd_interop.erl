@@ -15,7 +15,7 @@ report(Name, Other) -> io:format("FAIL ~s: ~p~n", [Name, Other]).
 %% A term that exercises the external format: maps, a binary over 1 MiB, big integers,
 %% unicode atoms and strings, floats, nested lists and tuples, pids, refs.
 big_term() ->
-    Bin = crypto:strong_rand_bytes(1024 * 1024 + 17),
+    Bin = rand:bytes(1024 * 1024 + 17),
     #{binary => Bin,
       small_bin => <<1, 2, 3>>,
       bits => <<5:3>>,

@@ -42,6 +42,8 @@ ERL_EPMD_PORT=$EPMD_PORT timeout 30 erl -sname "$Y" -start_epmd false -noshell -
   -setcookie dpdistcookie -eval "
     R = net_adm:ping('$X@$H'), io:format(\"ping: ~p~n\", [R]),
     {waiter, '$X@$H'} ! halt, timer:sleep(200), halt(0)." >"$DD_TMP/y.log" 2>&1
+rc=$?
+dd_check "the third node ran to its end (exit $rc)" test $rc -eq 0
 dd_check_grep "net_adm:ping from a third node through dpdist-epmd answers pong" "^ping: pong" "$DD_TMP/y.log"
 
 # -kill is refused while a node is registered, by our client and the real one.
@@ -51,11 +53,12 @@ else
   dd_pass "node $X halted when told"
 fi
 # Registrations end with their connections: $X is gone, $Y too (it halted).
-dd_check "after $X halts its name is gone" dd_wait_for bash -c "! epmd -port $EPMD_PORT -names | grep -q '^name $X at port'"
+dd_check "after $X halts its name is gone" dd_wait_for dd_epmd_lacks "$EPMD_PORT" "$X"
 
 Z=z$DD_RUN_ID
 dd_erl "$Z" "$DD_TMP/z.log" "receive _ -> ok after 30000 -> ok end, halt()."
-dd_wait_for bash -c "epmd -port $EPMD_PORT -names | grep -q '^name $Z at port'"
+dd_check "erl -sname $Z registers" \
+  dd_wait_for bash -c "epmd -port $EPMD_PORT -names | grep -q '^name $Z at port'"
 "$EPMD" -port "$EPMD_PORT" -kill >"$DD_TMP/kill1.txt" 2>&1; rc=$?
 dd_check "our -kill refused while $Z is registered (rc=$rc)" test $rc -eq 1
 dd_check_grep "refusal message as the reference client prints it" "^Killing not allowed - living nodes in database." "$DD_TMP/kill1.txt"
@@ -63,7 +66,7 @@ epmd -port "$EPMD_PORT" -kill >"$DD_TMP/kill2.txt" 2>&1
 dd_check_grep "the real epmd -kill is refused too" "^Killing not allowed" "$DD_TMP/kill2.txt"
 dd_check "daemon still running after refused kills" kill -0 "$EPMD_PID"
 kill -9 "$ERL_PID"
-dd_check "$Z's name is gone once kill -9 closes its connection" dd_wait_for bash -c "! epmd -port $EPMD_PORT -names | grep -q '^name $Z'"
+dd_check "$Z's name is gone once kill -9 closes its connection" dd_wait_for dd_epmd_lacks "$EPMD_PORT" "$Z"
 "$EPMD" -port "$EPMD_PORT" -kill >"$DD_TMP/kill3.txt" 2>&1
 dd_check_grep "-kill with no nodes: Killed" "^Killed" "$DD_TMP/kill3.txt"
 dd_check "daemon exited after -kill" dd_wait_for bash -c "! kill -0 $EPMD_PID"

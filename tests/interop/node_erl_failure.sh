@@ -22,14 +22,15 @@ WA=$ERL_PID
 dd_check "BEAM watcher armed" env DD_WAIT=30 bash -c "$(declare -f dd_wait_for); dd_wait_for grep -q armed '$DD_TMP/watchA.log'"
 kill -9 "$EA_PID"
 wait "$WA" 2>/dev/null
-dd_erl_checks "$DD_TMP/watchA.log"
+dd_erl_checks "$DD_TMP/watchA.log" $?
 
 # --- B: the dpdist node links to and monitors BEAM processes; the BEAM node is killed -9.
 EB=eb$DD_RUN_ID
 dd_check "echo B starts" dd_start_echo "$EB" "$DD_TMP/echoB.log"
 dd_erl "vb$DD_RUN_ID" "$DD_TMP/victimB.log" "code:add_patha(\"$DD_TMP/ebin\"), dd_interop:serve()."
 VB=$ERL_PID
-dd_wait_for bash -c "epmd -port $EPMD_PORT -names | grep -q '^name vb$DD_RUN_ID '"
+dd_check "BEAM victim B registers" \
+  dd_wait_for bash -c "epmd -port $EPMD_PORT -names | grep -q '^name vb$DD_RUN_ID '"
 dd_erl "ob$DD_RUN_ID" "$DD_TMP/obsB.log" "
   code:add_patha(\"$DD_TMP/ebin\"),
   N = '$EB@$H', V = 'vb$DD_RUN_ID@$H',
@@ -55,7 +56,7 @@ dd_check "observer armed" env DD_WAIT=30 bash -c "$(declare -f dd_wait_for); dd_
 sleep 0.5
 kill -9 "$VB"
 wait "$OB" 2>/dev/null
-dd_erl_checks "$DD_TMP/obsB.log"
+dd_erl_checks "$DD_TMP/obsB.log" $?
 dd_check_grep "echo B logs the nodedown" "node vb$DD_RUN_ID@$H down" "$DD_TMP/echoB.log"
 
 # --- C: a BEAM node frozen with kill -STOP is declared down by the dpdist node after ticktime.
@@ -63,7 +64,8 @@ EC=ec$DD_RUN_ID
 dd_check "echo C starts with -ticktime 4" dd_start_echo "$EC" "$DD_TMP/echoC.log" -ticktime 4
 dd_erl "vc$DD_RUN_ID" "$DD_TMP/victimC.log" "code:add_patha(\"$DD_TMP/ebin\"), dd_interop:serve()." -kernel net_ticktime 4
 VC=$ERL_PID
-dd_wait_for bash -c "epmd -port $EPMD_PORT -names | grep -q '^name vc$DD_RUN_ID '"
+dd_check "BEAM victim C registers" \
+  dd_wait_for bash -c "epmd -port $EPMD_PORT -names | grep -q '^name vc$DD_RUN_ID '"
 dd_erl "oc$DD_RUN_ID" "$DD_TMP/obsC.log" "
   code:add_patha(\"$DD_TMP/ebin\"),
   N = '$EC@$H', V = 'vc$DD_RUN_ID@$H',
@@ -89,7 +91,7 @@ dd_check "dpdist declares the frozen BEAM node down after ticktime (took ${ms} m
 dd_check_grep "the reason is net_tick_timeout" "node vc$DD_RUN_ID@$H down: net_tick_timeout" "$DD_TMP/echoC.log"
 kill -CONT "$VC"
 wait "$OC" 2>/dev/null
-dd_erl_checks "$DD_TMP/obsC.log"
+dd_erl_checks "$DD_TMP/obsC.log" $?
 
 # --- D: a dpdist node frozen with kill -STOP is declared down by BEAM after net_ticktime.
 ED=ed$DD_RUN_ID
@@ -106,7 +108,8 @@ WD=$ERL_PID
 dd_check "BEAM watcher D armed" env DD_WAIT=30 bash -c "$(declare -f dd_wait_for); dd_wait_for grep -q armed '$DD_TMP/watchD.log'"
 kill -STOP "$ED_PID"
 wait "$WD" 2>/dev/null
+rc=$?
 kill -CONT "$ED_PID"
-dd_erl_checks "$DD_TMP/watchD.log"
+dd_erl_checks "$DD_TMP/watchD.log" $rc
 dd_check_grep "BEAM logs the frozen dpdist node as not responding" "not responding|net_tick_timeout|nodedown after" "$DD_TMP/watchD.log"
 dd_done

@@ -2,6 +2,10 @@
 # dd_test_init. Every process a test starts is registered with dd_track so it is killed on
 # exit; every name, port and file is unique to the test run.
 #
+# Results are TAP lines: `ok N - what`, `not ok N - what`, and `ok N - what # SKIP why` for
+# a check this machine cannot make (dd_skip): never a silent pass. A test whose checks were
+# all skipped exits 77 (meson's SKIP); one that made no check at all fails.
+#
 # Environment (set by meson): DPDIST_BUILD (build dir), DPDIST_SRC (source dir).
 
 set -uo pipefail
@@ -10,14 +14,17 @@ DD_PIDS=()
 DD_CLEANUP=()
 DD_FAILS=0
 DD_CHECKS=0
+DD_SKIPS=0
 
 dd_test_init() {
   DD_NAME=${1:-$(basename "$0" .sh)}
   : "${DPDIST_BUILD:?DPDIST_BUILD must point at the build directory}"
   : "${DPDIST_SRC:?DPDIST_SRC must point at the source directory}"
   DD_TMP=$(mktemp -d "/tmp/dpdist-${DD_NAME}.XXXXXX")
-  # A private HOME so erl's cookie file and crash dumps stay in the test's directory.
+  # A private HOME so erl's cookie file stays in the test's directory, and its crash dumps
+  # too (erl writes them in its working directory, the build directory under meson).
   export HOME="$DD_TMP/home"
+  export ERL_CRASH_DUMP="$DD_TMP/erl_crash.dump"
   mkdir -p "$HOME"
   DD_RUN_ID=$(printf '%04x%04x' $$ $RANDOM)
   trap dd_cleanup EXIT
@@ -76,9 +83,17 @@ dd_wait_for() {
 }
 
 dd_pass() { DD_CHECKS=$((DD_CHECKS + 1)); echo "ok $DD_CHECKS - $*"; }
-dd_fail() { DD_CHECKS=$((DD_CHECKS + 1)); DD_FAILS=$((DD_FAILS + 1)); echo "not ok $DD_CHECKS - $*"; }
+# dd_fail returns 1, so `dd_check ... || what to do then` works
+dd_fail() {
+  DD_CHECKS=$((DD_CHECKS + 1)); DD_FAILS=$((DD_FAILS + 1)); echo "not ok $DD_CHECKS - $*"
+  return 1
+}
+# dd_skip "description" "reason": a check not made here, reported as skipped with its reason
+dd_skip() {
+  DD_CHECKS=$((DD_CHECKS + 1)); DD_SKIPS=$((DD_SKIPS + 1)); echo "ok $DD_CHECKS - $1 # SKIP $2"
+}
 
-# dd_check "description" command...   (passes when the command succeeds)
+# dd_check "description" command...   (passes when the command succeeds; returns its result)
 dd_check() {
   local desc=$1; shift
   if "$@"; then dd_pass "$desc"; else dd_fail "$desc"; fi
@@ -91,15 +106,26 @@ dd_check_grep() {
   fi
 }
 
+# dd_check_no_grep "description" pattern file   (the file must exist: no file proves nothing)
 dd_check_no_grep() {
+  if [ ! -r "$3" ]; then dd_fail "$1 (no file $3 to look in)"; return; fi
   if ! grep -qE -- "$2" "$3"; then dd_pass "$1"; else
     dd_fail "$1 (unexpected /$2/ in $3:)"; grep -E -- "$2" "$3" | sed 's/^/#   /' | head
   fi
 }
 
+# The summary; the test's status: 1 with a failure or without any check, 77 (meson's SKIP)
+# when every check was skipped, else 0. Call it last: `dd_done` (its status is the script's).
 dd_done() {
-  echo "# $DD_NAME: $DD_CHECKS checks, $DD_FAILS failed"
-  [ $DD_FAILS -eq 0 ]
+  echo "# $DD_NAME: $DD_CHECKS checks, $DD_FAILS failed, $DD_SKIPS skipped"
+  if [ $DD_CHECKS -eq 0 ]; then
+    echo "not ok 1 - $DD_NAME made no check"
+    DD_FAILS=1
+    exit 1
+  fi
+  [ $DD_FAILS -eq 0 ] || exit 1
+  [ $DD_SKIPS -lt $DD_CHECKS ] || exit 77
+  return 0
 }
 
 # Starts dpdist-epmd on a fresh port; sets EPMD_PORT and EPMD_PID. Extra args passed on.
@@ -148,6 +174,15 @@ dd_erl() {
   dd_track $ERL_PID
 }
 
+# dd_epmd_lacks PORT NAME [CLIENT]: the EPMD on PORT answers -names (asked with CLIENT,
+# default the real `epmd`) and does not list NAME. A daemon that does not answer lists
+# nothing either: that must not count as the name being gone.
+dd_epmd_lacks() {
+  local out
+  out=$("${3:-epmd}" -port "$1" -names 2>&1) || return 1
+  grep -q '^epmd: up and running' <<<"$out" && ! grep -q "^name $2 " <<<"$out"
+}
+
 # Short host name as erl uses it for -sname.
 dd_short_host() { hostname -s; }
 
@@ -177,13 +212,21 @@ dd_erl_run() {
     -pa "$DD_TMP/ebin" "$@" -eval "$expr, halt(0)." >"$log" 2>&1
 }
 
-# Counts the dd_interop check lines of a log into the test's totals and shows failures.
+# dd_erl_checks LOG [STATUS]: counts the dd_interop check lines of an erl's log into the
+# test's totals; a log without any check line fails (an erl that printed nothing checked
+# nothing), and so does an erl exit STATUS other than 0 (with the log's end).
 dd_erl_checks() {
-  local log=$1 line
+  local log=$1 line n=0
+  if [ $# -ge 2 ]; then
+    if [ "$2" -eq 0 ]; then dd_pass "$(basename "$log"): erl exited 0"; else
+      dd_fail "$(basename "$log"): erl exited $2"; tail -n 15 "$log" 2>/dev/null | sed 's/^/#   /'
+    fi
+  fi
   while IFS= read -r line; do
     case $line in
-      "ok "*) dd_pass "${line#ok }" ;;
-      "FAIL "*) dd_fail "${line#FAIL }" ;;
+      "ok "*) dd_pass "${line#ok }"; n=$((n + 1)) ;;
+      "FAIL "*) dd_fail "${line#FAIL }"; n=$((n + 1)) ;;
     esac
-  done <"$log"
+  done < <(cat "$log" 2>/dev/null)
+  [ $n -gt 0 ] || { dd_fail "$(basename "$log"): erl printed no check line"; tail -n 15 "$log" 2>/dev/null | sed 's/^/#   /'; }
 }

@@ -62,7 +62,9 @@ TEST(ConfigTable, DefaultsParseAndFormatBack)
     }
     EXPECT_EQ(cfg.lanes.hb_interval_us, 10000u);
     EXPECT_EQ(cfg.lanes.max_msg_bytes, 64ull << 20);
-    EXPECT_EQ(cfg.port.offloads, CFG_OFFLOAD_IPV4_CKSUM | CFG_OFFLOAD_UDP_CKSUM | CFG_OFFLOAD_RSS);
+    EXPECT_EQ(cfg.port.offloads, (uint32_t)CFG_OFFLOADS_HONOURED);
+    EXPECT_EQ(cfg.port.rx_queues, DP_PORT_RX_QUEUES);
+    EXPECT_EQ(cfg.port.tx_queues, DP_PORT_TX_QUEUES);
     EXPECT_EQ(cfg.port.kind, CFG_PORT_NONE);
     EXPECT_EQ(cfg.eal.main_lcore, 0u);
     EXPECT_TRUE(cfg.telemetry.enabled);
@@ -531,11 +533,9 @@ TEST(ConfigRules, PortShapes)
     a.load(dir, "[node]\nsname = a\n[port]\nip = 10.0.0.1\n");
     EXPECT_NE(a.find("the port has neither pci nor vdev"), nullptr) << a.text();
     b.load(dir, "[node]\nsname = a\n[eal]\nno_huge = true\n[port]\n"
-                "vdev = net_af_packet0,qpairs=1\nip = 10.0.0.1\nrx_queues = 2\ntx_queues = 2\n"
-                "driver = vfio-pci\n");
+                "vdev = net_af_packet0,qpairs=0\nip = 10.0.0.1\ndriver = vfio-pci\n");
     EXPECT_NE(b.find("net_af_packet needs the interface"), nullptr) << b.text();
-    EXPECT_NE(b.find("the device has 1 queue pairs, rx_queues/tx_queues need 2"), nullptr)
-        << b.text();
+    EXPECT_NE(b.find("the device has 0 queue pairs, the engine uses 1"), nullptr) << b.text();
     EXPECT_NE(b.find("driver applies to PCI ports"), nullptr) << b.text();
     c.load(dir, "[node]\nsname = a\n[eal]\nno_huge = true\n[port]\n"
                 "vdev = net_memif0,role=host,socket=rel.sock,zero-copy=yes\nip = 10.0.0.1\n"
@@ -563,9 +563,10 @@ TEST(ConfigRules, QueuesMbufsAndMemory)
     a.load(dir, "[node]\nsname = a\n[eal]\nlcores = 0-3\nno_huge = true\nmem_mb = 64\n[port]\n"
                 "pci = 0000:3b:00.0\nip = 10.0.0.1\nrx_desc = 1000\n[mempool]\nmbuf_count = 2047\n"
                 "cache_size = 512\n");
-    EXPECT_NE(a.find("3 polling lcores need a transmit queue each, tx_queues is 1"), nullptr)
-        << a.text();
-    EXPECT_NE(a.find("3 polling lcores share rx_queues = 1"), nullptr) << a.text();
+    const cfg_diag *p = a.find("3 lcores would poll the port, but the engine runs 1 poller");
+    ASSERT_NE(p, nullptr) << a.text();
+    EXPECT_EQ(p->severity, CFG_SEV_WARNING); // the node runs, with idle lcores
+    EXPECT_STREQ(p->fix, "lcores = 0-1");
     EXPECT_NE(a.find("1000 is not a multiple of 32"), nullptr) << a.text();
     const cfg_diag *m = a.find("mbufs are fewer than the rings and caches hold");
     ASSERT_NE(m, nullptr) << a.text();
