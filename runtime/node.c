@@ -629,9 +629,13 @@ void node_stop(struct dd_node *n)
     atomic_store(&n->stopping, true);
     node_wake(n);
     pthread_join(n->thread, NULL);
-    /* Work posted by conn_down (closing sockets) runs here, on this thread. */
+    /* Diallers still blocked finish alone; those that posted their result are run below. */
+    hsio_orphan_dials(n);
+    /* Work posted by conn_down (closing sockets) runs here, on this thread, including what
+     * that work posts in turn. */
     rcu_rd_enter();
-    run_work(n);
+    while (n->work)
+        run_work(n);
     while (n->handshaking)
         hsio_sock_free(n, n->handshaking);
     hsio_bury(n);

@@ -115,6 +115,7 @@ struct rt_sock {
 };
 
 struct dp_chan;
+struct hsio_dial; /* runtime/hsio.c */
 
 /* A queued outgoing buffer (TCP). */
 struct rt_txq {
@@ -187,7 +188,8 @@ struct dd_conn {
 
     /* Waiters in dd_connect. */
     pthread_cond_t up_cond;
-    int fail_status; /* why it went down (DD_E*) */
+    int fail_status;    /* why it went down (DD_E*), under tx_lock */
+    char fail_why[256]; /* ... in words, for dd_connect's error (under tx_lock) */
 };
 
 /* ---- mailboxes ---------------------------------------------------------------------- */
@@ -294,6 +296,7 @@ struct dd_node {
     _Atomic bool stopping;
     struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
     struct rt_sock *graveyard;   /* closed sockets, freed after the event batch */
+    struct hsio_dial *dials;     /* outgoing attempts in their dialler thread (under lock) */
     uint8_t trailer[HS_TRAILER_MAX]; /* what our 'N' messages carry after the name */
     size_t trailer_len;
 
