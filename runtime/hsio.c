@@ -10,7 +10,8 @@
  * - our own attempt to that peer in progress (simultaneous connect): the node with the
  *   greater name wins, as in OTP: if the peer's name is greater we abandon our attempt and
  *   answer ok_simultaneous, else nok (our attempt goes on);
- * - already connected: alive (the initiator says whether the old connection is gone).
+ * - already connected: alive. The initiator answers true when it has no other connection to
+ *   us (its old one is gone); the old connection then goes once the handshake completes.
  * A wrong cookie shows as a bad digest: "Connection attempt from disallowed node NAME".
  */
 #include <errno.h>
@@ -160,11 +161,18 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
 static bool cb_alive_answer(void *arg, const char *peer)
 {
     struct rt_sock *s = arg;
-    (void)peer;
-    /* We are dialling it: whatever connection the peer remembers is gone here. Unless this
-     * attempt already gave way to the peer's own (simultaneous connect): that connection is
-     * the one to keep. */
-    return !s->lost_race;
+    struct dd_node *n = s->node;
+    /* As OTP's initiator (is_pending): true when this attempt is still the one our pending
+     * connection waits for; then we have no other connection to the peer and whatever the
+     * peer remembers is gone here. False when the attempt gave way to the peer's own
+     * (simultaneous connect) or the connection went meanwhile: the peer's is the one to keep. */
+    pthread_mutex_lock(&n->lock);
+    struct dd_conn *c = s->conn;
+    bool ours = c && c->sock == s && !s->lost_race && atomic_load(&c->state) == CONN_PENDING;
+    pthread_mutex_unlock(&n->lock);
+    if (ours)
+        DLOG_DBG(n->log_name, "%s still had our old connection: answered true", peer);
+    return ours;
 }
 
 static const struct hs_callbacks g_hs_cb = {
@@ -307,6 +315,38 @@ static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error
     handshake_drop(n, s, e);
 }
 
+/* Acceptor, after `alive` and the initiator's `true`: the connection the initiator has
+ * forgotten goes here too (nodedown, as OTP's acceptor drops it), and s carries a new one.
+ * Done only now that the handshake is complete, so that an unauthenticated peer cannot tear
+ * a connection down. A connection that is merely pending by now (the old one went down and a
+ * send dialled again) is taken over instead: our own attempt is abandoned and what is queued
+ * on it goes out on s. Returns the connection, referenced for s, or NULL (out of memory). */
+static struct dd_conn *replace_old_conn(struct dd_node *n, struct rt_sock *s, const char *peer)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        pthread_mutex_lock(&n->lock);
+        bool existed;
+        struct dd_conn *c = conn_insert_new(n, peer, &existed);
+        if (c && existed && atomic_load(&c->state) == CONN_PENDING) {
+            c->dial_gen++;
+            c->dialling = false;
+            if (c->sock)
+                c->sock->lost_race = true; /* closed by hsio_reap */
+            existed = false;
+        }
+        if (c && !existed) {
+            c->sock = s;
+            s->conn = c;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (!c || !existed)
+            return c;
+        conn_down(c, DD_ENOCONN, "replaced by a new connection from the same node");
+        conn_unref(c);
+    }
+    return NULL;
+}
+
 static void handshake_done(struct dd_node *n, struct rt_sock *s)
 {
     const struct hs_result *res = hs_result(s->hs);
@@ -314,30 +354,14 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
         handshake_failed(n, s, HS_E_OUTPUT);
         return;
     }
+    /* An initiator's socket always carries its own pending connection, also after it
+     * answered `true` to `alive`: that answer is about the peer's old connection, never
+     * ours. (Before, the initiator took its own pending connection for the old one here and
+     * tore it down: its queue dropped, dd_connect failed, and its later tcpc_close freed the
+     * socket the replacement was using.) */
     struct dd_conn *c = s->conn;
-    if (res->alive_true || !c) {
-        /* The initiator says its old connection is gone: so is ours. */
-        rcu_rd_enter();
-        struct dd_conn *old = conn_lookup(n, res->peer_name);
-        if (old)
-            conn_ref(old);
-        rcu_rd_leave();
-        if (old) {
-            conn_down(old, DD_ENOCONN, "replaced by a new connection from the same node");
-            conn_unref(old);
-        }
-        pthread_mutex_lock(&n->lock);
-        bool existed;
-        c = conn_insert_new(n, res->peer_name, &existed);
-        if (c && existed) {
-            conn_unref(c);
-            c = NULL;
-        }
-        if (c) {
-            c->sock = s;
-            s->conn = c;
-        }
-        pthread_mutex_unlock(&n->lock);
+    if (!s->initiator && !c) {
+        c = replace_old_conn(n, s, res->peer_name);
         if (!c) {
             handshake_failed(n, s, HS_E_STATUS_UNKNOWN);
             return;

@@ -2,17 +2,25 @@
 // dials that fail (an EPMD that refuses, one that never answers, a registered port nobody
 // listens on, a peer whose accept queue is full), nodes stopped while their dialler is
 // blocked, and — run again by netns_run.sh inside a network namespace — peers whose host
-// name or address gives EHOSTUNREACH at once, after ARP fails, or never answers.
+// name or address gives EHOSTUNREACH at once, after ARP fails, or never answers. Then the
+// handshake status `alive`: a partition (a TCP relay between two nodes that stops copying
+// without closing anything) after which one node redials while the other still holds the
+// old connection, with a dpdist node and with a real BEAM node (Debian's erl) as that peer.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -114,6 +122,240 @@ class FakeRegistration
   private:
     int fd_ = -1;
 };
+
+// A TCP relay from a port of its own on 127.0.0.1 to 127.0.0.1:target, one thread copying
+// bytes both ways. cut() is a partition: the connections it carries are frozen (nothing is
+// copied any more and nothing is closed, so neither end learns anything) and new ones are
+// closed at once; after heal() new connections are carried again (the frozen ones stay).
+class Relay
+{
+  public:
+    explicit Relay(uint16_t target) : target_(target)
+    {
+        lfd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sa = loopback(0);
+        socklen_t sl = sizeof(sa);
+        if (bind(lfd_, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) < 0 ||
+            listen(lfd_, 16) < 0 || pipe(wake_) < 0)
+            ADD_FAILURE() << "relay: " << strerror(errno);
+        getsockname(lfd_, reinterpret_cast<sockaddr *>(&sa), &sl);
+        port_ = ntohs(sa.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~Relay()
+    {
+        stop_ = true;
+        poke();
+        thread_.join();
+        for (const Pair &p : pairs_) {
+            close(p.a);
+            close(p.b);
+        }
+        close(lfd_);
+        close(wake_[0]);
+        close(wake_[1]);
+    }
+    uint16_t port() const
+    {
+        return port_;
+    }
+    void cut()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        for (Pair &p : pairs_)
+            p.frozen = true;
+        cut_ = true;
+        poke();
+    }
+    void heal()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        cut_ = false;
+        poke();
+    }
+    size_t carried() // connections relayed so far
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        return carried_;
+    }
+
+  private:
+    struct Pair {
+        int a, b;
+        bool frozen;
+    };
+    static sockaddr_in loopback(uint16_t port)
+    {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return sa;
+    }
+    void poke()
+    {
+        char b = 1;
+        ssize_t w = write(wake_[1], &b, 1);
+        (void)w;
+    }
+    // Copies what is readable on from to to; false when from closed or failed.
+    static bool copy(int from, int to)
+    {
+        uint8_t buf[65536];
+        ssize_t r = recv(from, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r < 0 && errno == EAGAIN)
+            return true;
+        if (r <= 0)
+            return false;
+        for (ssize_t off = 0; off < r;) {
+            ssize_t w = send(to, buf + off, size_t(r - off), MSG_NOSIGNAL);
+            if (w <= 0)
+                return false;
+            off += w;
+        }
+        return true;
+    }
+    void run()
+    {
+        while (!stop_) {
+            std::vector<pollfd> fds = {{lfd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+            std::vector<size_t> which;
+            {
+                std::lock_guard<std::mutex> g(mu_);
+                for (size_t i = 0; i < pairs_.size(); i++)
+                    if (!pairs_[i].frozen) {
+                        fds.push_back({pairs_[i].a, POLLIN, 0});
+                        fds.push_back({pairs_[i].b, POLLIN, 0});
+                        which.push_back(i);
+                    }
+            }
+            if (poll(fds.data(), fds.size(), 200) <= 0)
+                continue;
+            if (fds[1].revents) {
+                char b[64];
+                ssize_t r = read(wake_[0], b, sizeof(b));
+                (void)r;
+                continue; // the set of pairs may have changed
+            }
+            std::lock_guard<std::mutex> g(mu_);
+            if (fds[0].revents) {
+                int c = accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+                sockaddr_in sa = loopback(target_);
+                int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (c >= 0 && !cut_ &&
+                    connect(t, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) == 0) {
+                    pairs_.push_back({c, t, false});
+                    carried_++;
+                } else {
+                    if (c >= 0)
+                        close(c);
+                    close(t);
+                }
+            }
+            std::vector<size_t> gone;
+            for (size_t k = 0; k < which.size(); k++) {
+                Pair &p = pairs_[which[k]];
+                bool ok = true;
+                if (fds[2 + 2 * k].revents)
+                    ok = copy(p.a, p.b);
+                if (ok && fds[3 + 2 * k].revents)
+                    ok = copy(p.b, p.a);
+                if (!ok)
+                    gone.push_back(which[k]);
+            }
+            for (auto it = gone.rbegin(); it != gone.rend(); ++it) {
+                close(pairs_[*it].a);
+                close(pairs_[*it].b);
+                pairs_.erase(pairs_.begin() + long(*it));
+            }
+        }
+    }
+
+    uint16_t target_, port_ = 0;
+    int lfd_ = -1, wake_[2] = {-1, -1};
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::vector<Pair> pairs_;
+    bool cut_ = false;
+    size_t carried_ = 0;
+};
+
+// A real BEAM node (erl -name NAME@127.0.0.1) registered with the test EPMD, running expr;
+// its output lines are collected. Killed when the object goes.
+class Beam
+{
+  public:
+    Beam(const std::string &alive, const std::string &expr)
+    {
+        int out[2];
+        if (pipe(out) < 0)
+            return;
+        std::string name = alive + "@127.0.0.1", port = std::to_string(epmd_port());
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(out[1], 1);
+            dup2(out[1], 2);
+            close(out[0]);
+            setenv("ERL_EPMD_PORT", port.c_str(), 1);
+            execlp("erl", "erl", "-name", name.c_str(), "-setcookie", "rtcookie", "-start_epmd",
+                   "false", "-noshell", "-noinput", "-eval", expr.c_str(), (char *)nullptr);
+            _exit(127);
+        }
+        close(out[1]);
+        fd_ = out[0];
+        reader_ = std::thread([this] {
+            std::string line;
+            char c;
+            while (read(fd_, &c, 1) == 1) {
+                if (c != '\n') {
+                    line += c;
+                    continue;
+                }
+                std::lock_guard<std::mutex> g(mu_);
+                lines_.push_back(line);
+                line.clear();
+            }
+        });
+    }
+    ~Beam()
+    {
+        if (pid_ > 0) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+        if (reader_.joinable())
+            reader_.join();
+        if (fd_ >= 0)
+            close(fd_);
+    }
+    bool wait_for(const std::string &line, int timeout_ms)
+    {
+        return wait_until(
+            [&] {
+                std::lock_guard<std::mutex> g(mu_);
+                return std::find(lines_.begin(), lines_.end(), line) != lines_.end();
+            },
+            timeout_ms);
+    }
+    std::vector<std::string> lines()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        return lines_;
+    }
+
+  private:
+    pid_t pid_ = -1;
+    int fd_ = -1;
+    std::thread reader_;
+    std::mutex mu_;
+    std::vector<std::string> lines_;
+};
+
+bool have_erl()
+{
+    return system("command -v erl >/dev/null 2>&1") == 0;
+}
 
 // Takes back the memory a stopped node freed and fills it with 0xA5, as the allocations of
 // a busy process would: a thread still using the node then reads garbage (and crashes)
@@ -252,6 +494,166 @@ TEST(RuntimeHsio, FailedDialsAreErrorsAndTheNodeGoesOn)
     EXPECT_EQ(dd_ping(a.n, b.name().c_str(), 3000), DD_OK) << dd_last_error();
     EXPECT_EQ(logs.count(" down:"), 0u);
     dd_mbox_close(mb);
+}
+
+// A partition heals while one side still believes in the old connection: A (tick time 2 s)
+// gives B up, B (tick time 60 s) still holds the connection when A dials again, so B answers
+// `alive`. A has no other connection to B: it answers `true` (OTP's rule), B drops the old
+// connection and the new one comes up; what A queued while dialling arrives. Before, A took
+// its own pending connection for the old one: it tore it down (its queue dropped, dd_connect
+// failing) and a later tcpc_close freed the socket the new connection was using.
+TEST(RuntimeHsio, PeerThatStillHasTheOldConnectionAnswersAlive)
+{
+    LogCapture logs;
+    enum dlog_level saved = dlog_get_level();
+    dlog_set_level(DLOG_DEBUG);
+    // B is registered with the test EPMD; A asks a second EPMD, where B's name points at the
+    // relay in front of B's port.
+    EpmdDaemon epmd_a;
+    NodeOpts ob;
+    ob.long_name = true;
+    std::string b_alive = fresh_name("alvb");
+    Node b(b_alive, ob);
+    ASSERT_TRUE(b.n);
+    struct epmd_lookup l;
+    ASSERT_EQ(epmd_client_port_please(nullptr, epmd_port(), b_alive.c_str(), 2000, &l), 0);
+    ASSERT_TRUE(l.found);
+    Relay relay(l.port);
+    FakeRegistration reg(b_alive, relay.port(), epmd_a.port());
+    NodeOpts oa = ob;
+    oa.ticktime_s = 2;
+    oa.epmd_port = epmd_a.port();
+    Node a(fresh_name("alva"), oa);
+    ASSERT_TRUE(a.n);
+    dd_mbox *ma, *inbox, *watch;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &ma), DD_OK);
+    ASSERT_EQ(dd_mbox_open(b.n, "inbox", 0, &inbox), DD_OK);
+    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &watch), DD_OK);
+    ASSERT_EQ(dd_monitor_nodes(watch, true), DD_OK);
+
+    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 3000), DD_OK) << dd_last_error();
+    Bytes first = triple("first", 0, 0);
+    ASSERT_EQ(dd_send_reg(ma, "inbox", b.name().c_str(), first.data(), first.size()), DD_OK);
+    dd_msg *m = recv_one(inbox, 3000);
+    ASSERT_TRUE(m);
+    dd_msg_free(m);
+    relay.cut();
+    ASSERT_TRUE(logs.wait_for(a.name() + ": node " + b.name() + " not responding", 8000));
+    ASSERT_TRUE(wait_until([&] { return nodes_of(a.n).empty(); }, 3000));
+    EXPECT_EQ(nodes_of(b.n), std::vector<std::string>{a.name()}) << "B lost the connection";
+    relay.heal();
+
+    // A sends (connecting on demand), then waits for the connection.
+    const int kMsgs = 20;
+    for (int i = 0; i < kMsgs; i++) {
+        Bytes t = triple("queued", 1, i);
+        ASSERT_EQ(dd_send_reg(ma, "inbox", b.name().c_str(), t.data(), t.size()), DD_OK);
+    }
+    EXPECT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
+    EXPECT_EQ(relay.carried(), 2u);
+    EXPECT_TRUE(logs.wait_for(a.name() + ": " + b.name() + " still had our old connection", 100));
+    EXPECT_TRUE(logs.wait_for(b.name() + ": node " + a.name() +
+                                  " down: replaced by a new connection from the same node",
+                              3000));
+    for (int i = 0; i < kMsgs; i++) {
+        m = recv_one(inbox, 3000);
+        std::string tag;
+        long r, k;
+        ASSERT_TRUE(m) << "message " << i << " lost";
+        EXPECT_TRUE(untriple(m, &tag, &r, &k) && tag == "queued" && k == i) << show(m);
+        dd_msg_free(m);
+    }
+    // One connection each way, and it carries traffic from B too.
+    EXPECT_EQ(nodes_of(a.n), std::vector<std::string>{b.name()});
+    EXPECT_EQ(nodes_of(b.n), std::vector<std::string>{a.name()});
+    Bytes back = atom_term("back");
+    ASSERT_EQ(dd_send(inbox, dd_mbox_pid(ma), back.data(), back.size()), DD_OK);
+    m = recv_one(ma, 3000);
+    EXPECT_EQ(show(m), "back");
+    dd_msg_free(m);
+    // B saw the old connection go before the new one came up, as BEAM reports it.
+    dd_msg *ev = recv_kind(watch, DD_MSG_NODEUP, 2000); // the first connection
+    dd_msg_free(ev);
+    ev = recv_one(watch, 2000);
+    EXPECT_TRUE(ev && ev->kind == DD_MSG_NODEDOWN) << show(ev);
+    dd_msg_free(ev);
+    ev = recv_one(watch, 2000);
+    EXPECT_TRUE(ev && ev->kind == DD_MSG_NODEUP) << show(ev);
+    dd_msg_free(ev);
+    EXPECT_EQ(logs.count(a.name() + ": connection to " + b.name() + " failed"), 0u);
+    dlog_set_level(saved);
+    dd_mbox_close(ma);
+    dd_mbox_close(inbox);
+    dd_mbox_close(watch);
+}
+
+// The same with a real BEAM node as B: OTP's acceptor answers `alive`, takes our `true`,
+// checks the cookie, drops its old connection and keeps the new one.
+TEST(RuntimeHsio, BeamThatStillHasTheOldConnectionAnswersAlive)
+{
+    if (!have_erl())
+        GTEST_SKIP() << "no erl here";
+    LogCapture logs;
+    enum dlog_level saved = dlog_get_level();
+    dlog_set_level(DLOG_DEBUG);
+    EpmdDaemon epmd_a;
+    std::string b_alive = fresh_name("alvbeam");
+    Beam beam(b_alive, "register(inbox, self()), net_kernel:monitor_nodes(true), "
+                       "io:format(\"ready~n\"), "
+                       "L = fun L() -> receive {nodeup, N} -> io:format(\"nodeup ~s~n\", [N]), L();"
+                       " {nodedown, N} -> io:format(\"nodedown ~s~n\", [N]), L();"
+                       " {M, I} -> io:format(\"got ~s ~p~n\", [M, I]), L()"
+                       " after 60000 -> halt(1) end end, L().");
+    ASSERT_TRUE(beam.wait_for("ready", 20000)) << ::testing::PrintToString(beam.lines());
+    struct epmd_lookup l;
+    ASSERT_EQ(epmd_client_port_please(nullptr, epmd_port(), b_alive.c_str(), 2000, &l), 0);
+    ASSERT_TRUE(l.found);
+    Relay relay(l.port);
+    FakeRegistration reg(b_alive, relay.port(), epmd_a.port());
+    NodeOpts oa;
+    oa.long_name = true;
+    oa.ticktime_s = 2;
+    oa.epmd_port = epmd_a.port();
+    Node a(fresh_name("alva"), oa);
+    ASSERT_TRUE(a.n);
+    std::string b_name = b_alive + "@127.0.0.1";
+    dd_mbox *ma;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &ma), DD_OK);
+    auto send = [&](const char *tag, long i) {
+        Bytes t = term([&](ei_x_buff *x) {
+            ei_x_encode_tuple_header(x, 2);
+            ei_x_encode_atom(x, tag);
+            ei_x_encode_long(x, i);
+        });
+        return dd_send_reg(ma, "inbox", b_name.c_str(), t.data(), t.size());
+    };
+
+    ASSERT_EQ(dd_connect(a.n, b_name.c_str(), 5000), DD_OK) << dd_last_error();
+    ASSERT_EQ(send("first", 0), DD_OK);
+    ASSERT_TRUE(beam.wait_for("got first 0", 5000)) << ::testing::PrintToString(beam.lines());
+    relay.cut();
+    ASSERT_TRUE(logs.wait_for(a.name() + ": node " + b_name + " not responding", 8000));
+    ASSERT_TRUE(wait_until([&] { return nodes_of(a.n).empty(); }, 3000));
+    relay.heal();
+    const int kMsgs = 20;
+    for (int i = 0; i < kMsgs; i++)
+        ASSERT_EQ(send("queued", i), DD_OK);
+    EXPECT_EQ(dd_connect(a.n, b_name.c_str(), 5000), DD_OK) << dd_last_error();
+    EXPECT_EQ(relay.carried(), 2u);
+    EXPECT_TRUE(logs.count(a.name() + ": " + b_name + " still had our old connection"));
+    ASSERT_TRUE(beam.wait_for("got queued " + std::to_string(kMsgs - 1), 5000))
+        << ::testing::PrintToString(beam.lines());
+    // BEAM's view: up, the first message, the old connection down, the new one up, then
+    // every queued message in order.
+    std::vector<std::string> want = {"ready", "nodeup " + a.name(), "got first 0",
+                                     "nodedown " + a.name(), "nodeup " + a.name()};
+    for (int i = 0; i < kMsgs; i++)
+        want.push_back("got queued " + std::to_string(i));
+    EXPECT_EQ(beam.lines(), want);
+    EXPECT_EQ(nodes_of(a.n), std::vector<std::string>{b_name});
+    EXPECT_EQ(dd_ping(a.n, b_name.c_str(), 3000), DD_OK) << dd_last_error();
+    dlog_set_level(saved);
+    dd_mbox_close(ma);
 }
 
 // Run by netns_run.sh (mode unreachable) inside a network namespace where this host's name resolves to
