@@ -44,6 +44,8 @@
 #define NODE_RX_UNCONSUMED_LIMIT  (64u << 20)
 #define NODE_TIMER_MAX_MS         100
 #define NODE_EPOLL_BATCH          64
+#define NODE_LISTEN_ANY_DUAL      "::"      /* IPv6 and IPv4 (IPV6_V6ONLY off) */
+#define NODE_LISTEN_ANY_V4        "0.0.0.0" /* a kernel without IPv6 */
 
 static struct rt_item g_item_listener = {ITEM_LISTENER};
 static struct rt_item g_item_wake = {ITEM_WAKE};
@@ -308,36 +310,29 @@ static void *control_main(void *arg)
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
-static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
-                         size_t errlen)
+/* Binds and listens on addr, on the first free port of lo..hi (any
+ * port when lo is 0). Returns the socket, or -1 with errno and the message in err. */
+static int listen_on(const char *addr, unsigned lo, unsigned hi, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
-    const char *addr = cfg->listen_address;
-    if (!addr)
-        addr = n->kind == NODENAME_LONG ? "::" : "::";
     int gai = getaddrinfo(addr, "0", &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "listen address %s: %s", addr, gai_strerror(gai));
+        errno = EINVAL;
         return -1;
     }
-    unsigned lo = cfg->listen_port_min, hi = cfg->listen_port_max;
-    if (lo && !hi)
-        hi = lo;
-    if (hi < lo) {
-        freeaddrinfo(res);
-        snprintf(err, errlen, "listen port range %u..%u is empty", lo, hi);
-        return -1;
-    }
-    int fd = -1;
+    int fd = -1, e = 0;
     for (unsigned port = lo; port <= hi && fd < 0; port++) {
         fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
+        if (fd < 0) {
+            e = errno;
             break;
+        }
         int one = 1, zero = 0;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (res->ai_family == AF_INET6)
+        if (res->ai_family == AF_INET6) /* "::" takes IPv4 too */
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
         struct sockaddr_storage ss;
         memcpy(&ss, res->ai_addr, res->ai_addrlen);
@@ -346,9 +341,10 @@ static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char 
         else
             ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
         if (bind(fd, (struct sockaddr *)&ss, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+            e = errno;
             close(fd);
             fd = -1;
-            if (!lo)
+            if (!lo || e != EADDRINUSE)
                 break;
         }
         if (!lo)
@@ -356,17 +352,49 @@ static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char 
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        if (lo)
-            snprintf(err, errlen, "no free listen port in %u..%u", lo, hi);
+        if (lo && e == EADDRINUSE)
+            snprintf(err, errlen, "no free listen port on %s in %u..%u", addr, lo, hi);
         else
-            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(e));
+        errno = e;
+    }
+    return fd;
+}
+
+/* The distribution listener. Without a listen address: "::" with IPV6_V6ONLY off (IPv4 and
+ * IPv6 peers alike), or 0.0.0.0 on a kernel without IPv6 (ipv6.disable=1: no AF_INET6
+ * sockets). With net.ipv6.conf.*.disable_ipv6 set, "::" still binds and takes IPv4. */
+static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+                         size_t errlen)
+{
+    unsigned lo = cfg->listen_port_min, hi = cfg->listen_port_max;
+    if (lo && !hi)
+        hi = lo;
+    if (hi < lo) {
+        snprintf(err, errlen, "listen port range %u..%u is empty", lo, hi);
         return -1;
     }
+    const char *addr = cfg->listen_address;
+    int fd;
+    if (addr) {
+        fd = listen_on(addr, lo, hi, err, errlen);
+    } else {
+        addr = NODE_LISTEN_ANY_DUAL;
+        fd = listen_on(addr, lo, hi, err, errlen);
+        if (fd < 0 && errno == EAFNOSUPPORT) {
+            DLOG_INFO(n->log_name, "this kernel has no IPv6: listening on IPv4 only");
+            addr = NODE_LISTEN_ANY_V4;
+            fd = listen_on(addr, lo, hi, err, errlen);
+        }
+    }
+    if (fd < 0)
+        return -1;
     struct sockaddr_storage got;
     socklen_t gl = sizeof(got);
     getsockname(fd, (struct sockaddr *)&got, &gl);
     n->listen_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                      : ((struct sockaddr_in *)&got)->sin_port);
+    snprintf(n->listen_address, sizeof(n->listen_address), "%s", addr);
     n->listen_fd = fd;
     return 0;
 }
@@ -587,8 +615,9 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         node_free(n);
         return rt_fail(DD_EIO, "cannot start the control thread");
     }
-    DLOG_INFO(n->log_name, "node %s started: listening on port %u, creation %u, %s%s", n->name,
-              n->listen_port, n->creation, n->hidden ? "hidden" : "visible",
+    DLOG_INFO(n->log_name, "node %s started: listening on %s port %u, creation %u, %s%s",
+              n->name, n->listen_address, n->listen_port, n->creation,
+              n->hidden ? "hidden" : "visible",
               n->dp ? ", DPDK data plane" : "");
     *out = n;
     return DD_OK;

@@ -288,6 +288,7 @@ struct dd_node {
     /* Sockets and the control thread. */
     int listen_fd;
     uint16_t listen_port;
+    char listen_address[64]; /* what the listener is bound to, as given */
     int epmd_fd;
     int ep;
     int wake_fd;

@@ -82,7 +82,8 @@ struct dd_node_cfg {
     unsigned setuptime_ms;   /* net_setuptime, per handshake step; 0: 7000 */
     const char *epmd_host;   /* NULL: this host */
     uint16_t epmd_port;      /* 0: $ERL_EPMD_PORT, else 4369 */
-    const char *listen_address; /* NULL: all addresses */
+    const char *listen_address; /* NULL: all addresses, IPv4 and IPv6 ("::"), or
+                                 * 0.0.0.0 on a kernel without IPv6 */
     uint16_t listen_port_min;   /* inet_dist_listen_min/max; 0: any port */
     uint16_t listen_port_max;
     const char *config_file;    /* INI config with a [port] section: DPDK data plane.

@@ -9,10 +9,12 @@
 #     where runtime-conn crashed: "cannot ask EPMD on vm:...: No route to host");
 #   - 10.99.1.0/24 has an unreachable route: EHOSTUNREACH at once;
 #   - 10.99.3.7 has a static neighbour entry on the veth: SYNs vanish, connects time out.
+#  noipv6 (runtime-node-netns, test_node.cc RuntimeNode.*): IPv6 disabled by sysctl
+#   (net.ipv6.conf.{all,default,lo}.disable_ipv6 = 1): loopback has 127.0.0.1 only.
 mode=$1 exe=$2 filter=$3
-[ -x "$exe" ] && [ -n "$filter" ] || { echo "usage: $0 unreachable BINARY FILTER"; exit 2; }
+[ -x "$exe" ] && [ -n "$filter" ] || { echo "usage: $0 unreachable|noipv6 BINARY FILTER"; exit 2; }
 if [ "$(id -u)" != 0 ]; then echo "# SKIP: needs root (network namespaces)"; exit 77; fi
-for t in unshare ip mount hostname; do
+for t in unshare ip mount hostname sysctl; do
   command -v $t >/dev/null || { echo "# SKIP: no $t(8)"; exit 77; }
 done
 hosts=$(mktemp)
@@ -37,6 +39,10 @@ unshare --net --uts --mount --propagation private bash -c '
     setup ip neigh add 10.99.3.7 lladdr 02:00:00:00:03:07 dev ddv0
     echo "# in the namespace: $(hostname) is $(getent hosts ddunreach)"
     export DD_UNREACH_ARP=10.99.2.7 DD_UNREACH_ROUTE=10.99.1.7 DD_UNREACH_SILENT=10.99.3.7 ;;
+  noipv6)
+    for k in all default lo; do setup sysctl -w net.ipv6.conf.$k.disable_ipv6=1; done
+    echo "# in the namespace: $(ip -brief addr show lo)"
+    export DD_NETNS_IPV6_DISABLED=1 ;;
   *) echo "unknown mode $mode"; exit 2 ;;
   esac
   exec timeout 240 "$@"
