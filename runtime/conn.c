@@ -104,6 +104,8 @@ static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
 struct dd_conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed)
 {
     *existed = false;
+    if (n->closing)
+        return NULL; /* node_stop is taking every connection down */
     struct dd_conn *c = conn_new(n, peer);
     if (!c)
         return NULL;
@@ -152,12 +154,16 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
     }
     pthread_mutex_lock(&n->lock);
     bool existed;
+    bool closing = n->closing;
     c = conn_insert_new(n, peer, &existed);
     if (c && !existed)
         c->dialling = true;
     pthread_mutex_unlock(&n->lock);
     if (!c) {
-        rt_fail(DD_ENOMEM, "out of memory");
+        if (closing)
+            rt_fail(DD_ECLOSED, "node %s is stopping", n->name);
+        else
+            rt_fail(DD_ENOMEM, "out of memory");
         return NULL;
     }
     if (!existed)

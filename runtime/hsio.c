@@ -125,7 +125,8 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
     bool existed;
     struct dd_conn *c = conn_insert_new(n, peer, &existed);
     if (!c) {
-        DLOG_ERR(n->log_name, "** Connection attempt from node %s refused: out of memory **", peer);
+        DLOG_ERR(n->log_name, "** Connection attempt from node %s refused: %s **", peer,
+                 n->closing ? "this node is stopping" : "out of memory");
         st = HS_STATUS_NOT_ALLOWED;
     } else if (!existed) {
         s->conn = c; /* the reference conn_insert_new gave us */

@@ -40,6 +40,9 @@
 #define NODE_DEFAULT_MAX_MSG      (256u << 20)
 #define NODE_DEFAULT_MAILBOXES    32768
 #define NODE_MAX_MAILBOXES        (1u << 15) /* pid numbers: 15 bits */
+#define NODE_MAX_TICKTIME_S       65535      /* as the config's [node] ticktime */
+#define NODE_MAX_SETUPTIME_MS     3600000u
+#define NODE_MAX_MSG              0xffffffffu /* 4-byte distribution packet lengths */
 #define NODE_TX_QUEUE_LIMIT       (8u << 20)
 #define NODE_RX_UNCONSUMED_LIMIT  (64u << 20)
 #define NODE_TIMER_MAX_MS         100
@@ -489,6 +492,41 @@ static void node_free(struct dd_node *n)
     free(n);
 }
 
+/* What dd_node_start refuses before it touches anything (the name and the cookie are
+ * checked where they are read). */
+static int check_cfg(const struct dd_node_cfg *cfg)
+{
+    if (cfg->ticktime_s > NODE_MAX_TICKTIME_S)
+        return rt_fail(DD_EINVAL, "ticktime_s %u is above %u", cfg->ticktime_s,
+                       NODE_MAX_TICKTIME_S);
+    if (cfg->setuptime_ms > NODE_MAX_SETUPTIME_MS)
+        return rt_fail(DD_EINVAL, "setuptime_ms %u is above %u", cfg->setuptime_ms,
+                       NODE_MAX_SETUPTIME_MS);
+    if (cfg->max_message_bytes > NODE_MAX_MSG)
+        return rt_fail(DD_EINVAL, "max_message_bytes %zu is above %zu (4-byte packet lengths)",
+                       cfg->max_message_bytes, (size_t)NODE_MAX_MSG);
+    struct {
+        const char *what, *value;
+        size_t max;
+    } strs[] = {
+        {"epmd_host", cfg->epmd_host, sizeof(((struct dd_node *)0)->epmd_host) - 1},
+        {"listen_address", cfg->listen_address, sizeof(((struct dd_node *)0)->listen_address) - 1},
+        {"config_file", cfg->config_file, 4095},
+    };
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (!strs[i].value)
+            continue;
+        size_t len = strnlen(strs[i].value, strs[i].max + 1);
+        if (len == 0 || len > strs[i].max)
+            return rt_fail(DD_EINVAL, "%s must be 1..%zu bytes (NULL for the default)",
+                           strs[i].what, strs[i].max);
+    }
+    if (cfg->listen_port_max && cfg->listen_port_max < cfg->listen_port_min)
+        return rt_fail(DD_EINVAL, "listen port range %u..%u is empty", cfg->listen_port_min,
+                       cfg->listen_port_max);
+    return DD_OK;
+}
+
 int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
 {
     char err[512];
@@ -496,6 +534,9 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         return rt_fail(DD_EINVAL, "cfg and out are required");
     if ((cfg->sname != NULL) == (cfg->name != NULL))
         return rt_fail(DD_EINVAL, "give exactly one of sname and name");
+    int bad = check_cfg(cfg);
+    if (bad != DD_OK)
+        return bad;
     struct dd_node *n = calloc(1, sizeof(*n));
     if (!n)
         return rt_fail(DD_ENOMEM, "out of memory");
@@ -630,6 +671,11 @@ void node_stop(struct dd_node *n)
     if (!n)
         return;
     DLOG_INFO(n->log_name, "node %s stopping", n->name);
+    /* From here on no mailbox opens and no connection starts (mbox_open, conn_insert_new):
+     * the loops below would miss them. */
+    pthread_mutex_lock(&n->lock);
+    n->closing = true;
+    pthread_mutex_unlock(&n->lock);
     /* Mailboxes first: their exit signals still go out on live connections. */
     for (size_t i = 1; i <= n->max_mailboxes; i++) {
         struct dd_mbox *mb = atomic_load(&n->slots[i]);

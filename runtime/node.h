@@ -294,7 +294,8 @@ struct dd_node {
     int wake_fd;
     int timer_fd;
     pthread_t thread;
-    _Atomic bool stopping;
+    _Atomic bool stopping;       /* the control thread ends */
+    bool closing; /* dd_node_stop has begun: no new mailbox or connection (under lock) */
     struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
     struct rt_sock *graveyard;   /* closed sockets, freed after the event batch */
     struct hsio_dial *dials;     /* outgoing attempts in their dialler thread (under lock) */
@@ -365,6 +366,8 @@ void node_wake(struct dd_node *n);
 /* runtime/errors.c: set the thread's last error message and return status. */
 int rt_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rt_clear_error(void);
+/* The status of the thread's last rt_fail (DD_OK after rt_clear_error). */
+int rt_last_status(void);
 
 /* Time in milliseconds (monotonic). */
 uint64_t rt_now_ms(void);
