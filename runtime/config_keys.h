@@ -51,8 +51,9 @@
       "Host of the local EPMD the node registers with.")                                           \
     X(NODE_EPMD_PORT, NODE, "epmd_port", UINT, node.epmd_port, "4369", 1, 65535, NULL,             \
       "TCP port of EPMD, here and on peer hosts, as `ERL_EPMD_PORT`.")                             \
-    X(NODE_LISTEN_ADDRESS, NODE, "listen_address", ADDR, node.listen_address, "0.0.0.0", 0, 0,    \
-      NULL, "Address of the distribution listener, as `inet_dist_use_interface`; `::` for IPv6.")  \
+    X(NODE_LISTEN_ADDRESS, NODE, "listen_address", ADDR, node.listen_address, "::", 0, 0,         \
+      NULL, "Address of the distribution listener, as `inet_dist_use_interface`. Default: every "  \
+      "address, IPv4 and IPv6 (`::`), or `0.0.0.0` on a kernel without IPv6.")                     \
     X(NODE_LISTEN_PORT_MIN, NODE, "listen_port_min", UINT, node.listen_port_min, "0", 0, 65535,   \
       NULL, "Lowest TCP port of the distribution listener, as `inet_dist_listen_min`; "            \
       "0: any free port.")                                                                         \

@@ -104,6 +104,8 @@ static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
 struct dd_conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed)
 {
     *existed = false;
+    if (n->closing)
+        return NULL; /* node_stop is taking every connection down */
     struct dd_conn *c = conn_new(n, peer);
     if (!c)
         return NULL;
@@ -152,12 +154,16 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
     }
     pthread_mutex_lock(&n->lock);
     bool existed;
+    bool closing = n->closing;
     c = conn_insert_new(n, peer, &existed);
     if (c && !existed)
         c->dialling = true;
     pthread_mutex_unlock(&n->lock);
     if (!c) {
-        rt_fail(DD_ENOMEM, "out of memory");
+        if (closing)
+            rt_fail(DD_ECLOSED, "node %s is stopping", n->name);
+        else
+            rt_fail(DD_ENOMEM, "out of memory");
         return NULL;
     }
     if (!existed)
@@ -274,10 +280,16 @@ static void conn_down_now(struct dd_node *n, void *arg)
 void conn_down(struct dd_conn *c, int status, const char *why)
 {
     struct dd_node *n = c->node;
+    /* Under tx_lock, so that a dd_connect waiter that sees DOWN also sees why. */
+    pthread_mutex_lock(&c->tx_lock);
     int old = atomic_exchange(&c->state, CONN_DOWN);
+    if (old != CONN_DOWN) {
+        c->fail_status = status;
+        snprintf(c->fail_why, sizeof(c->fail_why), "%s", why);
+    }
+    pthread_mutex_unlock(&c->tx_lock);
     if (old == CONN_DOWN)
         return;
-    c->fail_status = status;
     pthread_mutex_lock(&n->lock);
     rcu_rd_enter();
     cds_lfht_del(n->conns, &c->ht_node);
@@ -343,12 +355,15 @@ int conn_wait_up(struct dd_conn *c, int timeout_ms)
     while (atomic_load(&c->state) == CONN_PENDING && rc == 0)
         rc = pthread_cond_timedwait(&c->up_cond, &c->tx_lock, &ts);
     int state = atomic_load(&c->state);
+    if (state == CONN_DOWN) {
+        rc = rt_fail(c->fail_status ? c->fail_status : DD_ENOCONN, "cannot connect to %s: %s",
+                     c->peer, c->fail_why);
+        pthread_mutex_unlock(&c->tx_lock);
+        return rc;
+    }
     pthread_mutex_unlock(&c->tx_lock);
     if (state == CONN_UP)
         return DD_OK;
-    if (state == CONN_DOWN)
-        return rt_fail(c->fail_status ? c->fail_status : DD_ENOCONN, "cannot connect to %s",
-                       c->peer);
     return rt_fail(DD_ETIMEDOUT, "connection to %s not up within %d ms", c->peer, timeout_ms);
 }
 

@@ -8,13 +8,15 @@
 /* The connection to peer (PENDING or UP), no reference taken: caller in an RCU section. */
 struct dd_conn *conn_lookup(struct dd_node *n, const char *peer);
 /* A referenced connection for sending: the existing one or a new one being dialled.
- * NULL (error set) if peer is not a valid name of our kind, or is this node. */
+ * NULL with the error set: DD_EINVAL (not a node name, or this node), DD_ENOCONN (short and
+ * long names), DD_ECLOSED (the node is stopping), DD_ENOMEM. */
 struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer);
 /* A referenced connection that is not DOWN (PENDING or UP), or NULL: for signals that only
  * make sense on the connection their relation lives on (dropped, not a reason to dial). */
 struct dd_conn *conn_get_live(struct dd_node *n, const char *peer);
 /* A new PENDING connection in the table (node->lock held), referenced for the caller; if
- * one exists already, *existed and that one (referenced). NULL when out of memory. */
+ * one exists already, *existed and that one (referenced). NULL when out of memory or when
+ * the node is stopping (node->closing). */
 struct dd_conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed);
 void conn_ref(struct dd_conn *c);
 void conn_unref(struct dd_conn *c);

@@ -5,6 +5,7 @@
 #include "runtime/node.h"
 
 static __thread char t_last_error[512];
+static __thread int t_last_status;
 
 const char *dd_strerror(int status)
 {
@@ -30,12 +31,19 @@ int rt_fail(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(t_last_error, sizeof(t_last_error), fmt, ap);
     va_end(ap);
+    t_last_status = status;
     return status;
 }
 
 void rt_clear_error(void)
 {
     t_last_error[0] = '\0';
+    t_last_status = DD_OK;
+}
+
+int rt_last_status(void)
+{
+    return t_last_status;
 }
 
 /* Atoms as standalone external terms: 131, SMALL_ATOM_UTF8_EXT (119), length, text. */

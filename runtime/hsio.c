@@ -10,7 +10,8 @@
  * - our own attempt to that peer in progress (simultaneous connect): the node with the
  *   greater name wins, as in OTP: if the peer's name is greater we abandon our attempt and
  *   answer ok_simultaneous, else nok (our attempt goes on);
- * - already connected: alive (the initiator says whether the old connection is gone).
+ * - already connected: alive. The initiator answers true when it has no other connection to
+ *   us (its old one is gone); the old connection then goes once the handshake completes.
  * A wrong cookie shows as a bad digest: "Connection attempt from disallowed node NAME".
  */
 #include <errno.h>
@@ -124,7 +125,8 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
     bool existed;
     struct dd_conn *c = conn_insert_new(n, peer, &existed);
     if (!c) {
-        DLOG_ERR(n->log_name, "** Connection attempt from node %s refused: out of memory **", peer);
+        DLOG_ERR(n->log_name, "** Connection attempt from node %s refused: %s **", peer,
+                 n->closing ? "this node is stopping" : "out of memory");
         st = HS_STATUS_NOT_ALLOWED;
     } else if (!existed) {
         s->conn = c; /* the reference conn_insert_new gave us */
@@ -160,11 +162,18 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
 static bool cb_alive_answer(void *arg, const char *peer)
 {
     struct rt_sock *s = arg;
-    (void)peer;
-    /* We are dialling it: whatever connection the peer remembers is gone here. Unless this
-     * attempt already gave way to the peer's own (simultaneous connect): that connection is
-     * the one to keep. */
-    return !s->lost_race;
+    struct dd_node *n = s->node;
+    /* As OTP's initiator (is_pending): true when this attempt is still the one our pending
+     * connection waits for; then we have no other connection to the peer and whatever the
+     * peer remembers is gone here. False when the attempt gave way to the peer's own
+     * (simultaneous connect) or the connection went meanwhile: the peer's is the one to keep. */
+    pthread_mutex_lock(&n->lock);
+    struct dd_conn *c = s->conn;
+    bool ours = c && c->sock == s && !s->lost_race && atomic_load(&c->state) == CONN_PENDING;
+    pthread_mutex_unlock(&n->lock);
+    if (ours)
+        DLOG_DBG(n->log_name, "%s still had our old connection: answered true", peer);
+    return ours;
 }
 
 static const struct hs_callbacks g_hs_cb = {
@@ -307,6 +316,38 @@ static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error
     handshake_drop(n, s, e);
 }
 
+/* Acceptor, after `alive` and the initiator's `true`: the connection the initiator has
+ * forgotten goes here too (nodedown, as OTP's acceptor drops it), and s carries a new one.
+ * Done only now that the handshake is complete, so that an unauthenticated peer cannot tear
+ * a connection down. A connection that is merely pending by now (the old one went down and a
+ * send dialled again) is taken over instead: our own attempt is abandoned and what is queued
+ * on it goes out on s. Returns the connection, referenced for s, or NULL (out of memory). */
+static struct dd_conn *replace_old_conn(struct dd_node *n, struct rt_sock *s, const char *peer)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        pthread_mutex_lock(&n->lock);
+        bool existed;
+        struct dd_conn *c = conn_insert_new(n, peer, &existed);
+        if (c && existed && atomic_load(&c->state) == CONN_PENDING) {
+            c->dial_gen++;
+            c->dialling = false;
+            if (c->sock)
+                c->sock->lost_race = true; /* closed by hsio_reap */
+            existed = false;
+        }
+        if (c && !existed) {
+            c->sock = s;
+            s->conn = c;
+        }
+        pthread_mutex_unlock(&n->lock);
+        if (!c || !existed)
+            return c;
+        conn_down(c, DD_ENOCONN, "replaced by a new connection from the same node");
+        conn_unref(c);
+    }
+    return NULL;
+}
+
 static void handshake_done(struct dd_node *n, struct rt_sock *s)
 {
     const struct hs_result *res = hs_result(s->hs);
@@ -314,30 +355,14 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
         handshake_failed(n, s, HS_E_OUTPUT);
         return;
     }
+    /* An initiator's socket always carries its own pending connection, also after it
+     * answered `true` to `alive`: that answer is about the peer's old connection, never
+     * ours. (Before, the initiator took its own pending connection for the old one here and
+     * tore it down: its queue dropped, dd_connect failed, and its later tcpc_close freed the
+     * socket the replacement was using.) */
     struct dd_conn *c = s->conn;
-    if (res->alive_true || !c) {
-        /* The initiator says its old connection is gone: so is ours. */
-        rcu_rd_enter();
-        struct dd_conn *old = conn_lookup(n, res->peer_name);
-        if (old)
-            conn_ref(old);
-        rcu_rd_leave();
-        if (old) {
-            conn_down(old, DD_ENOCONN, "replaced by a new connection from the same node");
-            conn_unref(old);
-        }
-        pthread_mutex_lock(&n->lock);
-        bool existed;
-        c = conn_insert_new(n, res->peer_name, &existed);
-        if (c && existed) {
-            conn_unref(c);
-            c = NULL;
-        }
-        if (c) {
-            c->sock = s;
-            s->conn = c;
-        }
-        pthread_mutex_unlock(&n->lock);
+    if (!s->initiator && !c) {
+        c = replace_old_conn(n, s, res->peer_name);
         if (!c) {
             handshake_failed(n, s, HS_E_STATUS_UNKNOWN);
             return;
@@ -492,21 +517,66 @@ void hsio_accept(struct dd_node *n)
 
 /* ---- dialling ------------------------------------------------------------------------ */
 
-struct dial {
-    struct dd_node *node;
-    struct dd_conn *conn;
+/* One outgoing attempt's EPMD lookup and TCP connect, on a detached thread of its own (both
+ * block, each bounded by net_setuptime, the name resolution by the resolver's own timeouts).
+ *
+ * Lifetime: shared by the thread and the node (refs, under mu). The thread reads only this
+ * struct, never the node or the connection, except to post its result to the node's control
+ * thread, which it does under mu and only while `node` is set. node_stop clears `node`
+ * under mu (hsio_orphan_dials) for every attempt not yet posted, so a thread that outlives
+ * its node (blocked in connect() toward a host that does not answer) finds it gone, closes
+ * its socket and frees the struct alone. Before, the thread kept a plain pointer to the node
+ * and used it after dd_node_stop had freed it: a crash whenever a node stopped while a
+ * dial was blocked. */
+struct hsio_dial {
+    pthread_mutex_t mu;
+    int refs;                       /* the thread's and the node's, under mu */
+    struct dd_node *node;           /* NULL once orphaned, under mu */
+    bool posted;                    /* dial_done is queued on the control thread, under mu */
+    struct hsio_dial *next, *prev;  /* node->dials, under node->lock */
+    /* Owned by the node side: the thread never touches it. */
+    struct dd_conn *conn;           /* a reference */
     unsigned gen;
+    /* Copies for the thread. */
+    char peer[HS_NAME_MAX + 1];
+    uint16_t epmd_port;
+    unsigned setuptime_ms;
+    /* The thread's result, read by dial_done once posted. */
     int fd;
     int status;
     char why[2 * HS_NAME_MAX + 128];
     struct epmd_lookup lookup;
 };
 
+static void dial_put(struct hsio_dial *d)
+{
+    pthread_mutex_lock(&d->mu);
+    bool last = --d->refs == 0;
+    pthread_mutex_unlock(&d->mu);
+    if (last) {
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+    }
+}
+
+/* Takes d off the node's list (node->lock held). */
+static void dial_unlist(struct dd_node *n, struct hsio_dial *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        n->dials = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    d->next = d->prev = NULL;
+}
+
 static void dial_done(struct dd_node *n, void *arg)
 {
-    struct dial *d = arg;
+    struct hsio_dial *d = arg;
     struct dd_conn *c = d->conn;
     pthread_mutex_lock(&n->lock);
+    dial_unlist(n, d);
     bool wanted = atomic_load(&c->state) == CONN_PENDING && c->dial_gen == d->gen && !c->sock;
     pthread_mutex_unlock(&n->lock);
     if (!wanted) {
@@ -535,24 +605,23 @@ static void dial_done(struct dd_node *n, void *arg)
         }
     }
     conn_unref(c);
-    free(d);
+    dial_put(d);
 }
 
 static void *dial_thread(void *arg)
 {
-    struct dial *d = arg;
-    struct dd_node *n = d->node;
-    struct dd_conn *c = d->conn;
-    const char *at = strrchr(c->peer, '@');
+    struct hsio_dial *d = arg;
+    const char *at = strrchr(d->peer, '@');
     char alive[NODENAME_MAX_BYTES + 1];
-    size_t alen = at ? (size_t)(at - c->peer) : 0;
-    memcpy(alive, c->peer, alen);
+    size_t alen = at ? (size_t)(at - d->peer) : 0;
+    memcpy(alive, d->peer, alen);
     alive[alen] = '\0';
     const char *host = at + 1;
-    int rc = epmd_client_port_please(host, n->epmd_port, alive, (int)n->setuptime_ms, &d->lookup);
+    int rc = epmd_client_port_please(host, d->epmd_port, alive, (int)d->setuptime_ms,
+                                     &d->lookup);
     if (rc < 0) {
         d->status = DD_ENOCONN;
-        snprintf(d->why, sizeof(d->why), "cannot ask EPMD on %s:%u: %s", host, n->epmd_port,
+        snprintf(d->why, sizeof(d->why), "cannot ask EPMD on %s:%u: %s", host, d->epmd_port,
                  strerror(-rc));
     } else if (!d->lookup.found) {
         d->status = DD_ENOCONN;
@@ -561,9 +630,9 @@ static void *dial_thread(void *arg)
     } else if (d->lookup.high_vsn < 6) {
         d->status = DD_ENOCONN;
         snprintf(d->why, sizeof(d->why), "%s speaks distribution version %u only (need 6)",
-                 c->peer, d->lookup.high_vsn);
+                 d->peer, d->lookup.high_vsn);
     } else {
-        d->fd = epmd_client_connect(host, d->lookup.port, (int)n->setuptime_ms);
+        d->fd = epmd_client_connect(host, d->lookup.port, (int)d->setuptime_ms);
         if (d->fd < 0) {
             d->status = DD_ENOCONN;
             snprintf(d->why, sizeof(d->why), "cannot connect to %s port %u: %s", host,
@@ -576,23 +645,41 @@ static void *dial_thread(void *arg)
             fcntl(d->fd, F_SETFL, fl | O_NONBLOCK);
         }
     }
-    node_post(n, dial_done, d);
+    pthread_mutex_lock(&d->mu);
+    bool orphaned = d->node == NULL;
+    if (!orphaned) {
+        d->posted = true;
+        node_post(d->node, dial_done, d);
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (orphaned && d->fd >= 0)
+        close(d->fd);
+    dial_put(d);
     return NULL;
 }
 
 void hsio_dial(struct dd_node *n, struct dd_conn *c)
 {
-    struct dial *d = calloc(1, sizeof(*d));
+    struct hsio_dial *d = calloc(1, sizeof(*d));
     if (!d) {
         conn_down(c, DD_ENOMEM, "out of memory");
         return;
     }
+    pthread_mutex_init(&d->mu, NULL);
+    d->refs = 2;
     d->node = n;
     d->conn = c;
     d->fd = -1;
+    snprintf(d->peer, sizeof(d->peer), "%s", c->peer);
+    d->epmd_port = n->epmd_port;
+    d->setuptime_ms = n->setuptime_ms;
     conn_ref(c);
     pthread_mutex_lock(&n->lock);
     d->gen = c->dial_gen;
+    d->next = n->dials;
+    if (n->dials)
+        n->dials->prev = d;
+    n->dials = d;
     pthread_mutex_unlock(&n->lock);
     pthread_t t;
     pthread_attr_t attr;
@@ -600,9 +687,40 @@ void hsio_dial(struct dd_node *n, struct dd_conn *c)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     if (pthread_create(&t, &attr, dial_thread, d) != 0) {
-        conn_unref(c);
+        pthread_mutex_lock(&n->lock);
+        dial_unlist(n, d);
+        pthread_mutex_unlock(&n->lock);
+        pthread_mutex_destroy(&d->mu);
         free(d);
         conn_down(c, DD_EIO, "cannot start a dialler thread");
+        conn_unref(c);
     }
     pthread_attr_destroy(&attr);
+}
+
+void hsio_orphan_dials(struct dd_node *n)
+{
+    pthread_mutex_lock(&n->lock);
+    struct hsio_dial *d = n->dials, *orphans = NULL;
+    while (d) {
+        struct hsio_dial *next = d->next;
+        pthread_mutex_lock(&d->mu);
+        bool posted = d->posted;
+        if (!posted)
+            d->node = NULL; /* its thread finishes alone */
+        pthread_mutex_unlock(&d->mu);
+        if (!posted) { /* else dial_done, queued, still needs it */
+            dial_unlist(n, d);
+            d->next = orphans;
+            orphans = d;
+        }
+        d = next;
+    }
+    pthread_mutex_unlock(&n->lock);
+    while (orphans) {
+        d = orphans;
+        orphans = d->next;
+        conn_unref(d->conn);
+        dial_put(d); /* the node's reference */
+    }
 }

@@ -539,8 +539,6 @@ struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name)
 
 int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_mbox **out)
 {
-    if (regname && (!*regname || strlen(regname) >= sizeof(((struct dd_mbox *)0)->regname)))
-        return rt_fail(DD_EINVAL, "registered name must be 1..255 bytes");
     struct dd_mbox *mb = calloc(1, sizeof(*mb));
     if (!mb)
         return rt_fail(DD_ENOMEM, "out of memory opening a mailbox");
@@ -555,6 +553,11 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
     cds_lfht_node_init(&mb->name_node);
 
     pthread_mutex_lock(&n->lock);
+    if (n->closing) {
+        pthread_mutex_unlock(&n->lock);
+        free(mb);
+        return rt_fail(DD_ECLOSED, "node %s is stopping", n->name);
+    }
     if (n->n_free == 0) {
         pthread_mutex_unlock(&n->lock);
         free(mb);

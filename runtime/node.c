@@ -40,10 +40,15 @@
 #define NODE_DEFAULT_MAX_MSG      (256u << 20)
 #define NODE_DEFAULT_MAILBOXES    32768
 #define NODE_MAX_MAILBOXES        (1u << 15) /* pid numbers: 15 bits */
+#define NODE_MAX_TICKTIME_S       65535      /* as the config's [node] ticktime */
+#define NODE_MAX_SETUPTIME_MS     3600000u
+#define NODE_MAX_MSG              0xffffffffu /* 4-byte distribution packet lengths */
 #define NODE_TX_QUEUE_LIMIT       (8u << 20)
 #define NODE_RX_UNCONSUMED_LIMIT  (64u << 20)
 #define NODE_TIMER_MAX_MS         100
 #define NODE_EPOLL_BATCH          64
+#define NODE_LISTEN_ANY_DUAL      "::"      /* IPv6 and IPv4 (IPV6_V6ONLY off) */
+#define NODE_LISTEN_ANY_V4        "0.0.0.0" /* a kernel without IPv6 */
 
 static struct rt_item g_item_listener = {ITEM_LISTENER};
 static struct rt_item g_item_wake = {ITEM_WAKE};
@@ -308,36 +313,29 @@ static void *control_main(void *arg)
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
-static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
-                         size_t errlen)
+/* Binds and listens on addr, on the first free port of lo..hi (any
+ * port when lo is 0). Returns the socket, or -1 with errno and the message in err. */
+static int listen_on(const char *addr, unsigned lo, unsigned hi, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
-    const char *addr = cfg->listen_address;
-    if (!addr)
-        addr = n->kind == NODENAME_LONG ? "::" : "::";
     int gai = getaddrinfo(addr, "0", &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "listen address %s: %s", addr, gai_strerror(gai));
+        errno = EINVAL;
         return -1;
     }
-    unsigned lo = cfg->listen_port_min, hi = cfg->listen_port_max;
-    if (lo && !hi)
-        hi = lo;
-    if (hi < lo) {
-        freeaddrinfo(res);
-        snprintf(err, errlen, "listen port range %u..%u is empty", lo, hi);
-        return -1;
-    }
-    int fd = -1;
+    int fd = -1, e = 0;
     for (unsigned port = lo; port <= hi && fd < 0; port++) {
         fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
+        if (fd < 0) {
+            e = errno;
             break;
+        }
         int one = 1, zero = 0;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (res->ai_family == AF_INET6)
+        if (res->ai_family == AF_INET6) /* "::" takes IPv4 too */
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
         struct sockaddr_storage ss;
         memcpy(&ss, res->ai_addr, res->ai_addrlen);
@@ -346,9 +344,10 @@ static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char 
         else
             ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
         if (bind(fd, (struct sockaddr *)&ss, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+            e = errno;
             close(fd);
             fd = -1;
-            if (!lo)
+            if (!lo || e != EADDRINUSE)
                 break;
         }
         if (!lo)
@@ -356,17 +355,49 @@ static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char 
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        if (lo)
-            snprintf(err, errlen, "no free listen port in %u..%u", lo, hi);
+        if (lo && e == EADDRINUSE)
+            snprintf(err, errlen, "no free listen port on %s in %u..%u", addr, lo, hi);
         else
-            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(e));
+        errno = e;
+    }
+    return fd;
+}
+
+/* The distribution listener. Without a listen address: "::" with IPV6_V6ONLY off (IPv4 and
+ * IPv6 peers alike), or 0.0.0.0 on a kernel without IPv6 (ipv6.disable=1: no AF_INET6
+ * sockets). With net.ipv6.conf.*.disable_ipv6 set, "::" still binds and takes IPv4. */
+static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+                         size_t errlen)
+{
+    unsigned lo = cfg->listen_port_min, hi = cfg->listen_port_max;
+    if (lo && !hi)
+        hi = lo;
+    if (hi < lo) {
+        snprintf(err, errlen, "listen port range %u..%u is empty", lo, hi);
         return -1;
     }
+    const char *addr = cfg->listen_address;
+    int fd;
+    if (addr) {
+        fd = listen_on(addr, lo, hi, err, errlen);
+    } else {
+        addr = NODE_LISTEN_ANY_DUAL;
+        fd = listen_on(addr, lo, hi, err, errlen);
+        if (fd < 0 && errno == EAFNOSUPPORT) {
+            DLOG_INFO(n->log_name, "this kernel has no IPv6: listening on IPv4 only");
+            addr = NODE_LISTEN_ANY_V4;
+            fd = listen_on(addr, lo, hi, err, errlen);
+        }
+    }
+    if (fd < 0)
+        return -1;
     struct sockaddr_storage got;
     socklen_t gl = sizeof(got);
     getsockname(fd, (struct sockaddr *)&got, &gl);
     n->listen_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                      : ((struct sockaddr_in *)&got)->sin_port);
+    snprintf(n->listen_address, sizeof(n->listen_address), "%s", addr);
     n->listen_fd = fd;
     return 0;
 }
@@ -461,6 +492,41 @@ static void node_free(struct dd_node *n)
     free(n);
 }
 
+/* What dd_node_start refuses before it touches anything (the name and the cookie are
+ * checked where they are read). */
+static int check_cfg(const struct dd_node_cfg *cfg)
+{
+    if (cfg->ticktime_s > NODE_MAX_TICKTIME_S)
+        return rt_fail(DD_EINVAL, "ticktime_s %u is above %u", cfg->ticktime_s,
+                       NODE_MAX_TICKTIME_S);
+    if (cfg->setuptime_ms > NODE_MAX_SETUPTIME_MS)
+        return rt_fail(DD_EINVAL, "setuptime_ms %u is above %u", cfg->setuptime_ms,
+                       NODE_MAX_SETUPTIME_MS);
+    if (cfg->max_message_bytes > NODE_MAX_MSG)
+        return rt_fail(DD_EINVAL, "max_message_bytes %zu is above %zu (4-byte packet lengths)",
+                       cfg->max_message_bytes, (size_t)NODE_MAX_MSG);
+    struct {
+        const char *what, *value;
+        size_t max;
+    } strs[] = {
+        {"epmd_host", cfg->epmd_host, sizeof(((struct dd_node *)0)->epmd_host) - 1},
+        {"listen_address", cfg->listen_address, sizeof(((struct dd_node *)0)->listen_address) - 1},
+        {"config_file", cfg->config_file, 4095},
+    };
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (!strs[i].value)
+            continue;
+        size_t len = strnlen(strs[i].value, strs[i].max + 1);
+        if (len == 0 || len > strs[i].max)
+            return rt_fail(DD_EINVAL, "%s must be 1..%zu bytes (NULL for the default)",
+                           strs[i].what, strs[i].max);
+    }
+    if (cfg->listen_port_max && cfg->listen_port_max < cfg->listen_port_min)
+        return rt_fail(DD_EINVAL, "listen port range %u..%u is empty", cfg->listen_port_min,
+                       cfg->listen_port_max);
+    return DD_OK;
+}
+
 int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
 {
     char err[512];
@@ -468,6 +534,9 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         return rt_fail(DD_EINVAL, "cfg and out are required");
     if ((cfg->sname != NULL) == (cfg->name != NULL))
         return rt_fail(DD_EINVAL, "give exactly one of sname and name");
+    int bad = check_cfg(cfg);
+    if (bad != DD_OK)
+        return bad;
     struct dd_node *n = calloc(1, sizeof(*n));
     if (!n)
         return rt_fail(DD_ENOMEM, "out of memory");
@@ -587,8 +656,9 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         node_free(n);
         return rt_fail(DD_EIO, "cannot start the control thread");
     }
-    DLOG_INFO(n->log_name, "node %s started: listening on port %u, creation %u, %s%s", n->name,
-              n->listen_port, n->creation, n->hidden ? "hidden" : "visible",
+    DLOG_INFO(n->log_name, "node %s started: listening on %s port %u, creation %u, %s%s",
+              n->name, n->listen_address, n->listen_port, n->creation,
+              n->hidden ? "hidden" : "visible",
               n->dp ? ", DPDK data plane" : "");
     *out = n;
     return DD_OK;
@@ -601,6 +671,11 @@ void node_stop(struct dd_node *n)
     if (!n)
         return;
     DLOG_INFO(n->log_name, "node %s stopping", n->name);
+    /* From here on no mailbox opens and no connection starts (mbox_open, conn_insert_new):
+     * the loops below would miss them. */
+    pthread_mutex_lock(&n->lock);
+    n->closing = true;
+    pthread_mutex_unlock(&n->lock);
     /* Mailboxes first: their exit signals still go out on live connections. */
     for (size_t i = 1; i <= n->max_mailboxes; i++) {
         struct dd_mbox *mb = atomic_load(&n->slots[i]);
@@ -629,9 +704,13 @@ void node_stop(struct dd_node *n)
     atomic_store(&n->stopping, true);
     node_wake(n);
     pthread_join(n->thread, NULL);
-    /* Work posted by conn_down (closing sockets) runs here, on this thread. */
+    /* Diallers still blocked finish alone; those that posted their result are run below. */
+    hsio_orphan_dials(n);
+    /* Work posted by conn_down (closing sockets) runs here, on this thread, including what
+     * that work posts in turn. */
     rcu_rd_enter();
-    run_work(n);
+    while (n->work)
+        run_work(n);
     while (n->handshaking)
         hsio_sock_free(n, n->handshaking);
     hsio_bury(n);

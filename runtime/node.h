@@ -115,6 +115,7 @@ struct rt_sock {
 };
 
 struct dp_chan;
+struct hsio_dial; /* runtime/hsio.c */
 
 /* A queued outgoing buffer (TCP). */
 struct rt_txq {
@@ -187,7 +188,8 @@ struct dd_conn {
 
     /* Waiters in dd_connect. */
     pthread_cond_t up_cond;
-    int fail_status; /* why it went down (DD_E*) */
+    int fail_status;    /* why it went down (DD_E*), under tx_lock */
+    char fail_why[256]; /* ... in words, for dd_connect's error (under tx_lock) */
 };
 
 /* ---- mailboxes ---------------------------------------------------------------------- */
@@ -286,14 +288,17 @@ struct dd_node {
     /* Sockets and the control thread. */
     int listen_fd;
     uint16_t listen_port;
+    char listen_address[64]; /* what the listener is bound to, as given */
     int epmd_fd;
     int ep;
     int wake_fd;
     int timer_fd;
     pthread_t thread;
-    _Atomic bool stopping;
+    _Atomic bool stopping;       /* the control thread ends */
+    bool closing; /* dd_node_stop has begun: no new mailbox or connection (under lock) */
     struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
     struct rt_sock *graveyard;   /* closed sockets, freed after the event batch */
+    struct hsio_dial *dials;     /* outgoing attempts in their dialler thread (under lock) */
     uint8_t trailer[HS_TRAILER_MAX]; /* what our 'N' messages carry after the name */
     size_t trailer_len;
 
@@ -361,6 +366,8 @@ void node_wake(struct dd_node *n);
 /* runtime/errors.c: set the thread's last error message and return status. */
 int rt_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rt_clear_error(void);
+/* The status of the thread's last rt_fail (DD_OK after rt_clear_error). */
+int rt_last_status(void);
 
 /* Time in milliseconds (monotonic). */
 uint64_t rt_now_ms(void);

@@ -67,8 +67,10 @@ static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
                           uint8_t lane, bool nonblock, bool dial, struct dd_mbox *from)
 {
     struct dd_conn *c = dial ? conn_get_or_dial(n, node) : conn_get_live(n, node);
-    if (!c)
-        return DD_OK; /* unreachable: like erlang:send/2, not an error */
+    if (!c) { /* unreachable: like erlang:send/2, not an error; a bad name or a stop is */
+        int st = dial ? rt_last_status() : DD_OK;
+        return st == DD_ENOCONN ? DD_OK : st;
+    }
     if (payload_len > n->max_msg || (size_t)ctl->index + payload_len > n->max_msg) {
         conn_unref(c);
         return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu",

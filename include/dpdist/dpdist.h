@@ -10,6 +10,16 @@
  * Errors: functions return DD_OK (0) or a negative dd_status; the detailed message of the last
  * failed call on this thread is dd_last_error(). Nothing aborts the process.
  *
+ * Arguments: every function refuses what it cannot use with DD_EINVAL (unless said
+ * otherwise) and the reason in dd_last_error(), before doing anything: NULL pointers
+ * (except where NULL is documented), empty names, node names over 1020 bytes, registered
+ * names over 255 characters, pids and references whose node name is empty or not
+ * NUL-terminated, references of other than 1..5 words, unknown flags or enum values. A
+ * mailbox that is being closed gives DD_ECLOSED, as does a node once dd_node_stop has begun
+ * (no new mailbox, connection or send). Functions that return something else than a status
+ * return NULL, 0, DD_CARRIER_NONE, false or "" on such arguments and set the error too.
+ * A pointer used after dd_mbox_close or dd_node_stop returned cannot be recognised: do not.
+ *
  * Threads: a node is thread-safe. Any thread may send from any mailbox. Receiving from one
  * mailbox is serialised (two threads calling dd_recv on the same mailbox take turns).
  *
@@ -82,7 +92,8 @@ struct dd_node_cfg {
     unsigned setuptime_ms;   /* net_setuptime, per handshake step; 0: 7000 */
     const char *epmd_host;   /* NULL: this host */
     uint16_t epmd_port;      /* 0: $ERL_EPMD_PORT, else 4369 */
-    const char *listen_address; /* NULL: all addresses */
+    const char *listen_address; /* NULL: all addresses, IPv4 and IPv6 ("::"), or
+                                 * 0.0.0.0 on a kernel without IPv6 */
     uint16_t listen_port_min;   /* inet_dist_listen_min/max; 0: any port */
     uint16_t listen_port_max;
     const char *config_file;    /* INI config with a [port] section: DPDK data plane.
@@ -96,17 +107,20 @@ struct dd_node_cfg {
  * config file that has a data plane, DPDK. DD_ENAMEINUSE if EPMD has the name already. */
 int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out);
 /* Close every mailbox (links and monitors get exit signals with reason `shutdown`), close
- * every connection, unregister from EPMD, free everything. The pointer is invalid after. */
+ * every connection, unregister from EPMD, free everything. The pointer is invalid after, and
+ * so are the node's mailboxes. NULL: nothing. */
 void dd_node_stop(dd_node *node);
 
+/* The node's full name (NULL for a NULL node) and creation (0 for a NULL node). */
 const char *dd_node_name(const dd_node *node);
 uint32_t dd_node_creation(const dd_node *node);
 
 /* Cookie for one peer (like erlang:set_cookie/2), or the node's default when peer is NULL. */
 int dd_set_cookie(dd_node *node, const char *peer, const char *cookie);
 
-/* Connect to a node now (like net_kernel:connect_node/1). 0 once the connection is up;
- * DD_ENOCONN if the node cannot be reached or refuses us; DD_ETIMEDOUT. */
+/* Connect to a node now (like net_kernel:connect_node/1). 0 once the connection is up (or
+ * peer is this node); DD_EINVAL if peer is not a node name; DD_ENOCONN if the node cannot be
+ * reached, refuses us or uses the other kind of names; DD_ETIMEDOUT. */
 int dd_connect(dd_node *node, const char *peer, int timeout_ms);
 
 /* Like net_adm:ping/1: 0 (pong) or a negative status (pang). */
@@ -127,7 +141,7 @@ enum dd_carrier_kind {
     DD_CARRIER_TCP = 1,
     DD_CARRIER_DPDK = 2,
 };
-/* Which carrier moves the data to peer now. */
+/* Which carrier moves the data to peer now (DD_CARRIER_NONE also for bad arguments). */
 enum dd_carrier_kind dd_node_carrier(dd_node *node, const char *peer);
 
 /* Per-peer figures. Counters are cumulative; max_heartbeat_gap_ns is the largest gap
@@ -159,7 +173,7 @@ int dd_dataplane_summary(dd_node *node, FILE *out);
  * that check recovery. DD_ENOTFOUND without a data plane or without a [fault] section. */
 int dd_dataplane_fault(dd_node *node, bool enable);
 
-/* Disconnect from a node (erlang:disconnect_node/1). */
+/* Disconnect from a node (erlang:disconnect_node/1). DD_ENOTFOUND if not connected. */
 int dd_disconnect(dd_node *node, const char *peer);
 
 /* A fresh reference of this node. */
@@ -175,9 +189,11 @@ enum dd_mbox_flags {
 int dd_mbox_open(dd_node *node, const char *regname, unsigned flags, dd_mbox **out);
 /* Close with reason `normal`: linked processes get an exit signal, monitors a 'DOWN'. */
 void dd_mbox_close(dd_mbox *mb);
-/* Close with an exit reason (an encoded term with version byte). */
+/* Close with an exit reason (an encoded term with version byte; one that is not: `normal`).
+ * Both: NULL does nothing; the pointer is invalid after. */
 void dd_mbox_close_reason(dd_mbox *mb, const void *reason, size_t len);
 
+/* The mailbox's pid and node (NULL for a NULL mailbox). */
 const dd_pid *dd_mbox_pid(const dd_mbox *mb);
 dd_node *dd_mbox_node(const dd_mbox *mb);
 
@@ -189,7 +205,8 @@ enum dd_send_flags {
 
 /* Send a term (external format with version byte, e.g. ei_x_buff.buff/.index) to a pid.
  * Like erlang:send/2: a message to an unreachable node is dropped, not an error; the node
- * is connected on demand. DD_ETOOBIG, DD_EBADTERM, DD_EWOULDBLOCK (with DD_SEND_NONBLOCK). */
+ * is connected on demand. DD_ETOOBIG, DD_EBADTERM, DD_EWOULDBLOCK (with DD_SEND_NONBLOCK),
+ * DD_EINVAL (also for a node name that is not one), DD_ECLOSED (node stopping). */
 int dd_send(dd_mbox *from, const dd_pid *to, const void *term, size_t len);
 int dd_send_flags(dd_mbox *from, const dd_pid *to, const void *term, size_t len, unsigned flags);
 /* Send to a registered name on a node (node NULL: this node). */
@@ -239,7 +256,8 @@ int dd_monitor_nodes(dd_mbox *mb, bool on);
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
-/* Format a pid as <Node.Num.Serial> text into buf (always NUL-terminated). */
+/* Format a pid as <Node.Num.Serial> text into buf (always NUL-terminated; "" returned when
+ * buf is NULL or cap 0). Equality: false when either side is not a valid pid / ref. */
 const char *dd_pid_str(const dd_pid *pid, char *buf, size_t cap);
 bool dd_pid_eq(const dd_pid *a, const dd_pid *b);
 bool dd_ref_eq(const dd_ref *a, const dd_ref *b);

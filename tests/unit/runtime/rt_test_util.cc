@@ -28,41 +28,40 @@ namespace rt_test
 
 // ---- the EPMD ---------------------------------------------------------------------------
 
+EpmdDaemon::EpmdDaemon()
+{
+    struct epmd_server_cfg cfg;
+    epmd_server_cfg_defaults(&cfg);
+    cfg.port = 0;
+    cfg.addresses = "127.0.0.1,::1";
+    char err[256] = "";
+    bool in_use = false;
+    srv_ = epmd_server_new(&cfg, err, sizeof(err), &in_use);
+    if (!srv_) { // no IPv6 here (netns_run.sh noipv6, RuntimeNode)
+        cfg.addresses = "127.0.0.1";
+        srv_ = epmd_server_new(&cfg, err, sizeof(err), &in_use);
+    }
+    if (!srv_) {
+        fprintf(stderr, "test EPMD: %s\n", err);
+        abort();
+    }
+    port_ = epmd_server_port(srv_);
+    thread_ = std::thread([this] { epmd_server_run(srv_); });
+}
+
+EpmdDaemon::~EpmdDaemon()
+{
+    epmd_server_stop(srv_);
+    thread_.join();
+    epmd_server_free(srv_);
+}
+
 namespace
 {
 
-struct Epmd {
-    struct epmd_server *srv = nullptr;
-    std::thread thread;
-    uint16_t port = 0;
-
-    Epmd()
-    {
-        struct epmd_server_cfg cfg;
-        epmd_server_cfg_defaults(&cfg);
-        cfg.port = 0;
-        cfg.addresses = "127.0.0.1,::1";
-        char err[256] = "";
-        bool in_use = false;
-        srv = epmd_server_new(&cfg, err, sizeof(err), &in_use);
-        if (!srv) {
-            fprintf(stderr, "test EPMD: %s\n", err);
-            abort();
-        }
-        port = epmd_server_port(srv);
-        thread = std::thread([this] { epmd_server_run(srv); });
-    }
-    ~Epmd()
-    {
-        epmd_server_stop(srv);
-        thread.join();
-        epmd_server_free(srv);
-    }
-};
-
-Epmd &the_epmd()
+EpmdDaemon &the_epmd()
 {
-    static Epmd e;
+    static EpmdDaemon e;
     return e;
 }
 
@@ -72,7 +71,7 @@ std::atomic<unsigned> g_counter{0};
 
 uint16_t epmd_port()
 {
-    return the_epmd().port;
+    return the_epmd().port();
 }
 
 std::string short_host()
@@ -93,12 +92,16 @@ std::string fresh_name(const std::string &prefix)
 dd_node *start_node(const std::string &alive, const NodeOpts &o)
 {
     struct dd_node_cfg cfg = {};
-    cfg.sname = alive.c_str();
+    std::string long_name = alive + "@127.0.0.1";
+    if (o.long_name)
+        cfg.name = long_name.c_str();
+    else
+        cfg.sname = alive.c_str();
     cfg.cookie = o.cookie;
     cfg.hidden = o.hidden;
     cfg.ticktime_s = o.ticktime_s;
     cfg.setuptime_ms = o.setuptime_ms;
-    cfg.epmd_port = epmd_port();
+    cfg.epmd_port = o.epmd_port ? o.epmd_port : epmd_port();
     cfg.max_message_bytes = o.max_message_bytes;
     cfg.max_mailboxes = o.max_mailboxes;
     dd_node *n = nullptr;

@@ -12,18 +12,40 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "control/handshake.h"
 #include "dpdist/dpdist.h"
 extern "C" {
 #include "common/log.h"
+struct epmd_server;
 }
 
 namespace rt_test
 {
 
 using Bytes = std::vector<uint8_t>;
+
+// An EPMD daemon (control/epmd/epmd_server.c) in a thread of the test process, on loopback
+// (127.0.0.1 and ::1, or 127.0.0.1 alone without IPv6) and a port the kernel picks.
+class EpmdDaemon
+{
+  public:
+    EpmdDaemon();
+    ~EpmdDaemon();
+    EpmdDaemon(const EpmdDaemon &) = delete;
+    EpmdDaemon &operator=(const EpmdDaemon &) = delete;
+    uint16_t port() const
+    {
+        return port_;
+    }
+
+  private:
+    struct epmd_server *srv_ = nullptr;
+    std::thread thread_;
+    uint16_t port_ = 0;
+};
 
 // The process's EPMD (started on first use, stopped at exit).
 uint16_t epmd_port();
@@ -41,6 +63,8 @@ struct NodeOpts {
     size_t max_message_bytes = 0;
     size_t max_mailboxes = 0;
     const char *cookie = "rtcookie";
+    bool long_name = false; // alive@127.0.0.1 instead of alive@short_host()
+    uint16_t epmd_port = 0; // 0: epmd_port()
 };
 
 // Starts a node registered with epmd_port(); nullptr (with a gtest failure) on error.
