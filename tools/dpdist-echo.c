@@ -8,6 +8,8 @@
  *   {nodes, From}            replies {nodes, Visible, Hidden} (lists of node names)
  *   {stats, Peer, From}      replies {stats, Carrier, TxMsgs, RxMsgs, Retransmits, MaxHbGapNs}
  *                            (Carrier: tcp | dpdk | none)
+ * Terms come from peers: they are walked with dd_term_skip (bounded, iterative), never with
+ * libei's recursive ei_skip_term, so a deeply nested term cannot overflow the stack.
  * SIGUSR1 prints the data plane's summary on stderr.
  * Runs until killed (SIGTERM/SIGINT stop it cleanly); logs to stderr. */
 #include <signal.h>
@@ -108,7 +110,7 @@ static void handle(struct echo *e, const dd_msg *m)
         ei_decode_pid(buf, &idx, &from);
         ei_x_buff x;
         int start = idx;
-        if (ei_skip_term(buf, &idx) < 0)
+        if (dd_term_skip(buf, m->len, &idx) != DD_OK)
             return;
         slice_term(&x, buf, start, idx);
         send_x(e, &from, &x);
@@ -198,10 +200,10 @@ static void handle(struct echo *e, const dd_msg *m)
         ei_x_free(&x);
     } else if (!strcmp(atom, "send_to") && arity == 3) {
         int dest = idx;
-        if (ei_skip_term(buf, &idx) < 0)
+        if (dd_term_skip(buf, m->len, &idx) != DD_OK)
             return;
         int tstart = idx;
-        if (ei_skip_term(buf, &idx) < 0)
+        if (dd_term_skip(buf, m->len, &idx) != DD_OK)
             return;
         ei_x_buff x;
         slice_term(&x, buf, tstart, idx);

@@ -244,6 +244,13 @@ const char *dd_pid_str(const dd_pid *pid, char *buf, size_t cap);
 bool dd_pid_eq(const dd_pid *a, const dd_pid *b);
 bool dd_ref_eq(const dd_ref *a, const dd_ref *b);
 
+/* Skip one encoded term (no version byte) at term[*idx], never reading past term[len).
+ * DD_OK with *idx just after it, or DD_EBADTERM (*idx unchanged). Use it instead of libei's
+ * ei_skip_term on anything a peer sent: ei_skip_term recurses once per nesting level, so a
+ * deeply nested term (a 10^6-deep list is 6 MB) overflows the stack; this walk is iterative
+ * and bounded by len. Thread-safe, no allocation. */
+int dd_term_skip(const char *term, size_t len, int *idx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@
          watch_events/2, wait_events/4, nodes_of/1, report/2, wait_nodedown/2,
          ping_expect/2, spawn_refused/1, check_visibility/2,
          wait_nodes/3, nodes_exact/3, global_checks/3, global_state_check/2,
-         call_with_timeout/2, echo_serve/0]).
+         call_with_timeout/2, echo_serve/0, deep_checks/3]).
 
 report(Name, true) -> io:format("ok ~s~n", [Name]);
 report(Name, {true, _}) -> io:format("ok ~s~n", [Name]);
@@ -258,3 +258,106 @@ echo_loop() ->
         _ -> ok
     end,
     echo_loop().
+
+%% ---- deeply nested terms (node_deep_terms.sh) ---------------------------------------------
+
+%% A term nested Depth levels deep: [[[...]]], {{{...}}} or #{k => #{k => ...}}. Built with a
+%% loop: BEAM itself handles any depth.
+deep_term(list, D) -> deep(fun(X) -> [X] end, [], D);
+deep_term(tuple, D) -> deep(fun(X) -> {X} end, {}, D);
+deep_term(map, D) -> deep(fun(X) -> #{k => X} end, #{}, D).
+deep(_, Acc, 0) -> Acc;
+deep(F, Acc, N) -> deep(F, F(Acc), N - 1).
+
+%% Sends a Depth-deep Shape term through every path of the dpdist node on Node that decodes
+%% what a peer sends, then checks the node still serves: a '$gen_call' to net_kernel with the
+%% term as its tag (answered {Tag, yes}) and as its request, a plain message to net_kernel,
+%% the echo mailbox by name ({From, Term} comes back) and its other commands with the term in
+%% every argument, the echo mailbox by pid (plain message, {From, Term}, exit/2 with the term
+%% as reason, which echo forwards to a subscriber). A nodedown ends the checks at once.
+deep_checks(Node, Shape, Depth) ->
+    T = deep_term(Shape, Depth),
+    What = io_lib:format("~p-deep ~p (~p bytes)", [Depth, Shape, byte_size(term_to_binary(T))]),
+    true = erlang:monitor_node(Node, true),
+    try
+        deep_steps(Node, T, What)
+    catch
+        throw:{nodedown, Step} ->
+            report(io_lib:format("~p stays up while it gets a ~s", [Node, What]),
+                   {nodedown, lists:flatten(Step)})
+    end.
+
+deep_steps(Node, T, What) ->
+    Wait = 120000,
+    EchoPid = echo_pid(Node),
+    report(io_lib:format("echo pid known before the ~s", [What]), is_pid(EchoPid)),
+    Sub = spawn_subscriber(Node),
+    %% net_kernel: the tag is walked to build the reply {Tag, yes}.
+    {net_kernel, Node} ! {'$gen_call', {self(), T}, {is_auth, node()}},
+    Step1 = io_lib:format("net_kernel answers a '$gen_call' whose tag is a ~s", [What]),
+    R1 = receive {T, yes} -> true; {_, yes} -> wrong_tag;
+             {nodedown, Node} -> throw({nodedown, Step1}) after Wait -> timeout end,
+    report(Step1, R1),
+    {net_kernel, Node} ! {'$gen_call', {self(), make_ref()}, T},
+    {net_kernel, Node} ! {'$gen_call', {self(), T}, T},
+    {net_kernel, Node} ! T,
+    alive(Node, io_lib:format("after '$gen_call's to net_kernel with a ~s as request", [What])),
+    %% The echo mailbox by name: {From, Term} comes back.
+    {echo, Node} ! {self(), T},
+    Step2 = io_lib:format("echo by name sends back a ~s", [What]),
+    R2 = receive T -> true; {nodedown, Node} -> throw({nodedown, Step2}) after Wait -> timeout end,
+    report(Step2, R2),
+    {echo, Node} ! {send_to, self(), T},
+    Step3 = io_lib:format("echo's send_to sends a ~s", [What]),
+    R3 = receive T -> true; {nodedown, Node} -> throw({nodedown, Step3}) after Wait -> timeout end,
+    report(Step3, R3),
+    [{echo, Node} ! M || M <- [T, {T, self()}, {send_to, T, x}, {send_to, T, T}, {link, T},
+                               {monitor, T, self()}, {monitor, self(), T}, {stats, T, self()},
+                               {nodes, T}, {subscribe, T}, {T, T, T}]],
+    alive(Node, io_lib:format("after echo commands with a ~s in every argument", [What])),
+    %% The echo mailbox by pid.
+    EchoPid ! T,
+    EchoPid ! {self(), T},
+    Step4 = io_lib:format("echo by pid sends back a ~s", [What]),
+    R4 = receive T -> true; {nodedown, Node} -> throw({nodedown, Step4}) after Wait -> timeout end,
+    report(Step4, R4),
+    exit(EchoPid, T),
+    Step5 = io_lib:format("exit/2 with a ~s as reason reaches echo's subscriber", [What]),
+    R5 = receive {Sub, got_exit, T} -> true; {Sub, got_exit, _} -> wrong_reason;
+             {nodedown, Node} -> throw({nodedown, Step5}) after Wait -> timeout end,
+    report(Step5, R5),
+    exit(Sub, kill),
+    alive(Node, io_lib:format("after every path got a ~s", [What])).
+
+%% The echo mailbox's pid, from its {linked, Pid} reply (then unlinked again).
+echo_pid(Node) ->
+    {echo, Node} ! {link, self()},
+    receive {linked, P} -> unlink(P), P after 10000 -> undefined end.
+
+%% A process subscribed to echo's events that hands the caller the reason of the first 'EXIT'
+%% from the caller that echo forwards.
+spawn_subscriber(Node) ->
+    Parent = self(),
+    Pid = spawn(fun() ->
+        {echo, Node} ! {subscribe, self()},
+        Parent ! {self(), subscribed},
+        sub_loop(Parent)
+    end),
+    receive {Pid, subscribed} -> ok after 5000 -> ok end,
+    timer:sleep(200),
+    Pid.
+sub_loop(Parent) ->
+    receive
+        {dpdist_event, {'EXIT', Parent, Reason}} -> Parent ! {self(), got_exit, Reason};
+        _ -> ok
+    end,
+    sub_loop(Parent).
+
+%% A plain echo round trip: the node is alive and serving.
+alive(Node, When) ->
+    Ref = make_ref(),
+    {echo, Node} ! {self(), {alive, Ref}},
+    Step = io_lib:format("echo still answers ~s", [When]),
+    R = receive {alive, Ref} -> true; {nodedown, Node} -> throw({nodedown, Step})
+        after 60000 -> timeout end,
+    report(Step, R).

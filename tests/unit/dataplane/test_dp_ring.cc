@@ -319,6 +319,50 @@ TEST_F(RingPair, SeveralSendersKeepTheirOrder)
     rx.join();
 }
 
+// Deeply nested terms from a peer over DPDK reach the same decoding as over TCP (the poller
+// dispatches them): a '$gen_call' to net_kernel whose tag is a 10^6-deep list is answered
+// {Tag, yes} (the tag was walked by libei's recursive ei_skip_term before, which overflowed
+// the polling thread's stack), a deep message reaches a mailbox intact, and the node goes on
+// serving. node_deep_terms.sh sends such terms from BEAM over TCP.
+TEST_F(RingPair, DeepTermsOverDpdkLeaveTheNodeServing)
+{
+    const size_t depth = 1000000;
+    rt_test::Bytes tag = rt_test::deep_list(depth, false);
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 3);
+    ei_x_encode_atom(&x, "$gen_call");
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_pid(&x, dd_mbox_pid(ma_));
+    ei_x_append_buf(&x, (const char *)tag.data(), int(tag.size()));
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "is_auth");
+    ei_x_encode_atom(&x, a_->name().c_str());
+    uint64_t rx0 = stats(b_->n, a_->name()).rx_msgs;
+    ASSERT_EQ(dd_send_reg(ma_, "net_kernel", b_->name().c_str(), x.buff, size_t(x.index)), DD_OK);
+    ei_x_free(&x);
+    dd_msg *m = nullptr;
+    ASSERT_EQ(dd_recv(ma_, &m, 20000), DD_OK) << "no {Tag, yes} from net_kernel";
+    // {Tag, yes}: 131, SMALL_TUPLE 2, the tag's bytes, 'yes'.
+    ASSERT_EQ(m->len, 1 + 2 + tag.size() + 5);
+    EXPECT_EQ(memcmp(m->term + 3, tag.data(), tag.size()), 0);
+    dd_msg_free(m);
+    EXPECT_GT(stats(b_->n, a_->name()).rx_msgs, rx0) << "the call went over DPDK";
+
+    rt_test::Bytes deep = rt_test::deep_list(depth);
+    ASSERT_EQ(dd_send(ma_, dd_mbox_pid(mb_), deep.data(), deep.size()), DD_OK);
+    ASSERT_EQ(dd_recv(mb_, &m, 20000), DD_OK);
+    ASSERT_EQ(m->len, deep.size());
+    int idx = 1;
+    EXPECT_EQ(dd_term_skip(m->term, m->len, &idx), DD_OK);
+    EXPECT_EQ(size_t(idx), m->len);
+    dd_msg_free(m);
+    auto t = seq_term(0, 0);
+    ASSERT_EQ(dd_send(ma_, dd_mbox_pid(mb_), t.data(), t.size()), DD_OK);
+    expect_ordered(mb_, 1, 1);
+    EXPECT_EQ(dd_node_carrier(a_->n, b_->name().c_str()), DD_CARRIER_DPDK);
+}
+
 TEST_F(RingPair, DisconnectThenUpgradeAgain)
 {
     // A link across the pair fires with noconnection when the connection goes.

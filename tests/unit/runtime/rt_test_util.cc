@@ -129,6 +129,19 @@ Bytes int_term(long v)
     return term([&](ei_x_buff *x) { ei_x_encode_long(x, v); });
 }
 
+Bytes deep_list(size_t depth, bool version)
+{
+    Bytes t;
+    t.reserve(depth * 6 + 2);
+    if (version)
+        t.push_back(131);
+    for (size_t i = 0; i < depth; i++)
+        t.insert(t.end(), {108, 0, 0, 0, 1});
+    t.push_back(106);
+    t.insert(t.end(), depth, uint8_t(106));
+    return t;
+}
+
 Bytes triple(const std::string &tag, long a, long b)
 {
     return term([&](ei_x_buff *x) {

@@ -75,6 +75,9 @@ Bytes atom_term(const std::string &a);
 Bytes int_term(long v);
 // {Tag, A, B} of small integers: used for ordering checks.
 Bytes triple(const std::string &tag, long a, long b);
+// A list nested depth levels deep, [[[...[]...]]] (6 bytes a level), with the version byte
+// or without it (to embed in a larger term).
+Bytes deep_list(size_t depth, bool version = true);
 // Text of a term as ei prints it ("{'EXIT', #Pid<...>, noproc}", atoms unquoted).
 std::string show(const char *term, size_t len);
 std::string show(const dd_msg *m);
