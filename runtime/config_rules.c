@@ -138,6 +138,13 @@ static void rules_node(struct rules *r)
     if (SET(NODE_NAME))
         check_node_name(r, CFG_K_NODE_NAME, cfg->node.name, true);
 
+    if (!BAD(NODE_HANDSHAKE_BACKOFF_MS) && !BAD(NODE_HANDSHAKE_BACKOFF_MAX_MS) &&
+        cfg->node.handshake_backoff_max_ms < cfg->node.handshake_backoff_ms) {
+        struct cfg_diag *g = ERR(NODE_HANDSHAKE_BACKOFF_MAX_MS,
+                                 "handshake_backoff_max_ms %u is below handshake_backoff_ms %u",
+                                 cfg->node.handshake_backoff_max_ms, cfg->node.handshake_backoff_ms);
+        cfg_diag_fix(g, "make handshake_backoff_max_ms at least handshake_backoff_ms");
+    }
     if (!SET(NODE_LISTEN_PORT_MAX) && !BAD(NODE_LISTEN_PORT_MAX))
         cfg->node.listen_port_max = cfg->node.listen_port_min;
     if (BAD(NODE_LISTEN_PORT_MIN) || BAD(NODE_LISTEN_PORT_MAX))

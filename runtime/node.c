@@ -450,6 +450,7 @@ static void node_free(struct dd_node *n)
     free(n->slot_serial);
     free(n->free_slots);
     free(n->node_monitors);
+    free(n->hsguard);
     while (n->cookies) {
         struct rt_cookie *k = n->cookies;
         n->cookies = k->next;
@@ -500,6 +501,13 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         n->max_mailboxes = NODE_MAX_MAILBOXES - 1;
     n->tx_queue_limit = NODE_TX_QUEUE_LIMIT;
     n->rx_unconsumed_limit = NODE_RX_UNCONSUMED_LIMIT;
+    n->hsguard = malloc(sizeof(*n->hsguard));
+    if (!n->hsguard) {
+        node_free(n);
+        return rt_fail(DD_ENOMEM, "out of memory");
+    }
+    hsg_init(n->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
+                                              .max_delay_ms = cfg->handshake_backoff_max_ms});
     n->epmd_port = cfg->epmd_port ? cfg->epmd_port : default_epmd_port();
     if (cfg->epmd_host) {
         snprintf(n->epmd_host, sizeof(n->epmd_host), "%s", cfg->epmd_host);

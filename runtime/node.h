@@ -30,6 +30,7 @@
 #include "control/handshake.h"
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
+#include "runtime/hsguard.h"
 #include "runtime/obuf.h"
 
 #define RT_LOG_NAME_MAX 64
@@ -112,6 +113,13 @@ struct rt_sock {
     struct dd_conn *owner; /* established: the connection using it (not a reference) */
     struct rt_sock *next_dead;
     char cookie_buf[256];
+    /* Acceptor: the peer's address for the handshake guard (runtime/hsguard.h), the token
+     * of this attempt there, and the time until which the socket is held unread (0: not
+     * held, registered with epoll). */
+    struct hsg_addr src;
+    bool src_known;
+    uint32_t guard_token;
+    uint64_t held_until_ms;
 };
 
 struct dp_chan;
@@ -293,6 +301,7 @@ struct dd_node {
     pthread_t thread;
     _Atomic bool stopping;
     struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
+    struct hsg *hsguard;         /* failed handshakes per source address (control thread) */
     struct rt_sock *graveyard;   /* closed sockets, freed after the event batch */
     uint8_t trailer[HS_TRAILER_MAX]; /* what our 'N' messages carry after the name */
     size_t trailer_len;

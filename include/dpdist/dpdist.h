@@ -89,6 +89,11 @@ struct dd_node_cfg {
                                  * NULL: TCP only. */
     size_t max_message_bytes;   /* largest message sent or accepted; 0: 256 MiB */
     size_t max_mailboxes;       /* 0: 32768 */
+    /* A source address whose handshake failed (wrong cookie, malformed messages) waits this
+     * long before its next attempt is answered, doubling with each further failure up to
+     * the maximum; one attempt at a time meanwhile. Other addresses are not slowed. */
+    unsigned handshake_backoff_ms;     /* 0: 50 */
+    unsigned handshake_backoff_max_ms; /* 0: 10000 */
 };
 
 /* Start a node: validate the name, read the cookie, listen, register with EPMD (the creation

@@ -101,6 +101,8 @@ dd_node *start_node(const std::string &alive, const NodeOpts &o)
     cfg.epmd_port = epmd_port();
     cfg.max_message_bytes = o.max_message_bytes;
     cfg.max_mailboxes = o.max_mailboxes;
+    cfg.handshake_backoff_ms = o.handshake_backoff_ms;
+    cfg.handshake_backoff_max_ms = o.handshake_backoff_max_ms;
     dd_node *n = nullptr;
     int rc = dd_node_start(&cfg, &n);
     EXPECT_EQ(rc, DD_OK) << "starting " << alive << ": " << dd_last_error();
@@ -317,12 +319,19 @@ RawPeer::~RawPeer()
         close(fd_);
 }
 
-bool RawPeer::connect_to(const std::string &alive)
+bool RawPeer::connect_to(const std::string &alive, const char *source)
 {
     struct epmd_lookup l;
     if (epmd_client_port_please(nullptr, epmd_port(), alive.c_str(), 2000, &l) < 0 || !l.found)
         return false;
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (source) {
+        sockaddr_in src{};
+        src.sin_family = AF_INET;
+        if (inet_pton(AF_INET, source, &src.sin_addr) != 1 ||
+            bind(fd_, reinterpret_cast<sockaddr *>(&src), sizeof(src)) < 0)
+            return false;
+    }
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(l.port);

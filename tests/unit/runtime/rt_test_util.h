@@ -40,6 +40,8 @@ struct NodeOpts {
     unsigned setuptime_ms = 0;
     size_t max_message_bytes = 0;
     size_t max_mailboxes = 0;
+    unsigned handshake_backoff_ms = 0;
+    unsigned handshake_backoff_max_ms = 0;
     const char *cookie = "rtcookie";
 };
 
@@ -129,8 +131,9 @@ class RawPeer
 {
   public:
     ~RawPeer();
-    // TCP connect to the listen port of `alive` (as registered with the test EPMD).
-    bool connect_to(const std::string &alive);
+    // TCP connect to the listen port of `alive` (as registered with the test EPMD), from
+    // the loopback address `source` (any of 127/8) when given.
+    bool connect_to(const std::string &alive, const char *source = nullptr);
     // Handshake as initiator (after connect_to). peer = the node's full name.
     // *status (if given) receives the status the node answered ("ok", "alive", ...);
     // alive_answer is what we say to "alive".
