@@ -121,6 +121,8 @@ struct dd_cfg {
         uint16_t listen_port_max;
         uint32_t handshake_backoff_ms;
         uint32_t handshake_backoff_max_ms;
+        uint64_t max_message_bytes;
+        uint64_t max_reassembly_bytes;
     } node;
 
     struct {

@@ -33,11 +33,13 @@
 #include "runtime/node.h"
 #include "runtime/node_api.h"
 #include "runtime/rcu.h"
+#include "runtime/rxbudget.h"
 #include "runtime/tcpc.h"
 
 #define NODE_DEFAULT_TICKTIME_S   60
 #define NODE_DEFAULT_SETUPTIME_MS 7000
 #define NODE_DEFAULT_MAX_MSG      (256u << 20)
+#define NODE_DEFAULT_REASM_BYTES  (512u << 20) /* two of the largest messages */
 #define NODE_DEFAULT_MAILBOXES    32768
 #define NODE_MAX_MAILBOXES        (1u << 15) /* pid numbers: 15 bits */
 #define NODE_TX_QUEUE_LIMIT       (8u << 20)
@@ -199,6 +201,9 @@ static void run_work(struct dd_node *n)
 static void periodic(struct dd_node *n, uint64_t now)
 {
     hsio_reap(n, now);
+    /* Reassembly memory given back on the poller (DPDK deliveries) or by freed connections
+     * lets the connections that wait for it go on; refusals are logged here too. */
+    rxb_periodic(n, now);
     /* Ticks and liveness of established connections; pending ones that got nowhere. */
     struct cds_lfht_iter it;
     struct dd_conn *c;
@@ -501,6 +506,16 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         n->max_mailboxes = NODE_MAX_MAILBOXES - 1;
     n->tx_queue_limit = NODE_TX_QUEUE_LIMIT;
     n->rx_unconsumed_limit = NODE_RX_UNCONSUMED_LIMIT;
+    size_t reasm_cap =
+        cfg->max_reassembly_bytes ? cfg->max_reassembly_bytes : NODE_DEFAULT_REASM_BYTES;
+    if (reasm_cap < n->max_msg) {
+        node_free(n);
+        return rt_fail(DD_EINVAL,
+                       "max_reassembly_bytes (%zu) must be at least max_message_bytes (%zu): "
+                       "the largest message must fit",
+                       reasm_cap, n->max_msg);
+    }
+    budget_init(&n->reasm_budget, reasm_cap);
     n->hsguard = malloc(sizeof(*n->hsguard));
     if (!n->hsguard) {
         node_free(n);
@@ -640,6 +655,7 @@ void node_stop(struct dd_node *n)
     /* Work posted by conn_down (closing sockets) runs here, on this thread. */
     rcu_rd_enter();
     run_work(n);
+    rxb_resume(n); /* connections left waiting for reassembly memory (all down): let go */
     while (n->handshaking)
         hsio_sock_free(n, n->handshaking);
     hsio_bury(n);

@@ -8,6 +8,8 @@
  *   {nodes, From}            replies {nodes, Visible, Hidden} (lists of node names)
  *   {stats, Peer, From}      replies {stats, Carrier, TxMsgs, RxMsgs, Retransmits, MaxHbGapNs}
  *                            (Carrier: tcp | dpdk | none)
+ *   {reassembly, From}       replies {reassembly, Bytes, Limit, HighWater, Refusals, Waiting}
+ *                            (dd_node_reassembly: the node's memory for messages in transit)
  * Terms come from peers: they are walked with dd_term_skip (bounded, iterative), never with
  * libei's recursive ei_skip_term, so a deeply nested term cannot overflow the stack.
  * SIGUSR1 prints the data plane's summary on stderr.
@@ -196,6 +198,21 @@ static void handle(struct echo *e, const dd_msg *m)
         ei_x_encode_ulonglong(&x, st.rx_msgs);
         ei_x_encode_ulonglong(&x, st.retransmits);
         ei_x_encode_ulonglong(&x, st.max_heartbeat_gap_ns);
+        send_x(e, &from, &x);
+        ei_x_free(&x);
+    } else if (!strcmp(atom, "reassembly") && arity == 2 && ei_decode_pid(buf, &idx, &from) == 0) {
+        struct dd_reassembly_stats st;
+        if (dd_node_reassembly(dd_mbox_node(e->mb), &st) != DD_OK)
+            return;
+        ei_x_buff x;
+        ei_x_new_with_version(&x);
+        ei_x_encode_tuple_header(&x, 6);
+        ei_x_encode_atom(&x, "reassembly");
+        ei_x_encode_ulonglong(&x, st.bytes);
+        ei_x_encode_ulonglong(&x, st.limit);
+        ei_x_encode_ulonglong(&x, st.high_water);
+        ei_x_encode_ulonglong(&x, st.refusals);
+        ei_x_encode_ulonglong(&x, st.waiting);
         send_x(e, &from, &x);
         ei_x_free(&x);
     } else if (!strcmp(atom, "send_to") && arity == 3) {

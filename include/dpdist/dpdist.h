@@ -89,6 +89,11 @@ struct dd_node_cfg {
                                  * NULL: TCP only. */
     size_t max_message_bytes;   /* largest message sent or accepted; 0: 256 MiB */
     size_t max_mailboxes;       /* 0: 32768 */
+    /* Memory for messages being received, for all peers together: fragmented messages and
+     * long packets on TCP, message buffers on DPDK. At the cap, a peer starting another
+     * message waits (TCP: its socket is not read; DPDK: the fragment is dropped and sent
+     * again). At least max_message_bytes (and the data plane's max_msg_bytes). */
+    size_t max_reassembly_bytes; /* 0: 512 MiB */
     /* A source address whose handshake failed (wrong cookie, malformed messages) waits this
      * long before its next attempt is answered, doubling with each further failure up to
      * the maximum; one attempt at a time meanwhile. Other addresses are not slowed. */
@@ -154,6 +159,17 @@ struct dd_peer_stats {
                              * like max_heartbeat_gap_ns */
 };
 int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out);
+
+/* The node's reassembly memory (dd_node_cfg.max_reassembly_bytes): what messages being
+ * received hold now and at most, and how often a message had to wait for room. */
+struct dd_reassembly_stats {
+    uint64_t bytes;      /* reserved now: TCP fragmented messages and long packets, DPDK */
+    uint64_t limit;      /* the cap */
+    uint64_t high_water; /* the most reserved at once since the node started */
+    uint64_t refusals;   /* starts that found no room (TCP retries and DPDK frames included) */
+    uint64_t waiting;    /* TCP connections not read now because of it */
+};
+int dd_node_reassembly(dd_node *node, struct dd_reassembly_stats *out);
 
 /* A short human summary of the node's data plane (port and channel counters) on out.
  * DD_ENOTFOUND without a data plane. The full counters are in DPDK telemetry under

@@ -6,7 +6,8 @@
          watch_events/2, wait_events/4, nodes_of/1, report/2, wait_nodedown/2,
          ping_expect/2, spawn_refused/1, check_visibility/2,
          wait_nodes/3, nodes_exact/3, global_checks/3, global_state_check/2,
-         call_with_timeout/2, echo_serve/0, deep_checks/3]).
+         call_with_timeout/2, echo_serve/0, deep_checks/3,
+         bulk_sender/4, reasm_stats/1, reasm_report/3]).
 
 report(Name, true) -> io:format("ok ~s~n", [Name]);
 report(Name, {true, _}) -> io:format("ok ~s~n", [Name]);
@@ -313,7 +314,7 @@ deep_steps(Node, T, What) ->
     report(Step3, R3),
     [{echo, Node} ! M || M <- [T, {T, self()}, {send_to, T, x}, {send_to, T, T}, {link, T},
                                {monitor, T, self()}, {monitor, self(), T}, {stats, T, self()},
-                               {nodes, T}, {subscribe, T}, {T, T, T}]],
+                               {nodes, T}, {subscribe, T}, {reassembly, T}, {T, T, T}]],
     alive(Node, io_lib:format("after echo commands with a ~s in every argument", [What])),
     %% The echo mailbox by pid.
     EchoPid ! T,
@@ -361,3 +362,54 @@ alive(Node, When) ->
     R = receive {alive, Ref} -> true; {nodedown, Node} -> throw({nodedown, Step})
         after 60000 -> timeout end,
     report(Step, R).
+
+%% ---- the node's reassembly memory (node_reasm_cap.sh) ---------------------------------------
+
+%% Connects to Node, says "ready", waits for the file Go, says "sending" and sends
+%% {self(), {Tag, Bin}} (Bin: Bytes bytes) to echo; reports whether it comes back whole.
+bulk_sender(Node, Tag, Bytes, Go) ->
+    pong = net_adm:ping(Node),
+    Bin = binary:copy(<<Tag:8>>, Bytes),
+    io:format("ready~n"),
+    wait_file(Go, 1200),
+    io:format("sending~n"),
+    {echo, Node} ! {self(), {Tag, Bin}},
+    R = receive {Tag, Bin} -> true; {Tag, Other} -> {wrong, byte_size(Other)}
+        after 300000 -> timeout end,
+    report(io_lib:format("sender ~p gets its ~p-byte message back whole", [Tag, Bytes]), R).
+
+wait_file(_, 0) -> timeout;
+wait_file(F, N) ->
+    case filelib:is_file(F) of
+        true -> ok;
+        false -> timer:sleep(50), wait_file(F, N - 1)
+    end.
+
+%% {Bytes, Limit, HighWater, Refusals, Waiting} of the echo node (dd_node_reassembly).
+reasm_stats(Node) ->
+    {echo, Node} ! {reassembly, self()},
+    receive {reassembly, B, L, H, R, W} -> {B, L, H, R, W} after 10000 -> timeout end.
+
+%% Checks of the echo node's reassembly memory: during (one sender stopped in the middle of
+%% its message: it holds memory, nobody waits) or after (nothing held).
+reasm_report(Node, Phase, Limit) ->
+    case reasm_stats(Node) of
+        {B, L, H, R, W} ->
+            io:format("reassembly ~p: ~p bytes held, limit ~p, at most ~p, ~p refusals, "
+                      "~p waiting~n", [Phase, B, L, H, R, W]),
+            report(io_lib:format("the limit is the configured ~p bytes", [Limit]),
+                   L =:= Limit orelse {limit, L}),
+            report(io_lib:format("~p: never more than the limit held (at most ~p)", [Phase, H]),
+                   H =< L orelse {high_water, H}),
+            report(io_lib:format("~p: a message start waited for room", [Phase]),
+                   R >= 1 orelse {refusals, R}),
+            report(io_lib:format("~p: nobody waits any more", [Phase]), W =:= 0 orelse {waiting, W}),
+            case Phase of
+                during -> report("the stopped sender's unfinished message is held",
+                                 (B > 0 andalso B =< L) orelse {bytes, B});
+                after_all -> report("nothing is held once every message is through",
+                                    B =:= 0 orelse {bytes, B})
+            end;
+        Other ->
+            report("echo answers {reassembly, From}", Other)
+    end.

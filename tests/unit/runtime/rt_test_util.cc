@@ -101,6 +101,7 @@ dd_node *start_node(const std::string &alive, const NodeOpts &o)
     cfg.epmd_port = epmd_port();
     cfg.max_message_bytes = o.max_message_bytes;
     cfg.max_mailboxes = o.max_mailboxes;
+    cfg.max_reassembly_bytes = o.max_reassembly_bytes;
     cfg.handshake_backoff_ms = o.handshake_backoff_ms;
     cfg.handshake_backoff_max_ms = o.handshake_backoff_max_ms;
     dd_node *n = nullptr;
@@ -520,6 +521,28 @@ Bytes reg_send_body(const erlang_pid &from, const std::string &name, const Bytes
     Bytes b(x.buff, x.buff + x.index);
     ei_x_free(&x);
     return b;
+}
+
+std::vector<Bytes> fragment_body(const Bytes &body, uint64_t seq_id, size_t frag_bytes)
+{
+    std::vector<Bytes> out;
+    const size_t hdr = DISTMSG_HDR_NORMAL_LEN; // [131,'D',0]
+    size_t data = body.size() - hdr, n = (data + frag_bytes - 1) / frag_bytes;
+    auto be64 = [](Bytes &b, uint64_t v) {
+        for (int sh = 56; sh >= 0; sh -= 8)
+            b.push_back(uint8_t(v >> sh));
+    };
+    for (size_t i = 0; i < n; i++) {
+        Bytes p{131, uint8_t(i == 0 ? 'E' : 'F')};
+        be64(p, seq_id);
+        be64(p, n - i);
+        if (i == 0)
+            p.push_back(0); // no atom cache references
+        size_t off = hdr + i * frag_bytes, len = std::min(frag_bytes, body.size() - off);
+        p.insert(p.end(), body.begin() + long(off), body.begin() + long(off + len));
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 } // namespace rt_test

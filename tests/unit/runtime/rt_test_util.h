@@ -40,6 +40,7 @@ struct NodeOpts {
     unsigned setuptime_ms = 0;
     size_t max_message_bytes = 0;
     size_t max_mailboxes = 0;
+    size_t max_reassembly_bytes = 0;
     unsigned handshake_backoff_ms = 0;
     unsigned handshake_backoff_max_ms = 0;
     const char *cookie = "rtcookie";
@@ -169,6 +170,10 @@ class RawPeer
 // A message body to send to a registered name on the node: [131,'D',0] {6, From, '', Name}
 // followed by the payload term (with its version byte stripped).
 Bytes reg_send_body(const erlang_pid &from, const std::string &name, const Bytes &payload);
+
+// A body like reg_send_body's cut into fragment packets of frag_bytes of data each, as BEAM
+// and dpdist send a large message: [131,'E',SeqId,N,0] + data, then [131,'F',SeqId,N-1] ...
+std::vector<Bytes> fragment_body(const Bytes &body, uint64_t seq_id, size_t frag_bytes = 64 * 1024);
 
 } // namespace rt_test
 
