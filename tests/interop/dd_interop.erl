@@ -7,7 +7,7 @@
          ping_expect/2, spawn_refused/1, check_visibility/2,
          wait_nodes/3, nodes_exact/3, global_checks/3, global_state_check/2,
          call_with_timeout/2, echo_serve/0, deep_checks/3,
-         bulk_sender/4, reasm_stats/1, reasm_report/3]).
+         bulk_sender/4, reasm_stats/1, reasm_report/3, guess_for/3, timed_ping/2]).
 
 report(Name, true) -> io:format("ok ~s~n", [Name]);
 report(Name, {true, _}) -> io:format("ok ~s~n", [Name]);
@@ -413,3 +413,31 @@ reasm_report(Node, Phase, Limit) ->
         Other ->
             report("echo answers {reassembly, From}", Other)
     end.
+
+%% ---- failed handshakes (node_handshake_guard.sh) ----------------------------------------
+
+%% With a wrong cookie, pings Node again and again for Ms milliseconds: each ping is a new
+%% handshake that the node refuses. Reports that at most Max of them were answered in time.
+guess_for(Node, Ms, Max) ->
+    Deadline = erlang:monotonic_time(millisecond) + Ms,
+    {Answered, Tries} = guess_loop(Node, Deadline, 0, 0),
+    io:format("answered ~p of ~p tries in ~p ms~n", [Answered, Tries, Ms]),
+    report(io_lib:format("at most ~p wrong-cookie handshakes answered in ~p ms", [Max, Ms]),
+           (Answered =< Max andalso Answered >= 1) orelse {answered, Answered}).
+guess_loop(Node, Deadline, A, T) ->
+    case erlang:monotonic_time(millisecond) < Deadline of
+        false -> {A, T};
+        true ->
+            pang = net_adm:ping(Node),
+            Done = erlang:monotonic_time(millisecond) < Deadline,
+            guess_loop(Node, Deadline, A + (case Done of true -> 1; false -> 0 end), T + 1)
+    end.
+
+%% A ping that must answer pong within Ms milliseconds.
+timed_ping(Node, Ms) ->
+    T0 = erlang:monotonic_time(millisecond),
+    R = net_adm:ping(Node),
+    T = erlang:monotonic_time(millisecond) - T0,
+    io:format("ping took ~p ms~n", [T]),
+    report(io_lib:format("a node with the cookie, from another address, gets pong at once "
+                         "(~p ms)", [T]), (R =:= pong andalso T < Ms) orelse {R, T}).
