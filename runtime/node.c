@@ -509,11 +509,12 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     size_t reasm_cap =
         cfg->max_reassembly_bytes ? cfg->max_reassembly_bytes : NODE_DEFAULT_REASM_BYTES;
     if (reasm_cap < n->max_msg) {
+        size_t max_msg = n->max_msg;
         node_free(n);
         return rt_fail(DD_EINVAL,
                        "max_reassembly_bytes (%zu) must be at least max_message_bytes (%zu): "
                        "the largest message must fit",
-                       reasm_cap, n->max_msg);
+                       reasm_cap, max_msg);
     }
     budget_init(&n->reasm_budget, reasm_cap);
     n->hsguard = malloc(sizeof(*n->hsguard));
