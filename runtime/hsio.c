@@ -17,9 +17,9 @@
  * whose handshakes fail has its next attempt held unread for a delay that doubles with each
  * failure, one attempt at a time, and its failure lines are rate-limited into summaries.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
