@@ -62,6 +62,10 @@ extern "C" {
     X(DISTMSG_E_FRAG_ORDER, "fragment id out of order")                                            \
     X(DISTMSG_E_REASM_SEQS, "too many fragmented messages in flight")                              \
     X(DISTMSG_E_REASM_BYTES, "fragmented messages exceed the reassembly memory bound")             \
+    X(DISTMSG_E_REASM_SHARED,                                                                      \
+      "the node's reassembly memory is at its cap: message start refused, nothing changed")        \
+    X(DISTMSG_E_REASM_GROWTH,                                                                      \
+      "fragments larger than their message announced, beyond the node's reassembly memory")        \
     X(DISTMSG_E_NOMEM, "out of memory")                                                            \
     X(DISTMSG_E_CONFIG, "invalid arguments")                                                       \
     X(DISTMSG_E_VERSION, "term without version byte 131 in a pass-through message")                \
@@ -132,7 +136,13 @@ struct distmsg_body {
     bool versioned; /* pass-through: each term starts with 131 */
 };
 
+/* The fragment size BEAM cuts messages into (ERTS_DIST_FRAGMENT_SIZE, 64 KiB; it sends
+ * data_size / 64 KiB + 1 fragments) and dpdist too (tcpc.c): the estimate a shared
+ * reassembly budget reserves per fragment. */
+#define DISTMSG_FRAG_EST_BYTES (64u * 1024)
+
 struct distmsg_reasm_seq; /* private */
+struct budget;            /* common/budget.h */
 
 /* Reassembly of fragmented messages from one connection.
  *
@@ -140,7 +150,18 @@ struct distmsg_reasm_seq; /* private */
  * ids counting down to 1. Several sequences may be in flight, at most max_seqs, and their
  * buffers together hold at most max_bytes (capacity, not just contents). A violation is an
  * error (the offending sequence is dropped; the runtime should close the connection), never
- * growth. Lookup is linear in max_seqs, which is meant to be small (tens). */
+ * growth. Lookup is linear in max_seqs, which is meant to be small (tens).
+ *
+ * Shared budget (distmsg_reasm_share): the node's reassembly memory, common to all its
+ * connections. A start fragment ('E', FragmentId N) reserves its message's whole size from
+ * it, estimated as N times the larger of its own body and frag_est (BEAM and dpdist cut
+ * fragments of 64 KiB, so N * 64 KiB covers the message; capped at what max_bytes leaves of
+ * the connection's reservations, so a budget of at least max_bytes always has room for the
+ * messages of a connection when no other holds any). When the
+ * budget has no room the start is refused with DISTMSG_E_REASM_SHARED and nothing changes:
+ * the caller may feed the same packet again later. Messages in progress never need more
+ * unless their fragments outgrow the estimate (a dishonest sender): that growth is taken from
+ * the budget too, and DISTMSG_E_REASM_GROWTH drops the sequence when there is none. */
 struct distmsg_reasm {
     struct distmsg_reasm_seq *seqs; /* max_seqs slots */
     size_t max_seqs;
@@ -148,13 +169,23 @@ struct distmsg_reasm {
     size_t bytes;                   /* buffer capacity held */
     size_t in_flight;               /* sequences started, not finished */
     struct distmsg_reasm_seq *done; /* finished; freed by the next call */
+    struct budget *shared;          /* NULL: none */
+    size_t frag_est;                /* estimated fragment size for reservations */
+    size_t shared_bytes;            /* taken from shared, for all sequences held */
 };
 
 /* Set up with its bounds (both >= 1). DISTMSG_OK, DISTMSG_E_CONFIG or DISTMSG_E_NOMEM. */
 enum distmsg_result distmsg_reasm_init(struct distmsg_reasm *r, size_t max_seqs, size_t max_bytes);
 
-/* Free everything; r may be re-initialised afterwards. */
+/* Free everything (and give back what the shared budget lent); r may be re-initialised. */
 void distmsg_reasm_fini(struct distmsg_reasm *r);
+
+/* Draw from a shared budget from now on (before the first feed; shared outlives r). */
+void distmsg_reasm_share(struct distmsg_reasm *r, struct budget *shared, size_t frag_est);
+
+/* Frees the last finished message now instead of at the next feed (its body is no longer
+ * used), giving its memory back. */
+void distmsg_reasm_release(struct distmsg_reasm *r);
 
 /* Feed one non-tick packet (after its length). On DISTMSG_OK, *complete tells whether *out
  * now holds a whole message: for unfragmented packets and single-fragment messages it points

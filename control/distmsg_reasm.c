@@ -12,12 +12,22 @@
  * message stays charged until the next call frees it (its bytes are the caller's output until
  * then). On any protocol error the sequence concerned is freed; nothing else changes.
  *
+ * Shared budget (optional, the node's): a start takes its message's estimated size (the
+ * FragmentId count times max(first body, frag_est), capped at what max_bytes leaves of the
+ * connection's reservations) before anything
+ * else changes, so a refused start leaves r untouched for a retry. A sequence whose contents
+ * outgrow its reservation takes the difference fragment by fragment, or is dropped. Honest
+ * senders (fragments of frag_est bytes at most) never need more than they reserved, so a
+ * message in progress can always finish: only starts wait for room.
+ *
  * Invariants: in_flight == number of used slots other than `done`; bytes == sum of the
- * capacities of all used slots (including `done`).
+ * capacities of all used slots (including `done`); shared_bytes == sum of their `reserved`,
+ * and each slot's len <= reserved when a budget is shared.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/budget.h"
 #include "control/distmsg.h"
 
 struct distmsg_reasm_seq {
@@ -26,6 +36,7 @@ struct distmsg_reasm_seq {
     uint64_t next_frag; /* id the next continuation must carry */
     uint8_t *buf;
     size_t len, cap;
+    size_t reserved; /* taken from r->shared for this message */
 };
 
 enum distmsg_result distmsg_reasm_init(struct distmsg_reasm *r, size_t max_seqs, size_t max_bytes)
@@ -44,8 +55,37 @@ enum distmsg_result distmsg_reasm_init(struct distmsg_reasm *r, size_t max_seqs,
 static void seq_free(struct distmsg_reasm *r, struct distmsg_reasm_seq *s)
 {
     r->bytes -= s->cap;
+    if (s->reserved) {
+        budget_give(r->shared, s->reserved);
+        r->shared_bytes -= s->reserved;
+    }
     free(s->buf);
     memset(s, 0, sizeof(*s));
+}
+
+void distmsg_reasm_share(struct distmsg_reasm *r, struct budget *shared, size_t frag_est)
+{
+    r->shared = shared;
+    r->frag_est = frag_est;
+}
+
+void distmsg_reasm_release(struct distmsg_reasm *r)
+{
+    if (r->done != NULL) {
+        seq_free(r, r->done);
+        r->done = NULL;
+    }
+}
+
+/* The shared reservation for a message of `frags` fragments whose first body is first_len:
+ * at most what the connection's own bound leaves (a message beyond it fails that bound
+ * anyway), so a connection holding the only reservations always fits a cap >= max_bytes. */
+static size_t estimate(const struct distmsg_reasm *r, uint64_t frags, size_t first_len)
+{
+    size_t per = first_len > r->frag_est ? first_len : r->frag_est;
+    size_t left = r->shared_bytes < r->max_bytes ? r->max_bytes - r->shared_bytes : 0;
+    size_t est = per == 0 || frags > left / per ? left : (size_t)frags * per;
+    return est > first_len ? est : first_len;
 }
 
 void distmsg_reasm_fini(struct distmsg_reasm *r)
@@ -80,6 +120,15 @@ static enum distmsg_result seq_abort(struct distmsg_reasm *r, struct distmsg_rea
 static enum distmsg_result seq_append(struct distmsg_reasm *r, struct distmsg_reasm_seq *s,
                                       const uint8_t *p, size_t n)
 {
+    if (r->shared && n > s->reserved - s->len) { /* more than announced */
+        size_t extra = n - (s->reserved - s->len);
+        if (!budget_take(r->shared, extra, r->shared->cap)) {
+            budget_refused(r->shared);
+            return DISTMSG_E_REASM_GROWTH;
+        }
+        s->reserved += extra;
+        r->shared_bytes += extra;
+    }
     if (n > s->cap - s->len) {
         size_t budget = r->max_bytes - r->bytes; /* capacity we may still add */
         if (n - (s->cap - s->len) > budget)
@@ -90,6 +139,8 @@ static enum distmsg_result seq_append(struct distmsg_reasm *r, struct distmsg_re
             new_cap = need;
         if (new_cap - s->cap > budget)
             new_cap = s->cap + budget;
+        if (r->shared && new_cap > s->reserved) /* the node's budget counts all of it */
+            new_cap = s->reserved;
         uint8_t *nb = realloc(s->buf, new_cap);
         if (nb == NULL)
             return DISTMSG_E_NOMEM;
@@ -142,6 +193,13 @@ enum distmsg_result distmsg_reasm_feed(struct distmsg_reasm *r, const uint8_t *p
                 s = &r->seqs[i];
         if (s == NULL)
             return DISTMSG_E_REASM_SEQS;
+        size_t est = r->shared ? estimate(r, h.frag_id, body_len) : 0;
+        if (est && !budget_take(r->shared, est, r->shared->cap)) {
+            budget_refused(r->shared);
+            return DISTMSG_E_REASM_SHARED; /* nothing changed: feed it again later */
+        }
+        s->reserved = est;
+        r->shared_bytes += est;
         s->used = true;
         s->seq_id = h.seq_id;
         s->next_frag = h.frag_id - 1;

@@ -230,6 +230,7 @@ struct chan *chan_create(const struct chan_params *p, const struct chan_ops *ops
         .max_pending = p->max_pending_msgs,
         .max_bytes = p->rx_window_bytes,
         .max_msg_bytes = p->max_msg_bytes,
+        .shared = p->reasm_budget,
     };
     /* Initial sequence numbers: the low 32 bits of the receiver's session id (§1.1). */
     int rc = ackwin_tx_init(&c->atx, p->window_frames, (uint32_t)p->peer_session, p->min_rto_ns,

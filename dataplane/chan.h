@@ -42,6 +42,9 @@ struct chan_params {
     uint32_t max_transmissions; /* a frame sent this often without an ack: down; 0 = never */
     uint64_t ack_delay_ns;      /* delayed ACK: longest wait for data to go with (20 us) */
     uint32_t ack_every;         /* ... or after this many DATA frames (16) */
+    /* The node's reassembly memory (struct reasm_params.shared); NULL: only the channel's
+     * own bounds. Shared by the channels that point at it; outlives them. */
+    struct budget *reasm_budget;
 };
 
 /* Defaults (sessions 0: the caller sets them). */

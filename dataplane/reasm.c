@@ -26,6 +26,12 @@
  *   - entries not its flow's next are admitted only while fewer than max_pending entries
  *     are in use, so the pool (max_pending + max_flows) always has room for each flow's
  *     next message: no flow waits for another.
+ *   - with a shared budget (the node's): every held entry has taken its msg_len from it,
+ *     given back when the entry goes (delivered or destroyed); an entry that is not its
+ *     flow's next was admitted only while the budget's use stayed within cap -
+ *     max_msg_bytes. So when no flow's next message is in progress, at least max_msg_bytes
+ *     of the budget are free for one (unless the TCP carrier holds them), and next messages
+ *     in progress always complete (the sender retransmits what was refused).
  *
  * Bounds
  *   pool max_pending + max_flows entries; hash 2x pool rounded up to a power of two;
@@ -38,6 +44,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/budget.h"
 
 struct reasm_entry {
     uint8_t *buf;
@@ -127,6 +135,8 @@ static void entry_free(struct reasm *r, struct reasm_entry *e)
     r->flows[e->flow].held--;
     r->used--;
     r->held_bytes -= e->msg_len;
+    if (r->p.shared)
+        budget_give(r->p.shared, e->msg_len);
     e->buf = NULL;
     e->next_free = r->free_head;
     r->free_head = idx + 1;
@@ -176,8 +186,11 @@ void reasm_destroy(struct reasm *r)
         return;
     if (r->pool) {
         for (uint32_t i = 0; i < r->pool_size; i++) {
-            if (r->pool[i].buf)
-                r->alloc.free(r->alloc.ctx, r->pool[i].buf, r->pool[i].msg_len);
+            if (!r->pool[i].buf)
+                continue;
+            r->alloc.free(r->alloc.ctx, r->pool[i].buf, r->pool[i].msg_len);
+            if (r->p.shared)
+                budget_give(r->p.shared, r->pool[i].msg_len);
         }
     }
     free(r->flows);
@@ -205,6 +218,18 @@ static void drain_flow(struct reasm *r, uint16_t flow)
         fl->next_msg_seq++;
         r->deliver(r->deliver_ctx, &m);
     }
+}
+
+/* A buffer's bytes from the shared budget: a flow's next message may use all of it, others
+ * leave max_msg_bytes for next messages (see Invariants). */
+static bool take_shared(struct reasm *r, uint32_t len, bool next)
+{
+    uint64_t cap = r->p.shared->cap, reserve = r->p.max_msg_bytes;
+    uint64_t limit = next ? cap : (cap > reserve ? cap - reserve : 0);
+    if (budget_take(r->p.shared, len, limit))
+        return true;
+    budget_refused(r->p.shared);
+    return false;
 }
 
 enum wire_drop reasm_insert(struct reasm *r, const struct wire_hdr *h, const uint8_t *payload,
@@ -251,9 +276,14 @@ enum wire_drop reasm_insert(struct reasm *r, const struct wire_hdr *h, const uin
         if (r->held_bytes + h->msg_len > r->p.max_bytes ||
             r->started_bytes + h->msg_len > r->credit_limit)
             return WIRE_DROP_NO_CREDIT;
+        if (r->p.shared && !take_shared(r, h->msg_len, ahead == 0))
+            return WIRE_DROP_NODE_BUDGET;
         uint8_t *buf = r->alloc.alloc(r->alloc.ctx, h->msg_len);
-        if (!buf)
+        if (!buf) {
+            if (r->p.shared)
+                budget_give(r->p.shared, h->msg_len);
             return WIRE_DROP_NO_MEMORY;
+        }
         uint32_t idx = r->free_head - 1;
         e = &r->pool[idx];
         r->free_head = e->next_free;

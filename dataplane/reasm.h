@@ -42,11 +42,19 @@ struct reasm_msg {
 /* Must not call back into the same reasm object. */
 typedef void (*reasm_deliver_fn)(void *ctx, const struct reasm_msg *m);
 
+struct budget; /* common/budget.h */
+
 struct reasm_params {
     uint16_t max_flows;     /* flow slots 0..max_flows-1 */
     uint32_t max_pending;   /* messages held that are not the next of their flow */
     uint64_t max_bytes;     /* bytes of buffers held (rx_window_bytes) */
     uint32_t max_msg_bytes; /* largest msg_len accepted */
+    /* The node's reassembly memory, shared with its other channels and the TCP carrier
+     * (NULL: none). Every buffer held takes its msg_len from it until its message is
+     * delivered. A message that is not its flow's next may only use it up to cap -
+     * max_msg_bytes, so a flow's next message always finds room once the next messages in
+     * progress elsewhere are delivered: held messages never wait on each other. */
+    struct budget *shared;
 };
 
 struct reasm;
@@ -69,6 +77,7 @@ void reasm_destroy(struct reasm *r);
  *   REASM_FULL    max_pending messages already held beyond their flows' next message
  *   NO_CREDIT     buffering the message would hold more than max_bytes, or a new
  *                 message goes beyond the credit limit
+ *   NODE_BUDGET   the shared budget has no room for the message's buffer
  *   NO_MEMORY     the allocator failed
  * Overlapping fragments from a dishonest sender cannot write outside the buffer; they
  * may complete a message early, with its bytes undefined. */

@@ -76,7 +76,9 @@ enum wire_lane {
     X(WIRE_DROP_STALE_MSG, "stale_msg", "message number already delivered or too far ahead")       \
     X(WIRE_DROP_REASM_FULL, "reasm_full", "too many partial or pending messages")                  \
     X(WIRE_DROP_NO_MEMORY, "no_memory", "message buffer allocation failed")                        \
-    X(WIRE_DROP_BAD_ACK, "bad_ack", "ACK for frames never sent")
+    X(WIRE_DROP_BAD_ACK, "bad_ack", "ACK for frames never sent")                                   \
+    X(WIRE_DROP_NODE_BUDGET, "node_budget",                                                        \
+      "the node's reassembly memory is at its cap (not acknowledged: it comes again)")
 
 enum wire_drop {
 #define WIRE_X_ENUM(code, name, msg) code,

@@ -123,6 +123,10 @@ struct dd_cfg {
         char listen_address[64];
         uint16_t listen_port_min;
         uint16_t listen_port_max;
+        uint32_t handshake_backoff_ms;
+        uint32_t handshake_backoff_max_ms;
+        uint64_t max_message_bytes;
+        uint64_t max_reassembly_bytes;
     } node;
 
     struct {

@@ -60,6 +60,23 @@
     X(NODE_LISTEN_PORT_MAX, NODE, "listen_port_max", UINT, node.listen_port_max, "", 0, 65535,    \
       NULL, "Highest TCP port of the listener, as `inet_dist_listen_max`. "                        \
       "Default: listen_port_min.")                                                                 \
+    X(NODE_HANDSHAKE_BACKOFF_MS, NODE, "handshake_backoff_ms", UINT, node.handshake_backoff_ms,    \
+      "50", 1, 60000, NULL,                                                                        \
+      "Milliseconds an address whose handshake failed (wrong cookie, malformed messages) waits "   \
+      "before its next attempt is answered, doubled with each further failure; one attempt at "    \
+      "a time meanwhile. Other addresses are not slowed.")                                         \
+    X(NODE_HANDSHAKE_BACKOFF_MAX_MS, NODE, "handshake_backoff_max_ms", UINT,                       \
+      node.handshake_backoff_max_ms, "10000", 1, 3600000, NULL,                                    \
+      "The longest wait of handshake_backoff_ms, reached after repeated failures.")                \
+    X(NODE_MAX_MESSAGE_BYTES, NODE, "max_message_bytes", SIZE, node.max_message_bytes, "256M",     \
+      1024, (1ull << 30), NULL,                                                                    \
+      "Largest message sent or accepted on TCP (suffix K, M, G: binary); a longer packet "         \
+      "closes the connection.")                                                                    \
+    X(NODE_MAX_REASSEMBLY_BYTES, NODE, "max_reassembly_bytes", SIZE, node.max_reassembly_bytes,    \
+      "512M", 1048576, (64ull << 30), NULL,                                                        \
+      "Memory for messages being received from all peers together (fragments and long "            \
+      "packets on TCP, buffers on DPDK); at the cap a peer starting another message waits. "       \
+      "At least max_msg_bytes.")                                                                   \
     /* [eal] */                                                                                    \
     X(EAL_LCORES, EAL, "lcores", CPUS, eal.lcores, "0", 1, CFG_MAX_LCORE, NULL,                    \
       "CPUs of the node, as a list (`0-3,8`). The main lcore runs the control plane, the next "    \

@@ -138,6 +138,22 @@ static void rules_node(struct rules *r)
     if (SET(NODE_NAME))
         check_node_name(r, CFG_K_NODE_NAME, cfg->node.name, true);
 
+    if (!BAD(NODE_HANDSHAKE_BACKOFF_MS) && !BAD(NODE_HANDSHAKE_BACKOFF_MAX_MS) &&
+        cfg->node.handshake_backoff_max_ms < cfg->node.handshake_backoff_ms) {
+        struct cfg_diag *g = ERR(NODE_HANDSHAKE_BACKOFF_MAX_MS,
+                                 "handshake_backoff_max_ms %u is below handshake_backoff_ms %u",
+                                 cfg->node.handshake_backoff_max_ms, cfg->node.handshake_backoff_ms);
+        cfg_diag_fix(g, "make handshake_backoff_max_ms at least handshake_backoff_ms");
+    }
+    if (!BAD(NODE_MAX_MESSAGE_BYTES) && !BAD(NODE_MAX_REASSEMBLY_BYTES) &&
+        cfg->node.max_reassembly_bytes < cfg->node.max_message_bytes) {
+        struct cfg_diag *g =
+            ERR2(NODE_MAX_REASSEMBLY_BYTES, NODE_MAX_MESSAGE_BYTES,
+                 "max_reassembly_bytes %llu cannot hold a message of max_message_bytes %llu",
+                 (unsigned long long)cfg->node.max_reassembly_bytes,
+                 (unsigned long long)cfg->node.max_message_bytes);
+        cfg_diag_fix(g, "make max_reassembly_bytes at least max_message_bytes");
+    }
     if (!SET(NODE_LISTEN_PORT_MAX) && !BAD(NODE_LISTEN_PORT_MAX))
         cfg->node.listen_port_max = cfg->node.listen_port_min;
     if (BAD(NODE_LISTEN_PORT_MIN) || BAD(NODE_LISTEN_PORT_MAX))
@@ -551,6 +567,13 @@ static void rules_lanes(struct rules *r)
             g = ERR2(LANES_TX_QUEUE_BYTES, LANES_MAX_MSG_BYTES,
                      "tx_queue_bytes = %s cannot take a message of max_msg_bytes = %s", b, a);
             cfg_diag_fix(g, "set tx_queue_bytes to at least %s", a);
+        }
+        if (!BAD(NODE_MAX_REASSEMBLY_BYTES) &&
+            cfg->node.max_reassembly_bytes < cfg->lanes.max_msg_bytes) {
+            cfg_format_value(&cfg_key_table[CFG_K_NODE_MAX_REASSEMBLY_BYTES], cfg, b, sizeof(b));
+            g = ERR2(NODE_MAX_REASSEMBLY_BYTES, LANES_MAX_MSG_BYTES,
+                     "max_reassembly_bytes = %s cannot hold a message of max_msg_bytes = %s", b, a);
+            cfg_diag_fix(g, "set [node] max_reassembly_bytes to at least %s", a);
         }
     }
     uint32_t w = cfg->lanes.window_frames;

@@ -26,6 +26,7 @@
 #include "runtime/mesh.h"
 #include "runtime/node.h"
 #include "runtime/rcu.h"
+#include "runtime/rxbudget.h"
 #include "runtime/tcpc.h"
 
 static unsigned long conn_hash(const char *s)
@@ -58,7 +59,8 @@ static void conn_free_rcu(struct rcu_head *head)
 {
     struct dd_conn *c = caa_container_of(head, struct dd_conn, rcu);
     dp_glue_free_chan(c);
-    distmsg_reasm_fini(&c->reasm);
+    distmsg_reasm_fini(&c->reasm); /* gives back its share of the node's reassembly memory */
+    rxb_give_packet(c);
     free(c->ctl);
     free(c->dp_ctl);
     pthread_mutex_destroy(&c->tx_lock);
@@ -87,6 +89,7 @@ static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
         free(c);
         return NULL;
     }
+    distmsg_reasm_share(&c->reasm, &n->reasm_budget, DISTMSG_FRAG_EST_BYTES);
     atomic_init(&c->refs, 2);
     c->node = n;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "control/distmsg.h"
+#include "control/etf.h"
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
 #include "runtime/mbox.h"
@@ -92,8 +93,12 @@ static void net_kernel_call(struct dd_conn *c, const struct distmsg_body *body,
         ei_decode_atom(buf, &tmp, atom) == 0 && strcmp(atom, "alias") == 0 &&
         ei_decode_ref(buf, &tmp, &alias) == 0)
         via_alias = (c->flags & DFLAG_ALIAS) != 0;
-    if (ei_skip_term(buf, &idx) < 0 || (size_t)idx > sp->len)
+    /* The tag is the caller's, of any shape and depth: walk it with the bounded iterative
+     * walker (ei_skip_term recurses per nesting level: a deep tag overflowed the stack). */
+    size_t tag_end_off;
+    if (etf_skip((const uint8_t *)buf, sp->len, (size_t)idx, &tag_end_off) != ETF_OK)
         return;
+    idx = (int)tag_end_off;
     int tag_end = idx;
     if (ei_decode_tuple_header(buf, &idx, &arity) < 0 || arity != 2 ||
         ei_decode_atom(buf, &idx, atom) < 0 || strcmp(atom, "is_auth") != 0)

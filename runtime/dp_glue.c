@@ -109,6 +109,7 @@ static void params_from_cfg(struct dd_node *n, const struct dd_cfg *cfg,
         p->chan.initial_rto_ns = p->chan.min_rto_ns;
     if (p->chan.initial_rto_ns > p->chan.max_rto_ns)
         p->chan.initial_rto_ns = p->chan.max_rto_ns;
+    p->chan.reasm_budget = &n->reasm_budget; /* shared with TCP and the other channels */
     p->chan.express_weight = cfg->lanes.express_weight;
     p->chan.normal_weight = cfg->lanes.normal_weight;
     if (p->chan.max_pending_msgs < p->chan.window_frames)
@@ -148,6 +149,15 @@ int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t 
         DLOG_INFO(n->log_name, "%s has no [port]: TCP only", config_file);
         free(dp);
         return DD_OK;
+    }
+    if (n->reasm_budget.cap < dp->cfg.lanes.max_msg_bytes) {
+        snprintf(err, errlen,
+                 "the node's max_reassembly_bytes (%llu) is below [lanes] max_msg_bytes (%llu) "
+                 "in %s: the largest message must fit",
+                 (unsigned long long)n->reasm_budget.cap,
+                 (unsigned long long)dp->cfg.lanes.max_msg_bytes, config_file);
+        free(dp);
+        return DD_ECONFIG;
     }
     char **argv;
     int argc;

@@ -13,7 +13,12 @@
  * - already connected: alive. The initiator answers true when it has no other connection to
  *   us (its old one is gone); the old connection then goes once the handshake completes.
  * A wrong cookie shows as a bad digest: "Connection attempt from disallowed node NAME".
+ *
+ * Failed handshakes of accepted sockets go through the guard (runtime/hsguard.h): an address
+ * whose handshakes fail has its next attempt held unread for a delay that doubles with each
+ * failure, one attempt at a time, and its failure lines are rate-limited into summaries.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -63,11 +68,43 @@ static void list_del(struct dd_node *n, struct rt_sock *s)
     s->listed = false;
 }
 
+/* ---- the handshake guard (runtime/hsguard.h) ---------------------------------------- */
+
+/* The socket's attempt is over for the guard: its token goes back (any outcome). */
+static void guard_release(struct dd_node *n, struct rt_sock *s)
+{
+    if (s->guard_token)
+        hsg_done(n->hsguard, &s->src, s->guard_token);
+    s->guard_token = 0;
+}
+
+/* The guard's summary lines that are due. */
+static void guard_log(struct dd_node *n, uint64_t now)
+{
+    struct hsg_summary sum[8];
+    size_t k = hsg_summaries(n->hsguard, now, sum, sizeof(sum) / sizeof(sum[0]));
+    for (size_t i = 0; i < k; i++) {
+        char a[INET6_ADDRSTRLEN + 4];
+        if (sum[i].others)
+            DLOG_WARN(n->log_name,
+                      "%u failed handshakes from other addresses suppressed, %u connections "
+                      "refused while an earlier attempt from their address waited",
+                      sum[i].failures, sum[i].refused);
+        else
+            DLOG_WARN(n->log_name,
+                      "%u failed handshakes from %s suppressed, %u connections from it refused "
+                      "while an earlier one waited; its next attempt waits %u ms",
+                      sum[i].failures, hsg_addr_str(&sum[i].addr, a, sizeof(a)), sum[i].refused,
+                      sum[i].next_delay_ms);
+    }
+}
+
 /* Closes now, frees after the event batch (an event for s may still be pending in it). */
 void hsio_sock_free(struct dd_node *n, struct rt_sock *s)
 {
     if (s->dead)
         return;
+    guard_release(n, s);
     list_del(n, s);
     if (s->fd >= 0)
         close(s->fd);
@@ -248,10 +285,16 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
 {
     const struct hs_result *res = hs_result(s->hs);
     const char *peer = res->peer_name[0] ? res->peer_name : "(unknown)";
+    char where[INET6_ADDRSTRLEN + 16] = ""; /* an acceptor's peer address */
+    if (!s->initiator && s->src_known) {
+        char a[INET6_ADDRSTRLEN + 4];
+        snprintf(where, sizeof(where), " (address %s)", hsg_addr_str(&s->src, a, sizeof(a)));
+    }
     switch (e) {
     case HS_E_DIGEST:
         if (!s->initiator)
-            DLOG_ERR(n->log_name, "** Connection attempt from disallowed node %s **", peer);
+            DLOG_ERR(n->log_name, "** Connection attempt from disallowed node %s **%s", peer,
+                     where);
         else
             DLOG_ERR(n->log_name, "** Connection attempt to node %s refused: wrong cookie **",
                      s->conn ? s->conn->peer : peer);
@@ -259,9 +302,9 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
     case HS_E_NAME_KIND:
         DLOG_ERR(n->log_name,
                  "** Connection attempt %s node %s refused: %s uses %s names, short and long "
-                 "names cannot be mixed **",
+                 "names cannot be mixed **%s",
                  s->initiator ? "to" : "from", s->initiator && s->conn ? s->conn->peer : peer,
-                 n->name, n->kind == NODENAME_SHORT ? "short" : "long");
+                 n->name, n->kind == NODENAME_SHORT ? "short" : "long", where);
         break;
     case HS_E_STATUS_NOK:
         if (s->initiator)
@@ -281,8 +324,8 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
                      s->conn ? s->conn->peer : peer);
         break;
     default:
-        DLOG_WARN(n->log_name, "handshake %s %s failed: %s", s->initiator ? "to" : "from",
-                  s->initiator && s->conn ? s->conn->peer : peer, hs_strerror(e));
+        DLOG_WARN(n->log_name, "handshake %s %s%s failed: %s", s->initiator ? "to" : "from",
+                  s->initiator && s->conn ? s->conn->peer : peer, where, hs_strerror(e));
         break;
     }
 }
@@ -312,7 +355,11 @@ static void handshake_drop(struct dd_node *n, struct rt_sock *s, enum hs_error e
 
 static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error e)
 {
-    log_failure(n, s, e);
+    /* The peer's own offences count against its address (the guard delays its next attempt)
+     * and are logged within the guard's budget; the rest is always logged. */
+    bool counted = !s->initiator && s->src_known && hsg_counts(e);
+    if (!counted || hsg_failed(n->hsguard, &s->src, rt_now_ms()))
+        log_failure(n, s, e);
     handshake_drop(n, s, e);
 }
 
@@ -369,6 +416,9 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
         }
     }
     list_del(n, s);
+    if (!s->initiator && s->src_known)
+        hsg_succeeded(n->hsguard, &s->src);
+    guard_release(n, s);
     c->flags = res->flags;
     c->initiator = s->initiator;
     c->peer_creation = res->peer_creation;
@@ -473,7 +523,14 @@ void hsio_reap(struct dd_node *n, uint64_t now)
     struct rt_sock *s = n->handshaking;
     while (s) {
         struct rt_sock *next = s->next;
-        if (s->lost_race) {
+        if (s->held_until_ms) {
+            /* Held by the guard: its handshake starts (we read its first message) now. */
+            if (now >= s->held_until_ms) {
+                s->held_until_ms = 0;
+                s->deadline_ms = now + n->setuptime_ms;
+                sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+            }
+        } else if (s->lost_race) {
             DLOG_DBG(n->log_name, "closing our attempt: the simultaneous one from the peer won");
             struct dd_conn *c = s->conn;
             s->conn = NULL;
@@ -491,27 +548,51 @@ void hsio_reap(struct dd_node *n, uint64_t now)
         }
         s = next;
     }
+    guard_log(n, now);
 }
 
 void hsio_accept(struct dd_node *n)
 {
     for (int i = 0; i < 16; i++) {
-        int fd = accept4(n->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        int fd = accept4(n->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED)
                 DLOG_WARN(n->log_name, "accept: %s", strerror(errno));
             return;
         }
+        /* An address with failed handshakes on record: one attempt at a time, held unread
+         * until its delay is over (hsguard.h). Counted and summarised, not logged here. */
+        struct hsg_addr src;
+        bool known = hsg_addr_from_sockaddr(&src, (struct sockaddr *)&sa, sl);
+        uint32_t token = 0;
+        uint64_t until = 0;
+        enum hsg_verdict v =
+            known ? hsg_accept(n->hsguard, &src, rt_now_ms(), &token, &until) : HSG_ADMIT;
+        if (v == HSG_REFUSE) {
+            close(fd);
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct rt_sock *s = sock_new(n, fd, false, NULL);
         if (!s) {
+            hsg_done(n->hsguard, &src, token);
             close(fd);
             continue;
         }
+        s->src = src;
+        s->src_known = known;
+        s->guard_token = token;
         list_add(n, s);
-        sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+        if (v == HSG_HOLD) {
+            s->held_until_ms = until;
+            s->deadline_ms = until + n->setuptime_ms;
+        } else {
+            sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+        }
     }
 }
 

@@ -33,11 +33,13 @@
 #include "runtime/node.h"
 #include "runtime/node_api.h"
 #include "runtime/rcu.h"
+#include "runtime/rxbudget.h"
 #include "runtime/tcpc.h"
 
 #define NODE_DEFAULT_TICKTIME_S   60
 #define NODE_DEFAULT_SETUPTIME_MS 7000
 #define NODE_DEFAULT_MAX_MSG      (256u << 20)
+#define NODE_DEFAULT_REASM_BYTES  (512u << 20) /* two of the largest messages */
 #define NODE_DEFAULT_MAILBOXES    32768
 #define NODE_MAX_MAILBOXES        (1u << 15) /* pid numbers: 15 bits */
 #define NODE_MAX_TICKTIME_S       65535      /* as the config's [node] ticktime */
@@ -204,6 +206,9 @@ static void run_work(struct dd_node *n)
 static void periodic(struct dd_node *n, uint64_t now)
 {
     hsio_reap(n, now);
+    /* Reassembly memory given back on the poller (DPDK deliveries) or by freed connections
+     * lets the connections that wait for it go on; refusals are logged here too. */
+    rxb_periodic(n, now);
     /* Ticks and liveness of established connections; pending ones that got nowhere. */
     struct cds_lfht_iter it;
     struct dd_conn *c;
@@ -481,6 +486,7 @@ static void node_free(struct dd_node *n)
     free(n->slot_serial);
     free(n->free_slots);
     free(n->node_monitors);
+    free(n->hsguard);
     while (n->cookies) {
         struct rt_cookie *k = n->cookies;
         n->cookies = k->next;
@@ -569,6 +575,24 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         n->max_mailboxes = NODE_MAX_MAILBOXES - 1;
     n->tx_queue_limit = NODE_TX_QUEUE_LIMIT;
     n->rx_unconsumed_limit = NODE_RX_UNCONSUMED_LIMIT;
+    size_t reasm_cap =
+        cfg->max_reassembly_bytes ? cfg->max_reassembly_bytes : NODE_DEFAULT_REASM_BYTES;
+    if (reasm_cap < n->max_msg) {
+        size_t max_msg = n->max_msg;
+        node_free(n);
+        return rt_fail(DD_EINVAL,
+                       "max_reassembly_bytes (%zu) must be at least max_message_bytes (%zu): "
+                       "the largest message must fit",
+                       reasm_cap, max_msg);
+    }
+    budget_init(&n->reasm_budget, reasm_cap);
+    n->hsguard = malloc(sizeof(*n->hsguard));
+    if (!n->hsguard) {
+        node_free(n);
+        return rt_fail(DD_ENOMEM, "out of memory");
+    }
+    hsg_init(n->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
+                                              .max_delay_ms = cfg->handshake_backoff_max_ms});
     n->epmd_port = cfg->epmd_port ? cfg->epmd_port : default_epmd_port();
     if (cfg->epmd_host) {
         snprintf(n->epmd_host, sizeof(n->epmd_host), "%s", cfg->epmd_host);
@@ -711,6 +735,7 @@ void node_stop(struct dd_node *n)
     rcu_rd_enter();
     while (n->work)
         run_work(n);
+    rxb_resume(n); /* connections left waiting for reassembly memory (all down): let go */
     while (n->handshaking)
         hsio_sock_free(n, n->handshaking);
     hsio_bury(n);

@@ -26,10 +26,12 @@
 #include <urcu/rculfhash.h>
 #include <urcu/urcu-qsbr.h>
 
+#include "common/budget.h"
 #include "control/distmsg.h"
 #include "control/handshake.h"
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
+#include "runtime/hsguard.h"
 #include "runtime/obuf.h"
 
 #define RT_LOG_NAME_MAX 64
@@ -112,6 +114,13 @@ struct rt_sock {
     struct dd_conn *owner; /* established: the connection using it (not a reference) */
     struct rt_sock *next_dead;
     char cookie_buf[256];
+    /* Acceptor: the peer's address for the handshake guard (runtime/hsguard.h), the token
+     * of this attempt there, and the time until which the socket is held unread (0: not
+     * held, registered with epoll). */
+    struct hsg_addr src;
+    bool src_known;
+    uint32_t guard_token;
+    uint64_t held_until_ms;
 };
 
 struct dp_chan;
@@ -165,6 +174,13 @@ struct dd_conn {
     struct distmsg_ctl *ctl; /* decode scratch (large) */
     _Atomic int64_t unconsumed; /* delivered message bytes not yet freed by the application */
     _Atomic bool rx_paused;     /* EPOLLIN off because of unconsumed */
+    /* The node's reassembly memory (runtime/rxbudget.c; control thread): waiting for room
+     * (EPOLLIN off, on the node's wait list with what it holds), and the reservation of
+     * the large packet being received. */
+    bool rxb_waiting;
+    struct dd_conn *rxb_next;
+    size_t rxb_waiting_held;
+    size_t rxb_pkt;
 
     /* The carrier data goes through (TCP until a data-plane upgrade); changed under
      * tx_lock, read without it (a TCP send that finds it changed is redirected). */
@@ -297,6 +313,17 @@ struct dd_node {
     _Atomic bool stopping;       /* the control thread ends */
     bool closing; /* dd_node_stop has begun: no new mailbox or connection (under lock) */
     struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
+    struct hsg *hsguard;         /* failed handshakes per source address (control thread) */
+    /* Reassembly memory of the whole node: TCP fragments and large packets (control thread,
+     * runtime/rxbudget.h), DPDK message buffers (the poller). Then the TCP connections that
+     * wait for room in it, what they hold, and the log state (control thread). */
+    struct budget reasm_budget;
+    struct dd_conn *rxb_head, *rxb_tail;
+    size_t rxb_waiting_bytes, rxb_waiting;
+    bool rxb_resuming, rxb_again;
+    uint64_t rxb_log_ms, rxb_refusals_logged;
+    uint64_t rxb_wait_used;      /* memory in use when a connection last began to wait */
+    uint64_t rxb_resumed_ms;     /* when waiting connections were last let go on */
     struct rt_sock *graveyard;   /* closed sockets, freed after the event batch */
     struct hsio_dial *dials;     /* outgoing attempts in their dialler thread (under lock) */
     uint8_t trailer[HS_TRAILER_MAX]; /* what our 'N' messages carry after the name */

@@ -12,6 +12,8 @@
  * Receiving (control thread): read, split into packets, reassemble fragments, dispatch.
  * Delivered bytes not yet freed by the application count against rx_unconsumed_limit; above
  * it the socket is not read, so a stuck receiver pushes back on the sender through TCP.
+ * Fragmented messages and long packets draw from the node's reassembly memory; when it is
+ * full, the socket is not read either, until there is room (runtime/rxbudget.h).
  *
  * Ticks: every tick interval, a connection that sent nothing gets a tick; a connection that
  * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
@@ -32,6 +34,7 @@
 #include "runtime/dispatch.h"
 #include "runtime/node.h"
 #include "runtime/rcu.h"
+#include "runtime/rxbudget.h"
 #include "runtime/tcpc.h"
 
 #define TCPC_READ_CHUNK (256 * 1024)
@@ -44,12 +47,19 @@ static void sock_update_events(struct dd_conn *c)
     if (!s || s->fd < 0)
         return;
     uint32_t ev = EPOLLRDHUP;
-    if (!atomic_load(&c->rx_paused))
+    if (!atomic_load(&c->rx_paused) && !c->rxb_waiting)
         ev |= EPOLLIN;
     if (s->want_out)
         ev |= EPOLLOUT;
     struct epoll_event e = {.events = ev, .data.ptr = &s->item};
     epoll_ctl(c->node->ep, EPOLL_CTL_MOD, s->fd, &e);
+}
+
+void tcpc_update_events(struct dd_conn *c)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    sock_update_events(c);
+    pthread_mutex_unlock(&c->tx_lock);
 }
 
 /* ---- fragments ---------------------------------------------------------------------
@@ -413,11 +423,19 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
     struct dd_node *n = c->node;
     size_t pos = 0;
     int rc = 0;
-    while (pos < s->rx_len && atomic_load(&c->state) != CONN_DOWN) {
+    bool gave = false; /* reassembly memory given back */
+    while (pos < s->rx_len && atomic_load(&c->state) != CONN_DOWN && !c->rxb_waiting) {
         struct distmsg_frame f;
         enum distmsg_result r = distmsg_frame_next(s->rx + pos, s->rx_len - pos, n->max_msg, &f);
-        if (r == DISTMSG_E_NEED_MORE)
+        if (r == DISTMSG_E_NEED_MORE) {
+            /* A long packet reserves its length in the node's reassembly memory before its
+             * bytes pile up in the receive buffer. */
+            size_t plen = s->rx_len - pos >= 4 ? be32_get(s->rx + pos) : 0;
+            if (!c->rxb_pkt && DISTMSG_LEN_BYTES + plen > RXB_FREE_PACKET_BYTES &&
+                !rxb_take_packet(c, plen))
+                rc = rxb_wait(c, "a long packet");
             break;
+        }
         if (r != DISTMSG_OK) {
             DLOG_WARN(n->log_name, "closing connection to %s: %s", c->peer, distmsg_strerror(r));
             rc = -1;
@@ -438,6 +456,17 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
         struct distmsg_body body;
         bool complete;
         r = distmsg_reasm_feed(&c->reasm, f.data, f.len, &body, &complete);
+        if (r == DISTMSG_E_REASM_SHARED) {
+            /* No room in the node's reassembly memory for the message this fragment starts:
+             * the packet stays unread until there is (rxbudget.c). */
+            pos -= f.total;
+            rc = rxb_wait(c, "a fragmented message");
+            break;
+        }
+        if (c->rxb_pkt) { /* the long packet it reserved for has been read */
+            rxb_give_packet(c);
+            gave = true;
+        }
         if (r != DISTMSG_OK) {
             DLOG_WARN(n->log_name, "closing connection to %s: bad packet: %s", c->peer,
                       distmsg_strerror(r));
@@ -452,6 +481,9 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
             };
             atomic_fetch_add(&c->unconsumed, (int64_t)body.len);
             dispatch_body(c, &body, &src);
+            size_t held = c->reasm.shared_bytes;
+            distmsg_reasm_release(&c->reasm); /* dispatch copied what it keeps */
+            gave |= c->reasm.shared_bytes < held;
         }
         if (atomic_load(&c->unconsumed) > (int64_t)n->rx_unconsumed_limit) {
             atomic_store(&c->rx_paused, true);
@@ -465,6 +497,8 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
         memmove(s->rx, s->rx + pos, s->rx_len - pos);
         s->rx_len -= pos;
     }
+    if (gave)
+        rxb_resume(n); /* connections waiting for reassembly memory may go on */
     return rc;
 }
 
@@ -472,14 +506,14 @@ void tcpc_on_readable(struct dd_conn *c)
 {
     struct rt_sock *s = c->sock;
     struct dd_node *n = c->node;
-    if (!s || s->fd < 0)
+    if (!s || s->fd < 0 || c->rxb_waiting) /* waiting: rxb_resume reads it again */
         return;
     /* Packets left from before a pause first. */
     if (s->rx_len && process_packets(c, s) < 0) {
         conn_down(c, DD_EIO, "protocol error");
         return;
     }
-    for (int rounds = 0; rounds < 16 && !atomic_load(&c->rx_paused); rounds++) {
+    for (int rounds = 0; rounds < 16 && !atomic_load(&c->rx_paused) && !c->rxb_waiting; rounds++) {
         size_t need = s->rx_len + TCPC_READ_CHUNK;
         if (need > s->rx_cap) {
             size_t cap = s->rx_cap ? s->rx_cap : TCPC_READ_CHUNK;
@@ -522,9 +556,10 @@ void tcpc_on_readable(struct dd_conn *c)
 void tcpc_tick(struct dd_conn *c, uint64_t now)
 {
     struct dd_node *n = c->node;
-    if (atomic_load(&c->rx_paused)) {
-        /* We stopped reading (our application is behind), not the peer sending: its data is
-         * waiting in the socket. Silence from a paused socket proves nothing. */
+    if (atomic_load(&c->rx_paused) || c->rxb_waiting) {
+        /* We stopped reading (our application is behind, or the node's reassembly memory is
+         * full), not the peer sending: its data is waiting in the socket. Silence from a
+         * paused socket proves nothing. */
         atomic_store_explicit(&c->last_rx_ms, now, memory_order_relaxed);
     }
     uint64_t last_rx = atomic_load_explicit(&c->last_rx_ms, memory_order_relaxed);

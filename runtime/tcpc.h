@@ -15,6 +15,9 @@ void tcpc_drop_queue(struct dd_conn *c);
 void tcpc_close(struct dd_conn *c);
 /* Reading was paused for unconsumed data; resume (any thread). */
 void tcpc_resume_rx(struct dd_conn *c);
+/* The socket's epoll events from the connection's wants (control thread): reading is off
+ * while it is paused for unconsumed data or waits for reassembly memory (rxbudget.h). */
+void tcpc_update_events(struct dd_conn *c);
 /* Periodic tick and liveness check (control thread). */
 void tcpc_tick(struct dd_conn *c, uint64_t now_ms);
 

@@ -8,6 +8,10 @@
  *   {nodes, From}            replies {nodes, Visible, Hidden} (lists of node names)
  *   {stats, Peer, From}      replies {stats, Carrier, TxMsgs, RxMsgs, Retransmits, MaxHbGapNs}
  *                            (Carrier: tcp | dpdk | none)
+ *   {reassembly, From}       replies {reassembly, Bytes, Limit, HighWater, Refusals, Waiting}
+ *                            (dd_node_reassembly: the node's memory for messages in transit)
+ * Terms come from peers: they are walked with dd_term_skip (bounded, iterative), never with
+ * libei's recursive ei_skip_term, so a deeply nested term cannot overflow the stack.
  * SIGUSR1 prints the data plane's summary on stderr.
  * Runs until killed (SIGTERM/SIGINT stop it cleanly); logs to stderr. */
 #include <signal.h>
@@ -108,7 +112,7 @@ static void handle(struct echo *e, const dd_msg *m)
         ei_decode_pid(buf, &idx, &from);
         ei_x_buff x;
         int start = idx;
-        if (ei_skip_term(buf, &idx) < 0)
+        if (dd_term_skip(buf, m->len, &idx) != DD_OK)
             return;
         slice_term(&x, buf, start, idx);
         send_x(e, &from, &x);
@@ -196,12 +200,27 @@ static void handle(struct echo *e, const dd_msg *m)
         ei_x_encode_ulonglong(&x, st.max_heartbeat_gap_ns);
         send_x(e, &from, &x);
         ei_x_free(&x);
+    } else if (!strcmp(atom, "reassembly") && arity == 2 && ei_decode_pid(buf, &idx, &from) == 0) {
+        struct dd_reassembly_stats st;
+        if (dd_node_reassembly(dd_mbox_node(e->mb), &st) != DD_OK)
+            return;
+        ei_x_buff x;
+        ei_x_new_with_version(&x);
+        ei_x_encode_tuple_header(&x, 6);
+        ei_x_encode_atom(&x, "reassembly");
+        ei_x_encode_ulonglong(&x, st.bytes);
+        ei_x_encode_ulonglong(&x, st.limit);
+        ei_x_encode_ulonglong(&x, st.high_water);
+        ei_x_encode_ulonglong(&x, st.refusals);
+        ei_x_encode_ulonglong(&x, st.waiting);
+        send_x(e, &from, &x);
+        ei_x_free(&x);
     } else if (!strcmp(atom, "send_to") && arity == 3) {
         int dest = idx;
-        if (ei_skip_term(buf, &idx) < 0)
+        if (dd_term_skip(buf, m->len, &idx) != DD_OK)
             return;
         int tstart = idx;
-        if (ei_skip_term(buf, &idx) < 0)
+        if (dd_term_skip(buf, m->len, &idx) != DD_OK)
             return;
         ei_x_buff x;
         slice_term(&x, buf, tstart, idx);
@@ -215,9 +234,11 @@ int main(int argc, char **argv)
     dlog_set_ident("dpdist-echo");
     struct node_args a;
     int prc = node_args_parse(argc, argv, &a);
+    bool extra = prc == 0 && a.rest_argc != 0;
+    free(a.rest_argv); /* echo takes no arguments of its own */
     if (prc == NODE_ARGS_CONFIG_ERROR)
         return NODE_EXIT_CONFIG;
-    if (prc < 0 || a.rest_argc != 0) {
+    if (prc < 0 || extra) {
         fprintf(stderr, "usage: dpdist-echo [options]\n%s", node_args_usage());
         return 2;
     }

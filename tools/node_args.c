@@ -65,6 +65,14 @@ static int node_args_from_config(struct node_args *a)
         a->cfg.listen_port_min = cfg.node.listen_port_min;
         a->cfg.listen_port_max = cfg.node.listen_port_max;
     }
+    if (!a->cfg.handshake_backoff_ms)
+        a->cfg.handshake_backoff_ms = cfg.node.handshake_backoff_ms;
+    if (!a->cfg.handshake_backoff_max_ms)
+        a->cfg.handshake_backoff_max_ms = cfg.node.handshake_backoff_max_ms;
+    if (!a->cfg.max_message_bytes)
+        a->cfg.max_message_bytes = (size_t)cfg.node.max_message_bytes;
+    if (!a->cfg.max_reassembly_bytes)
+        a->cfg.max_reassembly_bytes = (size_t)cfg.node.max_reassembly_bytes;
     if (!a->cfg.listen_address && cfg.key_line[CFG_K_NODE_LISTEN_ADDRESS])
         a->cfg.listen_address = cfg.node.listen_address;
     if (!a->cfg.cookie && cfg.node.cookie_file[0]) {

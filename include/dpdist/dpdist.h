@@ -100,6 +100,16 @@ struct dd_node_cfg {
                                  * NULL: TCP only. */
     size_t max_message_bytes;   /* largest message sent or accepted; 0: 256 MiB */
     size_t max_mailboxes;       /* 0: 32768 */
+    /* Memory for messages being received, for all peers together: fragmented messages and
+     * long packets on TCP, message buffers on DPDK. At the cap, a peer starting another
+     * message waits (TCP: its socket is not read; DPDK: the fragment is dropped and sent
+     * again). At least max_message_bytes (and the data plane's max_msg_bytes). */
+    size_t max_reassembly_bytes; /* 0: 512 MiB */
+    /* A source address whose handshake failed (wrong cookie, malformed messages) waits this
+     * long before its next attempt is answered, doubling with each further failure up to
+     * the maximum; one attempt at a time meanwhile. Other addresses are not slowed. */
+    unsigned handshake_backoff_ms;     /* 0: 50 */
+    unsigned handshake_backoff_max_ms; /* 0: 10000 */
 };
 
 /* Start a node: validate the name, read the cookie, listen, register with EPMD (the creation
@@ -163,6 +173,17 @@ struct dd_peer_stats {
                              * like max_heartbeat_gap_ns */
 };
 int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out);
+
+/* The node's reassembly memory (dd_node_cfg.max_reassembly_bytes): what messages being
+ * received hold now and at most, and how often a message had to wait for room. */
+struct dd_reassembly_stats {
+    uint64_t bytes;      /* reserved now: TCP fragmented messages and long packets, DPDK */
+    uint64_t limit;      /* the cap */
+    uint64_t high_water; /* the most reserved at once since the node started */
+    uint64_t refusals;   /* starts that found no room (TCP retries and DPDK frames included) */
+    uint64_t waiting;    /* TCP connections not read now because of it */
+};
+int dd_node_reassembly(dd_node *node, struct dd_reassembly_stats *out);
 
 /* A short human summary of the node's data plane (port and channel counters) on out.
  * DD_ENOTFOUND without a data plane. The full counters are in DPDK telemetry under
@@ -261,6 +282,13 @@ int dd_monitor_nodes(dd_mbox *mb, bool on);
 const char *dd_pid_str(const dd_pid *pid, char *buf, size_t cap);
 bool dd_pid_eq(const dd_pid *a, const dd_pid *b);
 bool dd_ref_eq(const dd_ref *a, const dd_ref *b);
+
+/* Skip one encoded term (no version byte) at term[*idx], never reading past term[len).
+ * DD_OK with *idx just after it, or DD_EBADTERM (*idx unchanged). Use it instead of libei's
+ * ei_skip_term on anything a peer sent: ei_skip_term recurses once per nesting level, so a
+ * deeply nested term (a 10^6-deep list is 6 MB) overflows the stack; this walk is iterative
+ * and bounded by len. Thread-safe, no allocation. */
+int dd_term_skip(const char *term, size_t len, int *idx);
 
 #ifdef __cplusplus
 }

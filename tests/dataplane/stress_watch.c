@@ -33,7 +33,7 @@ static void last_element(const dd_msg *m, char *out, size_t cap)
         ei_decode_tuple_header(m->term, &idx, &arity) < 0 || arity < 1)
         return;
     for (int i = 0; i < arity - 1; i++)
-        if (ei_skip_term(m->term, &idx) < 0)
+        if (dd_term_skip(m->term, m->len, &idx) != DD_OK)
             return;
     char *s = NULL;
     if (ei_s_print_term(&s, m->term, &idx) >= 0) {

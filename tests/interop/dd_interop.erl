@@ -6,7 +6,8 @@
          watch_events/2, wait_events/4, nodes_of/1, report/2, wait_nodedown/2,
          ping_expect/2, spawn_refused/1, check_visibility/2,
          wait_nodes/3, nodes_exact/3, global_checks/3, global_state_check/2,
-         call_with_timeout/2, echo_serve/0]).
+         call_with_timeout/2, echo_serve/0, deep_checks/3,
+         bulk_sender/4, reasm_stats/1, reasm_report/3, guess_for/3, timed_ping/2]).
 
 report(Name, true) -> io:format("ok ~s~n", [Name]);
 report(Name, {true, _}) -> io:format("ok ~s~n", [Name]);
@@ -258,3 +259,185 @@ echo_loop() ->
         _ -> ok
     end,
     echo_loop().
+
+%% ---- deeply nested terms (node_deep_terms.sh) ---------------------------------------------
+
+%% A term nested Depth levels deep: [[[...]]], {{{...}}} or #{k => #{k => ...}}. Built with a
+%% loop: BEAM itself handles any depth.
+deep_term(list, D) -> deep(fun(X) -> [X] end, [], D);
+deep_term(tuple, D) -> deep(fun(X) -> {X} end, {}, D);
+deep_term(map, D) -> deep(fun(X) -> #{k => X} end, #{}, D).
+deep(_, Acc, 0) -> Acc;
+deep(F, Acc, N) -> deep(F, F(Acc), N - 1).
+
+%% Sends a Depth-deep Shape term through every path of the dpdist node on Node that decodes
+%% what a peer sends, then checks the node still serves: a '$gen_call' to net_kernel with the
+%% term as its tag (answered {Tag, yes}) and as its request, a plain message to net_kernel,
+%% the echo mailbox by name ({From, Term} comes back) and its other commands with the term in
+%% every argument, the echo mailbox by pid (plain message, {From, Term}, exit/2 with the term
+%% as reason, which echo forwards to a subscriber). A nodedown ends the checks at once.
+deep_checks(Node, Shape, Depth) ->
+    T = deep_term(Shape, Depth),
+    What = io_lib:format("~p-deep ~p (~p bytes)", [Depth, Shape, byte_size(term_to_binary(T))]),
+    true = erlang:monitor_node(Node, true),
+    try
+        deep_steps(Node, T, What)
+    catch
+        throw:{nodedown, Step} ->
+            report(io_lib:format("~p stays up while it gets a ~s", [Node, What]),
+                   {nodedown, lists:flatten(Step)})
+    end.
+
+deep_steps(Node, T, What) ->
+    Wait = 120000,
+    EchoPid = echo_pid(Node),
+    report(io_lib:format("echo pid known before the ~s", [What]), is_pid(EchoPid)),
+    Sub = spawn_subscriber(Node),
+    %% net_kernel: the tag is walked to build the reply {Tag, yes}.
+    {net_kernel, Node} ! {'$gen_call', {self(), T}, {is_auth, node()}},
+    Step1 = io_lib:format("net_kernel answers a '$gen_call' whose tag is a ~s", [What]),
+    R1 = receive {T, yes} -> true; {_, yes} -> wrong_tag;
+             {nodedown, Node} -> throw({nodedown, Step1}) after Wait -> timeout end,
+    report(Step1, R1),
+    {net_kernel, Node} ! {'$gen_call', {self(), make_ref()}, T},
+    {net_kernel, Node} ! {'$gen_call', {self(), T}, T},
+    {net_kernel, Node} ! T,
+    alive(Node, io_lib:format("after '$gen_call's to net_kernel with a ~s as request", [What])),
+    %% The echo mailbox by name: {From, Term} comes back.
+    {echo, Node} ! {self(), T},
+    Step2 = io_lib:format("echo by name sends back a ~s", [What]),
+    R2 = receive T -> true; {nodedown, Node} -> throw({nodedown, Step2}) after Wait -> timeout end,
+    report(Step2, R2),
+    {echo, Node} ! {send_to, self(), T},
+    Step3 = io_lib:format("echo's send_to sends a ~s", [What]),
+    R3 = receive T -> true; {nodedown, Node} -> throw({nodedown, Step3}) after Wait -> timeout end,
+    report(Step3, R3),
+    [{echo, Node} ! M || M <- [T, {T, self()}, {send_to, T, x}, {send_to, T, T}, {link, T},
+                               {monitor, T, self()}, {monitor, self(), T}, {stats, T, self()},
+                               {nodes, T}, {subscribe, T}, {reassembly, T}, {T, T, T}]],
+    alive(Node, io_lib:format("after echo commands with a ~s in every argument", [What])),
+    %% The echo mailbox by pid.
+    EchoPid ! T,
+    EchoPid ! {self(), T},
+    Step4 = io_lib:format("echo by pid sends back a ~s", [What]),
+    R4 = receive T -> true; {nodedown, Node} -> throw({nodedown, Step4}) after Wait -> timeout end,
+    report(Step4, R4),
+    exit(EchoPid, T),
+    Step5 = io_lib:format("exit/2 with a ~s as reason reaches echo's subscriber", [What]),
+    R5 = receive {Sub, got_exit, T} -> true; {Sub, got_exit, _} -> wrong_reason;
+             {nodedown, Node} -> throw({nodedown, Step5}) after Wait -> timeout end,
+    report(Step5, R5),
+    exit(Sub, kill),
+    alive(Node, io_lib:format("after every path got a ~s", [What])).
+
+%% The echo mailbox's pid, from its {linked, Pid} reply (then unlinked again).
+echo_pid(Node) ->
+    {echo, Node} ! {link, self()},
+    receive {linked, P} -> unlink(P), P after 10000 -> undefined end.
+
+%% A process subscribed to echo's events that hands the caller the reason of the first 'EXIT'
+%% from the caller that echo forwards.
+spawn_subscriber(Node) ->
+    Parent = self(),
+    Pid = spawn(fun() ->
+        {echo, Node} ! {subscribe, self()},
+        Parent ! {self(), subscribed},
+        sub_loop(Parent)
+    end),
+    receive {Pid, subscribed} -> ok after 5000 -> ok end,
+    timer:sleep(200),
+    Pid.
+sub_loop(Parent) ->
+    receive
+        {dpdist_event, {'EXIT', Parent, Reason}} -> Parent ! {self(), got_exit, Reason};
+        _ -> ok
+    end,
+    sub_loop(Parent).
+
+%% A plain echo round trip: the node is alive and serving.
+alive(Node, When) ->
+    Ref = make_ref(),
+    {echo, Node} ! {self(), {alive, Ref}},
+    Step = io_lib:format("echo still answers ~s", [When]),
+    R = receive {alive, Ref} -> true; {nodedown, Node} -> throw({nodedown, Step})
+        after 60000 -> timeout end,
+    report(Step, R).
+
+%% ---- the node's reassembly memory (node_reasm_cap.sh) ---------------------------------------
+
+%% Connects to Node, says "ready", waits for the file Go, says "sending" and sends
+%% {self(), {Tag, Bin}} (Bin: Bytes bytes) to echo; reports whether it comes back whole.
+bulk_sender(Node, Tag, Bytes, Go) ->
+    pong = net_adm:ping(Node),
+    Bin = binary:copy(<<Tag:8>>, Bytes),
+    io:format("ready~n"),
+    wait_file(Go, 1200),
+    io:format("sending~n"),
+    {echo, Node} ! {self(), {Tag, Bin}},
+    R = receive {Tag, Bin} -> true; {Tag, Other} -> {wrong, byte_size(Other)}
+        after 300000 -> timeout end,
+    report(io_lib:format("sender ~p gets its ~p-byte message back whole", [Tag, Bytes]), R).
+
+wait_file(_, 0) -> timeout;
+wait_file(F, N) ->
+    case filelib:is_file(F) of
+        true -> ok;
+        false -> timer:sleep(50), wait_file(F, N - 1)
+    end.
+
+%% {Bytes, Limit, HighWater, Refusals, Waiting} of the echo node (dd_node_reassembly).
+reasm_stats(Node) ->
+    {echo, Node} ! {reassembly, self()},
+    receive {reassembly, B, L, H, R, W} -> {B, L, H, R, W} after 10000 -> timeout end.
+
+%% Checks of the echo node's reassembly memory: during (one sender stopped in the middle of
+%% its message: it holds memory, nobody waits) or after (nothing held).
+reasm_report(Node, Phase, Limit) ->
+    case reasm_stats(Node) of
+        {B, L, H, R, W} ->
+            io:format("reassembly ~p: ~p bytes held, limit ~p, at most ~p, ~p refusals, "
+                      "~p waiting~n", [Phase, B, L, H, R, W]),
+            report(io_lib:format("the limit is the configured ~p bytes", [Limit]),
+                   L =:= Limit orelse {limit, L}),
+            report(io_lib:format("~p: never more than the limit held (at most ~p)", [Phase, H]),
+                   H =< L orelse {high_water, H}),
+            report(io_lib:format("~p: a message start waited for room", [Phase]),
+                   R >= 1 orelse {refusals, R}),
+            report(io_lib:format("~p: nobody waits any more", [Phase]), W =:= 0 orelse {waiting, W}),
+            case Phase of
+                during -> report("the stopped sender's unfinished message is held",
+                                 (B > 0 andalso B =< L) orelse {bytes, B});
+                after_all -> report("nothing is held once every message is through",
+                                    B =:= 0 orelse {bytes, B})
+            end;
+        Other ->
+            report("echo answers {reassembly, From}", Other)
+    end.
+
+%% ---- failed handshakes (node_handshake_guard.sh) ----------------------------------------
+
+%% With a wrong cookie, pings Node again and again for Ms milliseconds: each ping is a new
+%% handshake that the node refuses. Reports that at most Max of them were answered in time.
+guess_for(Node, Ms, Max) ->
+    Deadline = erlang:monotonic_time(millisecond) + Ms,
+    {Answered, Tries} = guess_loop(Node, Deadline, 0, 0),
+    io:format("answered ~p of ~p tries in ~p ms~n", [Answered, Tries, Ms]),
+    report(io_lib:format("at most ~p wrong-cookie handshakes answered in ~p ms", [Max, Ms]),
+           (Answered =< Max andalso Answered >= 1) orelse {answered, Answered}).
+guess_loop(Node, Deadline, A, T) ->
+    case erlang:monotonic_time(millisecond) < Deadline of
+        false -> {A, T};
+        true ->
+            pang = net_adm:ping(Node),
+            Done = erlang:monotonic_time(millisecond) < Deadline,
+            guess_loop(Node, Deadline, A + (case Done of true -> 1; false -> 0 end), T + 1)
+    end.
+
+%% A ping that must answer pong within Ms milliseconds.
+timed_ping(Node, Ms) ->
+    T0 = erlang:monotonic_time(millisecond),
+    R = net_adm:ping(Node),
+    T = erlang:monotonic_time(millisecond) - T0,
+    io:format("ping took ~p ms~n", [T]),
+    report(io_lib:format("a node with the cookie, from another address, gets pong at once "
+                         "(~p ms)", [T]), (R =:= pong andalso T < Ms) orelse {R, T}).

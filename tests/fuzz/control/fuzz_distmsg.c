@@ -5,15 +5,18 @@
  *
  * Each packet is copied to an exact-size heap buffer so ASan catches any read past it.
  * Invariants checked beyond "no crash": the reassembler stays within its bounds (sequences
- * and bytes); a decoded message's spans lie inside its body and are single well-formed terms;
- * and messages the runtime could itself send round-trip: re-encoding the decoded fields with
- * the distmsg encoders and decoding again gives the same fields.
+ * and bytes) and within a node-wide budget smaller than its bound, whose use always equals
+ * its reservations (all given back at the end); a decoded message's spans lie inside its body
+ * and are single well-formed terms; and messages the runtime could itself send round-trip:
+ * re-encoding the decoded fields with the distmsg encoders and decoding again gives the same
+ * fields.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/budget.h"
 #include "control/distmsg.h"
 #include "control/etf.h"
 
@@ -131,6 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct distmsg_ctl ctl;
     struct distmsg_reasm ra;
     CHECK(distmsg_reasm_init(&ra, MAX_SEQS, MAX_BYTES) == DISTMSG_OK);
+    /* A node-wide budget smaller than the connection's bound, so that starts are refused. */
+    struct budget shared;
+    budget_init(&shared, 2 * MAX_BYTES / 3);
+    distmsg_reasm_share(&ra, &shared, 64);
     size_t off = 0;
     while (off < size) {
         struct distmsg_frame f;
@@ -150,6 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool complete = false;
         r = distmsg_reasm_feed(&ra, pkt, f.len, &body, &complete);
         CHECK(ra.in_flight <= MAX_SEQS && ra.bytes <= MAX_BYTES);
+        CHECK(budget_used(&shared) == ra.shared_bytes && ra.shared_bytes <= shared.cap);
+        CHECK(ra.bytes <= ra.shared_bytes); /* capacity within the reservations */
         if (r == DISTMSG_OK && complete) {
             r = distmsg_decode(&body, &ctl);
             if (r == DISTMSG_OK) {
@@ -168,5 +177,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(pkt);
     }
     distmsg_reasm_fini(&ra);
+    CHECK(budget_used(&shared) == 0);
     return 0;
 }

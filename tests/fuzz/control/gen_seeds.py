@@ -211,6 +211,29 @@ DISTMSG["atom_cache_header"] = frame4(bytes([131, 68, 1, 0x08, 0, 5]) + b"hello"
                                       bytes([104, 1, 82, 0]))
 DISTMSG["garbage"] = frame4(bytes(range(40))) + frame4(b"\x83D\x00" + b"\xff" * 10)
 
+# Deeply nested terms (a 10^6-deep list killed nodes through libei's recursive ei_skip_term):
+# a '$gen_call' whose tag is a 1000-deep list, a SEND_SENDER of a 2000-deep tuple, a REG_SEND
+# of a 400-deep map, an exit reason nested through improper-list tails. Under max_len (8192).
+
+
+def nest(depth, wrap, core=b"\x6a"):
+    t = core
+    for _ in range(depth):
+        t = wrap(t)
+    return t
+
+
+DISTMSG["deep_gen_call_tag"] = normal(
+    tup(integer(6), P1, atom(""), atom("net_kernel")),
+    tup(atom("$gen_call"), tup(P1, nest(1000, lambda t: lst(t))),
+        tup(atom("is_auth"), atom("pinger@vm"))))
+DISTMSG["deep_tuple_payload"] = normal(tup(integer(22), P1, P2), nest(2000, lambda t: tup(t)))
+DISTMSG["deep_map_payload"] = normal(
+    tup(integer(6), P1, atom(""), atom("echo")),
+    nest(400, lambda t: bytes([116]) + struct.pack(">I", 1) + atom("k") + t))
+DISTMSG["deep_improper_reason"] = normal(
+    tup(integer(26), P1, P2), nest(1000, lambda t: lst(integer(1), tail=t)))
+
 
 def write(kind, seeds):
     d = os.path.join(HERE, "corpus", kind)

@@ -9,6 +9,7 @@
 
 #include <ei.h>
 
+#include "common/budget.h"
 #include "control/distmsg.h"
 
 namespace
@@ -395,6 +396,54 @@ TEST(DistmsgReasm, ByteLimit)
         EXPECT_EQ(res, DISTMSG_E_REASM_BYTES);
         EXPECT_EQ(id, 1000u - 100u - 1u); // the 101st byte failed
     }
+}
+
+// The node's shared budget across two connections' reassemblers: a start reserves its
+// message's estimated size (fragments x max(first body, frag_est)); at the cap a start is
+// refused with nothing changed and goes through once memory frees; a message in progress
+// always finishes; fragments that outgrow the estimate take more or drop the sequence.
+TEST(DistmsgReasm, SharedBudget)
+{
+    struct budget b;
+    budget_init(&b, 100);
+    Reasm r1(4, 1000), r2(4, 1000);
+    distmsg_reasm_share(&r1.r, &b, 16);
+    distmsg_reasm_share(&r2.r, &b, 16);
+    Bytes out;
+    ASSERT_EQ(r1.feed(frag_start(1, 3, Bytes(10, 1))), DISTMSG_OK); // reserves 3 x 16
+    EXPECT_EQ(budget_used(&b), 48u);
+    ASSERT_EQ(r2.feed(frag_start(2, 3, Bytes(10, 2))), DISTMSG_OK);
+    EXPECT_EQ(budget_used(&b), 96u);
+    EXPECT_EQ(r2.feed(frag_start(3, 2, Bytes(10, 3))), DISTMSG_E_REASM_SHARED);
+    EXPECT_EQ(r2.r.in_flight, 1u) << "a refused start changes nothing";
+    EXPECT_EQ(budget_used(&b), 96u);
+    EXPECT_EQ(b.refusals, 1u);
+    // The messages in progress finish within what they reserved.
+    ASSERT_EQ(r1.feed(frag_cont(1, 2, Bytes(16, 1))), DISTMSG_OK);
+    ASSERT_EQ(r1.feed(frag_cont(1, 1, Bytes(16, 1)), &out), DISTMSG_OK);
+    EXPECT_EQ(out.size(), 42u);
+    EXPECT_LE(r1.r.bytes, r1.r.shared_bytes) << "capacity within the reservation";
+    distmsg_reasm_release(&r1.r);
+    EXPECT_EQ(budget_used(&b), 48u);
+    ASSERT_EQ(r2.feed(frag_start(3, 2, Bytes(10, 3))), DISTMSG_OK) << "the same start, again";
+    EXPECT_EQ(budget_used(&b), 80u);
+    // Fragments larger than announced: the difference comes from the budget, or the
+    // sequence goes.
+    ASSERT_EQ(r1.feed(frag_start(4, 2, Bytes(4, 4))), DISTMSG_E_REASM_SHARED); // 32 > 20 left
+    ASSERT_EQ(r2.feed(frag_cont(3, 1, Bytes(30, 3)), &out), DISTMSG_OK);       // 40 > 32: +8
+    EXPECT_EQ(out.size(), 40u);
+    distmsg_reasm_release(&r2.r);
+    EXPECT_EQ(budget_used(&b), 48u);
+    ASSERT_EQ(r1.feed(frag_start(4, 2, Bytes(4, 4))), DISTMSG_OK);             // 32: 80 in use
+    EXPECT_EQ(r1.feed(frag_cont(4, 1, Bytes(60, 4))), DISTMSG_E_REASM_GROWTH); // +32 > 20
+    EXPECT_EQ(r1.r.in_flight, 0u);
+    EXPECT_EQ(budget_used(&b), 48u);
+    // A sender announcing a huge message reserves at most the connection's bound.
+    ASSERT_EQ(r1.feed(frag_start(5, uint64_t(1) << 60, Bytes(4, 5))), DISTMSG_E_REASM_SHARED);
+    EXPECT_GE(b.high_water, 96u);
+    EXPECT_LE(b.high_water, 100u);
+    distmsg_reasm_fini(&r2.r); // sequence 2 is still in flight
+    EXPECT_EQ(budget_used(&b), 0u) << "fini gives everything back";
 }
 
 TEST(DistmsgReasm, BadFragmentIds)

@@ -167,6 +167,49 @@ TEST(Etf, DeepNestingWithoutRecursion)
     EXPECT_EQ(end, t.size());
 }
 
+// A term nested `depth` levels: each level is `open`, then the next level, then `close`;
+// `core` at the bottom. Built in one buffer: a 10^7-deep term is 20..90 MB.
+Bytes nest(size_t depth, const Bytes &open, const Bytes &core, const Bytes &close)
+{
+    Bytes t;
+    t.reserve(depth * (open.size() + close.size()) + core.size());
+    for (size_t i = 0; i < depth; i++)
+        t.insert(t.end(), open.begin(), open.end());
+    t.insert(t.end(), core.begin(), core.end());
+    for (size_t i = 0; i < depth; i++)
+        t.insert(t.end(), close.begin(), close.end());
+    return t;
+}
+
+// Every container shape a peer can nest, 10^7 levels deep (what node_deep_terms.sh sends from
+// BEAM): the walk is iterative, so depth costs time and no stack; a cut or a bad leaf at the
+// bottom is found there, not by a crash.
+TEST(Etf, TenMillionLevelsOfEveryContainer)
+{
+    const size_t depth = 10000000;
+    struct Shape {
+        const char *name;
+        Bytes open, close;
+    } shapes[] = {
+        {"[X]", {108, 0, 0, 0, 1}, {106}},
+        {"[a | X]", {108, 0, 0, 0, 1, 97, 1}, {}},
+        {"{X}", {104, 1}, {}},
+        {"{X} as LARGE_TUPLE_EXT", {105, 0, 0, 0, 1}, {}},
+        {"#{k => X}", {116, 0, 0, 0, 1, 119, 1, 'k'}, {}},
+        {"#{X => v}", {116, 0, 0, 0, 1}, {119, 1, 'v'}},
+        {"{fun m:f/X}", {113, 119, 1, 'm', 119, 1, 'f'}, {}},
+    };
+    for (const Shape &sh : shapes) {
+        Bytes t = nest(depth, sh.open, {106}, sh.close);
+        size_t end = 0;
+        ASSERT_EQ(etf_skip(t.data(), t.size(), 0, &end), ETF_OK) << sh.name;
+        EXPECT_EQ(end, t.size()) << sh.name;
+        EXPECT_EQ(etf_skip(t.data(), t.size() - 1, 0, &end), ETF_E_TRUNCATED) << sh.name;
+        Bytes bad = nest(depth, sh.open, {82, 0}, sh.close); // an atom cache ref at the bottom
+        EXPECT_EQ(etf_skip(bad.data(), bad.size(), 0, &end), ETF_E_TAG) << sh.name;
+    }
+}
+
 TEST(Etf, HugeCountsFailFast)
 {
     // A list claiming 4 billion elements in 6 bytes.

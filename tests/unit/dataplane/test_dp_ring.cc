@@ -64,7 +64,8 @@ using rt_test::wait_until;
 struct RingNode {
     dd_node *n = nullptr;
     std::string alive, cfg_path;
-    RingNode(const std::string &pair, int side, const std::string &extra = "")
+    RingNode(const std::string &pair, int side, const std::string &extra = "",
+             size_t max_message_bytes = 0, size_t max_reassembly_bytes = 0)
     {
         alive = "ring" + std::to_string(getpid()) + "x" + std::to_string(g_seq++);
         cfg_path = tmpdir() + "/" + alive + ".ini";
@@ -82,6 +83,8 @@ struct RingNode {
         cfg.cookie = "ringcookie";
         cfg.epmd_port = rt_test::epmd_port();
         cfg.config_file = cfg_path.c_str();
+        cfg.max_message_bytes = max_message_bytes;
+        cfg.max_reassembly_bytes = max_reassembly_bytes;
         int rc = dd_node_start(&cfg, &n);
         EXPECT_EQ(rc, DD_OK) << dd_last_error();
     }
@@ -319,6 +322,50 @@ TEST_F(RingPair, SeveralSendersKeepTheirOrder)
     rx.join();
 }
 
+// Deeply nested terms from a peer over DPDK reach the same decoding as over TCP (the poller
+// dispatches them): a '$gen_call' to net_kernel whose tag is a 10^6-deep list is answered
+// {Tag, yes} (the tag was walked by libei's recursive ei_skip_term before, which overflowed
+// the polling thread's stack), a deep message reaches a mailbox intact, and the node goes on
+// serving. node_deep_terms.sh sends such terms from BEAM over TCP.
+TEST_F(RingPair, DeepTermsOverDpdkLeaveTheNodeServing)
+{
+    const size_t depth = 1000000;
+    rt_test::Bytes tag = rt_test::deep_list(depth, false);
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 3);
+    ei_x_encode_atom(&x, "$gen_call");
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_pid(&x, dd_mbox_pid(ma_));
+    ei_x_append_buf(&x, (const char *)tag.data(), int(tag.size()));
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "is_auth");
+    ei_x_encode_atom(&x, a_->name().c_str());
+    uint64_t rx0 = stats(b_->n, a_->name()).rx_msgs;
+    ASSERT_EQ(dd_send_reg(ma_, "net_kernel", b_->name().c_str(), x.buff, size_t(x.index)), DD_OK);
+    ei_x_free(&x);
+    dd_msg *m = nullptr;
+    ASSERT_EQ(dd_recv(ma_, &m, 20000), DD_OK) << "no {Tag, yes} from net_kernel";
+    // {Tag, yes}: 131, SMALL_TUPLE 2, the tag's bytes, 'yes'.
+    ASSERT_EQ(m->len, 1 + 2 + tag.size() + 5);
+    EXPECT_EQ(memcmp(m->term + 3, tag.data(), tag.size()), 0);
+    dd_msg_free(m);
+    EXPECT_GT(stats(b_->n, a_->name()).rx_msgs, rx0) << "the call went over DPDK";
+
+    rt_test::Bytes deep = rt_test::deep_list(depth);
+    ASSERT_EQ(dd_send(ma_, dd_mbox_pid(mb_), deep.data(), deep.size()), DD_OK);
+    ASSERT_EQ(dd_recv(mb_, &m, 20000), DD_OK);
+    ASSERT_EQ(m->len, deep.size());
+    int idx = 1;
+    EXPECT_EQ(dd_term_skip(m->term, m->len, &idx), DD_OK);
+    EXPECT_EQ(size_t(idx), m->len);
+    dd_msg_free(m);
+    auto t = seq_term(0, 0);
+    ASSERT_EQ(dd_send(ma_, dd_mbox_pid(mb_), t.data(), t.size()), DD_OK);
+    expect_ordered(mb_, 1, 1);
+    EXPECT_EQ(dd_node_carrier(a_->n, b_->name().c_str()), DD_CARRIER_DPDK);
+}
+
 TEST_F(RingPair, DisconnectThenUpgradeAgain)
 {
     // A link across the pair fires with noconnection when the connection goes.
@@ -484,6 +531,76 @@ TEST_F(RingPair, ReceiversShareInlinePollingAndTheLeaderCopiesForSenders)
     EXPECT_EQ(rx_bad.load(), 0) << "after the leader left";
     for (auto *r : rx)
         dd_mbox_close(r);
+}
+
+// The node's reassembly memory is shared by its carriers: while a raw TCP peer of B holds
+// most of it with an unfinished fragmented message, a 3 MiB message from A over DPDK finds
+// no room: B drops its first fragment unacknowledged (node_budget) and A sends it again
+// (nothing is held for it, nothing is lost, the channel stays up). When the TCP message
+// finishes, the DPDK one gets in and arrives whole.
+TEST(RingBudget, DpdkMessagesWaitForRoomInTheNodesReassemblyMemory)
+{
+    static std::atomic<int> seq{0};
+    std::string pair = "rb" + std::to_string(getpid() % 100000) + "_" + std::to_string(seq++);
+    const size_t cap = 10 << 20, tcp_max = 8 << 20;
+    RingNode a(pair, 0), b(pair, 1, "max_msg_bytes = 4M\n", tcp_max, cap);
+    ASSERT_TRUE(a.n && b.n);
+    Pump pa(a.n), pb(b.n);
+    dd_mbox *tx, *rx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(b.n, "rx", 0, &rx), DD_OK);
+    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
+    ASSERT_TRUE(wait_until(
+        [&] { return dd_node_carrier(a.n, b.name().c_str()) == DD_CARRIER_DPDK; }, 5000));
+    // The TCP holder: a 7.5 MiB message announced (120 fragments of 64 KiB reserved), 3 sent.
+    rt_test::RawPeer holder;
+    ASSERT_TRUE(holder.connect_to(b.alive));
+    ASSERT_TRUE(holder.handshake("holder@" + rt_test::short_host(), b.name(), "ringcookie"));
+    std::vector<char> pad((15 << 19) - 100, 'h');
+    rt_test::Bytes held =
+        rt_test::term([&](ei_x_buff *x) { ei_x_encode_binary(x, pad.data(), long(pad.size())); });
+    auto frags = rt_test::fragment_body(rt_test::reg_send_body(holder.pid(1), "rx", held), 7);
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_TRUE(holder.send_packet(frags[i]));
+    struct dd_reassembly_stats st = {};
+    ASSERT_TRUE(
+        wait_until([&] { return dd_node_reassembly(b.n, &st) == DD_OK && st.bytes > 0; }, 3000));
+    EXPECT_GT(st.bytes + (3 << 20), cap) << "no room left for 3 MiB";
+
+    auto t = big_term(3 << 20, 42);
+    ASSERT_EQ(dd_send(tx, dd_mbox_pid(rx), t.data(), t.size()), DD_OK);
+    ASSERT_TRUE(
+        wait_until([&] { return dd_node_reassembly(b.n, &st) == DD_OK && st.refusals > 0; }, 3000))
+        << "B never refused the DPDK message's first fragment";
+    dd_msg *m = nullptr;
+    EXPECT_EQ(dd_recv(rx, &m, 200), DD_ETIMEDOUT) << "it arrived past the cap";
+    char *text = nullptr;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&text, &tlen);
+    dd_dataplane_summary(b.n, f);
+    fclose(f);
+    EXPECT_NE(strstr(text, "node_budget"), nullptr) << text;
+    free(text);
+
+    for (size_t i = 3; i < frags.size(); i++)
+        ASSERT_TRUE(holder.send_packet(frags[i]));
+    bool got_held = false, got_dpdk = false;
+    for (int k = 0; k < 2; k++) {
+        ASSERT_EQ(dd_recv(rx, &m, 10000), DD_OK) << "after " << k << " messages";
+        if (m->len == held.size())
+            got_held = memcmp(m->term, held.data(), held.size()) == 0;
+        else if (m->len == t.size())
+            got_dpdk = memcmp(m->term, t.data(), t.size()) == 0;
+        dd_msg_free(m);
+    }
+    EXPECT_TRUE(got_held);
+    EXPECT_TRUE(got_dpdk) << "the DPDK message, whole";
+    EXPECT_EQ(dd_node_carrier(a.n, b.name().c_str()), DD_CARRIER_DPDK) << "the channel stayed up";
+    ASSERT_EQ(dd_node_reassembly(b.n, &st), DD_OK);
+    EXPECT_LE(st.high_water, st.limit);
+    EXPECT_EQ(st.bytes, 0u);
+    dd_mbox_close(tx);
+    dd_mbox_close(rx);
 }
 
 // The express lane's reserve at its limits: with the receiver not reading (its credit

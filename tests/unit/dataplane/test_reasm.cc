@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "common/budget.h"
 extern "C" {
 #include "dataplane/reasm.h"
 }
@@ -64,7 +65,7 @@ struct Harness {
         }
     }
 
-    explicit Harness(reasm_params p = {4, 16, 1 << 20, 1 << 16})
+    explicit Harness(reasm_params p = {4, 16, 1 << 20, 1 << 16, nullptr})
     {
         reasm_alloc a{alloc, release, this};
         r = reasm_create(&p, &a, deliver, this);
@@ -114,11 +115,11 @@ Bytes pattern(size_t n, unsigned seed)
 TEST(Reasm, CreateRejectsBadParams)
 {
     reasm_alloc a{Harness::alloc, Harness::release, nullptr};
-    reasm_params p{4, 16, 100, 200}; // max_bytes < max_msg
+    reasm_params p{4, 16, 100, 200, nullptr}; // max_bytes < max_msg
     EXPECT_EQ(nullptr, reasm_create(&p, &a, Harness::deliver, nullptr));
-    p = {0, 16, 1000, 100};
+    p = {0, 16, 1000, 100, nullptr};
     EXPECT_EQ(nullptr, reasm_create(&p, &a, Harness::deliver, nullptr));
-    p = {4, 16, 1000, 100};
+    p = {4, 16, 1000, 100, nullptr};
     reasm_alloc bad{nullptr, Harness::release, nullptr};
     EXPECT_EQ(nullptr, reasm_create(&p, &bad, Harness::deliver, nullptr));
 }
@@ -275,7 +276,7 @@ TEST(Reasm, BadFlow)
 
 TEST(Reasm, PendingBoundAtLimitButNextAlwaysFits)
 {
-    Harness h(reasm_params{2, 3, 1 << 20, 1 << 16});
+    Harness h(reasm_params{2, 3, 1 << 20, 1 << 16, nullptr});
     // three messages ahead of flow 0's next are allowed, the fourth is not
     for (uint32_t i = 1; i <= 3; i++)
         h.send(0, i, pattern(10, i), 1440);
@@ -297,7 +298,7 @@ TEST(Reasm, PendingBoundAtLimitButNextAlwaysFits)
 
 TEST(Reasm, ByteBoundAtLimit)
 {
-    Harness h(reasm_params{2, 16, 10000, 5000});
+    Harness h(reasm_params{2, 16, 10000, 5000, nullptr});
     Bytes a = pattern(5000, 1), b = pattern(5000, 2), c = pattern(1, 3);
     ASSERT_EQ(WIRE_OK, h.frag(0, 1, a, 0, 1440));
     ASSERT_EQ(WIRE_OK, h.frag(1, 1, b, 0, 1440));
@@ -344,9 +345,57 @@ TEST(Reasm, DestroyFreesHeldBuffers)
     delete h; // the destructor checks nothing leaked
 }
 
+// Two channels' reassemblers drawing from one node budget (cap 3000, messages up to 1000):
+// a buffer takes its message's length until delivery; at the cap a first fragment is
+// refused (NODE_BUDGET, nothing held: the sender retransmits) and admitted once a delivery
+// gave memory back; a message that is not its flow's next may only use cap - 1000, so the
+// next one always finds room and held messages never wait on each other.
+TEST(Reasm, NodeBudgetSharedByChannels)
+{
+    struct budget b;
+    budget_init(&b, 3000);
+    Harness h1(reasm_params{4, 16, 1 << 20, 1000, &b}), h2(reasm_params{4, 16, 1 << 20, 1000, &b});
+    Bytes a = pattern(1000, 1), c = pattern(1000, 2), d = pattern(1000, 3), e = pattern(500, 4);
+    ASSERT_EQ(WIRE_OK, h1.frag(0, 0, a, 0, 250)); // next of flow 0: takes 1000
+    ASSERT_EQ(WIRE_OK, h2.frag(0, 0, c, 0, 250));
+    EXPECT_EQ(budget_used(&b), 2000u);
+    // Not its flow's next: only up to 3000 - 1000.
+    EXPECT_EQ(WIRE_DROP_NODE_BUDGET, h2.frag(0, 1, d, 0, 250));
+    EXPECT_EQ(reasm_pending(h2.r), 1u);
+    ASSERT_EQ(WIRE_OK, h1.frag(1, 0, d, 0, 250)); // a next message may use all of it
+    EXPECT_EQ(budget_used(&b), 3000u);
+    EXPECT_EQ(WIRE_DROP_NODE_BUDGET, h1.frag(2, 0, e, 0, 250)) << "at the cap";
+    EXPECT_EQ(b.refusals, 2u);
+    // Finishing a message delivers it and gives its memory back; the refused start goes in.
+    for (uint32_t off = 250; off < 1000; off += 250)
+        ASSERT_EQ(WIRE_OK, h1.frag(0, 0, a, off, 250));
+    ASSERT_EQ(h1.got.size(), 1u);
+    EXPECT_EQ(budget_used(&b), 2000u);
+    h1.send(2, 0, e, 250);
+    EXPECT_EQ(budget_used(&b), 2000u); // e came and went
+    EXPECT_EQ(b.high_water, 3000u);
+    // Out-of-order messages of one flow fill what they may; the next still gets in.
+    struct budget b2;
+    budget_init(&b2, 2000);
+    {
+        Harness h3(reasm_params{4, 16, 1 << 20, 1000, &b2});
+        Bytes m0 = pattern(1000, 5), m1 = pattern(1000, 6), m2 = pattern(1000, 7);
+        ASSERT_EQ(WIRE_OK, h3.frag(0, 1, m1, 0, 500));               // 1000 of 2000 - 1000
+        EXPECT_EQ(WIRE_DROP_NODE_BUDGET, h3.frag(0, 2, m2, 0, 500)); // beyond cap - max_msg
+        h3.send(0, 0, m0, 500);                                      // next: room kept for it
+        ASSERT_EQ(WIRE_OK, h3.frag(0, 1, m1, 500, 500));
+        ASSERT_EQ(h3.got.size(), 2u);
+        h3.send(0, 2, m2, 500);
+        ASSERT_EQ(h3.got.size(), 3u);
+        ASSERT_EQ(WIRE_OK, h3.frag(0, 4, m1, 0, 500)); // held when the reasm goes
+        EXPECT_EQ(budget_used(&b2), 1000u);
+    }
+    EXPECT_EQ(budget_used(&b2), 0u) << "destroy gives held buffers back";
+}
+
 TEST(Reasm, RandomisedManyFlows)
 {
-    Harness h(reasm_params{8, 256, 64 << 20, 1 << 20});
+    Harness h(reasm_params{8, 256, 64 << 20, 1 << 20, nullptr});
     std::mt19937 rng(42);
     struct Frag {
         uint16_t flow;

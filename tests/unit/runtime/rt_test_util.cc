@@ -104,6 +104,9 @@ dd_node *start_node(const std::string &alive, const NodeOpts &o)
     cfg.epmd_port = o.epmd_port ? o.epmd_port : epmd_port();
     cfg.max_message_bytes = o.max_message_bytes;
     cfg.max_mailboxes = o.max_mailboxes;
+    cfg.max_reassembly_bytes = o.max_reassembly_bytes;
+    cfg.handshake_backoff_ms = o.handshake_backoff_ms;
+    cfg.handshake_backoff_max_ms = o.handshake_backoff_max_ms;
     dd_node *n = nullptr;
     int rc = dd_node_start(&cfg, &n);
     EXPECT_EQ(rc, DD_OK) << "starting " << alive << ": " << dd_last_error();
@@ -130,6 +133,19 @@ Bytes atom_term(const std::string &a)
 Bytes int_term(long v)
 {
     return term([&](ei_x_buff *x) { ei_x_encode_long(x, v); });
+}
+
+Bytes deep_list(size_t depth, bool version)
+{
+    Bytes t;
+    t.reserve(depth * 6 + 2);
+    if (version)
+        t.push_back(131);
+    for (size_t i = 0; i < depth; i++)
+        t.insert(t.end(), {108, 0, 0, 0, 1});
+    t.push_back(106);
+    t.insert(t.end(), depth, uint8_t(106));
+    return t;
 }
 
 Bytes triple(const std::string &tag, long a, long b)
@@ -307,12 +323,19 @@ RawPeer::~RawPeer()
         close(fd_);
 }
 
-bool RawPeer::connect_to(const std::string &alive)
+bool RawPeer::connect_to(const std::string &alive, const char *source)
 {
     struct epmd_lookup l;
     if (epmd_client_port_please(nullptr, epmd_port(), alive.c_str(), 2000, &l) < 0 || !l.found)
         return false;
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (source) {
+        sockaddr_in src{};
+        src.sin_family = AF_INET;
+        if (inet_pton(AF_INET, source, &src.sin_addr) != 1 ||
+            bind(fd_, reinterpret_cast<sockaddr *>(&src), sizeof(src)) < 0)
+            return false;
+    }
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(l.port);
@@ -501,6 +524,28 @@ Bytes reg_send_body(const erlang_pid &from, const std::string &name, const Bytes
     Bytes b(x.buff, x.buff + x.index);
     ei_x_free(&x);
     return b;
+}
+
+std::vector<Bytes> fragment_body(const Bytes &body, uint64_t seq_id, size_t frag_bytes)
+{
+    std::vector<Bytes> out;
+    const size_t hdr = DISTMSG_HDR_NORMAL_LEN; // [131,'D',0]
+    size_t data = body.size() - hdr, n = (data + frag_bytes - 1) / frag_bytes;
+    auto be64 = [](Bytes &b, uint64_t v) {
+        for (int sh = 56; sh >= 0; sh -= 8)
+            b.push_back(uint8_t(v >> sh));
+    };
+    for (size_t i = 0; i < n; i++) {
+        Bytes p{131, uint8_t(i == 0 ? 'E' : 'F')};
+        be64(p, seq_id);
+        be64(p, n - i);
+        if (i == 0)
+            p.push_back(0); // no atom cache references
+        size_t off = hdr + i * frag_bytes, len = std::min(frag_bytes, body.size() - off);
+        p.insert(p.end(), body.begin() + long(off), body.begin() + long(off + len));
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 } // namespace rt_test

@@ -62,6 +62,9 @@ struct NodeOpts {
     unsigned setuptime_ms = 0;
     size_t max_message_bytes = 0;
     size_t max_mailboxes = 0;
+    size_t max_reassembly_bytes = 0;
+    unsigned handshake_backoff_ms = 0;
+    unsigned handshake_backoff_max_ms = 0;
     const char *cookie = "rtcookie";
     bool long_name = false; // alive@127.0.0.1 instead of alive@short_host()
     uint16_t epmd_port = 0; // 0: epmd_port()
@@ -99,6 +102,9 @@ Bytes atom_term(const std::string &a);
 Bytes int_term(long v);
 // {Tag, A, B} of small integers: used for ordering checks.
 Bytes triple(const std::string &tag, long a, long b);
+// A list nested depth levels deep, [[[...[]...]]] (6 bytes a level), with the version byte
+// or without it (to embed in a larger term).
+Bytes deep_list(size_t depth, bool version = true);
 // Text of a term as ei prints it ("{'EXIT', #Pid<...>, noproc}", atoms unquoted).
 std::string show(const char *term, size_t len);
 std::string show(const dd_msg *m);
@@ -150,8 +156,9 @@ class RawPeer
 {
   public:
     ~RawPeer();
-    // TCP connect to the listen port of `alive` (as registered with the test EPMD).
-    bool connect_to(const std::string &alive);
+    // TCP connect to the listen port of `alive` (as registered with the test EPMD), from
+    // the loopback address `source` (any of 127/8) when given.
+    bool connect_to(const std::string &alive, const char *source = nullptr);
     // Handshake as initiator (after connect_to). peer = the node's full name.
     // *status (if given) receives the status the node answered ("ok", "alive", ...);
     // alive_answer is what we say to "alive".
@@ -187,6 +194,10 @@ class RawPeer
 // A message body to send to a registered name on the node: [131,'D',0] {6, From, '', Name}
 // followed by the payload term (with its version byte stripped).
 Bytes reg_send_body(const erlang_pid &from, const std::string &name, const Bytes &payload);
+
+// A body like reg_send_body's cut into fragment packets of frag_bytes of data each, as BEAM
+// and dpdist send a large message: [131,'E',SeqId,N,0] + data, then [131,'F',SeqId,N-1] ...
+std::vector<Bytes> fragment_body(const Bytes &body, uint64_t seq_id, size_t frag_bytes = 64 * 1024);
 
 } // namespace rt_test
 

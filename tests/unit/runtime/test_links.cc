@@ -33,7 +33,7 @@ std::string reason_of(const dd_msg *m)
         ei_decode_tuple_header(m->term, &idx, &arity) < 0 || arity < 1)
         return "<not a tuple>";
     for (int i = 0; i < arity - 1; i++)
-        if (ei_skip_term(m->term, &idx) < 0)
+        if (dd_term_skip(m->term, m->len, &idx) != DD_OK)
             return "<bad>";
     char *s = nullptr;
     std::string r = ei_s_print_term(&s, m->term, &idx) < 0 ? "<bad>" : s;
