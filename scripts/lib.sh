@@ -15,6 +15,7 @@ DPDIST_ERLANG_APPS=(
 DPDIST_DEBIAN_PACKAGES=(
   build-essential pkg-config meson ninja-build
   libdpdk-dev dpdk dpdk-dev liburcu-dev libgtest-dev libssl-dev
+  libipsec-mb-dev          # frame authentication's fast backend (dataplane/fauth_imb.c)
   $(printf '%s\n' "${DPDIST_ERLANG_APPS[@]#*:}" | sort -u)
   clang libclang-rt-14-dev
   iproute2 procps util-linux hostname
