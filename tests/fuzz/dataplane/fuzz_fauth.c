@@ -20,14 +20,9 @@
 #include <string.h>
 
 #include "dataplane/fauth.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
 
 #define REC_FIXED   28 /* ctl, hdr, pn, len, tag */
 #define MAX_ACCEPTS 512
