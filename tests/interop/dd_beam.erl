@@ -3,6 +3,8 @@
 %% prints "ok NAME" or "FAIL NAME: DETAILS" through dd_interop:report/2, for dd_erl_checks.
 -module(dd_beam).
 -export([expect_raw_extra/3, dpdist_epmd_checks/3]).
+-export([pair_checks/1, echo_loop/0, idle/1, info_checks/2, th/1, watch/3,
+         cluster_checks/2, pg_member/1]).
 
 -import(dd_interop, [report/2]).
 
@@ -62,3 +64,144 @@ dpdist_epmd_checks(Agent, Plain, Want) ->
 split(Node) ->
     [Name, Host] = string:split(atom_to_list(Node), "@"),
     {Name, Host}.
+
+%% ---- connections between BEAM nodes (beam_dist.sh, beam_cluster.sh) -------------------
+
+%% Run on one node (rpc:call from a checker: the lines go to the checker's output): what a
+%% user does across the connection to Remote works — rpc, spawn, 2,000 messages in order
+%% to a remote process, a 64 MiB binary there and back.
+pair_checks(Remote) ->
+    Pair = lists:flatten(io_lib:format("~p -> ~p", [node(), Remote])),
+    report(Pair ++ ": rpc:call runs there", rpc:call(Remote, erlang, node, []) =:= Remote),
+    Self = self(),
+    Spawned = spawn(Remote, fun() -> Self ! {spawned, self(), node()} end),
+    report(Pair ++ ": spawn/2 runs a fun there",
+           receive {spawned, Spawned, Remote} -> true after 10000 -> timeout end),
+    Echo = spawn(Remote, ?MODULE, echo_loop, []),
+    [Echo ! {self(), {seq, I}} || I <- lists:seq(1, 2000)],
+    report(Pair ++ ": 2000 messages come back in order",
+           lists:all(fun(I) -> receive {seq, I} -> true after 10000 -> false end end,
+                     lists:seq(1, 2000))),
+    Big = binary:copy(rand:bytes(1 bsl 20), 64),
+    T0 = erlang:monotonic_time(millisecond),
+    Echo ! {self(), {big, Big}},
+    R = receive {big, Back} -> Back =:= Big orelse different after 120000 -> timeout end,
+    report(Pair ++ io_lib:format(": a 64 MiB binary there and back (~b ms)",
+                                 [erlang:monotonic_time(millisecond) - T0]), R),
+    Echo ! stop,
+    ok.
+
+echo_loop() ->
+    receive
+        {From, M} -> From ! M, echo_loop();
+        stop -> ok
+    after 300000 -> ok
+    end.
+
+%% Run on a dpdist node: dpdist:info(Node) says tcp and shows the handshake Want describes
+%% (a map of the keys to compare), and the flags: this node never offers the atom cache.
+info_checks(Node, Want) ->
+    Info = dpdist:info(Node),
+    Tag = lists:flatten(io_lib:format("on ~p, dpdist:info(~p)", [node(), Node])),
+    report(Tag ++ " says carrier tcp", maps:get(carrier, Info, Info) =:= tcp orelse Info),
+    report(Tag ++ " has the socket's counters",
+           case Info of #{socket := #{recv_oct := R, send_oct := S}} -> R > 0 andalso S > 0;
+               _ -> Info end),
+    HS = maps:get(handshake, Info, #{}),
+    [report(Tag ++ io_lib:format(" handshake ~p is ~p", [K, V]),
+            maps:get(K, HS, missing) =:= V orelse {got, maps:get(K, HS, missing)})
+     || {K, V} <- maps:to_list(Want)],
+    report(Tag ++ ": 5 handshake messages, a 32-byte th",
+           case HS of #{messages := 5, th := <<_:256>>} -> true; _ -> HS end),
+    report(Tag ++ ": this node's flags lack DFLAG_DIST_HDR_ATOM_CACHE",
+           maps:get(this_flags, HS, 0) band 16#2000 =:= 0 andalso
+               is_integer(maps:get(this_flags, HS, undefined))),
+    Info.
+
+th(Node) ->
+    maps:get(th, maps:get(handshake, dpdist:info(Node), #{}), undefined).
+
+%% Run on a node (rpc): links to and monitors (by pid and by name) a process on Remote and
+%% monitors the node; returns armed. When Remote goes, the outcome lines are written to
+%% File ("ok ..." / "FAIL ...", for dd_erl_checks). Gives up after WaitMs.
+watch(Remote, File, WaitMs) ->
+    Parent = self(),
+    W = spawn(fun() -> watcher(Parent, Remote, File, WaitMs) end),
+    receive {W, armed} -> armed after 10000 -> timeout end.
+
+watcher(Parent, Remote, File, WaitMs) ->
+    process_flag(trap_exit, true),
+    ok = net_kernel:monitor_nodes(true),
+    Name = list_to_atom("dd_victim_" ++ atom_to_list(node())),
+    Victim = spawn_link(Remote, ?MODULE, idle, [Name]),
+    timer:sleep(200),
+    ByPid = erlang:monitor(process, Victim),
+    ByName = erlang:monitor(process, {Name, Remote}),
+    Parent ! {self(), armed},
+    Tag = lists:flatten(io_lib:format("~p watching ~p", [node(), Remote])),
+    R1 = receive {'EXIT', Victim, Why1} -> Why1 =:= noconnection orelse Why1
+         after WaitMs -> timeout end,
+    R2 = receive {'DOWN', ByPid, process, Victim, Why2} -> Why2 =:= noconnection orelse Why2
+         after WaitMs -> timeout end,
+    R3 = receive {'DOWN', ByName, process, _, Why3} -> Why3 =:= noconnection orelse Why3
+         after WaitMs -> timeout end,
+    R4 = receive {nodedown, Remote} -> true after WaitMs -> timeout end,
+    {ok, Dev} = file:open(File, [write]),
+    group_leader(Dev, self()),
+    report(Tag ++ ": the link exits with noconnection", R1),
+    report(Tag ++ ": the monitor by pid is 'DOWN' noconnection", R2),
+    report(Tag ++ ": the monitor by name is 'DOWN' noconnection", R3),
+    report(Tag ++ ": nodedown", R4),
+    file:close(Dev).
+
+idle(Name) ->
+    register(Name, self()),
+    receive stop -> ok after 300000 -> ok end.
+
+%% Run on a dpdist checker already connected to Nodes (with connect_all on, global meshes
+%% them): global, pg and rpc across all of them.
+cluster_checks(Nodes, Tag) ->
+    All = lists:sort([node() | Nodes]),
+    report("global:sync() returns ok", global:sync() =:= ok),
+    report("every node sees every other (global meshed the cluster)",
+           lists:all(fun(N) ->
+                             Seen = rpc:call(N, erlang, nodes, []),
+                             is_list(Seen) andalso lists:sort([N | Seen]) =:= All
+                     end, Nodes) orelse [{N, rpc:call(N, erlang, nodes, [])} || N <- Nodes]),
+    Name = list_to_atom("dd_global_" ++ Tag),
+    report("global:register_name here", global:register_name(Name, self()) =:= yes),
+    [begin
+         R = rpc:call(N, global, sync, []),
+         W = rpc:call(N, global, whereis_name, [Name]),
+         report(io_lib:format("~p: global:sync() and whereis_name see it", [N]),
+                R =:= ok andalso W =:= self() orelse {R, W})
+     end || N <- Nodes],
+    {Replies, Bad} = rpc:multicall(Nodes, erlang, node, []),
+    report("rpc:multicall reaches every node",
+           lists:sort(Replies) =:= lists:sort(Nodes) andalso Bad =:= [] orelse {Replies, Bad}),
+    Group = list_to_atom("dd_group_" ++ Tag),
+    [{ok, _} = rpc:call(N, pg, start, [pg]) || N <- [node() | Nodes],
+                                              rpc:call(N, erlang, whereis, [pg]) =:= undefined],
+    Members = lists:sort([rpc:call(N, ?MODULE, pg_member, [Group]) || N <- [node() | Nodes]]),
+    [report(io_lib:format("~p: pg:get_members sees a member on every node", [N]),
+            wait_members(N, Group, Members, 100))
+     || N <- [node() | Nodes]],
+    ok.
+
+%% A process on this node that joins Group and stays (pg drops members that exit).
+pg_member(Group) ->
+    Self = self(),
+    P = spawn(fun() ->
+                      ok = pg:join(pg, Group, self()),
+                      Self ! {joined, self()},
+                      receive stop -> ok after 300000 -> ok end
+              end),
+    receive {joined, P} -> P after 5000 -> timeout end.
+
+wait_members(N, Group, Want, Tries) ->
+    Got = rpc:call(N, pg, get_members, [pg, Group]),
+    case is_list(Got) andalso lists:sort(Got) =:= Want of
+        true -> true;
+        false when Tries > 0 -> timer:sleep(100), wait_members(N, Group, Want, Tries - 1);
+        false -> {got, Got, want, Want}
+    end.

@@ -24,3 +24,30 @@ dd_beam_idle() {
   dd_erl "$name" "$log" "receive after 300000 -> ok end, halt()." -pa "$DD_TMP/ebin" "$@"
   DD_WAIT=30 dd_wait_for dd_epmd_lists "$EPMD_PORT" "$name"
 }
+
+# dd_beam_remsh DESC TARGET LOG [erl args...]: `erl -remsh TARGET` (with the extra args)
+# evaluates one expression on TARGET through a pseudo-terminal (erl ignores -remsh without
+# one; script(1) from util-linux gives it one) and the check passes when the answer names
+# TARGET. Then ^G q quits the local shell (q() would stop TARGET); bounded by timeout.
+dd_beam_remsh() {
+  local desc=$1 target=$2 log=$3; shift 3
+  if ! command -v script >/dev/null; then
+    dd_skip "$desc" "script(1) from util-linux is not installed: erl -remsh needs a terminal"
+    return
+  fi
+  local expr='io:format("remsh-node ~p~n", [node()]).'
+  (
+    sleep 2
+    printf '%s\n' "$expr"
+    for _ in $(seq 1 150); do
+      grep -qE 'remsh-node [a-z]' "$log" 2>/dev/null && break
+      sleep 0.1
+    done
+    printf '\007'
+    sleep 0.3
+    printf 'q\n'
+  ) | ERL_EPMD_PORT=$EPMD_PORT timeout 40 script -qfec "erl -sname rsh$RANDOM$DD_RUN_ID \
+      -setcookie ${DD_COOKIE:-dpdistcookie} -start_epmd false -remsh $target $*" /dev/null \
+      >"$log" 2>&1
+  dd_check_grep "$desc" "remsh-node '?$target'?" "$log"
+}
