@@ -1,4 +1,4 @@
-%% dpdist: what a user of a dpdist VM asks it (docs/agent.md §3).
+%% dpdist: what a user of a dpdist VM asks it (docs/agent.md §1).
 %%
 %%   dpdist:info(Node)  how the connection to Node runs: #{carrier => tcp | dpdk, ...}
 %%   dpdist:info()      the same for every connected node

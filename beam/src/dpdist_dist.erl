@@ -1,4 +1,4 @@
-%% dpdist_dist: the distribution module of `erl -proto_dist dpdist` (docs/agent.md §3).
+%% dpdist_dist: the distribution module of `erl -proto_dist dpdist` (docs/agent.md §1, §4).
 %%
 %% Today it carries every connection over TCP exactly as inet_tcp_dist does (listening,
 %% accepting, EPMD registration and lookup, the handshake: all OTP's, or the same steps),
