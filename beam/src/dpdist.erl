@@ -5,9 +5,9 @@
 %%   dpdist:agent()     the agent socket this VM was started with (-dpdist_agent), or none
 %%   dpdist:stats()     this VM's dpdist counters (handshakes, trailers seen and ignored)
 %%
-%% Read-only and safe from any process: it asks the runtime and reads the connection
-%% processes' dictionaries, it sends nothing to net_kernel or to a connection, and a failure
-%% comes back as {error, Reason}.
+%% Read-only and safe from any process: it asks the runtime (the distribution controllers,
+%% their owners) and reads the connection processes' dictionaries; it sends nothing to
+%% net_kernel or to a connection, and a failure comes back as {error, Reason}.
 -module(dpdist).
 
 -export([info/0, info/1, agent/0, stats/0]).
@@ -21,7 +21,7 @@
 info(Node) when is_atom(Node) ->
     try
         case lists:keyfind(Node, 1, erlang:system_info(dist_ctrl)) of
-            {Node, Ctrl} when is_port(Ctrl) -> port_info(Node, Ctrl);
+            {Node, Ctrl} when is_port(Ctrl) -> port_info(Ctrl);
             {Node, Ctrl} -> #{carrier => other, controller => Ctrl};
             false -> {error, not_connected}
         end
@@ -33,26 +33,23 @@ info(Node) when is_atom(Node) ->
 info() ->
     maps:from_list([{N, info(N)} || N <- nodes(connected)]).
 
-port_info(Node, Port) ->
+port_info(Port) ->
     Socket = case inet:getstat(Port, ?SOCKET_STATS) of
                  {ok, Stats} -> maps:from_list(Stats);
                  {error, Reason} -> #{error => Reason}
              end,
     Info = #{carrier => tcp, socket => Socket, agent => agent()},
-    case handshake(Node) of
+    case handshake(Port) of
         undefined -> Info;
         Summary -> Info#{handshake => Summary}
     end.
 
-handshake(Node) ->
-    case net_kernel:node_info(Node) of
-        {ok, Props} ->
-            case lists:keyfind(owner, 1, Props) of
-                {owner, Pid} when is_pid(Pid) -> dpdist_dist:conn_summary(Pid);
-                _ -> undefined
-            end;
-        _ ->
-            undefined
+%% The controller port belongs to the connection's process (dist_util's con_loop), which
+%% keeps the handshake summary.
+handshake(Port) ->
+    case erlang:port_info(Port, connected) of
+        {connected, Pid} -> dpdist_dist:conn_summary(Pid);
+        undefined -> undefined
     end.
 
 -spec agent() -> file:filename() | none.

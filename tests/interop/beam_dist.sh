@@ -37,7 +37,8 @@ dd_check_no_grep "A, without -dpdist_agent, says nothing of agents" "agent" "$DD
 python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(60)' \
   "$DD_TMP/agent.sock" &
-dd_track $!
+SOCK_PID=$!
+dd_track $SOCK_PID
 dd_wait_for test -S "$DD_TMP/agent.sock"
 dd_erl_run "s$DD_RUN_ID" "$DD_TMP/S.log" "timer:sleep(1000)" -args_file "$DD_BEAM_ARGS" \
   -dpdist_agent "$DD_TMP/agent.sock"
@@ -45,6 +46,7 @@ dd_check "a dpdist node given a socket starts and stops" test $? -eq 0
 dd_check_grep "... and says it does not use the agent yet" \
   "dpdist: agent socket $DD_TMP/agent.sock found, but this version of dpdist does not attach to agents yet: distribution runs over TCP" \
   "$DD_TMP/S.log"
+dd_beam_stop TERM "$SOCK_PID"
 
 # Each connection made once, by a known side: A->P (dpdist dials plain), P->B (plain dials
 # dpdist), A->B (dpdist dials dpdist). The checker only asks (its own links are plain->dpdist).
@@ -93,16 +95,14 @@ dd_erl_run "w$DD_RUN_ID" "$DD_TMP/arm.log" "
   dd_interop:report(\"A watches P\",
     rpc:call(A, dd_beam, watch, [P, \"$DD_TMP/A-watch-P\", 30000]) =:= armed)"
 dd_erl_checks "$DD_TMP/arm.log" $?
-kill -9 "$B_PID"
-wait "$B_PID" 2>/dev/null
+dd_beam_stop KILL "$B_PID"
 dd_check "A's watch of B ends" env DD_WAIT=40 bash -c \
   "$(declare -f dd_wait_for); dd_wait_for grep -q nodedown '$DD_TMP/A-watch-B'"
 dd_erl_checks "$DD_TMP/A-watch-B"
 dd_check "P's watch of B ends" env DD_WAIT=40 bash -c \
   "$(declare -f dd_wait_for); dd_wait_for grep -q nodedown '$DD_TMP/P-watch-B'"
 dd_erl_checks "$DD_TMP/P-watch-B"
-kill -9 "$P_PID"
-wait "$P_PID" 2>/dev/null
+dd_beam_stop KILL "$P_PID"
 dd_check "A's watch of P ends" env DD_WAIT=40 bash -c \
   "$(declare -f dd_wait_for); dd_wait_for grep -q nodedown '$DD_TMP/A-watch-P'"
 dd_erl_checks "$DD_TMP/A-watch-P"

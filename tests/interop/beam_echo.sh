@@ -75,9 +75,11 @@ O_PID=$ERL_PID
 dd_check "observer armed" env DD_WAIT=30 bash -c \
   "$(declare -f dd_wait_for); dd_wait_for grep -q armed '$DD_TMP/obs.log'"
 sleep 0.5
-kill -9 "$V_PID"
+dd_beam_stop KILL "$V_PID"
 wait "$O_PID" 2>/dev/null
-dd_erl_checks "$DD_TMP/obs.log" $?
+rc=$?
+dd_beam_stop none "$O_PID"
+dd_erl_checks "$DD_TMP/obs.log" $rc
 
 # A dpdist VM links to and monitors echo; echo is killed.
 dd_erl "w$DD_RUN_ID" "$DD_TMP/watch.log" "
@@ -87,9 +89,11 @@ dd_erl "w$DD_RUN_ID" "$DD_TMP/watch.log" "
 W_PID=$ERL_PID
 dd_check "dpdist watcher armed" env DD_WAIT=30 bash -c \
   "$(declare -f dd_wait_for); dd_wait_for grep -q armed '$DD_TMP/watch.log'"
-kill -9 "$E_PID"
+dd_beam_stop KILL "$E_PID"
 wait "$W_PID" 2>/dev/null
-dd_erl_checks "$DD_TMP/watch.log" $?
+rc=$?
+dd_beam_stop none "$W_PID"
+dd_erl_checks "$DD_TMP/watch.log" $rc
 dd_check_no_grep "no sanitizer report or crash in the echo log" \
   "AddressSanitizer|runtime error|Segmentation" "$DD_TMP/echo.log"
 dd_done

@@ -73,7 +73,7 @@ for kind in real dpdist; do
     "$DD_TMP/dup-$kind.log"
   dd_check "[$kind] the first one stays registered" dd_epmd_lists "$EPMD_PORT" "$A"
 
-  kill "$EPMD_PID"; wait "$EPMD_PID" 2>/dev/null
+  dd_beam_stop TERM "$EPMD_PID"
   dd_check "[$kind] the name server restarts on its port" start_name_server $kind "$EPMD_PORT"
   dd_check "[$kind] the node registers again (its retry is 2 s)" \
     env DD_WAIT=15 bash -c "$(declare -f dd_wait_for dd_epmd_lists)
@@ -84,9 +84,9 @@ for kind in real dpdist; do
     "dd_beam:expect_raw_extra(\"$A\", $EPMD_PORT, $DPA), dd_interop:ping_expect('$A@$H', pong)"
   dd_erl_checks "$DD_TMP/c4-$kind.log" $?
 
-  kill "$P_PID"; wait "$P_PID" 2>/dev/null
+  dd_beam_stop TERM "$P_PID"
   dd_check "[$kind] a stopped node is unregistered" dd_wait_for dd_epmd_lacks "$EPMD_PORT" "$P"
   dd_check "[$kind] the nodes kept running" kill -0 "$A_PID" "$N_PID"
-  kill "$A_PID" "$N_PID" "$EPMD_PID"; wait "$A_PID" "$N_PID" "$EPMD_PID" 2>/dev/null
+  dd_beam_stop TERM "$A_PID" "$N_PID" "$EPMD_PID"
 done
 dd_done

@@ -51,3 +51,19 @@ dd_beam_remsh() {
       >"$log" 2>&1
   dd_check_grep "$desc" "remsh-node '?$target'?" "$log"
 }
+
+# dd_beam_stop SIGNAL PID...: sends SIGNAL to each PID (a child of this shell), waits for it
+# and takes it off the list the test's exit kills. PIDs wrap around within seconds on a busy
+# machine, so a PID left on that list after its process ended could belong to someone
+# else's process by the time the test exits.
+dd_beam_stop() {
+  local sig=$1 pid p keep
+  shift
+  for pid in "$@"; do
+    [ "$sig" = none ] || kill "-$sig" "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    keep=()
+    for p in "${DD_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    DD_PIDS=("${keep[@]}")
+  done
+}
