@@ -163,11 +163,9 @@ idle(Name) ->
 cluster_checks(Nodes, Tag) ->
     All = lists:sort([node() | Nodes]),
     report("global:sync() returns ok", global:sync() =:= ok),
+    %% global connects the nodes it learns of in the background: wait for the mesh.
     report("every node sees every other (global meshed the cluster)",
-           lists:all(fun(N) ->
-                             Seen = rpc:call(N, erlang, nodes, []),
-                             is_list(Seen) andalso lists:sort([N | Seen]) =:= All
-                     end, Nodes) orelse [{N, rpc:call(N, erlang, nodes, [])} || N <- Nodes]),
+           wait_mesh([node() | Nodes], All, 100)),
     Name = list_to_atom("dd_global_" ++ Tag),
     report("global:register_name here", global:register_name(Name, self()) =:= yes),
     [begin
@@ -187,6 +185,14 @@ cluster_checks(Nodes, Tag) ->
             wait_members(N, Group, Members, 100))
      || N <- [node() | Nodes]],
     ok.
+
+wait_mesh(Nodes, All, Tries) ->
+    Seen = [{N, rpc:call(N, erlang, nodes, [])} || N <- Nodes],
+    case lists:all(fun({N, L}) -> is_list(L) andalso lists:sort([N | L]) =:= All end, Seen) of
+        true -> true;
+        false when Tries > 0 -> timer:sleep(100), wait_mesh(Nodes, All, Tries - 1);
+        false -> Seen
+    end.
 
 %% A process on this node that joins Group and stays (pg drops members that exit).
 pg_member(Group) ->
