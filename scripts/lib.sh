@@ -10,6 +10,8 @@ DPDIST_ERLANG_APPS=(
   erts:erlang-base kernel:erlang-base stdlib:erlang-base
   compiler:erlang-base     # erlc (dd_interop.erl, dd_bench.erl)
   erl_interface:erlang-dev # libei, ei.h (meson.build)
+  eunit:erlang-eunit       # the EUnit tests of beam/ (suite beam)
+  crypto:erlang-crypto     # beam/: the handshake transcript's SHA-256 (later HKDF, X25519)
 )
 
 DPDIST_DEBIAN_PACKAGES=(
