@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "runtime/conn.h"
 #include "runtime/dp_glue.h"
@@ -31,10 +32,7 @@
 
 static unsigned long conn_hash(const char *s)
 {
-    unsigned long h = 1469598103934665603UL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211UL;
-    return h;
+    return (unsigned long)hash_fnv1a64_str(s);
 }
 
 static int conn_match(struct cds_lfht_node *node, const void *key)

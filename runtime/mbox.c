@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "runtime/conn.h"
 #include "runtime/dp_glue.h"
@@ -520,10 +521,7 @@ static int names_match(struct cds_lfht_node *node, const void *key)
 
 static unsigned long name_hash(const char *s)
 {
-    unsigned long h = 1469598103934665603UL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211UL;
-    return h;
+    return (unsigned long)hash_fnv1a64_str(s);
 }
 
 struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name)
