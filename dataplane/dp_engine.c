@@ -200,9 +200,9 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
         e->rx_ip_cksum = true;
     }
-    /* One queue pair: the worker's bursts (dp_worker.c) use queue 0 only. */
-    _Static_assert(DP_PORT_RX_QUEUES == 1 && DP_PORT_TX_QUEUES == 1,
-                   "dp_worker.c polls and sends on queue 0 only");
+    /* One queue pair: the worker's bursts (dp_worker.c) use DP_QUEUE_DATA only. */
+    _Static_assert(DP_PORT_RX_QUEUES == 1 && DP_PORT_TX_QUEUES == 1 && DP_QUEUE_DATA == 0,
+                   "dp_worker.c polls and sends on the one queue pair, DP_QUEUE_DATA");
     rc = rte_eth_dev_configure(e->port_id, DP_PORT_RX_QUEUES, DP_PORT_TX_QUEUES, &conf);
     if (rc != 0) {
         snprintf(err, errlen, "port %s: configure failed: %s", e->dev_name, rte_strerror(-rc));
@@ -233,8 +233,10 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
     }
     struct rte_eth_txconf txconf = info.default_txconf;
     txconf.offloads = conf.txmode.offloads;
-    if ((rc = rte_eth_rx_queue_setup(e->port_id, 0, rxd, (unsigned)socket, NULL, e->pool)) != 0 ||
-        (rc = rte_eth_tx_queue_setup(e->port_id, 0, txd, (unsigned)socket, &txconf)) != 0) {
+    if ((rc = rte_eth_rx_queue_setup(e->port_id, DP_QUEUE_DATA, rxd, (unsigned)socket, NULL,
+                                     e->pool)) != 0 ||
+        (rc = rte_eth_tx_queue_setup(e->port_id, DP_QUEUE_DATA, txd, (unsigned)socket,
+                                     &txconf)) != 0) {
         snprintf(err, errlen, "port %s: queue set-up failed: %s", e->dev_name,
                  rte_strerror(-rc));
         return -1;
@@ -765,7 +767,8 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
                 ch->cfg.peer_ip & 255, ch->cfg.peer_port,
                 atomic_load(&ch->is_up) ? "up" : "down", (unsigned long)s.tx_msgs_acked,
                 (unsigned long)s.rx_msgs,
-                (unsigned long)(s.lane[1].retransmits + s.lane[2].retransmits),
+                (unsigned long)(s.lane[WIRE_LANE_EXPRESS].retransmits +
+                                s.lane[WIRE_LANE_NORMAL].retransmits),
                 (unsigned long)(s.srtt_ns / 1000), (unsigned long)s.inflight_frames,
                 (unsigned long)s.credit_stalls);
         fprintf(out,

@@ -16,6 +16,9 @@
  * the pulse lane, shares it with the data lanes: docs/dataplane.md). */
 #define DP_PORT_RX_QUEUES 1
 #define DP_PORT_TX_QUEUES 1
+/* The queue id of each: data and pulse frames alike (a port with a second pair would give
+ * the pulse lane its own, DP_QUEUE_PULSE). */
+#define DP_QUEUE_DATA 0
 
 /* Polling lcores besides the main lcore: one dedicated poller (the first lcore of [eal]
  * lcores after the main one), or inline polling when the node has a single lcore. */

@@ -21,6 +21,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
 /* Publish the channel's counters for other threads (seqlock), at most every ms. */
@@ -204,7 +205,7 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     unsigned sent = 0;
     dp_mapguard_enter(e->guard_slot);
     while (sent < n) {
-        uint16_t k = rte_eth_tx_burst(e->port_id, 0, out + sent,
+        uint16_t k = rte_eth_tx_burst(e->port_id, DP_QUEUE_DATA, out + sent,
                                       (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
         for (unsigned i = 0; i < k; i++)
             e->st.tx_bytes += out[sent + i]->pkt_len;
@@ -231,7 +232,7 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
      * under them when its peer dies (dp_mapguard.h). */
     dp_mapguard_enter(e->guard_slot);
-    unsigned nb = rte_eth_rx_burst(e->port_id, 0, pkts, DP_BURST);
+    unsigned nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts, DP_BURST);
     dp_mapguard_leave(e->guard_slot);
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "control/etf.h"
+#include "runtime/carrier.h"
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
 #include "runtime/mbox.h"
@@ -253,7 +254,7 @@ static void spawn_request(struct dd_conn *c, const struct distmsg_ctl *ctl)
     ei_x_buff x;
     ei_x_new(&x);
     if (distmsg_encode_spawn_reply_error(&x, &ctl->ref, &ctl->from, 0, "notsup") == DISTMSG_OK) {
-        struct obuf *b = obuf_build(&x, NULL, 0, 0, 1);
+        struct obuf *b = obuf_build(&x, NULL, 0, 0, RT_LANE_EXPRESS);
         if (b) {
             conn_send(c, b, true);
             obuf_unref(b);

@@ -29,6 +29,7 @@
 #include "control/distmsg.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_limits.h"
+#include "runtime/carrier.h"
 #include "runtime/config.h"
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
@@ -48,6 +49,12 @@ static const uint8_t dp_marker[] = {'D', 'P', 'D', 'I', 'S', 'T', DP_PROTO_VERSI
 /* EPMD Extra: "DPD1" MAC(6) IPv4(4) UDP port(2) protocol version(1). */
 static const uint8_t dp_extra_magic[] = {'D', 'P', 'D', '1'};
 #define DP_EXTRA_LEN (4 + 6 + 4 + 2 + 1)
+
+/* A message's lane is handed to the engine as it is (obuf's dp_msg.lane). */
+_Static_assert((int)RT_LANE_PULSE == (int)WIRE_LANE_PULSE &&
+                   (int)RT_LANE_EXPRESS == (int)WIRE_LANE_EXPRESS &&
+                   (int)RT_LANE_NORMAL == (int)WIRE_LANE_NORMAL,
+               "the runtime's lanes are the wire's");
 
 struct rt_dp {
     struct dp_engine *engine;
@@ -498,7 +505,8 @@ static void switch_carrier(struct dd_conn *c)
     ei_x_buff ctl;
     ei_x_new(&ctl);
     if (distmsg_encode_reg_send(&ctl, &c->node->system->pid, MESH_NAME) == DISTMSG_OK) {
-        struct obuf *b = obuf_build(&ctl, (const uint8_t *)x.buff, (size_t)x.index, 0, 1);
+        struct obuf *b = obuf_build(&ctl, (const uint8_t *)x.buff, (size_t)x.index, 0,
+                                      RT_LANE_EXPRESS);
         if (b) {
             tcpc_send_and_switch(c, b, &dp_carrier);
             obuf_unref(b);
@@ -723,7 +731,8 @@ int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out)
     dp_chan_stats(ch, &s);
     out->tx_msgs = s.tx_msgs_acked;
     out->rx_msgs = s.rx_msgs;
-    out->retransmits = s.lane[1].retransmits + s.lane[2].retransmits;
+    out->retransmits =
+        s.lane[WIRE_LANE_EXPRESS].retransmits + s.lane[WIRE_LANE_NORMAL].retransmits;
     out->srtt_ns = s.srtt_ns;
     out->max_heartbeat_gap_ns = dp_chan_take_max_hb_gap(ch);
     out->max_rx_gap_ns = dp_chan_take_max_rx_gap(ch);

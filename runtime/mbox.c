@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "runtime/carrier.h"
 #include "runtime/conn.h"
 #include "runtime/dp_glue.h"
 #include "runtime/mbox.h"
@@ -222,7 +223,7 @@ static _Thread_local uintptr_t t_lead_token;
 
 static uintptr_t inline_token(const struct dd_mbox *mb)
 {
-    return (uintptr_t)mb | (mb->lane == 1 ? 1u : 0u);
+    return (uintptr_t)mb | (mb->lane == RT_LANE_EXPRESS ? 1u : 0u);
 }
 
 /* The leader `cur` is waiting in dd_recv, or left it less than INLINE_LEASE_NS ago. */
@@ -542,7 +543,7 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
         return rt_fail(DD_ENOMEM, "out of memory opening a mailbox");
     mb->node = n;
     mb->flags = flags;
-    mb->lane = (flags & DD_MBOX_EXPRESS) ? 1 : 2; /* WIRE_LANE_EXPRESS : WIRE_LANE_NORMAL */
+    mb->lane = (flags & DD_MBOX_EXPRESS) ? RT_LANE_EXPRESS : RT_LANE_NORMAL;
     atomic_init(&mb->tail, &mb->stub);
     mb->head = &mb->stub;
     pthread_mutex_init(&mb->recv_lock, NULL);

@@ -26,6 +26,7 @@
 #include "control/cookie.h"
 #include "control/distflags.h"
 #include "control/epmd/epmd_client.h"
+#include "runtime/carrier.h"
 #include "runtime/conn.h"
 #include "runtime/dp_glue.h"
 #include "runtime/hsio.h"
@@ -613,7 +614,8 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     n->conns = new_table();
     n->names = new_table();
     static const uint8_t no_bytes[1];
-    n->tick = obuf_from_bytes(no_bytes, 0, 0, 0); /* memcpy of 0 bytes still wants a pointer */
+    /* memcpy of 0 bytes still wants a pointer */
+    n->tick = obuf_from_bytes(no_bytes, 0, 0, RT_LANE_PULSE);
     if (!n->cookie || !n->slots || !n->slot_serial || !n->free_slots || !n->conns ||
         !n->names || !n->tick) {
         node_free(n);

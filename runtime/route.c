@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "control/etf.h"
+#include "runtime/carrier.h"
 #include "runtime/conn.h"
 #include "runtime/mbox.h"
 #include "runtime/node.h"
@@ -189,7 +190,7 @@ int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term
 static void send_ctl(struct dd_node *n, const char *to_node, ei_x_buff *x, uint64_t sender,
                      const uint8_t *payload, size_t payload_len, bool dial)
 {
-    send_remote_on(n, to_node, x, payload, payload_len, sender, 1 /* express: signals */, false,
+    send_remote_on(n, to_node, x, payload, payload_len, sender, RT_LANE_EXPRESS, false,
                    dial, NULL);
 }
 
