@@ -26,8 +26,10 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 
 #include "common/bigbuf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
@@ -42,19 +44,12 @@ static pthread_mutex_t g_eal_lock = PTHREAD_MUTEX_INITIALIZER;
 /* TSC -> ns: ns = base_ns + ((tsc - base_tsc) * mult) >> 32. */
 static uint64_t g_tsc_base, g_ns_base, g_tsc_mult;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void calibrate_tsc(void)
 {
-    uint64_t t0 = mono_ns(), c0 = rte_rdtsc();
-    while (mono_ns() - t0 < 20000000) /* 20 ms */
+    uint64_t t0 = clock_now_ns(), c0 = rte_rdtsc();
+    while (clock_now_ns() - t0 < 20000000) /* 20 ms */
         ;
-    uint64_t t1 = mono_ns(), c1 = rte_rdtsc();
+    uint64_t t1 = clock_now_ns(), c1 = rte_rdtsc();
     if (c1 <= c0)
         return;
     g_tsc_mult = (uint64_t)(((__uint128_t)(t1 - t0) << 32) / (c1 - c0));
@@ -65,7 +60,7 @@ static void calibrate_tsc(void)
 uint64_t dp_clock_ns(void)
 {
     if (unlikely(g_tsc_mult == 0))
-        return mono_ns();
+        return clock_now_ns();
     return g_ns_base + (uint64_t)(((__uint128_t)(rte_rdtsc() - g_tsc_base) * g_tsc_mult) >> 32);
 }
 static int g_eal_users;
@@ -277,7 +272,7 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
     snprintf(e->port_spec, sizeof(e->port_spec), "%s", p->port ? p->port : "");
     e->p.port = e->port_spec;
     e->lcore = p->poll_lcore;
-    atomic_init(&e->poll_owner, 0);
+    rte_spinlock_init(&e->poll_owner);
     e->guard_slot = dp_mapguard_slot_get();
     if (e->guard_slot < 0) {
         snprintf(err, errlen, "this process already has %d data-plane engines", DP_MAPGUARD_SLOTS);
@@ -504,13 +499,14 @@ unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
         return 0;
     if (!t_lcore_tried)
         lcore_register_thread();
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&e->poll_owner, &expected, 1))
+    /* acquire here, release at the unlock: consecutive inline pollers see each other's
+     * engine state; a thread that finds it taken goes on without polling */
+    if (!rte_spinlock_trylock(&e->poll_owner))
         return 0;
     unsigned work = 0;
     for (unsigned i = 0; i < iterations; i++)
         work += dp_worker_iteration(e);
-    atomic_store_explicit(&e->poll_owner, 0, memory_order_release);
+    rte_spinlock_unlock(&e->poll_owner);
     return work;
 }
 
@@ -565,6 +561,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
     ch->e = e;
     ch->cfg = *cfg;
     ch->idx = slot;
+    rte_seqcount_init(&ch->stats_seq);
     atomic_init(&ch->rx_blocked, cfg->rx_blocked);
     atomic_init(&ch->is_up, true);
     struct chan_params p = e->p.chan;
@@ -590,7 +587,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
         .alloc = {.alloc = reasm_alloc_bigbuf, .free = reasm_free_bigbuf, .ctx = NULL},
         .ctx = ch,
     };
-    ch->c = chan_create(&p, &ops, dp_now_ns());
+    ch->c = chan_create(&p, &ops, dp_clock_ns());
     char rname[RTE_RING_NAMESIZE];
     static _Atomic unsigned ring_seq;
     snprintf(rname, sizeof(rname), "dpc%u_%u", (unsigned)getpid() % 100000,
@@ -699,16 +696,17 @@ bool dp_chan_is_up(const struct dp_chan *ch)
     return atomic_load(&ch->is_up);
 }
 
+/* Obstruction-free: retries while the poller is mid-update (an inline poller preempted
+ * there keeps the reader spinning until it runs again; rte_pause between tries). */
 void dp_chan_stats(const struct dp_chan *ch, struct chan_stats *out)
 {
+    uint32_t sn = rte_seqcount_read_begin(&ch->stats_seq);
     for (;;) {
-        uint32_t s0 = atomic_load_explicit(&ch->stats_seq, memory_order_acquire);
-        if (s0 & 1)
-            continue;
         memcpy(out, &ch->stats, sizeof(*out));
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&ch->stats_seq, memory_order_relaxed) == s0)
+        if (!rte_seqcount_read_retry(&ch->stats_seq, sn))
             return;
+        rte_pause();
+        sn = rte_seqcount_read_begin(&ch->stats_seq);
     }
 }
 

@@ -24,16 +24,16 @@
 #include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
-/* Publish the channel's counters for other threads (seqlock), at most every ms. */
+/* Publish the channel's counters for other threads, at most every ms. The poller is the
+ * only writer (one at a time in inline mode: poll_owner), so a seqcount is enough. */
 void dp_chan_publish_stats(struct dp_chan *ch, uint64_t now)
 {
     if (now < ch->stats_due_ns)
         return;
     ch->stats_due_ns = now + DP_STATS_PERIOD_NS;
-    atomic_fetch_add_explicit(&ch->stats_seq, 1, memory_order_release);
-    atomic_thread_fence(memory_order_release);
+    rte_seqcount_write_begin(&ch->stats_seq);
     chan_get_stats(ch->c, &ch->stats);
-    atomic_fetch_add_explicit(&ch->stats_seq, 1, memory_order_release);
+    rte_seqcount_write_end(&ch->stats_seq);
 }
 
 static inline void count_drop(struct dp_engine *e, enum wire_drop d)
@@ -237,7 +237,7 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long
      * as the preemption lasted: a false heartbeat timeout). */
-    uint64_t now = dp_now_ns();
+    uint64_t now = dp_clock_ns();
     if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
                  e->fault_rx.p.on_rx))
         nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/cpu.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "runtime/carrier.h"
@@ -418,7 +419,7 @@ static bool inline_poll_wait(struct dd_mbox *mb, uint64_t deadline_ns, bool *los
             nanosleep(&ts, NULL);
             rcu_rd_enter();
         } else if (!work) {
-            __builtin_ia32_pause();
+            cpu_relax();
         }
         /* A quiescent state each turn, so writers' grace periods end (only when this wait
          * is the thread's only read section: nothing is held across it). */
@@ -474,7 +475,7 @@ static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
     while (clock_now_ns() < spin_until) {
         if (mbox_maybe_nonempty(mb) || atomic_load(&mb->closed))
             return true;
-        __builtin_ia32_pause();
+        cpu_relax();
     }
     for (;;) {
         uint32_t seq = atomic_load_explicit(&mb->futex, memory_order_seq_cst);
