@@ -31,6 +31,7 @@
 #include "common/bigbuf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "dataplane/dp_devargs.h"
 #include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
@@ -108,12 +109,9 @@ void dp_eal_release(void)
 static int make_ring_pair(struct dp_engine *e, const char *spec, char *err, size_t errlen)
 {
     char pair[32] = "", side[4] = "";
-    const char *p = strstr(spec, "pair="), *s = strstr(spec, "side=");
-    if (p)
-        sscanf(p + 5, "%31[^,]", pair);
-    if (s)
-        sscanf(s + 5, "%3[^,]", side);
-    if (!pair[0] || (strcmp(side, "0") && strcmp(side, "1"))) {
+    if (!dp_devargs_get(spec, "pair", pair, sizeof(pair)) ||
+        !dp_devargs_get(spec, "side", side, sizeof(side)) || !pair[0] ||
+        (strcmp(side, "0") && strcmp(side, "1"))) {
         snprintf(err, errlen, "ring pair '%s': needs pair=NAME and side=0 or side=1", spec);
         return -1;
     }
@@ -154,7 +152,7 @@ static int find_port(struct dp_engine *e, char *err, size_t errlen)
         snprintf(err, errlen, "no port configured");
         return -1;
     }
-    if (strncmp(spec, "net_ring", 8) == 0 && strstr(spec, "pair="))
+    if (strncmp(spec, "net_ring", 8) == 0 && dp_devargs_has(spec, "pair"))
         return make_ring_pair(e, spec, err, errlen);
     size_t n = strcspn(spec, ",");
     snprintf(e->dev_name, sizeof(e->dev_name), "%.*s", (int)n, spec);
@@ -364,7 +362,7 @@ static void port_release_now(struct dp_engine *e)
         rte_eth_dev_close(e->port_id);
         e->port_started = false;
     }
-    if (e->owns_port && e->dev_name[0] && strstr(e->p.port ? e->p.port : "", "pair=") == NULL)
+    if (e->owns_port && e->dev_name[0] && !dp_devargs_has(e->p.port ? e->p.port : "", "pair"))
         rte_vdev_uninit(e->dev_name);
 }
 

@@ -81,7 +81,8 @@ bool cfg_cpus_has(const struct cfg_cpus *cpus, unsigned cpu);
 
 /* The driver part of a vdev string ("net_memif" of "net_memif0,role=server"). */
 void cfg_vdev_driver(const char *vdev, char *buf, size_t len);
-/* The value of argument `name` in a vdev string; false if absent. */
+/* The value of argument `name` in a vdev string, read as the driver reads it (rte_kvargs,
+ * dataplane/dp_devargs.h); false if absent. */
 bool cfg_vdev_arg(const char *vdev, const char *name, char *buf, size_t len);
 /* The alive part of the node name ("a" of "a@host"). */
 void cfg_node_alive(const struct dd_cfg *cfg, char *buf, size_t len);

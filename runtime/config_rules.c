@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/dp_devargs.h"
 #include "runtime/config_pvt.h"
 
 struct rules {
@@ -41,18 +42,7 @@ void cfg_vdev_driver(const char *vdev, char *buf, size_t len)
 
 bool cfg_vdev_arg(const char *vdev, const char *name, char *buf, size_t len)
 {
-    size_t nl = strlen(name);
-    const char *p = strchr(vdev, ',');
-    while (p) {
-        p++;
-        size_t n = strcspn(p, ",");
-        if (n > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            snprintf(buf, len, "%.*s", (int)(n - nl - 1), p + nl + 1);
-            return true;
-        }
-        p = strchr(p, ',');
-    }
-    return false;
+    return dp_devargs_get(vdev, name, buf, len); /* as the driver will read it */
 }
 
 const char *cfg_node_name(const struct dd_cfg *cfg)

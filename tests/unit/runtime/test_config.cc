@@ -556,6 +556,30 @@ TEST(ConfigRules, PortShapes)
     EXPECT_NE(e.find("is not a network vdev name"), nullptr) << e.text();
 }
 
+TEST(ConfigRules, VdevArgumentsAreReadAsTheDriverReadsThem)
+{
+    char v[64];
+    EXPECT_TRUE(cfg_vdev_arg("net_ring0,side=1,pair=x", "pair", v, sizeof(v)));
+    EXPECT_STREQ(v, "x");
+    EXPECT_TRUE(cfg_vdev_arg("net_ring0,side=1,pair=x", "side", v, sizeof(v)));
+    EXPECT_STREQ(v, "1");
+    EXPECT_TRUE(cfg_vdev_arg("net_memif0,role=client,socket=/run/m.sock", "socket", v, sizeof(v)));
+    EXPECT_STREQ(v, "/run/m.sock");
+    EXPECT_FALSE(cfg_vdev_arg("net_memif0,xsocket=/a", "socket", v, sizeof(v)));
+    EXPECT_FALSE(cfg_vdev_arg("net_memif0", "socket", v, sizeof(v)));
+    EXPECT_FALSE(cfg_vdev_arg("net_memif0,socket", "socket", v, sizeof(v))); // no value
+    // net_memif reads "socket=/tmp/a=b" with rte_kvargs and sees no socket key at all: so
+    // does the check (it took "/tmp/a=b" before, and passed a path the driver never used)
+    EXPECT_FALSE(cfg_vdev_arg("net_memif0,socket=/tmp/a=b,role=client", "socket", v, sizeof(v)));
+    EXPECT_TRUE(cfg_vdev_arg("net_memif0,socket=/tmp/a=b,role=client", "role", v, sizeof(v)));
+    EXPECT_STREQ(v, "client");
+    // the first of repeated keys, a bracketed list as one value
+    EXPECT_TRUE(cfg_vdev_arg("net_x0,k=1,k=2", "k", v, sizeof(v)));
+    EXPECT_STREQ(v, "1");
+    EXPECT_TRUE(cfg_vdev_arg("net_x0,list=[1,2],k=3", "list", v, sizeof(v)));
+    EXPECT_STREQ(v, "[1,2]");
+}
+
 TEST(ConfigRules, QueuesMbufsAndMemory)
 {
     TempDir dir;
