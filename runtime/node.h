@@ -137,7 +137,7 @@ struct rt_txq {
     uint64_t frag_seq, frags_left;
     bool pkt_open;        /* a fragment is being written: its header and data below */
     uint8_t pkt_hdr_len;  /* 4-byte length + fragment header */
-    uint8_t pkt_hdr[4 + 19];
+    uint8_t pkt_hdr[DISTMSG_LEN_BYTES + DISTMSG_HDR_FRAG_MAX_LEN];
     size_t pkt_data, pkt_off; /* the fragment's data bytes; bytes of the packet written */
 };
 

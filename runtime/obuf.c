@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "common/bigbuf.h"
-#include "common/bytes.h"
 
 /* Large messages come from bigbuf: their release, often on the data-plane poller when the
  * peer acknowledges the last fragment, never unmaps memory there. */
@@ -18,12 +17,12 @@ static struct obuf *obuf_alloc(size_t body_len, uint64_t sender, uint8_t lane)
 {
     if (body_len > UINT32_MAX)
         return NULL;
-    struct obuf *b = bigbuf_alloc(sizeof(*b) + 4 + body_len, true);
+    struct obuf *b = bigbuf_alloc(sizeof(*b) + DISTMSG_LEN_BYTES + body_len, true);
     if (!b)
         return NULL;
-    b->len = 4 + body_len;
-    be32_put(b->bytes, (uint32_t)body_len);
-    dp_msg_init(&b->dp, b->bytes + 4, (uint32_t)body_len, sender, lane, obuf_free, NULL);
+    b->len = DISTMSG_LEN_BYTES + body_len;
+    distmsg_frame_put_len(b->bytes, (uint32_t)body_len);
+    dp_msg_init(&b->dp, obuf_body(b), (uint32_t)body_len, sender, lane, obuf_free, NULL);
     return b;
 }
 
@@ -34,9 +33,9 @@ struct obuf *obuf_build(const ei_x_buff *ctl, const uint8_t *payload, size_t pay
     struct obuf *b = obuf_alloc((size_t)ctl->index + pl, sender, lane);
     if (!b)
         return NULL;
-    memcpy(b->bytes + 4, ctl->buff, (size_t)ctl->index);
+    memcpy(obuf_body(b), ctl->buff, (size_t)ctl->index);
     if (pl)
-        memcpy(b->bytes + 4 + ctl->index, payload + 1, pl);
+        memcpy(obuf_payload(b, ctl), payload + 1, pl);
     return b;
 }
 
@@ -46,7 +45,7 @@ struct obuf *obuf_build_nocopy(const ei_x_buff *ctl, size_t payload_len, uint64_
     size_t pl = payload_len ? payload_len - 1 : 0;
     struct obuf *b = obuf_alloc((size_t)ctl->index + pl, sender, lane);
     if (b)
-        memcpy(b->bytes + 4, ctl->buff, (size_t)ctl->index);
+        memcpy(obuf_body(b), ctl->buff, (size_t)ctl->index);
     return b;
 }
 
@@ -54,6 +53,6 @@ struct obuf *obuf_from_bytes(const uint8_t *data, size_t len, uint64_t sender, u
 {
     struct obuf *b = obuf_alloc(len, sender, lane);
     if (b)
-        memcpy(b->bytes + 4, data, len);
+        memcpy(obuf_body(b), data, len);
     return b;
 }

@@ -1,6 +1,6 @@
 /* Outgoing distribution messages: one reference-counted buffer per message, shared by the
  * carriers. Layout: [4-byte length][dist header + control + payload]. The TCP carrier sends
- * it whole; the DPDK carrier sends from byte 4 (its frames carry their own lengths). The
+ * it whole; the DPDK carrier sends from obuf_body (its frames carry their own lengths). The
  * struct dp_msg at the front lets the data plane hold references without copying.
  * Thread-safe reference counting; the contents are immutable once built. */
 #ifndef DPDIST_RUNTIME_OBUF_H
@@ -11,13 +11,20 @@
 
 #include <ei.h>
 
+#include "control/distmsg.h"
 #include "dataplane/dp_msg.h"
 
 struct obuf {
-    struct dp_msg dp; /* dp.data = bytes + 4, dp.len = len - 4 */
+    struct dp_msg dp; /* dp.data = obuf_body(b), dp.len = len - DISTMSG_LEN_BYTES */
     size_t len;       /* bytes in `bytes`, length prefix included */
     uint8_t bytes[];
 };
+
+/* The packet after its length prefix: dist header, control message, payload. */
+static inline uint8_t *obuf_body(struct obuf *b)
+{
+    return b->bytes + DISTMSG_LEN_BYTES;
+}
 
 /* A message from an encoded control part (x: [131,'D',0] + control tuple, as the distmsg
  * encoders produce) and an optional payload term with its version byte (copied without it).
@@ -31,7 +38,7 @@ struct obuf *obuf_build_nocopy(const ei_x_buff *ctl, size_t payload_len, uint64_
                                uint8_t lane);
 static inline uint8_t *obuf_payload(struct obuf *b, const ei_x_buff *ctl)
 {
-    return b->bytes + 4 + ctl->index;
+    return obuf_body(b) + ctl->index;
 }
 /* A message from raw bytes (dist header + control + payload), copied. */
 struct obuf *obuf_from_bytes(const uint8_t *data, size_t len, uint64_t sender, uint8_t lane);

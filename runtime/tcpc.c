@@ -78,13 +78,14 @@ void tcpc_update_events(struct dd_conn *c)
  * a time: the receiver reassembles at most one of ours), and before the carrier switch
  * marker (nothing of a message may follow the marker on TCP). Ticks go anywhere. */
 #define TCPC_FRAG_DATA (64u * 1024)
-#define TCPC_NORMAL_HDR_LEN DISTMSG_HDR_NORMAL_LEN /* every obuf body starts with 131 D 0 */
+/* Where a message's body starts in its obuf: after the packet length and 131 'D' 0. */
+#define TCPC_BODY_OFF (DISTMSG_LEN_BYTES + DISTMSG_HDR_NORMAL_LEN)
 
 static bool fragmentable(const struct dd_conn *c, const struct obuf *b)
 {
-    return (c->flags & DFLAG_FRAGMENTS) && b->len > 4 + TCPC_NORMAL_HDR_LEN + TCPC_FRAG_DATA &&
-           b->bytes[4] == DISTMSG_VERSION && b->bytes[5] == DISTMSG_HDR_NORMAL_TAG &&
-           b->bytes[6] == 0;
+    return (c->flags & DFLAG_FRAGMENTS) && b->len > TCPC_BODY_OFF + TCPC_FRAG_DATA &&
+           distmsg_is_plain_normal_header(b->bytes + DISTMSG_LEN_BYTES,
+                                          b->len - DISTMSG_LEN_BYTES);
 }
 
 /* Prepares q's next fragment: its header in q->pkt_hdr, its data from b->bytes + q->off. */
@@ -92,17 +93,12 @@ static void frag_open(struct rt_txq *q)
 {
     size_t left = q->b->len - q->off;
     q->pkt_data = left < TCPC_FRAG_DATA ? left : TCPC_FRAG_DATA;
-    bool first = q->off == 4 + TCPC_NORMAL_HDR_LEN;
-    uint8_t *h = q->pkt_hdr + 4;
-    h[0] = DISTMSG_VERSION;
-    h[1] = first ? DISTMSG_HDR_FRAG_START_TAG : DISTMSG_HDR_FRAG_CONT_TAG;
-    be64_put(h + 2, q->frag_seq);
-    be64_put(h + 10, q->frags_left);
-    size_t hl = first ? DISTMSG_HDR_FRAG_START_LEN : DISTMSG_HDR_FRAG_CONT_LEN;
-    if (first)
-        h[18] = 0; /* NumberOfAtomCacheRefs */
-    be32_put(q->pkt_hdr, (uint32_t)(hl + q->pkt_data));
-    q->pkt_hdr_len = (uint8_t)(4 + hl);
+    bool first = q->off == TCPC_BODY_OFF;
+    size_t hl = distmsg_frag_header_encode(
+        q->pkt_hdr + DISTMSG_LEN_BYTES, sizeof(q->pkt_hdr) - DISTMSG_LEN_BYTES,
+        first ? DISTMSG_HDR_FRAG_START : DISTMSG_HDR_FRAG_CONT, q->frag_seq, q->frags_left);
+    distmsg_frame_put_len(q->pkt_hdr, (uint32_t)(hl + q->pkt_data));
+    q->pkt_hdr_len = (uint8_t)(DISTMSG_LEN_BYTES + hl);
     q->pkt_off = 0;
     q->pkt_open = true;
 }
@@ -239,8 +235,8 @@ static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off, bool b
     q->sender = b->dp.sender;
     q->barrier = barrier;
     if (off == 0 && !barrier && fragmentable(c, b)) {
-        size_t data = b->len - 4 - TCPC_NORMAL_HDR_LEN;
-        q->off = 4 + TCPC_NORMAL_HDR_LEN;
+        size_t data = b->len - TCPC_BODY_OFF;
+        q->off = TCPC_BODY_OFF;
         q->frag_seq = ++c->frag_seq_next;
         q->frags_left = (data + TCPC_FRAG_DATA - 1) / TCPC_FRAG_DATA;
         c->txq_bytes += data;
@@ -430,7 +426,7 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
         if (r == DISTMSG_E_NEED_MORE) {
             /* A long packet reserves its length in the node's reassembly memory before its
              * bytes pile up in the receive buffer. */
-            size_t plen = s->rx_len - pos >= 4 ? be32_get(s->rx + pos) : 0;
+            size_t plen = s->rx_len - pos >= DISTMSG_LEN_BYTES ? be32_get(s->rx + pos) : 0;
             if (!c->rxb_pkt && DISTMSG_LEN_BYTES + plen > RXB_FREE_PACKET_BYTES &&
                 !rxb_take_packet(c, plen))
                 rc = rxb_wait(c, "a long packet");
