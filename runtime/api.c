@@ -24,6 +24,7 @@
 #include "runtime/node_api.h"
 #include "runtime/rcu.h"
 #include "runtime/route.h"
+#include "runtime/terms.h"
 
 /* ---- argument checks ---------------------------------------------------------------- */
 
@@ -202,7 +203,7 @@ int dd_ping(dd_node *node, const char *peer, int timeout_ms)
             pong = strcmp(atom, "yes") == 0;
         mbox_msg_free(m); /* anything else (a stray message) is skipped */
     }
-    mbox_close(mb, rt_term_normal, rt_term_normal_len);
+    mbox_close(mb, term_normal, term_normal_len);
     if (!pong && rc == DD_OK)
         rc = rt_fail(DD_ENOCONN, "%s did not answer yes", peer);
     return pong ? DD_OK : rc;
@@ -356,7 +357,7 @@ int dd_mbox_open(dd_node *node, const char *regname, unsigned flags, dd_mbox **o
 void dd_mbox_close(dd_mbox *mb)
 {
     if (mb)
-        mbox_close(mb, rt_term_normal, rt_term_normal_len);
+        mbox_close(mb, term_normal, term_normal_len);
 }
 
 void dd_mbox_close_reason(dd_mbox *mb, const void *reason, size_t len)
@@ -364,7 +365,7 @@ void dd_mbox_close_reason(dd_mbox *mb, const void *reason, size_t len)
     if (!mb)
         return;
     if (route_check_term(reason, len) != DD_OK) {
-        mbox_close(mb, rt_term_normal, rt_term_normal_len);
+        mbox_close(mb, term_normal, term_normal_len);
         return;
     }
     mbox_close(mb, reason, len);

@@ -29,6 +29,7 @@
 #include "runtime/rcu.h"
 #include "runtime/rxbudget.h"
 #include "runtime/tcpc.h"
+#include "runtime/terms.h"
 
 static unsigned long conn_hash(const char *s)
 {
@@ -236,8 +237,8 @@ static void rel_nodedown(struct dd_conn *c, struct rt_rel *r)
     switch (r->kind) {
     case REL_LINK:
         s = rt_sig_new(SIG_EXIT);
-        if (s && !rt_sig_make_exit_term(s, &r->remote, rt_term_noconnection,
-                                        rt_term_noconnection_len)) {
+        if (s && !rt_sig_make_exit_term(s, &r->remote, term_noconnection,
+                                        term_noconnection_len)) {
             rt_sig_free(s);
             s = NULL;
         }
@@ -247,8 +248,8 @@ static void rel_nodedown(struct dd_conn *c, struct rt_rel *r)
     case REL_MONITOR:
         s = rt_sig_new(SIG_DOWN);
         if (s && !rt_sig_make_down_term(s, &r->ref, r->to_name[0] ? NULL : &r->remote,
-                                        r->to_name, c->peer, rt_term_noconnection,
-                                        rt_term_noconnection_len)) {
+                                        r->to_name, c->peer, term_noconnection,
+                                        term_noconnection_len)) {
             rt_sig_free(s);
             s = NULL;
         }

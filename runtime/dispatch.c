@@ -31,7 +31,7 @@ static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
 {
     if (*owned && sp->off >= 1 && sp->len + 1 > sizeof(s->small)) {
         uint8_t *t = (uint8_t *)body->data + sp->off - 1;
-        t[0] = 131;
+        t[0] = ETF_VERSION;
         s->msg.term = (const char *)t;
         s->msg.len = sp->len + 1;
         s->free_fn = src->owned_free;
@@ -40,7 +40,7 @@ static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
         return true;
     }
     if (sp->len + 1 <= sizeof(s->small)) {
-        s->small[0] = (char)131;
+        s->small[0] = (char)ETF_VERSION;
         memcpy(s->small + 1, body->data + sp->off, sp->len);
         s->msg.term = s->small;
         s->msg.len = sp->len + 1;
@@ -49,7 +49,7 @@ static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
     char *p = malloc(sp->len + 1);
     if (!p)
         return false;
-    p[0] = (char)131;
+    p[0] = (char)ETF_VERSION;
     memcpy(p + 1, body->data + sp->off, sp->len);
     s->msg.term = p;
     s->msg.len = sp->len + 1;
@@ -203,7 +203,7 @@ static void exit_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
     uint8_t *r = malloc(reason->len + 1);
     if (!r)
         return;
-    r[0] = 131;
+    r[0] = ETF_VERSION;
     memcpy(r + 1, body->data + reason->off, reason->len);
     struct rt_sig *s = rt_sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
     if (s && rt_sig_make_exit_term(s, &ctl->from, r, reason->len + 1)) {
@@ -229,7 +229,7 @@ static void monitor_exit(struct dd_conn *c, const struct distmsg_ctl *ctl,
     uint8_t *r = malloc(reason->len + 1);
     if (!r)
         return;
-    r[0] = 131;
+    r[0] = ETF_VERSION;
     memcpy(r + 1, body->data + reason->off, reason->len);
     struct rt_sig *s = rt_sig_new(SIG_DOWN);
     if (s && rt_sig_make_down_term(s, &ctl->ref, ctl->from_is_name ? NULL : &ctl->from,

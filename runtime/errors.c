@@ -1,4 +1,4 @@
-/* Status codes, the per-thread last error, and a few constant terms. */
+/* Status codes and the per-thread last error. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -45,12 +45,3 @@ int rt_last_status(void)
 {
     return t_last_status;
 }
-
-/* Atoms as standalone external terms: 131, SMALL_ATOM_UTF8_EXT (119), length, text. */
-const uint8_t rt_term_noconnection[] = {131, 119, 12, 'n', 'o', 'c', 'o', 'n', 'n',
-                                        'e', 'c', 't', 'i', 'o', 'n'};
-const size_t rt_term_noconnection_len = sizeof(rt_term_noconnection);
-const uint8_t rt_term_noproc[] = {131, 119, 6, 'n', 'o', 'p', 'r', 'o', 'c'};
-const size_t rt_term_noproc_len = sizeof(rt_term_noproc);
-const uint8_t rt_term_normal[] = {131, 119, 6, 'n', 'o', 'r', 'm', 'a', 'l'};
-const size_t rt_term_normal_len = sizeof(rt_term_normal);

@@ -31,6 +31,7 @@
 #include "common/cpu.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "control/etf.h"
 #include "runtime/carrier.h"
 #include "runtime/conn.h"
 #include "runtime/dp_glue.h"
@@ -38,6 +39,7 @@
 #include "runtime/node.h"
 #include "runtime/rcu.h"
 #include "runtime/route.h"
+#include "runtime/terms.h"
 
 /* How long a receiver spins before sleeping (a wake-up costs tens of µs on a VM). */
 #define MBOX_SPIN_NS 20000
@@ -100,7 +102,7 @@ static void sig_take_xbuf(struct rt_sig *s, ei_x_buff *x)
 /* Appends an encoded term given with its version byte. */
 static int x_append_term(ei_x_buff *x, const uint8_t *term, size_t len)
 {
-    if (len < 2 || term[0] != 131)
+    if (len < 2 || term[0] != ETF_VERSION)
         return -1;
     return ei_x_append_buf(x, (const char *)term + 1, (int)(len - 1));
 }
@@ -681,8 +683,8 @@ static struct rt_sig *mbox_process(struct dd_mbox *mb, struct rt_sig *s)
             /* The connection went down before we saw the link: it fires at once. */
             pthread_mutex_unlock(&mb->lock);
             if (s->conn &&
-                rt_sig_make_exit_term(s, &s->peer, rt_term_noconnection,
-                                      rt_term_noconnection_len))
+                rt_sig_make_exit_term(s, &s->peer, term_noconnection,
+                                      term_noconnection_len))
                 return s;
             rt_sig_free(s);
             return NULL;
@@ -800,11 +802,11 @@ void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct rt_sig *s)
 {
     switch (s->kind) {
     case SIG_LINK:
-        route_exit_signal(n, dead, &s->peer, rt_term_noproc, rt_term_noproc_len, true);
+        route_exit_signal(n, dead, &s->peer, term_noproc, term_noproc_len, true);
         break;
     case SIG_MONITOR:
         route_monitor_exit(n, dead, s->name, &s->peer, &s->ref,
-                           rt_term_noproc, rt_term_noproc_len);
+                           term_noproc, term_noproc_len);
         break;
     case SIG_UNLINK_ID:
         /* A dead process still acknowledges an unlink (BEAM does). */

@@ -36,6 +36,7 @@
 #include "runtime/rcu.h"
 #include "runtime/rxbudget.h"
 #include "runtime/tcpc.h"
+#include "runtime/terms.h"
 
 #define NODE_DEFAULT_TICKTIME_S   60
 #define NODE_DEFAULT_SETUPTIME_MS 7000
@@ -677,7 +678,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         return rt_fail(DD_ENOMEM, "cannot open the system mailbox");
     }
     if (pthread_create(&n->thread, NULL, control_main, n) != 0) {
-        mbox_close(n->system, rt_term_normal, rt_term_normal_len);
+        mbox_close(n->system, term_normal, term_normal_len);
         dp_glue_stop(n);
         node_free(n);
         return rt_fail(DD_EIO, "cannot start the control thread");
@@ -689,8 +690,6 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     *out = n;
     return DD_OK;
 }
-
-static const uint8_t term_shutdown[] = {131, 119, 8, 's', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
 
 void node_stop(struct dd_node *n)
 {
@@ -706,7 +705,7 @@ void node_stop(struct dd_node *n)
     for (size_t i = 1; i <= n->max_mailboxes; i++) {
         struct dd_mbox *mb = atomic_load(&n->slots[i]);
         if (mb && mb != n->system)
-            mbox_close(mb, term_shutdown, sizeof(term_shutdown));
+            mbox_close(mb, term_shutdown, term_shutdown_len);
     }
     /* Give the control thread a moment to flush those signals. */
     for (int i = 0; i < 50; i++) {
@@ -726,7 +725,7 @@ void node_stop(struct dd_node *n)
         usleep(10000);
     }
     conn_down_all(n, "node stopping");
-    mbox_close(n->system, rt_term_normal, rt_term_normal_len);
+    mbox_close(n->system, term_normal, term_normal_len);
     atomic_store(&n->stopping, true);
     node_wake(n);
     pthread_join(n->thread, NULL);

@@ -430,12 +430,4 @@ const char *node_cookie_for(struct dd_node *n, const char *peer, char *buf, size
 /* Flags a peer must have on top of OTP's mandatory ones: what our encoders assume. */
 #define RT_REQUIRED_FLAGS (DFLAG_SEND_SENDER | DFLAG_EXIT_PAYLOAD | DFLAG_UNLINK_ID)
 
-/* Standard atoms as encoded terms (version byte included): reason `noconnection` etc. */
-extern const uint8_t rt_term_noconnection[];
-extern const size_t rt_term_noconnection_len;
-extern const uint8_t rt_term_noproc[];
-extern const size_t rt_term_noproc_len;
-extern const uint8_t rt_term_normal[];
-extern const size_t rt_term_normal_len;
-
 #endif

@@ -20,6 +20,7 @@
 #include "runtime/node.h"
 #include "runtime/rcu.h"
 #include "runtime/route.h"
+#include "runtime/terms.h"
 
 /* A per-thread buffer for encoding control messages: sends are frequent, and the encoding
  * is copied into the message buffer right after, so one reused buffer per thread saves an
@@ -116,8 +117,10 @@ int route_check_term(const void *term, size_t len)
 {
     const uint8_t *t = term;
     size_t end;
-    if (!term || len < 2 || t[0] != 131 || etf_skip(t, len, 1, &end) != ETF_OK || end != len)
-        return rt_fail(DD_EBADTERM, "not one well-formed external term with version byte 131");
+    if (!term || len < 2 || t[0] != ETF_VERSION || etf_skip(t, len, 1, &end) != ETF_OK ||
+        end != len)
+        return rt_fail(DD_EBADTERM, "not one well-formed external term with version byte %d",
+                       ETF_VERSION);
     return DD_OK;
 }
 
@@ -315,10 +318,10 @@ static void self_noconnection(struct dd_mbox *mb, bool link, const dd_pid *pid, 
     struct rt_sig *s = rt_sig_new(SIG_READY);
     if (!s)
         return;
-    bool ok = link ? rt_sig_make_exit_term(s, pid, rt_term_noconnection,
-                                           rt_term_noconnection_len)
+    bool ok = link ? rt_sig_make_exit_term(s, pid, term_noconnection,
+                                           term_noconnection_len)
                    : rt_sig_make_down_term(s, ref, name ? NULL : pid, name, node,
-                                           rt_term_noconnection, rt_term_noconnection_len);
+                                           term_noconnection, term_noconnection_len);
     if (!ok) {
         rt_sig_free(s);
         return;
@@ -429,8 +432,8 @@ int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const
                 rcu_rd_leave();
                 if (!t) { /* no such name: 'DOWN' noproc */
                     rt_sig_free(s);
-                    route_monitor_exit(n, &target, name, &mb->pid, &ref, rt_term_noproc,
-                                       rt_term_noproc_len);
+                    route_monitor_exit(n, &target, name, &mb->pid, &ref, term_noproc,
+                                       term_noproc_len);
                 }
             } else {
                 push_local(n, &target, s);
