@@ -122,7 +122,7 @@ static void reg_send_builtin(struct dd_conn *c, const struct distmsg_ctl *ctl,
     if (strcmp(ctl->to_name, "net_kernel") == 0)
         net_kernel_call(c, body, &ctl->payload);
     else if (strcmp(ctl->to_name, MESH_NAME) == 0)
-        mesh_receive(c, (const char *)body->data + ctl->payload.off, ctl->payload.len);
+        mesh_receive(c, body->data + ctl->payload.off, ctl->payload.len);
 }
 
 static bool is_builtin(const char *name)

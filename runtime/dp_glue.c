@@ -2,7 +2,8 @@
  * advertising (EPMD Extra, handshake trailer), the upgrade of a connection between two
  * dpdist nodes, the DPDK carrier, and deliveries from the poller.
  *
- * Upgrade, over the authenticated TCP connection, as REG_SENDs to '$dpdist':
+ * Upgrade, over the authenticated TCP connection, as REG_SENDs to '$dpdist' (the bytes:
+ * control/dpctl.h):
  *   initiator: {dpdist_upgrade_req, 1, SessionA, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
  *   acceptor:  {dpdist_upgrade_ack, 1, SessionB, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
  *              or {dpdist_upgrade_nak, Reason}
@@ -24,9 +25,9 @@
 #include <sys/random.h>
 
 #include "common/bigbuf.h"
-#include "common/bytes.h"
 #include "common/log.h"
 #include "control/distmsg.h"
+#include "control/dpctl.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_limits.h"
 #include "runtime/carrier.h"
@@ -41,14 +42,7 @@
 #include "runtime/route.h"
 #include "runtime/tcpc.h"
 
-#define DP_PROTO_VERSION 1
-/* Handshake trailer: "DPDIST" + version + capability flags. BEAM ignores bytes after the
- * name in the 'N' message. */
-static const uint8_t dp_marker[] = {'D', 'P', 'D', 'I', 'S', 'T', DP_PROTO_VERSION};
-#define DP_CAP_DATA_PLANE 0x01
-/* EPMD Extra: "DPD1" MAC(6) IPv4(4) UDP port(2) protocol version(1). */
-static const uint8_t dp_extra_magic[] = {'D', 'P', 'D', '1'};
-#define DP_EXTRA_LEN (4 + 6 + 4 + 2 + 1)
+/* The bytes of the trailer, the Extra field and the '$dpdist' messages: control/dpctl.h. */
 
 /* A message's lane is handed to the engine as it is (obuf's dp_msg.lane). */
 _Static_assert((int)RT_LANE_PULSE == (int)WIRE_LANE_PULSE &&
@@ -224,35 +218,24 @@ void dp_glue_stop(struct dd_node *n)
 
 size_t dp_glue_trailer(struct dd_node *n, uint8_t *buf, size_t cap)
 {
-    if (cap < sizeof(dp_marker) + 1)
-        return 0;
-    memcpy(buf, dp_marker, sizeof(dp_marker));
-    buf[sizeof(dp_marker)] = n->dp ? DP_CAP_DATA_PLANE : 0;
-    return sizeof(dp_marker) + 1;
+    return dpctl_trailer_encode(buf, cap, n->dp ? DPCTL_CAP_DATA_PLANE : 0);
 }
 
 size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap)
 {
-    if (!n->dp || cap < DP_EXTRA_LEN)
+    if (!n->dp)
         return 0;
-    uint8_t mac[6];
-    uint32_t ip;
-    uint16_t port;
-    dp_engine_endpoint(n->dp->engine, mac, &ip, &port);
-    memcpy(buf, dp_extra_magic, 4);
-    memcpy(buf + 4, mac, 6);
-    be32_put(buf + 10, ip);
-    be16_put(buf + 14, port);
-    buf[16] = DP_PROTO_VERSION;
-    return DP_EXTRA_LEN;
+    struct dpctl_endpoint ep;
+    dp_engine_endpoint(n->dp->engine, ep.mac, &ep.ip, &ep.port);
+    return dpctl_extra_encode(buf, cap, &ep);
 }
 
 bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len)
 {
-    if (len < sizeof(dp_marker) || memcmp(t, dp_marker, sizeof(dp_marker) - 1) != 0)
+    struct dpctl_trailer tr;
+    if (dpctl_trailer_parse(t, len, &tr) != DPCTL_OK)
         return false;
-    c->dp_peer_has_dp = len > sizeof(dp_marker) && (t[sizeof(dp_marker)] & DP_CAP_DATA_PLANE) &&
-                        t[sizeof(dp_marker) - 1] == DP_PROTO_VERSION;
+    c->dp_peer_has_dp = dpctl_trailer_has_data_plane(&tr);
     return true;
 }
 
@@ -260,9 +243,10 @@ void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len)
 {
     /* The handshake trailer is authoritative (it is authenticated); the Extra field is
      * informational for tools (dpdist-epmd -names shows nothing of it, PORT_PLEASE2 does). */
-    if (len >= DP_EXTRA_LEN && memcmp(extra, dp_extra_magic, 4) == 0)
+    struct dpctl_endpoint ep;
+    if (dpctl_extra_parse(extra, len, &ep) == DPCTL_OK)
         DLOG_DBG(c->node->log_name, "%s advertises a data plane at %u.%u.%u.%u:%u", c->peer,
-                 extra[10], extra[11], extra[12], extra[13], be16_get(extra + 14));
+                 ep.ip >> 24, (ep.ip >> 16) & 255, (ep.ip >> 8) & 255, ep.ip & 255, ep.port);
 }
 
 /* ---- the DPDK carrier --------------------------------------------------------------- */
@@ -399,58 +383,30 @@ static uint64_t random_session(void)
     return v;
 }
 
-static void send_ctl_term(struct dd_conn *c, ei_x_buff *x)
+/* Sends m to the peer's '$dpdist'. The upgrade's messages always use TCP (conn_send would
+ * follow the carrier, which is still TCP here). */
+static void send_ctl_msg(struct dd_conn *c, const struct dpctl_msg *m)
 {
-    /* '$dpdist' messages of the upgrade always use TCP (conn_send would follow the carrier,
-     * which is still TCP here). */
-    route_send_reg(c->node->system, MESH_NAME, c->peer, x->buff, (size_t)x->index, false);
+    uint8_t term[DPCTL_ATOM_MAX + 128];
+    size_t len = dpctl_encode(m, term, sizeof(term));
+    if (len)
+        route_send_reg(c->node->system, MESH_NAME, c->peer, term, len, false);
 }
 
-static void encode_offer(struct dd_node *n, ei_x_buff *x, const char *tag, uint64_t session)
+/* Our offer (REQ or ACK) with our receive session for c's channel. */
+static void send_offer(struct dd_conn *c, enum dpctl_kind kind, uint64_t session)
 {
-    struct rt_dp *dp = n->dp;
-    uint8_t mac[6];
-    uint32_t ip;
-    uint16_t port;
-    dp_engine_endpoint(dp->engine, mac, &ip, &port);
+    struct rt_dp *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
-    ei_x_encode_tuple_header(x, 10);
-    ei_x_encode_atom(x, tag);
-    ei_x_encode_long(x, DP_PROTO_VERSION);
-    ei_x_encode_ulonglong(x, session);
-    ei_x_encode_binary(x, mac, 6);
-    ei_x_encode_ulong(x, ip);
-    ei_x_encode_ulong(x, port);
-    ei_x_encode_ulong(x, dp_engine_mtu(dp->engine));
-    ei_x_encode_ulong(x, p->chan.window_frames);
-    ei_x_encode_ulonglong(x, p->chan.hb_interval_ns);
-    ei_x_encode_ulong(x, p->chan.hb_missed_limit);
-}
-
-struct offer {
-    unsigned long long session;
-    uint8_t mac[6];
-    unsigned long ip, port, mtu, window, hb_missed;
-    unsigned long long hb_ns;
-};
-
-/* Decodes the 9 fields after the tag; false if malformed. */
-static bool decode_offer(const char *buf, int *idx, struct offer *o)
-{
-    long vsn, blen;
-    int type, size;
-    if (ei_decode_long(buf, idx, &vsn) < 0 || vsn != DP_PROTO_VERSION ||
-        ei_decode_ulonglong(buf, idx, &o->session) < 0 || o->session == 0 ||
-        ei_get_type(buf, idx, &type, &size) < 0 || type != ERL_BINARY_EXT || size != 6 ||
-        ei_decode_binary(buf, idx, o->mac, &blen) < 0 || ei_decode_ulong(buf, idx, &o->ip) < 0 ||
-        ei_decode_ulong(buf, idx, &o->port) < 0 || ei_decode_ulong(buf, idx, &o->mtu) < 0 ||
-        ei_decode_ulong(buf, idx, &o->window) < 0 ||
-        ei_decode_ulonglong(buf, idx, &o->hb_ns) < 0 ||
-        ei_decode_ulong(buf, idx, &o->hb_missed) < 0)
-        return false;
-    return o->ip <= UINT32_MAX && o->port > 0 && o->port <= 65535 && o->mtu >= 576 &&
-           o->mtu <= 9600 && o->window >= 8 && o->window <= 8192 && o->hb_ns > 0 &&
-           o->hb_missed > 0;
+    struct dpctl_msg m = {.kind = kind};
+    struct dpctl_offer *o = &m.offer;
+    dp_engine_endpoint(dp->engine, o->mac, &o->ip, &o->port);
+    o->session = session;
+    o->mtu = dp_engine_mtu(dp->engine);
+    o->window = p->chan.window_frames;
+    o->hb_ns = p->chan.hb_interval_ns;
+    o->hb_missed = p->chan.hb_missed_limit;
+    send_ctl_msg(c, &m);
 }
 
 static void chan_retired(void *arg)
@@ -459,18 +415,17 @@ static void chan_retired(void *arg)
 }
 
 /* Adds the channel for c from the peer's offer; rx blocked until its {dpdist_switch}. */
-static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct offer *o)
+static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct dpctl_offer *o)
 {
     struct rt_dp *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
     struct dp_chan_cfg cc = {
         .local_session = local_session,
         .peer_session = o->session,
-        .peer_ip = (uint32_t)o->ip,
-        .peer_port = (uint16_t)o->port,
-        .mtu = (uint16_t)(o->mtu < dp_engine_mtu(dp->engine) ? o->mtu : dp_engine_mtu(dp->engine)),
-        .window_frames = (uint32_t)(o->window < p->chan.window_frames ? o->window
-                                                                      : p->chan.window_frames),
+        .peer_ip = o->ip,
+        .peer_port = o->port,
+        .mtu = o->mtu < dp_engine_mtu(dp->engine) ? o->mtu : dp_engine_mtu(dp->engine),
+        .window_frames = o->window < p->chan.window_frames ? o->window : p->chan.window_frames,
         .hb_interval_ns = o->hb_ns > p->chan.hb_interval_ns ? o->hb_ns : p->chan.hb_interval_ns,
         .hb_missed_limit = p->chan.hb_missed_limit,
         .deliver = on_deliver,
@@ -498,22 +453,19 @@ static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct 
 /* Sends {dpdist_switch} as our last TCP message and moves our sends to DPDK. */
 static void switch_carrier(struct dd_conn *c)
 {
-    ei_x_buff x;
-    ei_x_new_with_version(&x);
-    ei_x_encode_tuple_header(&x, 1);
-    ei_x_encode_atom(&x, "dpdist_switch");
+    uint8_t term[32];
+    struct dpctl_msg m = {.kind = DPCTL_SWITCH};
+    size_t len = dpctl_encode(&m, term, sizeof(term));
     ei_x_buff ctl;
     ei_x_new(&ctl);
-    if (distmsg_encode_reg_send(&ctl, &c->node->system->pid, MESH_NAME) == DISTMSG_OK) {
-        struct obuf *b = obuf_build(&ctl, (const uint8_t *)x.buff, (size_t)x.index, 0,
-                                      RT_LANE_EXPRESS);
+    if (len && distmsg_encode_reg_send(&ctl, &c->node->system->pid, MESH_NAME) == DISTMSG_OK) {
+        struct obuf *b = obuf_build(&ctl, term, len, 0, RT_LANE_EXPRESS);
         if (b) {
             tcpc_send_and_switch(c, b, &dp_carrier);
             obuf_unref(b);
         }
     }
     ei_x_free(&ctl);
-    ei_x_free(&x);
     DLOG_INFO(c->node->log_name, "%s: traffic to %s moves to the DPDK data plane",
               c->node->name, c->peer);
 }
@@ -529,89 +481,96 @@ void dp_glue_maybe_upgrade(struct dd_conn *c)
         return;
     }
     c->dp_local_session = random_session();
-    ei_x_buff x;
-    ei_x_new_with_version(&x);
-    encode_offer(n, &x, "dpdist_upgrade_req", c->dp_local_session);
-    send_ctl_term(c, &x);
-    ei_x_free(&x);
+    send_offer(c, DPCTL_REQ, c->dp_local_session);
 }
 
 static void send_nak(struct dd_conn *c, const char *why)
 {
-    ei_x_buff x;
-    ei_x_new_with_version(&x);
-    ei_x_encode_tuple_header(&x, 2);
-    ei_x_encode_atom(&x, "dpdist_upgrade_nak");
-    ei_x_encode_atom(&x, why);
-    send_ctl_term(c, &x);
-    ei_x_free(&x);
+    struct dpctl_msg m = {.kind = DPCTL_NAK};
+    snprintf(m.reason, sizeof(m.reason), "%s", why);
+    send_ctl_msg(c, &m);
     DLOG_INFO(c->node->log_name, "%s stays on TCP: %s", c->peer, why);
 }
 
+/* An upgrade message from the peer, decoded (rc: dpctl_decode's result). */
 struct upgrade_work {
     struct dd_conn *c;
-    char *term;
-    size_t len;
+    enum dpctl_result rc;
+    struct dpctl_msg m;
 };
 
-static void upgrade_handle(struct dd_node *n, struct upgrade_work *w)
+/* Acceptor: the initiator's offer. */
+static void on_req(struct dd_conn *c, const struct upgrade_work *w)
+{
+    if (c->initiator || c->dp_chan)
+        return;
+    if (!c->node->dp) {
+        send_nak(c, "no_data_plane");
+    } else if (w->rc != DPCTL_OK) {
+        DLOG_DBG(c->node->log_name, "upgrade offer from %s: %s", c->peer, dpctl_strerror(w->rc));
+        send_nak(c, "bad_offer");
+    } else {
+        c->dp_local_session = random_session();
+        if (!add_channel(c, c->dp_local_session, &w->m.offer)) {
+            send_nak(c, "channel_failed");
+        } else {
+            send_offer(c, DPCTL_ACK, c->dp_local_session);
+            switch_carrier(c);
+        }
+    }
+}
+
+/* Initiator: the acceptor's offer in answer to ours. */
+static void on_ack(struct dd_conn *c, const struct upgrade_work *w)
+{
+    if (!c->initiator || c->dp_chan || !c->node->dp)
+        return;
+    if (w->rc == DPCTL_OK && add_channel(c, c->dp_local_session, &w->m.offer))
+        switch_carrier(c);
+    else
+        DLOG_WARN(c->node->log_name, "upgrade answer from %s unusable (%s): staying on TCP",
+                  c->peer, w->rc == DPCTL_OK ? "no channel" : dpctl_strerror(w->rc));
+}
+
+static void on_nak(struct dd_conn *c, const struct upgrade_work *w)
+{
+    DLOG_INFO(c->node->log_name, "%s declined the data-plane upgrade (%s): staying on TCP",
+              c->peer, w->rc == DPCTL_OK ? w->m.reason : "?");
+}
+
+static void upgrade_handle(struct upgrade_work *w)
 {
     struct dd_conn *c = w->c;
-    const char *buf = w->term;
-    int idx = 0, arity;
-    char tag[MAXATOMLEN_UTF8];
-    struct offer o;
-    if (atomic_load(&c->state) != CONN_UP || ei_decode_tuple_header(buf, &idx, &arity) < 0 ||
-        ei_decode_atom(buf, &idx, tag) < 0)
-        goto out;
-    if (!strcmp(tag, "dpdist_upgrade_req") && arity == 10 && !c->initiator && !c->dp_chan) {
-        if (!n->dp) {
-            send_nak(c, "no_data_plane");
-        } else if (!decode_offer(buf, &idx, &o)) {
-            send_nak(c, "bad_offer");
-        } else {
-            c->dp_local_session = random_session();
-            if (!add_channel(c, c->dp_local_session, &o)) {
-                send_nak(c, "channel_failed");
-            } else {
-                ei_x_buff x;
-                ei_x_new_with_version(&x);
-                encode_offer(n, &x, "dpdist_upgrade_ack", c->dp_local_session);
-                send_ctl_term(c, &x);
-                ei_x_free(&x);
-                switch_carrier(c);
-            }
+    if (atomic_load(&c->state) == CONN_UP) {
+        switch (w->m.kind) {
+        case DPCTL_REQ:
+            on_req(c, w);
+            break;
+        case DPCTL_ACK:
+            on_ack(c, w);
+            break;
+        case DPCTL_NAK:
+            on_nak(c, w);
+            break;
+        default:
+            break;
         }
-    } else if (!strcmp(tag, "dpdist_upgrade_ack") && arity == 10 && c->initiator &&
-               !c->dp_chan && n->dp) {
-        if (decode_offer(buf, &idx, &o) && add_channel(c, c->dp_local_session, &o))
-            switch_carrier(c);
-        else
-            DLOG_WARN(n->log_name, "upgrade answer from %s unusable: staying on TCP", c->peer);
-    } else if (!strcmp(tag, "dpdist_upgrade_nak")) {
-        char why[MAXATOMLEN_UTF8] = "?";
-        ei_decode_atom(buf, &idx, why);
-        DLOG_INFO(n->log_name, "%s declined the data-plane upgrade (%s): staying on TCP",
-                  c->peer, why);
     }
-out:
     conn_unref(c);
 }
 
 static void upgrade_on_control(struct dd_node *n, void *arg)
 {
-    struct upgrade_work *w = arg;
-    upgrade_handle(n, w);
-    free(w->term);
-    free(w);
+    (void)n;
+    upgrade_handle(arg);
+    free(arg);
 }
 
-void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len)
+void dp_glue_upgrade_msg(struct dd_conn *c, const struct dpctl_msg *m, enum dpctl_result rc)
 {
-    int idx = 0, arity;
-    char tag[MAXATOMLEN_UTF8];
-    if (ei_decode_tuple_header(term, &idx, &arity) == 0 && arity == 1 &&
-        ei_decode_atom(term, &idx, tag) == 0 && !strcmp(tag, "dpdist_switch")) {
+    if (m->kind == DPCTL_SWITCH) {
+        if (rc != DPCTL_OK)
+            return;
         /* In order with the TCP stream: everything the peer sent on TCP before is in. The
          * channel may not exist yet (its creation can lag behind on the control thread):
          * then it is created unblocked. */
@@ -622,22 +581,17 @@ void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len)
     }
     /* The rest touches the engine's slow path: on the control thread, in stream order. */
     if (pthread_equal(pthread_self(), c->node->thread)) {
-        struct upgrade_work now = {.c = c, .term = (char *)term, .len = len};
+        struct upgrade_work now = {.c = c, .rc = rc, .m = *m};
         conn_ref(c);
-        upgrade_handle(c->node, &now);
+        upgrade_handle(&now);
         return;
     }
     struct upgrade_work *w = malloc(sizeof(*w));
-    char *copy = malloc(len);
-    if (!w || !copy) {
-        free(w);
-        free(copy);
+    if (!w)
         return;
-    }
-    memcpy(copy, term, len);
     w->c = c;
-    w->term = copy;
-    w->len = len;
+    w->rc = rc;
+    w->m = *m;
     conn_ref(c);
     node_post(c->node, upgrade_on_control, w);
 }

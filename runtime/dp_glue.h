@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "control/dpctl.h"
 #include "runtime/node.h"
 
 /* Start the data plane described by config_file (NULL: none). 0 or a DD_E* status with err. */
@@ -24,8 +25,10 @@ bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len);
 void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len);
 /* Start the upgrade of an UP connection to a dpdist peer (initiator, control thread). */
 void dp_glue_maybe_upgrade(struct dd_conn *c);
-/* Upgrade protocol messages from the peer (control thread). */
-void dp_glue_upgrade_msg(struct dd_conn *c, const char *term, size_t len);
+/* An upgrade message from the peer (REQ, ACK, NAK, SWITCH), as dpctl_decode gave it (rc its
+ * result: a REQ with a bad offer is answered with a nak). Any carrier's receiving thread:
+ * SWITCH is acted on at once (stream order), the rest on the control thread. */
+void dp_glue_upgrade_msg(struct dd_conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
 /* The connection is down: close its channel (control thread). */
 void dp_glue_detach(struct dd_conn *c);
 /* Frees the channel handle of c (when c itself is freed). */

@@ -2,6 +2,7 @@
  *
  *   {dpdist_mesh, [Node]}          "these are the published dpdist nodes I am connected to"
  *   {dpdist_upgrade, ...}          the data-plane upgrade (runtime/dp_glue.c)
+ * (their bytes: control/dpctl.h, a pure codec; ei is not used for them).
  *
  * The mesh: when two published dpdist nodes connect, each sends the other its list; a
  * receiver connects to every node on it that it is not connected to yet. Every new
@@ -25,17 +26,17 @@
  * init_connect to us is dropped like any message to a name we do not have. Details and the
  * evidence: docs/runtime.md.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "control/dpctl.h"
 #include "runtime/conn.h"
 #include "runtime/dp_glue.h"
 #include "runtime/mesh.h"
 #include "runtime/node.h"
 #include "runtime/rcu.h"
 #include "runtime/route.h"
-
-#define MESH_MAX_NODES 4096
 
 /* A visible BEAM peer's global: we are in sync with it (see above). */
 static void mesh_global_in_sync(struct dd_conn *c)
@@ -68,42 +69,45 @@ void mesh_on_up(struct dd_conn *c)
         mesh_global_in_sync(c);
     if (n->hidden || !mesh_eligible(c))
         return;
-    ei_x_buff x;
-    if (ei_x_new_with_version(&x) < 0)
-        return;
-    ei_x_encode_tuple_header(&x, 2);
-    ei_x_encode_atom(&x, "dpdist_mesh");
+    /* {dpdist_mesh, [Node]} (control/dpctl.h): sized by a first pass, written by a second
+     * in the same read section (a node that came up in between may be left out: it sends
+     * its own list when it is up). */
     struct cds_lfht_iter it;
     struct dd_conn *o;
     rcu_rd_enter();
+    size_t cap = DPCTL_MESH_HEAD_BYTES;
     cds_lfht_for_each_entry(n->conns, &it, o, ht_node)
     {
-        if (o != c && mesh_eligible(o)) {
-            ei_x_encode_list_header(&x, 1);
-            ei_x_encode_atom(&x, o->peer);
-        }
+        if (o != c && mesh_eligible(o))
+            cap += DPCTL_MESH_NODE_BYTES(strlen(o->peer));
+    }
+    uint8_t *buf = malloc(cap);
+    struct dpctl_mesh_writer w;
+    dpctl_mesh_writer_init(&w, buf, buf ? cap : 0);
+    cds_lfht_for_each_entry(n->conns, &it, o, ht_node)
+    {
+        if (buf && o != c && mesh_eligible(o))
+            dpctl_mesh_add(&w, o->peer);
     }
     rcu_rd_leave();
-    ei_x_encode_empty_list(&x);
-    route_send_reg(n->system, MESH_NAME, c->peer, x.buff, (size_t)x.index, true);
-    ei_x_free(&x);
+    size_t len = dpctl_mesh_finish(&w);
+    if (len)
+        route_send_reg(n->system, MESH_NAME, c->peer, buf, len, true);
+    else
+        DLOG_WARN(n->log_name, "out of memory: no mesh list sent to %s", c->peer);
+    free(buf);
 }
 
-static void mesh_list(struct dd_conn *c, const char *buf, int *idx)
+static void mesh_list(struct dd_conn *c, const uint8_t *term, size_t len,
+                      const struct dpctl_msg *m)
 {
     struct dd_node *n = c->node;
     if (n->hidden || !c->peer_published)
         return;
-    char peer[MAXATOMLEN_UTF8];
-    int len, ty;
-    for (int count = 0; count < MESH_MAX_NODES; count++) {
-        if (ei_get_type(buf, idx, &ty, &len) < 0)
-            return;
-        if (ty == ERL_NIL_EXT)
-            return;
-        if (ei_decode_list_header(buf, idx, &len) < 0 || len != 1 ||
-            ei_decode_atom(buf, idx, peer) < 0)
-            return;
+    char peer[DPCTL_ATOM_MAX + 1];
+    struct dpctl_mesh_iter it;
+    dpctl_mesh_iter_init(&it, term, len, m);
+    while (dpctl_mesh_next(&it, peer)) {
         if (strcmp(peer, n->name) == 0)
             continue;
         rcu_rd_enter();
@@ -118,16 +122,27 @@ static void mesh_list(struct dd_conn *c, const char *buf, int *idx)
     }
 }
 
-void mesh_receive(struct dd_conn *c, const char *term, size_t len)
+void mesh_receive(struct dd_conn *c, const uint8_t *term, size_t len)
 {
-    /* term has no version byte; ei decodes from index 0. Bounds were checked by distmsg. */
-    int idx = 0, arity;
-    char tag[MAXATOMLEN_UTF8];
-    if (!c->peer_dpdist || ei_decode_tuple_header(term, &idx, &arity) < 0 || arity < 1 ||
-        ei_decode_atom(term, &idx, tag) < 0)
+    if (!c->peer_dpdist)
         return;
-    if (strcmp(tag, "dpdist_mesh") == 0 && arity == 2)
-        mesh_list(c, term, &idx);
-    else if (strncmp(tag, "dpdist_upgrade", 14) == 0 || strcmp(tag, "dpdist_switch") == 0)
-        dp_glue_upgrade_msg(c, term, len);
+    struct dpctl_msg m;
+    enum dpctl_result rc = dpctl_decode(term, len, &m);
+    switch (m.kind) {
+    case DPCTL_MESH:
+        if (rc == DPCTL_OK)
+            mesh_list(c, term, len, &m);
+        else
+            DLOG_WARN(c->node->log_name, "mesh list from %s dropped: %s", c->peer,
+                      dpctl_strerror(rc));
+        break;
+    case DPCTL_REQ:
+    case DPCTL_ACK:
+    case DPCTL_NAK:
+    case DPCTL_SWITCH:
+        dp_glue_upgrade_msg(c, &m, rc);
+        break;
+    case DPCTL_NONE:
+        break; /* not ours: dropped, as a message to an unknown name */
+    }
 }

@@ -13,6 +13,6 @@
 /* A connection came up (control thread). */
 void mesh_on_up(struct dd_conn *c);
 /* A message to '$dpdist' from c's peer: term without version byte (len bytes). */
-void mesh_receive(struct dd_conn *c, const char *term, size_t len);
+void mesh_receive(struct dd_conn *c, const uint8_t *term, size_t len);
 
 #endif
