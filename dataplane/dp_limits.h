@@ -1,8 +1,8 @@
 /* What the data-plane engine runs on its port: the queues dp_engine.c sets up and the
  * pollers it launches. The node configuration is checked against these numbers
- * (runtime/config_rules.c, rules_engine): `dpdist-config check` warns, at the line, about a
+ * (config/cfg_rules.c, rules_engine): `dpdist-config check` warns, at the line, about a
  * file that asks for more queues or polling lcores than the engine uses, and the keys'
- * defaults and documentation are these numbers (runtime/config_keys.h).
+ * defaults and documentation are these numbers (config/cfg_keys.h).
  *
  * Plain constants, no DPDK: the configuration library includes this header too. Change a
  * number together with the engine code that makes it true (dp_engine.c setup_port, the

@@ -31,7 +31,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/dp_limits.h"
 #include "runtime/carrier.h"
-#include "runtime/config.h"
+#include "config/cfg.h"
 #include "runtime/conn.h"
 #include "runtime/dispatch.h"
 #include "runtime/dp_glue.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/config.h"
+#include "config/cfg.h"
 
 enum { EXIT_OK = 0, EXIT_BAD_CONFIG = 1, EXIT_USAGE = 2 };
 

@@ -7,7 +7,7 @@
 
 #include "common/log.h"
 #include "control/cookie.h"
-#include "runtime/config.h"
+#include "config/cfg.h"
 
 const char *node_args_usage(void)
 {

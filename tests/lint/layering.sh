@@ -12,6 +12,7 @@ RULES=$(cat <<'TABLE'
 common     ; ^(control|dataplane|runtime|config|tools|perf|tests)/ ; - ; common/ is the bottom: it includes only itself
 control    ; ^(dataplane|runtime|config|tools|perf|tests)/ ; - ; control/ never includes the data plane, the runtime or tools
 dataplane  ; ^(control|runtime|config|tools|perf|tests)/ ; - ; dataplane/ never includes control/, the runtime or tools
+config     ; ^(control|dataplane|runtime|tools|perf|tests)/ ; ^dataplane/dp_(limits|devargs)\.h$ ; config/ needs no library but common/ (of the data plane: two header-only files)
 runtime    ; ^(tools|perf|tests)/ ; - ; libraries never include tools, benchmarks or tests
 TABLE
 )

@@ -1,12 +1,12 @@
 /* cfg diagnostics: the bounded list of problems, their one-line format, and the edit
- * distance behind "did you mean" suggestions. See config.h. */
+ * distance behind "did you mean" suggestions. See cfg.h. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 void cfg_diags_init(struct cfg_diags *d)
 {

@@ -1,6 +1,6 @@
-/* cfg: loading a node configuration. See config.h for the steps; the scan (line numbers,
- * syntax) is in config_scan.c, values in config_keys.c, rules between keys in
- * config_rules.c, machine checks in config_check.c, derived output in config_out.c. */
+/* cfg: loading a node configuration. See cfg.h for the steps; the scan (line numbers,
+ * syntax) is in cfg_scan.c, values in cfg_keys.c, rules between keys in
+ * cfg_rules.c, machine checks in cfg_check.c, derived output in cfg_out.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #include <rte_config.h>
 
 #include "common/log.h"
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 _Static_assert(CFG_MAX_LCORE == RTE_MAX_LCORE, "CFG_MAX_LCORE must match DPDK's RTE_MAX_LCORE");
 _Static_assert(CFG_MAX_NUMA == RTE_MAX_NUMA_NODES, "CFG_MAX_NUMA must match RTE_MAX_NUMA_NODES");

@@ -1,4 +1,4 @@
-// Helpers for the tests of runtime/config*.c: temporary directories and files, loading a
+// Helpers for the tests of config/: temporary directories and files, loading a
 // configuration from text, and finding diagnostics.
 #ifndef DPDIST_TESTS_UNIT_RUNTIME_CONFIG_TEST_UTIL_H
 #define DPDIST_TESTS_UNIT_RUNTIME_CONFIG_TEST_UTIL_H
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 extern "C" {
-#include "runtime/config.h"
+#include "config/cfg.h"
 }
 
 // A directory under /tmp, removed with everything in it at the end of the test.

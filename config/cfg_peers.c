@@ -1,10 +1,10 @@
 /* cfg peers: clashes between configurations meant to run on one host (cfg_check_peers,
- * see config.h). Pure: compares loaded configurations, reads nothing. */
+ * see cfg.h). Pure: compares loaded configurations, reads nothing. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 static void memif_socket(const struct dd_cfg *cfg, char *sock, size_t slen, char *role, size_t rlen)
 {

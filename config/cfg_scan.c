@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 /* Strips whitespace at both ends in place; returns the new start. */
 static char *strip(char *s)

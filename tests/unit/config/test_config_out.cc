@@ -1,4 +1,4 @@
-// Tests of runtime/config_out.c: the EAL argument vector, the polling lcores, `show` (which
+// Tests of config/cfg_out.c: the EAL argument vector, the polling lcores, `show` (which
 // must load back to the same values), `get` and the schema.
 #include "config_test_util.h"
 
@@ -7,7 +7,7 @@
 #include <vector>
 
 extern "C" {
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 }
 
 namespace

@@ -1,4 +1,4 @@
-// Tests of runtime/config_check.c: the system checks against a fake sysfs/procfs tree built
+// Tests of config/cfg_check.c: the system checks against a fake sysfs/procfs tree built
 // in a temporary directory (nothing of the real machine is read), and the clashes between
 // configurations of one host.
 #include "config_test_util.h"

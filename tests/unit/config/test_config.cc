@@ -1,4 +1,4 @@
-// Tests of runtime/config.c, config_keys.c, config_scan.c, config_rules.c and config_diag.c:
+// Tests of config/cfg_load.c, cfg_keys.c, cfg_scan.c, cfg_rules.c and cfg_diag.c:
 // the key table, value types, the scan, loading, rules between keys and diagnostics.
 #include "config_test_util.h"
 
@@ -9,7 +9,7 @@
 
 extern "C" {
 #include "common/log.h"
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 }
 
 namespace

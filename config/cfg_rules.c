@@ -1,6 +1,6 @@
 /* cfg rules: defaults derived from other keys, and the checks that involve more than one
  * key (names, memory, port and queues, mbufs, windows, timers). Pure: looks at the
- * configuration only; the machine is config_check.c's business.
+ * configuration only; the machine is cfg_check.c's business.
  *
  * A key whose value did not parse keeps its default and is marked bad; a rule that needs a
  * bad key is skipped, so one typo gives one error, not a cascade. */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "dataplane/dp_devargs.h"
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 struct rules {
     struct dd_cfg *cfg;

@@ -1,6 +1,6 @@
 /* cfg values, parsing: text -> the field of struct dd_cfg, one parser per value type
  * (enum cfg_type), each explaining a failure with a reason and a fix. The formatters that
- * write values back are in config_format.c. */
+ * write values back are in cfg_format.c. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 /* --- small helpers -------------------------------------------------------------------- */
 

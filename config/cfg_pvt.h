@@ -1,8 +1,8 @@
-/* Internals of the cfg module, shared by runtime/config*.c and nothing else. */
-#ifndef DPDIST_RUNTIME_CONFIG_PVT_H
-#define DPDIST_RUNTIME_CONFIG_PVT_H
+/* Internals of the cfg module, shared by the config/cfg_*.c files and nothing else. */
+#ifndef DPDIST_CONFIG_CFG_PVT_H
+#define DPDIST_CONFIG_CFG_PVT_H
 
-#include "runtime/config.h"
+#include "config/cfg.h"
 
 /* rte_cfgfile's limits (rte_cfgfile.h): names keep 63 bytes, values 255; a line longer than
  * CFG_LINE_MAX characters makes rte_cfgfile_load() fail the whole file. */
@@ -11,7 +11,7 @@
 #define CFG_LINE_MAX      322
 #define CFG_COMMENT_CHAR  '#'
 
-/* Headroom DPDK reserves in every mbuf (RTE_PKTMBUF_HEADROOM; checked in config.c) and the
+/* Headroom DPDK reserves in every mbuf (RTE_PKTMBUF_HEADROOM; checked in cfg_load.c) and the
  * Ethernet header in front of the IP packet. */
 #define CFG_MBUF_HEADROOM 128
 #define CFG_ETH_HDR_BYTES 14
@@ -23,7 +23,7 @@
 #define CFG_NO_HUGE_DEFAULT_MB 64
 #define CFG_VENDOR_MELLANOX    0x15b3
 
-/* --- diagnostics (config_diag.c) ------------------------------------------------------ */
+/* --- diagnostics (cfg_diag.c) ------------------------------------------------------ */
 
 /* Copies src into dst[cap], cut short if needed, always terminated (src NULL: ""). */
 void cfg_copy(char *dst, size_t cap, const char *src);
@@ -55,7 +55,7 @@ unsigned cfg_edit_distance(const char *a, const char *b);
 /* Largest distance that still counts as a typo of a word of this length. */
 unsigned cfg_typo_threshold(size_t len);
 
-/* --- values (config_parse.c, config_format.c; choices in config_keys.c) ------------------ */
+/* --- values (cfg_parse.c, cfg_format.c; choices in cfg_keys.c) ------------------ */
 
 /* Parses text into the key's field of cfg. On failure returns -EINVAL and explains in
  * why/fix (each may be truncated); the field is then unchanged. */
@@ -77,7 +77,7 @@ void cfg_format_cpus(const struct cfg_cpus *cpus, char *buf, size_t len);
 int cfg_parse_cpulist(const char *text, struct cfg_cpus *out, unsigned max_cpu);
 bool cfg_cpus_has(const struct cfg_cpus *cpus, unsigned cpu);
 
-/* --- virtual devices (config_rules.c) ------------------------------------------------- */
+/* --- virtual devices (cfg_rules.c) ------------------------------------------------- */
 
 /* The driver part of a vdev string ("net_memif" of "net_memif0,role=server"). */
 void cfg_vdev_driver(const char *vdev, char *buf, size_t len);
@@ -116,7 +116,7 @@ struct cfg_scan {
     bool rte_rejects; /* rte_cfgfile_load() would fail the whole file */
 };
 
-/* Reads the file and reports its syntax problems (config_scan.c): lines that are neither
+/* Reads the file and reports its syntax problems (cfg_scan.c): lines that are neither
  * comment, section header nor `key = value`; duplicates; what rte_cfgfile would silently
  * truncate, ignore or refuse. Returns 0, or -errno when the file cannot be read. */
 int cfg_scan_file(const char *path, struct cfg_scan *s, struct cfg_diags *d);
@@ -125,7 +125,7 @@ void cfg_scan_free(struct cfg_scan *s);
  * 0 if absent. */
 unsigned cfg_scan_line(const struct cfg_scan *s, const char *section, const char *key);
 
-/* Derives the dependent defaults and checks the rules between keys (config_rules.c).
+/* Derives the dependent defaults and checks the rules between keys (cfg_rules.c).
  * bad[k] marks keys whose value failed to parse: rules that need them are skipped. */
 void cfg_rules(struct dd_cfg *cfg, const bool *bad, struct cfg_diags *d);
 

@@ -18,8 +18,8 @@
  * Thread safety: none needed; these are start-up and tool functions. A struct dd_cfg is a
  * plain value (no pointers inside): copy it freely, nothing to free.
  */
-#ifndef DPDIST_RUNTIME_CONFIG_H
-#define DPDIST_RUNTIME_CONFIG_H
+#ifndef DPDIST_CONFIG_CFG_H
+#define DPDIST_CONFIG_CFG_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define CFG_MAX_LCORE     128  /* RTE_MAX_LCORE of Debian's DPDK 22.11 (checked in config.c) */
+#define CFG_MAX_LCORE     128  /* RTE_MAX_LCORE of Debian's DPDK 22.11 (checked in cfg_load.c) */
 #define CFG_MAX_NUMA      32   /* RTE_MAX_NUMA_NODES */
 #define CFG_NAMES_MAX     32   /* entries of a name list ([lanes] express) */
 #define CFG_LIST_NAME_MAX 64   /* bytes of one such name, with the NUL */
@@ -39,7 +39,7 @@ extern "C" {
 #define CFG_PATH_MAX      4096 /* the config file's own path */
 #define CFG_FILE_MAX      (1u << 20) /* larger config files are refused */
 
-#include "runtime/config_keys.h"
+#include "config/cfg_keys.h"
 
 enum cfg_section {
 #define CFG_X_SEC(id, name, doc) CFG_SEC_##id,
@@ -89,7 +89,7 @@ enum cfg_fault_direction { CFG_FAULT_BOTH, CFG_FAULT_RX, CFG_FAULT_TX };
 #define CFG_OFFLOAD_FAST_FREE  (1u << 3)
 /* The offloads the data-plane engine asks the port for (dataplane/dp_engine.c setup_port):
  * it leaves UDP checksums 0 (docs/dataplane.md), its one queue needs no RSS, and it does not
- * set fast_free. `dpdist-config check` warns about the others (config_rules.c). */
+ * set fast_free. `dpdist-config check` warns about the others (cfg_rules.c). */
 #define CFG_OFFLOADS_HONOURED CFG_OFFLOAD_IPV4_CKSUM
 
 struct cfg_cpus {
@@ -299,7 +299,7 @@ int cfg_schema_markdown(FILE *out);
  * for an unknown key, -ENODATA when it is not set, -ENOSPC if buf is too small. */
 int cfg_get(const struct dd_cfg *cfg, const char *section_dot_key, char *buf, size_t len);
 
-/* --- the key table (runtime/config_keys.h) -------------------------------------------- */
+/* --- the key table (config/cfg_keys.h) -------------------------------------------- */
 
 struct cfg_key {
     enum cfg_key_id id;

@@ -1,11 +1,11 @@
 /* cfg values, formatting: the field of struct dd_cfg -> text as a file holds it, which
- * config_parse.c reads back to the same value (`show`, `get`, messages). */
+ * cfg_parse.c reads back to the same value (`show`, `get`, messages). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024)

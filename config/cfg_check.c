@@ -1,7 +1,7 @@
 /* cfg system checks: does this machine fit the configuration? Reads sysfs and procfs
  * (under roots that tests can point at a fake tree) and stats files; never initialises the
- * EAL, opens a device or changes anything. See config.h. The clashes between
- * configurations of one host are in config_peers.c. */
+ * EAL, opens a device or changes anything. See cfg.h. The clashes between
+ * configurations of one host are in cfg_peers.c. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 #define SYS_MAX_CPUS  4096 /* CPUs this check can describe; larger ids count as absent */
 #define SYS_MAX_NODES 64

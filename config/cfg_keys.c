@@ -1,10 +1,10 @@
-/* cfg key table: the table built from CFG_KEYS (config_keys.h), the names of sections and
- * types, lookups. Values are parsed in config_parse.c and formatted in config_format.c. */
+/* cfg key table: the table built from CFG_KEYS (cfg_keys.h), the names of sections and
+ * types, lookups. Values are parsed in cfg_parse.c and formatted in cfg_format.c. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/config_pvt.h"
+#include "config/cfg_pvt.h"
 
 /* --- the table ------------------------------------------------------------------------ */
 
