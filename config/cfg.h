@@ -15,7 +15,7 @@
  * Every problem is collected into a struct cfg_diags (file, line, section, key, message,
  * fix), all at once, never only the first. Nothing here aborts on bad input.
  *
- * Thread safety: none needed; these are start-up and tool functions. A struct dd_cfg is a
+ * Thread safety: none needed; these are start-up and tool functions. A struct cfg_file is a
  * plain value (no pointers inside): copy it freely, nothing to free.
  */
 #ifndef DPDIST_CONFIG_CFG_H
@@ -55,7 +55,7 @@ enum cfg_key_id {
         CFG_K__COUNT
 };
 
-/* Value types; the storage each uses in struct dd_cfg is named after the arrow. */
+/* Value types; the storage each uses in struct cfg_file is named after the arrow. */
 enum cfg_type {
     CFG_T_STR,     /* text -> char[] */
     CFG_T_PATH,    /* absolute path or empty -> char[] */
@@ -109,7 +109,7 @@ struct cfg_names {
 
 enum cfg_port_kind { CFG_PORT_NONE, CFG_PORT_PCI, CFG_PORT_VDEV };
 
-struct dd_cfg {
+struct cfg_file {
     char path[CFG_PATH_MAX]; /* the file it came from */
 
     struct {
@@ -237,13 +237,13 @@ void cfg_diags_print(const struct cfg_diags *d, FILE *out);
 
 /* Fills in every default. The result is not a valid node configuration by itself (it has
  * no node name). */
-void cfg_defaults(struct dd_cfg *cfg);
+void cfg_defaults(struct cfg_file *cfg);
 
 /* Loads and validates one file: syntax, unknown sections and keys (with suggestions), types,
  * ranges, and the rules between keys. *cfg always ends up initialised (defaults, plus what
  * could be read). Returns 0 if this call added no error, -EINVAL if it did, or -errno when
  * the file cannot be read (also reported as a diagnostic). Warnings do not fail. */
-int cfg_load(const char *path, struct dd_cfg *cfg, struct cfg_diags *diags);
+int cfg_load(const char *path, struct cfg_file *cfg, struct cfg_diags *diags);
 
 /* Where cfg_check_system() reads the machine. NULL members: from the environment
  * (DPDIST_SYSFS_ROOT, DPDIST_PROCFS_ROOT) or else "/sys" and "/proc". Tests point them at a
@@ -259,20 +259,20 @@ struct cfg_sysroot {
  * UDP port and the listen ports free of local listeners; the cookie file; vdev interfaces.
  * Reads sysfs/procfs and stats files; changes nothing. Returns 0, or -EINVAL if it added
  * an error. */
-int cfg_check_system(const struct dd_cfg *cfg, const struct cfg_sysroot *root,
+int cfg_check_system(const struct cfg_file *cfg, const struct cfg_sysroot *root,
                      struct cfg_diags *diags);
 
 /* Clashes between configurations meant to run on one host: node name, file prefix, PCI
  * device, data-plane IP and UDP port, memif socket roles (errors), shared lcores
  * (warning). Reported against the later file. Returns 0 or -EINVAL. */
-int cfg_check_peers(const struct dd_cfg *const *cfgs, size_t n, struct cfg_diags *diags);
+int cfg_check_peers(const struct cfg_file *const *cfgs, size_t n, struct cfg_diags *diags);
 
 /* What a node does first, before rte_eal_init(): cfg_load() then cfg_check_system() (with
  * the environment's roots), logging every diagnostic through dlog with the same text as
  * `dpdist-config check`. Returns 0 (warnings allowed), -EINVAL for a bad configuration,
  * -errno if the file cannot be read; the node should then exit with status 78 (EX_CONFIG)
  * having touched nothing. */
-int cfg_load_for_node(const char *path, struct dd_cfg *cfg);
+int cfg_load_for_node(const char *path, struct cfg_file *cfg);
 
 /* --- derived -------------------------------------------------------------------------- */
 
@@ -282,22 +282,22 @@ int cfg_load_for_node(const char *path, struct dd_cfg *cfg);
  * allocation (array and strings; rte_eal_init() may permute it), NULL-terminated; the
  * caller frees it with free(), not before rte_eal_cleanup() (EAL may keep pointers into
  * it). Returns 0, -ENOMEM, or -E2BIG (cannot happen with values that passed cfg_load). */
-int cfg_eal_argv(const struct dd_cfg *cfg, const char *prog, char ***argv, int *argc);
+int cfg_eal_argv(const struct cfg_file *cfg, const char *prog, char ***argv, int *argc);
 
 /* The lcores that poll the port: all but the main lcore, or the main lcore alone when it
  * is the only one. Returns the count (up to cap stored in out). */
-unsigned cfg_poll_lcores(const struct dd_cfg *cfg, uint16_t *out, unsigned cap);
+unsigned cfg_poll_lcores(const struct cfg_file *cfg, uint16_t *out, unsigned cap);
 
 /* The effective configuration as an INI file that loads back to the same values: every
  * key with a comment, defaults filled in, unset keys commented out. */
-int cfg_show(const struct dd_cfg *cfg, FILE *out);
+int cfg_show(const struct cfg_file *cfg, FILE *out);
 
 /* The schema of every section and key as markdown tables (configs/README.md embeds it). */
 int cfg_schema_markdown(FILE *out);
 
 /* One effective value as `show` writes it, by "section.key". Returns the length, or -ENOENT
  * for an unknown key, -ENODATA when it is not set, -ENOSPC if buf is too small. */
-int cfg_get(const struct dd_cfg *cfg, const char *section_dot_key, char *buf, size_t len);
+int cfg_get(const struct cfg_file *cfg, const char *section_dot_key, char *buf, size_t len);
 
 /* --- the key table (config/cfg_keys.h) -------------------------------------------- */
 
@@ -306,7 +306,7 @@ struct cfg_key {
     enum cfg_section section;
     const char *name;
     enum cfg_type type;
-    size_t offset, size; /* of the field in struct dd_cfg */
+    size_t offset, size; /* of the field in struct cfg_file */
     const char *def;     /* as written in a file; "" = not set / derived */
     uint64_t min, max;
     const char *choices; /* ENUM, FLAGS: "a|b|c" */

@@ -24,7 +24,7 @@ struct cpuset {
 
 struct sys {
     const char *sys, *proc;
-    const struct dd_cfg *cfg;
+    const struct cfg_file *cfg;
     struct cfg_diags *d;
     int cpu_node[SYS_MAX_CPUS]; /* -1: unknown */
 };
@@ -229,7 +229,7 @@ static bool pci_netdev(const struct sys *s, const char *dev, char *ifname, size_
 /* Checks the device; returns its NUMA node, or -1 (unknown or absent). */
 static int check_pci(struct sys *s)
 {
-    const struct dd_cfg *cfg = s->cfg;
+    const struct cfg_file *cfg = s->cfg;
     char dev[64], rel[128], text[64], bound[64] = "", ifname[64] = "";
     struct cfg_diag *g;
     snprintf(dev, sizeof(dev), "bus/pci/devices/%s", cfg->port.pci);
@@ -298,7 +298,7 @@ static int check_pci(struct sys *s)
 /* Polling lcores and socket_mem on the NIC's node. */
 static void check_numa(struct sys *s, int nic_node)
 {
-    const struct dd_cfg *cfg = s->cfg;
+    const struct cfg_file *cfg = s->cfg;
     uint16_t poll[CFG_MAX_LCORE];
     unsigned n = cfg_poll_lcores(cfg, poll, CFG_MAX_LCORE);
     struct cpuset local = {{0}};
@@ -381,7 +381,7 @@ static bool hugetlbfs_mounted(const struct sys *s)
 
 static void check_hugepages(struct sys *s)
 {
-    const struct dd_cfg *cfg = s->cfg;
+    const struct cfg_file *cfg = s->cfg;
     struct cfg_diag *g;
     bool found;
     enum cfg_key_id key = cfg->eal.socket_mem.n ? CFG_K_EAL_SOCKET_MEM : CFG_K_EAL_MEM_MB;
@@ -479,7 +479,7 @@ static bool proc_has_socket(const struct sys *s, const char *file, int state,
 
 static void check_listeners(struct sys *s)
 {
-    const struct dd_cfg *cfg = s->cfg;
+    const struct cfg_file *cfg = s->cfg;
     struct cfg_diag *g;
     if (cfg->port.kind != CFG_PORT_NONE && cfg_port_shares_kernel(cfg)) {
         if (proc_has_socket(s, "udp", -1, &cfg->port.ip, cfg->port.udp_port) ||
@@ -517,7 +517,7 @@ static void check_listeners(struct sys *s)
 
 static void check_files(struct sys *s)
 {
-    const struct dd_cfg *cfg = s->cfg;
+    const struct cfg_file *cfg = s->cfg;
     struct cfg_diag *g;
     struct stat st;
     const char *cookie = cfg->node.cookie_file;
@@ -571,7 +571,7 @@ static void check_files(struct sys *s)
     }
 }
 
-int cfg_check_system(const struct dd_cfg *cfg, const struct cfg_sysroot *root, struct cfg_diags *d)
+int cfg_check_system(const struct cfg_file *cfg, const struct cfg_sysroot *root, struct cfg_diags *d)
 {
     struct sys *s = calloc(1, sizeof(*s));
     if (!s) {

@@ -98,7 +98,7 @@ void cfg_diag_fix(struct cfg_diag *diag, const char *fmt, ...)
     va_end(ap);
 }
 
-struct cfg_diag *cfg_diag_key(struct cfg_diags *d, enum cfg_severity sev, const struct dd_cfg *cfg,
+struct cfg_diag *cfg_diag_key(struct cfg_diags *d, enum cfg_severity sev, const struct cfg_file *cfg,
                               enum cfg_key_id key, const char *fmt, ...)
 {
     const struct cfg_key *k = &cfg_key_table[key];
@@ -111,7 +111,7 @@ struct cfg_diag *cfg_diag_key(struct cfg_diags *d, enum cfg_severity sev, const 
     return g;
 }
 
-struct cfg_diag *cfg_diag_key2(struct cfg_diags *d, enum cfg_severity sev, const struct dd_cfg *cfg,
+struct cfg_diag *cfg_diag_key2(struct cfg_diags *d, enum cfg_severity sev, const struct cfg_file *cfg,
                                enum cfg_key_id key, enum cfg_key_id other, const char *fmt, ...)
 {
     enum cfg_key_id at = !cfg->key_line[key] && cfg->key_line[other] ? other : key;

@@ -1,4 +1,4 @@
-/* cfg values, formatting: the field of struct dd_cfg -> text as a file holds it, which
+/* cfg values, formatting: the field of struct cfg_file -> text as a file holds it, which
  * cfg_parse.c reads back to the same value (`show`, `get`, messages). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * 1024 * 1024)
 
-static const void *cfield_of(const struct dd_cfg *cfg, const struct cfg_key *k)
+static const void *cfield_of(const struct cfg_file *cfg, const struct cfg_key *k)
 {
     return (const char *)cfg + k->offset;
 }
@@ -109,7 +109,7 @@ static void format_rate(double v, char *buf, size_t len)
     }
 }
 
-int cfg_format_value(const struct cfg_key *k, const struct dd_cfg *cfg, char *buf, size_t len)
+int cfg_format_value(const struct cfg_key *k, const struct cfg_file *cfg, char *buf, size_t len)
 {
     const void *field = cfield_of(cfg, k);
     char tmp[CFG_STR_MAX * 2];

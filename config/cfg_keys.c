@@ -8,14 +8,14 @@
 
 /* --- the table ------------------------------------------------------------------------ */
 
-#define FIELD_SIZE(field) sizeof(((struct dd_cfg *)0)->field)
+#define FIELD_SIZE(field) sizeof(((struct cfg_file *)0)->field)
 
 #define CFG_X_KEY(id_, sec_, key_, type_, field_, def_, min_, max_, choices_, doc_)                \
     [CFG_K_##id_] = {.id = CFG_K_##id_,                                                            \
                      .section = CFG_SEC_##sec_,                                                    \
                      .name = key_,                                                                 \
                      .type = CFG_T_##type_,                                                        \
-                     .offset = offsetof(struct dd_cfg, field_),                                    \
+                     .offset = offsetof(struct cfg_file, field_),                                    \
                      .size = FIELD_SIZE(field_),                                                   \
                      .def = def_,                                                                  \
                      .min = (uint64_t)(min_),                                                      \

@@ -8,7 +8,7 @@
  *   id       CFG_K_<id> in enum cfg_key_id
  *   section  CFG_SEC_<section>
  *   type     CFG_T_<type>, see enum cfg_type in cfg.h
- *   field    member of struct dd_cfg that receives the value
+ *   field    member of struct cfg_file that receives the value
  *   default  the value as written in a file; "" = not set, or derived from other keys
  *            (the doc string then says how)
  *   min,max  inclusive range: numbers; string length; entries of a list

@@ -18,7 +18,7 @@ _Static_assert(CFG_RTE_NAME_MAX + 1 == CFG_NAME_LEN, "rte_cfgfile name length");
 _Static_assert(CFG_RTE_VALUE_MAX + 1 == CFG_VALUE_LEN, "rte_cfgfile value length");
 _Static_assert(CFG_LINE_MAX == CFG_NAME_LEN + CFG_VALUE_LEN + 2, "rte_cfgfile line length");
 
-void cfg_defaults(struct dd_cfg *cfg)
+void cfg_defaults(struct cfg_file *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     char why[8], fix[8];
@@ -35,7 +35,7 @@ void cfg_defaults(struct dd_cfg *cfg)
 
 /* --- unknown sections and keys, with suggestions -------------------------------------- */
 
-static void unknown_section(const struct dd_cfg *cfg, const char *name, unsigned line,
+static void unknown_section(const struct cfg_file *cfg, const char *name, unsigned line,
                             struct cfg_diags *d)
 {
     int best = -1;
@@ -65,7 +65,7 @@ static void unknown_section(const struct dd_cfg *cfg, const char *name, unsigned
     cfg_diag_fix(g, "the sections are %s", all);
 }
 
-static void unknown_key(const struct dd_cfg *cfg, enum cfg_section sec, const char *key,
+static void unknown_key(const struct cfg_file *cfg, enum cfg_section sec, const char *key,
                         unsigned line, struct cfg_diags *d)
 {
     const char *secname = cfg_section_name(sec);
@@ -140,7 +140,7 @@ fail:
 /* Reports sections and keys that are not in the table (the first of each duplicated
  * section only: the scan reported the repeats). */
 static void report_unknown(struct rte_cfgfile *c, const struct cfg_scan *s,
-                           const struct dd_cfg *cfg, bool skip_global, struct cfg_diags *d)
+                           const struct cfg_file *cfg, bool skip_global, struct cfg_diags *d)
 {
     int nsec = rte_cfgfile_num_sections(c, "", 0);
     for (int i = skip_global ? 1 : 0; i < nsec; i++) {
@@ -173,7 +173,7 @@ static void report_unknown(struct rte_cfgfile *c, const struct cfg_scan *s,
     }
 }
 
-int cfg_load(const char *path, struct dd_cfg *cfg, struct cfg_diags *d)
+int cfg_load(const char *path, struct cfg_file *cfg, struct cfg_diags *d)
 {
     cfg_defaults(cfg);
     snprintf(cfg->path, sizeof(cfg->path), "%s", path);
@@ -240,7 +240,7 @@ int cfg_load(const char *path, struct dd_cfg *cfg, struct cfg_diags *d)
     return d->errors > errors_before || d->oom ? -EINVAL : 0;
 }
 
-int cfg_load_for_node(const char *path, struct dd_cfg *cfg)
+int cfg_load_for_node(const char *path, struct cfg_file *cfg)
 {
     struct cfg_diags d;
     cfg_diags_init(&d);
@@ -266,7 +266,7 @@ int cfg_load_for_node(const char *path, struct dd_cfg *cfg)
     return rc;
 }
 
-int cfg_get(const struct dd_cfg *cfg, const char *section_dot_key, char *buf, size_t len)
+int cfg_get(const struct cfg_file *cfg, const char *section_dot_key, char *buf, size_t len)
 {
     const char *dot = strchr(section_dot_key, '.');
     if (!dot || (size_t)(dot - section_dot_key) >= 32)

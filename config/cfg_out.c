@@ -9,7 +9,7 @@
 
 #include "config/cfg_pvt.h"
 
-unsigned cfg_poll_lcores(const struct dd_cfg *cfg, uint16_t *out, unsigned cap)
+unsigned cfg_poll_lcores(const struct cfg_file *cfg, uint16_t *out, unsigned cap)
 {
     const struct cfg_cpus *lc = &cfg->eal.lcores;
     unsigned n = 0;
@@ -62,7 +62,7 @@ static bool extra_has(const char *extra, const char *word)
     return false;
 }
 
-int cfg_eal_argv(const struct dd_cfg *cfg, const char *prog, char ***argv, int *argc)
+int cfg_eal_argv(const struct cfg_file *cfg, const char *prog, char ***argv, int *argc)
 {
     struct argv_build *b = calloc(1, sizeof(*b));
     char text[512];
@@ -179,7 +179,7 @@ static void describe_default(const struct cfg_key *k, char *buf, size_t len)
 }
 
 /* Sections printed commented out: they are not in effect. */
-static bool section_inactive(const struct dd_cfg *cfg, enum cfg_section s)
+static bool section_inactive(const struct cfg_file *cfg, enum cfg_section s)
 {
     switch (s) {
     case CFG_SEC_PORT:
@@ -194,7 +194,7 @@ static bool section_inactive(const struct dd_cfg *cfg, enum cfg_section s)
     }
 }
 
-int cfg_show(const struct dd_cfg *cfg, FILE *out)
+int cfg_show(const struct cfg_file *cfg, FILE *out)
 {
     char value[CFG_STR_MAX * 2], desc[256];
     fprintf(out, "# Effective configuration of %s\n", cfg->path[0] ? cfg->path : "(defaults)");
@@ -244,7 +244,7 @@ static void values_text(const struct cfg_key *k, char *buf, size_t len)
         snprintf(buf, len, "%llu..%llu", (unsigned long long)k->min, (unsigned long long)k->max);
         return;
     case CFG_T_SIZE: {
-        struct dd_cfg *tmp = calloc(1, sizeof(*tmp));
+        struct cfg_file *tmp = calloc(1, sizeof(*tmp));
         if (!tmp) {
             buf[0] = '\0';
             return;

@@ -1,4 +1,4 @@
-/* cfg values, parsing: text -> the field of struct dd_cfg, one parser per value type
+/* cfg values, parsing: text -> the field of struct cfg_file, one parser per value type
  * (enum cfg_type), each explaining a failure with a reason and a fix. The formatters that
  * write values back are in cfg_format.c. */
 #include <arpa/inet.h>
@@ -16,7 +16,7 @@
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * 1024 * 1024)
 
-static void *field_of(struct dd_cfg *cfg, const struct cfg_key *k)
+static void *field_of(struct cfg_file *cfg, const struct cfg_key *k)
 {
     return (char *)cfg + k->offset;
 }
@@ -568,7 +568,7 @@ static int parse_mac(const char *s, void *field, struct why *w)
     return 0;
 }
 
-int cfg_parse_value(const struct cfg_key *k, const char *text, struct dd_cfg *cfg, char *why,
+int cfg_parse_value(const struct cfg_key *k, const char *text, struct cfg_file *cfg, char *why,
                     size_t whylen, char *fix, size_t fixlen)
 {
     struct why w = {why, fix, whylen, fixlen};

@@ -6,7 +6,7 @@
 
 #include "config/cfg_pvt.h"
 
-static void memif_socket(const struct dd_cfg *cfg, char *sock, size_t slen, char *role, size_t rlen)
+static void memif_socket(const struct cfg_file *cfg, char *sock, size_t slen, char *role, size_t rlen)
 {
     char drv[64];
     sock[0] = '\0';
@@ -21,7 +21,7 @@ static void memif_socket(const struct dd_cfg *cfg, char *sock, size_t slen, char
     cfg_vdev_arg(cfg->port.vdev, "role", role, rlen);
 }
 
-static void peer_pair(const struct dd_cfg *a, const struct dd_cfg *b, struct cfg_diags *d)
+static void peer_pair(const struct cfg_file *a, const struct cfg_file *b, struct cfg_diags *d)
 {
     struct cfg_diag *g;
     if (cfg_node_name(a)[0] && strcmp(cfg_node_name(a), cfg_node_name(b)) == 0) {
@@ -69,7 +69,7 @@ static void peer_pair(const struct dd_cfg *a, const struct dd_cfg *b, struct cfg
     }
 }
 
-int cfg_check_peers(const struct dd_cfg *const *cfgs, size_t n, struct cfg_diags *d)
+int cfg_check_peers(const struct cfg_file *const *cfgs, size_t n, struct cfg_diags *d)
 {
     unsigned errors_before = d->errors;
     for (size_t j = 1; j < n; j++)

@@ -39,13 +39,13 @@ void cfg_diag_fix(struct cfg_diag *diag, const char *fmt, ...)
 
 /* A diagnostic about a key of a loaded configuration, at the key's line, or at its
  * section's line when the key is not in the file. */
-struct cfg_diag *cfg_diag_key(struct cfg_diags *d, enum cfg_severity sev, const struct dd_cfg *cfg,
+struct cfg_diag *cfg_diag_key(struct cfg_diags *d, enum cfg_severity sev, const struct cfg_file *cfg,
                               enum cfg_key_id key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* The same for a rule between two keys: at `key` if the file sets it or does not set
  * `other`, else at `other` (the one the user wrote is the one to point at). */
-struct cfg_diag *cfg_diag_key2(struct cfg_diags *d, enum cfg_severity sev, const struct dd_cfg *cfg,
+struct cfg_diag *cfg_diag_key2(struct cfg_diags *d, enum cfg_severity sev, const struct cfg_file *cfg,
                                enum cfg_key_id key, enum cfg_key_id other, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
@@ -59,11 +59,11 @@ unsigned cfg_typo_threshold(size_t len);
 
 /* Parses text into the key's field of cfg. On failure returns -EINVAL and explains in
  * why/fix (each may be truncated); the field is then unchanged. */
-int cfg_parse_value(const struct cfg_key *k, const char *text, struct dd_cfg *cfg, char *why,
+int cfg_parse_value(const struct cfg_key *k, const char *text, struct cfg_file *cfg, char *why,
                     size_t whylen, char *fix, size_t fixlen);
 /* Formats the key's value as a file would hold it. -ENODATA when not set, -ENOSPC when
  * buf is too short, else the length. */
-int cfg_format_value(const struct cfg_key *k, const struct dd_cfg *cfg, char *buf, size_t len);
+int cfg_format_value(const struct cfg_key *k, const struct cfg_file *cfg, char *buf, size_t len);
 /* The i-th choice of "a|b|c" into buf; false past the end. */
 bool cfg_choice(const char *choices, unsigned i, char *buf, size_t len);
 /* The choices whose bits are set in mask, as a FLAGS key writes them ("a,c"; "none"). */
@@ -85,12 +85,12 @@ void cfg_vdev_driver(const char *vdev, char *buf, size_t len);
  * dataplane/dp_devargs.h); false if absent. */
 bool cfg_vdev_arg(const char *vdev, const char *name, char *buf, size_t len);
 /* The alive part of the node name ("a" of "a@host"). */
-void cfg_node_alive(const struct dd_cfg *cfg, char *buf, size_t len);
+void cfg_node_alive(const struct cfg_file *cfg, char *buf, size_t len);
 /* The full node name as written (sname or name), or "". */
-const char *cfg_node_name(const struct dd_cfg *cfg);
+const char *cfg_node_name(const struct cfg_file *cfg);
 /* Data-plane ports whose frames the kernel also sees (af_packet, af_xdp, tap, bifurcated
  * mlx5): kernel sockets on the same address and port then clash. */
-bool cfg_port_shares_kernel(const struct dd_cfg *cfg);
+bool cfg_port_shares_kernel(const struct cfg_file *cfg);
 
 /* --- the load steps ------------------------------------------------------------------- */
 
@@ -127,6 +127,6 @@ unsigned cfg_scan_line(const struct cfg_scan *s, const char *section, const char
 
 /* Derives the dependent defaults and checks the rules between keys (cfg_rules.c).
  * bad[k] marks keys whose value failed to parse: rules that need them are skipped. */
-void cfg_rules(struct dd_cfg *cfg, const bool *bad, struct cfg_diags *d);
+void cfg_rules(struct cfg_file *cfg, const bool *bad, struct cfg_diags *d);
 
 #endif

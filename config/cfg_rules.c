@@ -13,7 +13,7 @@
 #include "config/cfg_pvt.h"
 
 struct rules {
-    struct dd_cfg *cfg;
+    struct cfg_file *cfg;
     const bool *bad;
     struct cfg_diags *d;
 };
@@ -45,18 +45,18 @@ bool cfg_vdev_arg(const char *vdev, const char *name, char *buf, size_t len)
     return dp_devargs_get(vdev, name, buf, len); /* as the driver will read it */
 }
 
-const char *cfg_node_name(const struct dd_cfg *cfg)
+const char *cfg_node_name(const struct cfg_file *cfg)
 {
     return cfg->node.sname[0] ? cfg->node.sname : cfg->node.name;
 }
 
-void cfg_node_alive(const struct dd_cfg *cfg, char *buf, size_t len)
+void cfg_node_alive(const struct cfg_file *cfg, char *buf, size_t len)
 {
     const char *name = cfg_node_name(cfg);
     snprintf(buf, len, "%.*s", (int)strcspn(name, "@"), name);
 }
 
-bool cfg_port_shares_kernel(const struct dd_cfg *cfg)
+bool cfg_port_shares_kernel(const struct cfg_file *cfg)
 {
     char drv[64];
     if (cfg->port.kind == CFG_PORT_PCI)
@@ -112,7 +112,7 @@ static void check_node_name(struct rules *r, enum cfg_key_id key, const char *na
 
 static void rules_node(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     bool has_s = SET(NODE_SNAME) || BAD(NODE_SNAME), has_l = SET(NODE_NAME) || BAD(NODE_NAME);
     if (has_s && has_l) {
         struct cfg_diag *g =
@@ -236,7 +236,7 @@ static void rules_extra_args(struct rules *r, bool memif)
 }
 
 /* Memory the EAL gets, in MiB, or 0 when it grows as needed. */
-static uint64_t eal_budget_mb(const struct dd_cfg *cfg)
+static uint64_t eal_budget_mb(const struct cfg_file *cfg)
 {
     if (cfg->eal.no_huge)
         return cfg->eal.mem_mb ? cfg->eal.mem_mb : CFG_NO_HUGE_DEFAULT_MB;
@@ -251,7 +251,7 @@ static uint64_t eal_budget_mb(const struct dd_cfg *cfg)
 
 static void rules_eal(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     struct cfg_diag *g;
     char list[512];
     if (!SET(EAL_MAIN_LCORE) && !BAD(EAL_MAIN_LCORE))
@@ -303,7 +303,7 @@ static const char *const known_vdevs[] = {
 
 static void rules_vdev(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     const char *vdev = cfg->port.vdev;
     char drv[64], v[CFG_STR_MAX];
     struct cfg_diag *g;
@@ -390,7 +390,7 @@ static void rules_vdev(struct rules *r)
     }
 }
 
-static uint64_t pool_mb(const struct dd_cfg *cfg)
+static uint64_t pool_mb(const struct cfg_file *cfg)
 {
     uint64_t bytes = (uint64_t)cfg->mempool.mbuf_count *
                      ((uint64_t)cfg->mempool.data_room + CFG_MBUF_OVERHEAD_BYTES);
@@ -399,7 +399,7 @@ static uint64_t pool_mb(const struct dd_cfg *cfg)
 
 static void rules_port(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     struct cfg_diag *g;
     bool pci = SET(PORT_PCI) || BAD(PORT_PCI), vdev = SET(PORT_VDEV) || BAD(PORT_VDEV);
     if (pci && vdev) {
@@ -488,7 +488,7 @@ static void rules_port(struct rules *r)
  * line that asks, with the value that says what happens. */
 static void rules_engine(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     struct cfg_diag *g;
     char a[256], b[256], h[256];
     struct cfg_cpus poll = {0};
@@ -540,7 +540,7 @@ static void rules_engine(struct rules *r)
 
 static void rules_lanes(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     struct cfg_diag *g;
     char a[32], b[32];
     const struct cfg_key *kmax = &cfg_key_table[CFG_K_LANES_MAX_MSG_BYTES];
@@ -593,7 +593,7 @@ static void rules_lanes(struct rules *r)
 
 static void rules_fault(struct rules *r)
 {
-    struct dd_cfg *cfg = r->cfg;
+    struct cfg_file *cfg = r->cfg;
     cfg->fault.enabled = cfg->section_line[CFG_SEC_FAULT] &&
                          (cfg->fault.drop_rate > 0 || cfg->fault.dup_rate > 0 ||
                           cfg->fault.reorder_rate > 0 || cfg->fault.delay_rate > 0);
@@ -627,7 +627,7 @@ static void rules_unused(struct rules *r)
     }
 }
 
-void cfg_rules(struct dd_cfg *cfg, const bool *bad, struct cfg_diags *d)
+void cfg_rules(struct cfg_file *cfg, const bool *bad, struct cfg_diags *d)
 {
     struct rules rr = {cfg, bad, d}, *r = &rr;
     rules_node(r);

@@ -52,7 +52,7 @@ _Static_assert((int)RT_LANE_PULSE == (int)WIRE_LANE_PULSE &&
 
 struct rt_dp {
     struct dp_engine *engine;
-    struct dd_cfg cfg;
+    struct cfg_file cfg;
     bool inline_poll;
     uint64_t busy_poll_ns; /* [eal] busy_poll_us (0: always spin) */
     uint64_t idle_sleep_ns;
@@ -73,7 +73,7 @@ static void notify_control(void *arg)
     node_wake(n);
 }
 
-static void params_from_cfg(struct dd_node *n, const struct dd_cfg *cfg,
+static void params_from_cfg(struct dd_node *n, const struct cfg_file *cfg,
                             struct dp_engine_params *p)
 {
     memset(p, 0, sizeof(*p));

@@ -241,7 +241,7 @@ static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struc
         .my_name = n->name,
         .my_creation = n->creation,
         .my_flags = n->flags,
-        .required_flags = RT_REQUIRED_FLAGS,
+        .required_flags = DISTFLAGS_REQUIRED_DPDIST,
         .expected_peer = initiator ? c->peer : NULL,
         .trailer = n->trailer,
         .trailer_len = n->trailer_len,

@@ -566,7 +566,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     snprintf(n->log_name, sizeof(n->log_name), "%.*s", (int)sizeof(n->log_name) - 1, nn.full);
     n->kind = kind;
     n->hidden = cfg->hidden;
-    n->flags = DD_FLAGS_ADVERTISED | (cfg->hidden ? 0 : DFLAG_PUBLISHED);
+    n->flags = DISTFLAGS_ADVERTISED | (cfg->hidden ? 0 : DFLAG_PUBLISHED);
     unsigned tt = cfg->ticktime_s ? cfg->ticktime_s : NODE_DEFAULT_TICKTIME_S;
     n->ticktime_ms = tt * 1000;
     n->tick_interval_ms = n->ticktime_ms / 4;

@@ -427,7 +427,5 @@ void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visibl
 /* The cookie to use with peer, copied into buf (node.c). */
 const char *node_cookie_for(struct dd_node *n, const char *peer, char *buf, size_t cap);
 
-/* Flags a peer must have on top of OTP's mandatory ones: what our encoders assume. */
-#define RT_REQUIRED_FLAGS (DFLAG_SEND_SENDER | DFLAG_EXIT_PAYLOAD | DFLAG_UNLINK_ID)
 
 #endif

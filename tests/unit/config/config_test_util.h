@@ -68,7 +68,7 @@ class TempDir
 
 // A configuration loaded from text, with its diagnostics.
 struct Loaded {
-    std::unique_ptr<dd_cfg> cfg{new dd_cfg()};
+    std::unique_ptr<cfg_file> cfg{new cfg_file()};
     cfg_diags diags;
     int rc = 0;
     std::string file;

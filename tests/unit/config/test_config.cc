@@ -50,7 +50,7 @@ TEST(ConfigTable, DataplaneParametersAreCovered)
 
 TEST(ConfigTable, DefaultsParseAndFormatBack)
 {
-    dd_cfg cfg;
+    cfg_file cfg;
     cfg_defaults(&cfg);
     char buf[512];
     for (unsigned i = 0; i < CFG_K__COUNT; i++) {
@@ -73,7 +73,7 @@ TEST(ConfigTable, DefaultsParseAndFormatBack)
 // --- value types --------------------------------------------------------------------------
 
 struct Parsed {
-    dd_cfg cfg;
+    cfg_file cfg;
     char why[256], fix[256];
     int rc;
 };
@@ -426,7 +426,7 @@ TEST(ConfigLoad, ByteOrderMark)
 TEST(ConfigLoad, UnreadableFiles)
 {
     TempDir dir;
-    dd_cfg cfg;
+    cfg_file cfg;
     cfg_diags d;
     cfg_diags_init(&d);
     EXPECT_EQ(cfg_load((dir.path() + "/missing.ini").c_str(), &cfg, &d), -ENOENT);
@@ -646,7 +646,7 @@ TEST(ConfigNode, RefusesABrokenFileWithTheToolsMessages)
     std::string path = dir.write("bad.ini", "[node]\nsname = a\n[eal]\nlcroes = 0\n");
     g_log.clear();
     dlog_set_hook(capture, nullptr);
-    dd_cfg cfg;
+    cfg_file cfg;
     int rc = cfg_load_for_node(path.c_str(), &cfg);
     dlog_set_hook(nullptr, nullptr);
     EXPECT_EQ(rc, -EINVAL);

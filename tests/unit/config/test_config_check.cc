@@ -269,7 +269,7 @@ TEST(ConfigPeers, Clashes)
            "[node]\nsname = y\n[eal]\nlcores = 1\nno_huge = true\n[port]\n"
            "vdev = net_memif0,role=client,socket=/run/dpdist/m.sock\nip = 10.0.0.2\n",
            "c.ini");
-    const dd_cfg *all[] = {a.cfg.get(), b.cfg.get(), c.cfg.get()};
+    const cfg_file *all[] = {a.cfg.get(), b.cfg.get(), c.cfg.get()};
     cfg_diags d;
     cfg_diags_init(&d);
     EXPECT_EQ(cfg_check_peers(all, 3, &d), -EINVAL);
@@ -289,7 +289,7 @@ TEST(ConfigPeers, Clashes)
     EXPECT_EQ(d.warnings, 1u) << text;
     cfg_diags_free(&d);
 
-    const dd_cfg *pair[] = {a.cfg.get(), c.cfg.get()};
+    const cfg_file *pair[] = {a.cfg.get(), c.cfg.get()};
     cfg_diags_init(&d);
     EXPECT_EQ(cfg_check_peers(pair, 2, &d), 0); // server and client on one socket: the point
     EXPECT_EQ(d.n, 0u);

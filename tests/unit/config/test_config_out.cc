@@ -13,7 +13,7 @@ extern "C" {
 namespace
 {
 
-static std::vector<std::string> eal_args(const dd_cfg *cfg)
+static std::vector<std::string> eal_args(const cfg_file *cfg)
 {
     char **argv = nullptr;
     int argc = 0;
@@ -104,7 +104,7 @@ TEST(ConfigEal, ZeroCopyMemifAndTcpOnly)
     EXPECT_EQ(eal_args(mem.cfg.get())[5], "-m");
 }
 
-static std::string show(const dd_cfg *cfg)
+static std::string show(const cfg_file *cfg)
 {
     char *buf = nullptr;
     size_t len = 0;

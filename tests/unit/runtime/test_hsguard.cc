@@ -271,7 +271,7 @@ class HandshakeGuard : public ::testing::Test
     {
         enum hs_status st = HS_STATUS_NONE;
         bool ok = p.handshake(who + "@" + short_host(), dd_node_name(node_), "wrong",
-                              DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
+                              DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
         EXPECT_FALSE(ok);
         return st != HS_STATUS_NONE;
     }
@@ -321,7 +321,7 @@ TEST_F(HandshakeGuard, WrongCookiesFromOneAddressWaitLongerEachTime)
     enum hs_status st = HS_STATUS_NONE;
     honest_ok =
         honest_ok && honest.handshake("honest@" + short_host(), dd_node_name(node_), "rtcookie",
-                                      DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
+                                      DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
     auto honest_done = Clock::now();
     held.join();
     EXPECT_TRUE(second_closed) << "a second attempt while one is held: closed, nothing answered";
