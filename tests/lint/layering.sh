@@ -14,6 +14,9 @@ control    ; ^(dataplane|runtime|config|tools|perf|tests)/ ; - ; control/ never 
 dataplane  ; ^(control|runtime|config|tools|perf|tests)/ ; - ; dataplane/ never includes control/, the runtime or tools
 config     ; ^(control|dataplane|runtime|tools|perf|tests)/ ; ^dataplane/dp_(limits|devargs)\.h$ ; config/ needs no library but common/ (of the data plane: two header-only files)
 runtime    ; ^(tools|perf|tests)/ ; - ; libraries never include tools, benchmarks or tests
+runtime/core ; ^(config|runtime/api)/|^dataplane/ ; ^dataplane/dp_msg\.h$ ; the node core needs neither the config nor the data plane (but dp_msg.h: obuf's zero-copy hand-off)
+runtime/carrier_tcp ; ^(config|dataplane|runtime/api)/ ; - ; the TCP carrier needs neither the config nor the data plane
+runtime/carrier_dpdk ; ^runtime/api/ ; - ; the DPDK carrier does not include the API room
 TABLE
 )
 
@@ -32,9 +35,15 @@ includes_matching() {
   }'
 }
 
+# $1 without leading and trailing blanks.
+trim() {
+  local s=$1
+  s=${s#"${s%%[![:space:]]*}"}
+  printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
+
 while IFS=';' read -r dir forbid except why; do
-  dir=$(echo "$dir" | xargs); forbid=$(echo "$forbid" | xargs)
-  except=$(echo "$except" | xargs); why=$(echo "$why" | xargs)
+  dir=$(trim "$dir"); forbid=$(trim "$forbid"); except=$(trim "$except"); why=$(trim "$why")
   [ -n "$dir" ] || continue
   if [ -z "$(find "$dir" -name '*.[ch]' -print -quit 2>/dev/null)" ]; then
     dd_fail "$dir: $why (no source file in $dir)"

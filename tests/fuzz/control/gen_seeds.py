@@ -255,7 +255,7 @@ def offer(tag, session, mac, ip, port, mtu, window, hb_ns, missed):
 
 
 def mesh_cells(*nodes):
-    """{dpdist_mesh, [Node]} as runtime/mesh.c writes it: one list cell per node."""
+    """{dpdist_mesh, [Node]} as runtime/core/mesh.c writes it: one list cell per node."""
     t = b"\x6a"
     for n in reversed(nodes):
         t = bytes([108]) + struct.pack(">I", 1) + atom(n) + t

@@ -1,4 +1,4 @@
-// Bad input to a node (runtime/hsio.c, runtime/tcpc.c, runtime/dispatch.c): a raw TCP client
+// Bad input to a node (runtime/carrier_tcp/hsio.c, runtime/carrier_tcp/tcpc.c, runtime/core/dispatch.c): a raw TCP client
 // sends garbage before the handshake, stalls in it, or sends a long name to a short-name
 // node; after a real handshake (control/handshake.h as the client) it sends garbage packets,
 // truncated frames, an oversized length, unknown control messages, terms that do not

@@ -1,4 +1,4 @@
-// Tests for runtime/hsguard.c, the handshake guard: its pure policy (delays, one attempt at a
+// Tests for runtime/carrier_tcp/hsguard.c, the handshake guard: its pure policy (delays, one attempt at a
 // time, forgetting, table and log bounds; time passed in), then a node under a cookie-guessing
 // raw peer (tests/unit/runtime/rt_test_util's RawPeer, a real handshake with a wrong cookie)
 // from 127.0.0.1 while an honest peer connects from 127.0.0.2 (any 127/8 address reaches
@@ -18,7 +18,7 @@
 
 #include "rt_test_util.h"
 extern "C" {
-#include "runtime/hsguard.h"
+#include "runtime/carrier_tcp/hsguard.h"
 }
 
 using namespace rt_test;

@@ -1,6 +1,6 @@
-// Tests for runtime/term.c: dd_term_skip, the public bounded walk that applications (and
+// Tests for runtime/api/term.c: dd_term_skip, the public bounded walk that applications (and
 // dpdist-echo) use on terms from peers instead of libei's recursive ei_skip_term; and for
-// runtime/terms.c, the constant atoms the runtime sends as exit and 'DOWN' reasons.
+// runtime/core/terms.c, the constant atoms the runtime sends as exit and 'DOWN' reasons.
 #include <gtest/gtest.h>
 
 #include <climits>
@@ -10,7 +10,7 @@
 #include "tests/unit/runtime/rt_test_util.h"
 
 extern "C" {
-#include "runtime/terms.h"
+#include "runtime/core/terms.h"
 }
 
 namespace

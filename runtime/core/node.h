@@ -1,0 +1,431 @@
+/* The node runtime's shared structures: the node, its connections and its mailboxes.
+ *
+ * Threads and who owns what:
+ * - the control thread (one per node, node.c) owns sockets: the listener, the EPMD
+ *   registration, every connection socket during and after the handshake, the timers. It
+ *   reads and dispatches incoming TCP traffic, and writes when a socket's queue is backed up;
+ * - application threads call the dd_ API: they encode messages and hand them to a
+ *   connection's carrier (writing directly to the socket when its queue is empty), open and
+ *   close mailboxes, and receive (processing their mailbox's signals, like a BEAM process);
+ * - the data plane's poller (when configured) delivers DPDK traffic through the same
+ *   dispatch path as the control thread.
+ *
+ * Tables read on the delivery path (connections by name, registered names, mailboxes by pid)
+ * are RCU-protected (runtime/core/rcu.h); writers hold node->lock. Per-connection state that
+ * several threads touch (send queue, link/monitor registry) has its own lock.
+ * Lock order: mbox->lock, then conn->reg_lock / conn->tx_lock, then node->lock.
+ */
+#ifndef DPDIST_RUNTIME_CORE_NODE_H
+#define DPDIST_RUNTIME_CORE_NODE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "common/budget.h"
+#include "control/distmsg.h"
+#include "control/handshake.h"
+#include "control/nodename.h"
+#include "dpdist/dpdist.h"
+#include "runtime/carrier_tcp/hsguard.h"
+#include "runtime/core/obuf.h"
+
+#define RT_LOG_NAME_MAX 64
+
+struct dd_conn;
+struct dd_mbox;
+struct rt_sock;
+struct rt_dp; /* the node's data plane (runtime/carrier_dpdk/dp_glue.c), NULL when TCP only */
+struct rt_work;
+
+/* ---- carriers ----------------------------------------------------------------------- */
+
+/* The seam between the runtime and a transport. A connection has one carrier at a time;
+ * the TCP carrier is always there (it is also the control channel), the DPDK carrier takes
+ * over the data after the upgrade. */
+struct rt_carrier_ops {
+    const char *name;
+    /* Queue one message for the peer; takes its own reference to b. Returns 0, DD_EWOULDBLOCK
+     * (queue full and nonblock) or DD_ENOCONN. May block for room unless nonblock. */
+    int (*send)(struct dd_conn *c, struct obuf *b, bool nonblock);
+};
+
+extern const struct rt_carrier_ops rt_tcp_carrier;
+
+/* ---- link and monitor registry ------------------------------------------------------ */
+
+enum rt_rel_kind {
+    REL_LINK = 1,    /* local mailbox <-> remote pid */
+    REL_MONITOR,     /* local mailbox monitors a remote process (by pid or name) */
+    REL_WATCHER,     /* a remote process monitors a local mailbox */
+};
+
+/* One link or monitor between a local mailbox and a process on a connection's peer. Lives on
+ * the mailbox's list (under mbox->lock) and on the connection's list (under conn->reg_lock)
+ * so that a nodedown reaches every mailbox concerned. */
+struct rt_rel {
+    struct rt_rel *mb_next, *mb_prev; /* mailbox list */
+    struct rt_rel *c_next, *c_prev;   /* connection list */
+    enum rt_rel_kind kind;
+    struct dd_mbox *mb;
+    struct dd_conn *conn;   /* NULL for a relation between two local mailboxes */
+    dd_pid remote;          /* the other process (REL_MONITOR by name: to_name set) */
+    char to_name[MAXATOMLEN_UTF8]; /* REL_MONITOR by name / REL_WATCHER on our name */
+    dd_ref ref;             /* monitors */
+    uint64_t unlink_id;     /* REL_LINK being removed (UNLINK_ID sent, ack pending) */
+    bool c_linked;          /* on conn's list (under conn->reg_lock) */
+};
+
+/* ---- connections -------------------------------------------------------------------- */
+
+enum rt_conn_state {
+    CONN_PENDING = 1, /* dialling or handshaking; messages queue up */
+    CONN_UP,
+    CONN_DOWN,        /* gone: unlinked from the table, freed after a grace period */
+};
+
+/* epoll items of the control thread */
+enum rt_item_kind { ITEM_LISTENER = 1, ITEM_WAKE, ITEM_TIMER, ITEM_EPMD, ITEM_SOCK };
+struct rt_item {
+    enum rt_item_kind kind;
+};
+
+/* One socket of a connection: the handshake, then the established TCP carrier. */
+struct rt_sock {
+    struct rt_item item; /* ITEM_SOCK */
+    struct dd_node *node;
+    int fd;
+    bool initiator;
+    bool up;              /* handshake done: 4-byte framed traffic */
+    struct dd_conn *conn; /* acceptor: NULL until the peer is admitted */
+    struct hs *hs;        /* during the handshake */
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+    uint64_t deadline_ms; /* handshake step deadline (net_setuptime) */
+    bool want_out;        /* EPOLLOUT registered */
+    struct rt_sock *next, *prev; /* node's list of handshaking sockets */
+    bool listed;
+    bool lost_race; /* simultaneous connect: this attempt gave way to the peer's */
+    bool dead;      /* closed; memory freed after the current event batch */
+    struct dd_conn *owner; /* established: the connection using it (not a reference) */
+    struct rt_sock *next_dead;
+    char cookie_buf[256];
+    /* Acceptor: the peer's address for the handshake guard (runtime/carrier_tcp/hsguard.h), the token
+     * of this attempt there, and the time until which the socket is held unread (0: not
+     * held, registered with epoll). */
+    struct hsg_addr src;
+    bool src_known;
+    uint32_t guard_token;
+    uint64_t held_until_ms;
+};
+
+struct dp_chan;
+struct hsio_dial; /* runtime/carrier_tcp/hsio.c */
+
+/* A queued outgoing buffer (TCP). */
+struct rt_txq {
+    struct rt_txq *next;
+    struct obuf *b;
+    size_t off;      /* bytes of b written; fragmented: where the next fragment's data starts */
+    uint64_t sender; /* b's ordering tag: one sender's messages never overtake each other */
+    bool barrier;    /* the carrier switch marker: nothing moves behind it (tcpc.c) */
+    /* Sent in fragments (tcpc.c) when frags_left > 0: the FragmentId of the next one. */
+    uint64_t frag_seq, frags_left;
+    bool pkt_open;        /* a fragment is being written: its header and data below */
+    uint8_t pkt_hdr_len;  /* 4-byte length + fragment header */
+    uint8_t pkt_hdr[DISTMSG_LEN_BYTES + DISTMSG_HDR_FRAG_MAX_LEN];
+    size_t pkt_data, pkt_off; /* the fragment's data bytes; bytes of the packet written */
+};
+
+struct dd_conn {
+    struct cds_lfht_node ht_node; /* node->conns, keyed by peer name */
+    struct rcu_head rcu;
+    _Atomic int refs;
+    struct dd_node *node;
+    char peer[HS_NAME_MAX + 1];
+    _Atomic int state; /* enum rt_conn_state */
+    uint64_t created_ms;
+
+    /* Set when the handshake completes. */
+    uint64_t flags; /* negotiated distribution flags */
+    uint32_t peer_creation;
+    bool peer_published;
+    bool peer_dpdist; /* the peer sent the dpdist trailer */
+    struct rt_sock *sock; /* the established (or outgoing handshaking) socket */
+    bool dialling;        /* an outgoing attempt is in progress (dialler thread / handshake) */
+    unsigned dial_gen;    /* bumped when a dial attempt is abandoned (node->lock) */
+
+    /* TCP send side. */
+    pthread_mutex_t tx_lock;
+    pthread_cond_t tx_room;
+    struct rt_txq *txq_head, *txq_tail;
+    size_t txq_bytes;
+    size_t txq_frag_bytes;  /* of txq_bytes: data of messages going in fragments */
+    uint64_t frag_seq_next; /* SequenceId of our next fragmented message */
+    _Atomic uint64_t last_tx_ms;
+
+    /* Receive side (control thread only, except the atomics). */
+    _Atomic uint64_t last_rx_ms;
+    struct distmsg_reasm reasm;
+    struct distmsg_ctl *ctl; /* decode scratch (large) */
+    _Atomic int64_t unconsumed; /* delivered message bytes not yet freed by the application */
+    _Atomic bool rx_paused;     /* EPOLLIN off because of unconsumed */
+    /* The node's reassembly memory (runtime/carrier_tcp/rxbudget.c; control thread): waiting for room
+     * (EPOLLIN off, on the node's wait list with what it holds), and the reservation of
+     * the large packet being received. */
+    bool rxb_waiting;
+    struct dd_conn *rxb_next;
+    size_t rxb_waiting_held;
+    size_t rxb_pkt;
+
+    /* The carrier data goes through (TCP until a data-plane upgrade); changed under
+     * tx_lock, read without it (a TCP send that finds it changed is redirected). */
+    const struct rt_carrier_ops *_Atomic carrier;
+    bool initiator;        /* we dialled (the upgrade is offered by the initiator) */
+    struct dp_chan *dp_chan; /* the data-plane channel once upgraded (control thread) */
+    struct dp_chan *_Atomic dp_send_chan; /* its handle for senders; freed with the conn */
+    struct distmsg_ctl *dp_ctl; /* decode scratch for the data-plane poller */
+    uint64_t dp_local_session;  /* our rx session id for the upgrade (control thread) */
+    bool dp_peer_has_dp;        /* from the peer's handshake trailer */
+    _Atomic bool dp_peer_switched; /* the peer's {dpdist_switch} was read from TCP */
+    _Atomic int dp_down;        /* set by the poller: the channel went down (reason + 1) */
+    _Atomic uint64_t max_tick_gap_ns; /* largest gap between ticks received (TCP) */
+    uint64_t last_tick_ns;
+    _Atomic uint64_t max_rx_gap_ns;   /* largest gap between packets received (TCP) */
+    uint64_t last_pkt_ns;
+
+    /* Links and monitors with processes on the peer. */
+    pthread_mutex_t reg_lock;
+    struct rt_rel *rels;
+
+    /* Waiters in dd_connect. */
+    pthread_cond_t up_cond;
+    int fail_status;    /* why it went down (DD_E*), under tx_lock */
+    char fail_why[256]; /* ... in words, for dd_connect's error (under tx_lock) */
+};
+
+/* ---- mailboxes ---------------------------------------------------------------------- */
+
+enum rt_sig_kind {
+    SIG_MESSAGE = 1, /* an ordinary message */
+    SIG_LINK,        /* remote asks to link */
+    SIG_UNLINK_ID,   /* remote removes a link: answer with UNLINK_ID_ACK */
+    SIG_UNLINK_ACK,  /* our unlink completed */
+    SIG_EXIT,        /* link exit from `peer` (removes the link) */
+    SIG_EXIT2,       /* exit/2 from `peer` */
+    SIG_MONITOR,     /* remote monitors us */
+    SIG_DEMONITOR,   /* remote drops its monitor */
+    SIG_DOWN,        /* a monitored process went down */
+    SIG_READY,       /* a ready-made message (node events, immediate noconnection) */
+};
+
+#define RT_SIG_SMALL 256
+
+/* A queued signal; the public dd_msg is embedded so a message is handed out without a copy.
+ * The large members (pids and references carry 1 KB node names) come last and are written
+ * only when used: rt_sig_new() clears the rest. */
+struct rt_sig {
+    struct rt_sig *_Atomic next; /* mailbox MPSC queue */
+    enum rt_sig_kind kind;
+    uint64_t id;            /* UNLINK_ID */
+    struct dd_conn *conn;   /* the connection it came from (holds a reference) or NULL */
+    char *name;             /* SIG_MONITOR by name (malloc'd, freed with the signal) */
+    /* The memory behind msg.term: freed with free_fn(free_arg) (NULL: inline/none). */
+    void (*free_fn)(void *arg);
+    void *free_arg;
+    size_t acct_bytes;      /* counted against the carrier's receive bound */
+    void (*consumed_fn)(struct dd_conn *c, size_t bytes); /* carrier's accounting hook */
+    dd_msg msg;             /* SIG_MESSAGE, SIG_EXIT*, SIG_DOWN, SIG_READY: the term */
+    dd_pid peer;            /* sender / linked / monitoring process */
+    dd_ref ref;             /* monitors */
+    char small[RT_SIG_SMALL]; /* small message terms live here (no second allocation) */
+};
+
+struct dd_mbox {
+    struct cds_lfht_node name_node; /* node->names when registered */
+    struct rcu_head rcu;
+    struct dd_node *node;
+    dd_pid pid;
+    char regname[MAXATOMLEN_UTF8];
+    unsigned flags;
+    uint8_t lane;
+    _Atomic bool closed;
+
+    /* MPSC signal queue (Vyukov): producers push at tail, the owner pops at head. */
+    struct rt_sig *_Atomic tail;
+    struct rt_sig *head;
+    struct rt_sig stub;
+    _Atomic uint32_t futex; /* sequence bumped by producers; the receiver sleeps on it */
+    _Atomic int sleeping;
+
+    pthread_mutex_t recv_lock; /* serialises receivers and signal processing */
+    pthread_mutex_t lock;      /* relations */
+    struct rt_rel *rels;
+    bool monitor_nodes;
+    uint64_t next_unlink_id;
+};
+
+/* ---- the node ----------------------------------------------------------------------- */
+
+struct rt_cookie {
+    struct rt_cookie *next;
+    char *peer;
+    char *cookie;
+};
+
+struct dd_node {
+    char name[HS_NAME_MAX + 1];
+    char log_name[RT_LOG_NAME_MAX]; /* module tag for log lines */
+    enum nodename_kind kind;
+    bool hidden;
+    uint32_t creation;
+    uint64_t flags; /* advertised */
+
+    /* Configuration. */
+    unsigned ticktime_ms, tick_interval_ms;
+    unsigned setuptime_ms;
+    size_t max_msg;
+    size_t max_mailboxes;
+    size_t tx_queue_limit; /* TCP send queue bytes before senders wait */
+    size_t rx_unconsumed_limit;
+    char epmd_host[256];
+    bool epmd_host_set;
+    uint16_t epmd_port;
+
+    /* Cookies. */
+    pthread_mutex_t cookie_lock;
+    char *cookie;
+    struct rt_cookie *cookies;
+
+    /* Sockets and the control thread. */
+    int listen_fd;
+    uint16_t listen_port;
+    char listen_address[64]; /* what the listener is bound to, as given */
+    int epmd_fd;
+    int ep;
+    int wake_fd;
+    int timer_fd;
+    pthread_t thread;
+    _Atomic bool stopping;       /* the control thread ends */
+    bool closing; /* dd_node_stop has begun: no new mailbox or connection (under lock) */
+    struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
+    struct hsg *hsguard;         /* failed handshakes per source address (control thread) */
+    /* Reassembly memory of the whole node: TCP fragments and large packets (control thread,
+     * runtime/carrier_tcp/rxbudget.h), DPDK message buffers (the poller). Then the TCP connections that
+     * wait for room in it, what they hold, and the log state (control thread). */
+    struct budget reasm_budget;
+    struct dd_conn *rxb_head, *rxb_tail;
+    size_t rxb_waiting_bytes, rxb_waiting;
+    bool rxb_resuming, rxb_again;
+    uint64_t rxb_log_ms, rxb_refusals_logged;
+    uint64_t rxb_wait_used;      /* memory in use when a connection last began to wait */
+    uint64_t rxb_resumed_ms;     /* when waiting connections were last let go on */
+    struct rt_sock *graveyard;   /* closed sockets, freed after the event batch */
+    struct hsio_dial *dials;     /* outgoing attempts in their dialler thread (under lock) */
+    uint8_t trailer[HS_TRAILER_MAX]; /* what our 'N' messages carry after the name */
+    size_t trailer_len;
+
+    /* Tables (RCU). */
+    pthread_mutex_t lock;
+    struct cds_lfht *conns; /* peer name -> dd_conn (PENDING or UP) */
+    struct cds_lfht *names; /* registered name -> dd_mbox */
+    struct dd_mbox *_Atomic *slots; /* pid number -> mailbox */
+    uint32_t *slot_serial;          /* next serial per slot */
+    uint32_t *free_slots;
+    size_t n_free;
+    size_t n_mailboxes;
+    _Atomic uint64_t ref_counter;
+
+    /* Work for the control thread from other threads. */
+    pthread_mutex_t work_lock;
+    struct rt_work *work;
+
+    /* Node monitors: mailboxes subscribed with dd_monitor_nodes (under node->lock). */
+    struct dd_mbox **node_monitors;
+    size_t n_node_monitors, cap_node_monitors;
+
+    struct obuf *tick;      /* an empty packet, shared */
+    struct dd_mbox *system; /* internal sender for net_kernel replies and '$dpdist' messages */
+    struct rt_dp *dp;
+    _Atomic bool dp_events; /* the poller has something for the control thread */
+    /* Inline polling (mbox.c): the one receiver that polls the port while it waits (its
+     * mailbox's address, low bit set for an express mailbox; 0: none) and when it last did.
+     * The others sleep on their mailboxes until the leader delivers to them. */
+    _Atomic uintptr_t inline_leader;
+    _Atomic uintptr_t inline_waiting; /* the leader while it waits in dd_recv, else 0 */
+    _Atomic uint64_t inline_lease_ns; /* when a leader last took over or left dd_recv */
+    /* Copies of large payloads handed to the leader (mbox_copy_payload), in order. */
+    pthread_mutex_t copy_lock;
+    struct rt_copy_job *copy_head, *copy_tail;
+    _Atomic bool copy_pending;
+    /* Counters for dd_dataplane_summary. */
+    _Atomic uint64_t inline_takeovers;  /* leadership changes */
+    _Atomic uint64_t copies_by_leader;  /* payloads the leader copied for a sender */
+    _Atomic uint64_t copies_taken_back; /* ... that their sender finished itself */
+    _Atomic uint64_t copies_self_polled; /* large copies by a sender polling between chunks */
+};
+
+/* A payload copy the inline leader does for a sending thread (mbox.c). On the sender's
+ * stack; under node->copy_lock while queued. */
+struct rt_copy_job {
+    struct rt_copy_job *next;
+    uint8_t *dst;
+    const uint8_t *src;
+    size_t len, done;
+    _Atomic uint32_t finished; /* futex word: 1 once copied */
+};
+
+/* Work items the control thread runs (node.c). */
+struct rt_work {
+    struct rt_work *next;
+    void (*fn)(struct dd_node *n, void *arg);
+    void *arg;
+};
+void node_post(struct dd_node *n, void (*fn)(struct dd_node *, void *), void *arg);
+void node_wake(struct dd_node *n);
+
+/* ---- shared helpers ------------------------------------------------------------------ */
+
+/* runtime/core/errors.c: set the thread's last error message and return status. */
+int rt_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rt_clear_error(void);
+/* The status of the thread's last rt_fail (DD_OK after rt_clear_error). */
+int rt_last_status(void);
+
+/* Time in milliseconds (monotonic). */
+uint64_t rt_now_ms(void);
+
+/* Identities. */
+void rt_make_ref(struct dd_node *n, dd_ref *out);
+bool rt_pid_is_local(const struct dd_node *n, const dd_pid *p);
+bool rt_ref_is_local(const struct dd_node *n, const dd_ref *r);
+
+/* Connections: runtime/core/conn.h. Mailboxes: runtime/core/mbox.h. */
+
+/* Mailboxes (mbox.c). */
+struct dd_mbox *mbox_lookup_pid(struct dd_node *n, const dd_pid *pid); /* RCU section */
+struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name); /* RCU section */
+void mbox_push(struct dd_mbox *mb, struct rt_sig *s); /* any thread; consumes s */
+struct rt_sig *rt_sig_new(enum rt_sig_kind kind);
+void rt_sig_free(struct rt_sig *s);
+/* Term buffer owned by the signal: copies term (with version byte). */
+bool rt_sig_set_term_copy(struct rt_sig *s, const uint8_t *term, size_t len);
+/* Build {'EXIT', From, Reason}, {'DOWN', Ref, process, Obj, Reason} terms. */
+bool rt_sig_make_exit_term(struct rt_sig *s, const dd_pid *from, const uint8_t *reason,
+                           size_t reason_len);
+bool rt_sig_make_down_term(struct rt_sig *s, const dd_ref *ref, const dd_pid *pid,
+                           const char *name, const char *node, const uint8_t *reason,
+                           size_t reason_len);
+void mbox_close_all(struct dd_node *n);
+
+/* Node events (node.c). */
+void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visible);
+/* The cookie to use with peer, copied into buf (node.c). */
+const char *node_cookie_for(struct dd_node *n, const char *peer, char *buf, size_t cap);
+
+
+#endif
