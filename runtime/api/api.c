@@ -26,25 +26,45 @@
 #include "runtime/core/route.h"
 #include "runtime/core/terms.h"
 
+/* ---- status codes ------------------------------------------------------------------- */
+
+const char *dd_strerror(int status)
+{
+    switch (status) {
+#define DD_X_CASE(name, value, msg)                                                                \
+    case value:                                                                                    \
+        return msg;
+        DD_STATUS_CODES(DD_X_CASE)
+#undef DD_X_CASE
+    default:
+        return "unknown status";
+    }
+}
+
+const char *dd_last_error(void)
+{
+    return lasterr_get();
+}
+
 /* ---- argument checks ---------------------------------------------------------------- */
 
 static int need_node(const dd_node *n)
 {
-    return n ? DD_OK : rt_fail(DD_EINVAL, "node is NULL");
+    return n ? DD_OK : lasterr_set(DD_EINVAL, "node is NULL");
 }
 
 static int need_mbox(const dd_mbox *mb)
 {
     if (!mb)
-        return rt_fail(DD_EINVAL, "mailbox is NULL");
+        return lasterr_set(DD_EINVAL, "mailbox is NULL");
     if (atomic_load(&mb->closed))
-        return rt_fail(DD_ECLOSED, "mailbox %u is closed", mb->pid.num);
+        return lasterr_set(DD_ECLOSED, "mailbox %u is closed", mb->pid.num);
     return DD_OK;
 }
 
 static int need_ptr(const void *p, const char *what)
 {
-    return p ? DD_OK : rt_fail(DD_EINVAL, "%s is NULL", what);
+    return p ? DD_OK : lasterr_set(DD_EINVAL, "%s is NULL", what);
 }
 
 /* A node name to look up or dial: 1..NODENAME_MAX_BYTES bytes. Whether it is a node name
@@ -52,10 +72,10 @@ static int need_ptr(const void *p, const char *what)
 static int need_node_name(const char *s, const char *what)
 {
     if (!s)
-        return rt_fail(DD_EINVAL, "%s is NULL", what);
+        return lasterr_set(DD_EINVAL, "%s is NULL", what);
     size_t len = strnlen(s, NODENAME_MAX_BYTES + 1);
     if (len == 0 || len > NODENAME_MAX_BYTES)
-        return rt_fail(DD_EINVAL, "%s must be 1..%d bytes", what, NODENAME_MAX_BYTES);
+        return lasterr_set(DD_EINVAL, "%s must be 1..%d bytes", what, NODENAME_MAX_BYTES);
     return DD_OK;
 }
 
@@ -63,13 +83,13 @@ static int need_node_name(const char *s, const char *what)
 static int need_atom(const char *s, const char *what)
 {
     if (!s)
-        return rt_fail(DD_EINVAL, "%s is NULL", what);
+        return lasterr_set(DD_EINVAL, "%s is NULL", what);
     size_t len = strnlen(s, MAXATOMLEN_UTF8);
     size_t chars = 0;
     for (size_t i = 0; i < len; i++)
         chars += ((unsigned char)s[i] & 0xc0) != 0x80;
     if (len == 0 || len >= MAXATOMLEN_UTF8 || chars > MAXATOMLEN - 1)
-        return rt_fail(DD_EINVAL, "%s must be 1..%d characters", what, MAXATOMLEN - 1);
+        return lasterr_set(DD_EINVAL, "%s must be 1..%d characters", what, MAXATOMLEN - 1);
     return DD_OK;
 }
 
@@ -78,23 +98,23 @@ static int need_id_node(const char *node, size_t cap, const char *what)
 {
     size_t len = strnlen(node, cap);
     if (len == 0 || len == cap)
-        return rt_fail(DD_EINVAL, "%s has no node name (empty or not NUL-terminated)", what);
+        return lasterr_set(DD_EINVAL, "%s has no node name (empty or not NUL-terminated)", what);
     return DD_OK;
 }
 
 static int need_pid(const dd_pid *p, const char *what)
 {
     if (!p)
-        return rt_fail(DD_EINVAL, "%s is NULL", what);
+        return lasterr_set(DD_EINVAL, "%s is NULL", what);
     return need_id_node(p->node, sizeof(p->node), what);
 }
 
 static int need_ref(const dd_ref *r, const char *what)
 {
     if (!r)
-        return rt_fail(DD_EINVAL, "%s is NULL", what);
+        return lasterr_set(DD_EINVAL, "%s is NULL", what);
     if (r->len < 1 || r->len > (int)(sizeof(r->n) / sizeof(r->n[0])))
-        return rt_fail(DD_EINVAL, "%s has %d words (1..5)", what, r->len);
+        return lasterr_set(DD_EINVAL, "%s has %d words (1..5)", what, r->len);
     return need_id_node(r->node, sizeof(r->node), what);
 }
 
@@ -102,7 +122,7 @@ static int need_ref(const dd_ref *r, const char *what)
 static int need_term(const dd_node *n, const void *term, size_t len)
 {
     if (len > n->max_msg)
-        return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu", len,
+        return lasterr_set(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu", len,
                        n->max_msg);
     return route_check_term(term, len);
 }
@@ -111,7 +131,7 @@ static int need_term(const dd_node *n, const void *term, size_t len)
 
 int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out)
 {
-    rt_clear_error();
+    lasterr_clear();
     return node_start(cfg, out);
 }
 
@@ -144,9 +164,9 @@ int dd_connect(dd_node *node, const char *peer, int timeout_ms)
     int rc;
     if ((rc = need_node(node)) || (rc = need_node_name(peer, "peer")))
         return rc;
-    struct dd_conn *c = conn_get_or_dial(node, peer);
+    struct conn *c = conn_get_or_dial(node, peer);
     if (!c)
-        return strcmp(peer, node->name) == 0 ? DD_OK : rt_last_status();
+        return strcmp(peer, node->name) == 0 ? DD_OK : lasterr_status();
     rc = conn_wait_up(c, timeout_ms);
     conn_unref(c);
     return rc;
@@ -169,7 +189,7 @@ int dd_ping(dd_node *node, const char *peer, int timeout_ms)
         return rc;
     /* {'$gen_call', {Self, Tag}, {is_auth, node()}} to net_kernel, as net_adm:ping/1. */
     dd_ref tag;
-    rt_make_ref(node, &tag);
+    node_make_ref(node, &tag);
     ei_x_buff x;
     ei_x_new_with_version(&x);
     ei_x_encode_tuple_header(&x, 3);
@@ -186,7 +206,7 @@ int dd_ping(dd_node *node, const char *peer, int timeout_ms)
     while (rc == DD_OK && !pong) {
         uint64_t now = clock_now_ms();
         if (now >= deadline) {
-            rc = rt_fail(DD_ETIMEDOUT, "no answer from %s", peer);
+            rc = lasterr_set(DD_ETIMEDOUT, "no answer from %s", peer);
             break;
         }
         dd_msg *m;
@@ -205,7 +225,7 @@ int dd_ping(dd_node *node, const char *peer, int timeout_ms)
     }
     mbox_close(mb, term_normal, term_normal_len);
     if (!pong && rc == DD_OK)
-        rc = rt_fail(DD_ENOCONN, "%s did not answer yes", peer);
+        rc = lasterr_set(DD_ENOCONN, "%s did not answer yes", peer);
     return pong ? DD_OK : rc;
 }
 
@@ -215,13 +235,13 @@ int dd_nodes(dd_node *node, enum dd_nodes_which which, char ***names, size_t *co
     if ((rc = need_node(node)) || (rc = need_ptr(names, "names")))
         return rc;
     if (which != DD_NODES_VISIBLE && which != DD_NODES_HIDDEN && which != DD_NODES_CONNECTED)
-        return rt_fail(DD_EINVAL, "which must be DD_NODES_VISIBLE, _HIDDEN or _CONNECTED");
+        return lasterr_set(DD_EINVAL, "which must be DD_NODES_VISIBLE, _HIDDEN or _CONNECTED");
     size_t cap = 16, k = 0;
     char **out = malloc(cap * sizeof(*out));
     if (!out)
-        return rt_fail(DD_ENOMEM, "out of memory");
+        return lasterr_set(DD_ENOMEM, "out of memory");
     struct cds_lfht_iter it;
-    struct dd_conn *c;
+    struct conn *c;
     rcu_rd_enter();
     cds_lfht_for_each_entry(node->conns, &it, c, ht_node)
     {
@@ -264,7 +284,7 @@ enum dd_carrier_kind dd_node_carrier(dd_node *node, const char *peer)
     if (need_node(node) || need_node_name(peer, "peer"))
         return k;
     rcu_rd_enter();
-    struct dd_conn *c = conn_lookup(node, peer);
+    struct conn *c = conn_lookup(node, peer);
     if (c && atomic_load(&c->state) == CONN_UP)
         k = dp_glue_carrier_kind(c);
     rcu_rd_leave();
@@ -279,14 +299,14 @@ int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out)
         return rc;
     memset(out, 0, sizeof(*out));
     rcu_rd_enter();
-    struct dd_conn *c = conn_lookup(node, peer);
+    struct conn *c = conn_lookup(node, peer);
     if (c)
         conn_ref(c);
     rcu_rd_leave();
     if (!c || atomic_load(&c->state) != CONN_UP) {
         if (c)
             conn_unref(c);
-        return rt_fail(DD_ENOTFOUND, "not connected to %s", peer);
+        return lasterr_set(DD_ENOTFOUND, "not connected to %s", peer);
     }
     out->carrier = dp_glue_carrier_kind(c);
     if (out->carrier == DD_CARRIER_DPDK)
@@ -321,12 +341,12 @@ int dd_disconnect(dd_node *node, const char *peer)
     if ((rc = need_node(node)) || (rc = need_node_name(peer, "peer")))
         return rc;
     rcu_rd_enter();
-    struct dd_conn *c = conn_lookup(node, peer);
+    struct conn *c = conn_lookup(node, peer);
     if (c)
         conn_ref(c);
     rcu_rd_leave();
     if (!c)
-        return rt_fail(DD_ENOTFOUND, "not connected to %s", peer);
+        return lasterr_set(DD_ENOTFOUND, "not connected to %s", peer);
     conn_down(c, DD_ECLOSED, "disconnected by the application");
     conn_unref(c);
     return DD_OK;
@@ -337,7 +357,7 @@ int dd_make_ref(dd_node *node, dd_ref *out)
     int rc;
     if ((rc = need_node(node)) || (rc = need_ptr(out, "out")))
         return rc;
-    rt_make_ref(node, out);
+    node_make_ref(node, out);
     return DD_OK;
 }
 
@@ -350,7 +370,7 @@ int dd_mbox_open(dd_node *node, const char *regname, unsigned flags, dd_mbox **o
         (regname && (rc = need_atom(regname, "registered name"))))
         return rc;
     if (flags & ~(unsigned)DD_MBOX_EXPRESS)
-        return rt_fail(DD_EINVAL, "unknown mailbox flags 0x%x", flags & ~(unsigned)DD_MBOX_EXPRESS);
+        return lasterr_set(DD_EINVAL, "unknown mailbox flags 0x%x", flags & ~(unsigned)DD_MBOX_EXPRESS);
     return mbox_open(node, regname, flags, out);
 }
 
@@ -386,7 +406,7 @@ dd_node *dd_mbox_node(const dd_mbox *mb)
 static int need_send_flags(unsigned flags)
 {
     if (flags & ~(unsigned)DD_SEND_NONBLOCK)
-        return rt_fail(DD_EINVAL, "unknown send flags 0x%x", flags & ~(unsigned)DD_SEND_NONBLOCK);
+        return lasterr_set(DD_EINVAL, "unknown send flags 0x%x", flags & ~(unsigned)DD_SEND_NONBLOCK);
     return DD_OK;
 }
 
@@ -506,7 +526,7 @@ int dd_monitor_nodes(dd_mbox *mb, bool on)
     pthread_mutex_lock(&n->lock);
     if (atomic_load(&mb->closed)) { /* mbox_close removes subscribers under this lock */
         pthread_mutex_unlock(&n->lock);
-        return rt_fail(DD_ECLOSED, "mailbox %u is closed", mb->pid.num);
+        return lasterr_set(DD_ECLOSED, "mailbox %u is closed", mb->pid.num);
     }
     size_t i;
     for (i = 0; i < n->n_node_monitors && n->node_monitors[i] != mb; i++)
@@ -518,7 +538,7 @@ int dd_monitor_nodes(dd_mbox *mb, bool on)
             size_t cap = n->cap_node_monitors ? n->cap_node_monitors * 2 : 8;
             struct dd_mbox **p = realloc(n->node_monitors, cap * sizeof(*p));
             if (!p)
-                rc = rt_fail(DD_ENOMEM, "out of memory");
+                rc = lasterr_set(DD_ENOMEM, "out of memory");
             else {
                 n->node_monitors = p;
                 n->cap_node_monitors = cap;
@@ -538,11 +558,11 @@ int dd_monitor_nodes(dd_mbox *mb, bool on)
 const char *dd_pid_str(const dd_pid *pid, char *buf, size_t cap)
 {
     if (!buf || cap == 0) {
-        rt_fail(DD_EINVAL, "buf is NULL or has no room");
+        lasterr_set(DD_EINVAL, "buf is NULL or has no room");
         return "";
     }
     if (!pid) {
-        rt_fail(DD_EINVAL, "pid is NULL");
+        lasterr_set(DD_EINVAL, "pid is NULL");
         buf[0] = '\0';
         return buf;
     }

@@ -25,6 +25,7 @@
 #include <sys/random.h>
 
 #include "common/bigbuf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "control/dpctl.h"
@@ -70,7 +71,7 @@ static void notify_control(void *arg)
 {
     struct dd_node *n = arg;
     atomic_store(&n->dp_events, true);
-    node_wake(n);
+    ctl_wake(n);
 }
 
 static void params_from_cfg(struct dd_node *n, const struct cfg_file *cfg,
@@ -230,7 +231,7 @@ size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap)
     return dpctl_extra_encode(buf, cap, &ep);
 }
 
-bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len)
+bool dp_glue_parse_trailer(struct conn *c, const uint8_t *t, size_t len)
 {
     struct dpctl_trailer tr;
     if (dpctl_trailer_parse(t, len, &tr) != DPCTL_OK)
@@ -239,7 +240,7 @@ bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len)
     return true;
 }
 
-void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len)
+void dp_glue_note_extra(struct conn *c, const uint8_t *extra, size_t len)
 {
     /* The handshake trailer is authoritative (it is authenticated); the Extra field is
      * informational for tools (dpdist-epmd -names shows nothing of it, PORT_PLEASE2 does). */
@@ -255,7 +256,7 @@ void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len)
  * kernel's timer slack, 50 µs by default): far below the time the queue takes to drain. */
 #define DP_SEND_FULL_NAP_NS 20000
 
-static int dp_carrier_send(struct dd_conn *c, struct obuf *b, bool nonblock)
+static int dp_carrier_send(struct conn *c, struct obuf *b, bool nonblock)
 {
     /* The channel handle lives as long as c (dp_glue_free_chan): a reference to c is all a
      * sender needs. */
@@ -282,9 +283,9 @@ static int dp_carrier_send(struct dd_conn *c, struct obuf *b, bool nonblock)
     case 0:
         return DD_OK;
     case -EAGAIN:
-        return rt_fail(DD_EWOULDBLOCK, "data-plane send queue to %s is full", c->peer);
+        return lasterr_set(DD_EWOULDBLOCK, "data-plane send queue to %s is full", c->peer);
     case -EMSGSIZE:
-        return rt_fail(DD_ETOOBIG, "message of %u bytes is above the data plane's maximum",
+        return lasterr_set(DD_ETOOBIG, "message of %u bytes is above the data plane's maximum",
                        b->dp.len);
     default:
         return DD_ENOCONN;
@@ -296,7 +297,7 @@ static const struct rt_carrier_ops dp_carrier = {
     .send = dp_carrier_send,
 };
 
-enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c)
+enum dd_carrier_kind dp_glue_carrier_kind(struct conn *c)
 {
     return atomic_load(&c->carrier) == &dp_carrier ? DD_CARRIER_DPDK : DD_CARRIER_TCP;
 }
@@ -305,7 +306,7 @@ enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c)
 
 /* Any thread holding a reference to c: c->dp_chan is the control thread's (detach clears
  * it); the sender handle lives as long as c. */
-static void dp_consumed_hook(struct dd_conn *c, size_t bytes)
+static void dp_consumed_hook(struct conn *c, size_t bytes)
 {
     struct dp_chan *ch = atomic_load(&c->dp_send_chan);
     if (ch)
@@ -314,7 +315,7 @@ static void dp_consumed_hook(struct dd_conn *c, size_t bytes)
 
 static void on_deliver(void *ctx, const chan_delivery *m)
 {
-    struct dd_conn *c = ctx;
+    struct conn *c = ctx;
     struct distmsg_hdr h;
     enum distmsg_result r = distmsg_header_decode(m->data, m->len, &h);
     if (r != DISTMSG_OK || h.kind == DISTMSG_HDR_FRAG_START || h.kind == DISTMSG_HDR_FRAG_CONT) {
@@ -341,7 +342,7 @@ static void on_deliver(void *ctx, const chan_delivery *m)
 
 static void on_down(void *ctx, enum chan_down_reason why)
 {
-    struct dd_conn *c = ctx;
+    struct conn *c = ctx;
     atomic_store(&c->dp_down, (int)why + 1);
 }
 
@@ -351,8 +352,8 @@ void dp_glue_check_events(struct dd_node *n)
     if (!n->dp || !atomic_exchange(&n->dp_events, false))
         return;
     struct cds_lfht_iter it;
-    struct dd_conn *c;
-    struct dd_conn *victims[64];
+    struct conn *c;
+    struct conn *victims[64];
     size_t k = 0;
     cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
     {
@@ -379,13 +380,13 @@ static uint64_t random_session(void)
     uint64_t v = 0;
     while (v == 0)
         if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-            v = (uint64_t)rt_now_ms() * 0x9E3779B97F4A7C15ull;
+            v = (uint64_t)clock_now_ms() * 0x9E3779B97F4A7C15ull;
     return v;
 }
 
 /* Sends m to the peer's '$dpdist'. The upgrade's messages always use TCP (conn_send would
  * follow the carrier, which is still TCP here). */
-static void send_ctl_msg(struct dd_conn *c, const struct dpctl_msg *m)
+static void send_ctl_msg(struct conn *c, const struct dpctl_msg *m)
 {
     uint8_t term[DPCTL_ATOM_MAX + 128];
     size_t len = dpctl_encode(m, term, sizeof(term));
@@ -394,7 +395,7 @@ static void send_ctl_msg(struct dd_conn *c, const struct dpctl_msg *m)
 }
 
 /* Our offer (REQ or ACK) with our receive session for c's channel. */
-static void send_offer(struct dd_conn *c, enum dpctl_kind kind, uint64_t session)
+static void send_offer(struct conn *c, enum dpctl_kind kind, uint64_t session)
 {
     struct rt_dp *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
@@ -415,7 +416,7 @@ static void chan_retired(void *arg)
 }
 
 /* Adds the channel for c from the peer's offer; rx blocked until its {dpdist_switch}. */
-static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct dpctl_offer *o)
+static bool add_channel(struct conn *c, uint64_t local_session, const struct dpctl_offer *o)
 {
     struct rt_dp *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
@@ -451,7 +452,7 @@ static bool add_channel(struct dd_conn *c, uint64_t local_session, const struct 
 }
 
 /* Sends {dpdist_switch} as our last TCP message and moves our sends to DPDK. */
-static void switch_carrier(struct dd_conn *c)
+static void switch_carrier(struct conn *c)
 {
     uint8_t term[32];
     struct dpctl_msg m = {.kind = DPCTL_SWITCH};
@@ -470,7 +471,7 @@ static void switch_carrier(struct dd_conn *c)
               c->node->name, c->peer);
 }
 
-void dp_glue_maybe_upgrade(struct dd_conn *c)
+void dp_glue_maybe_upgrade(struct conn *c)
 {
     struct dd_node *n = c->node;
     if (!c->initiator || !c->peer_dpdist)
@@ -484,7 +485,7 @@ void dp_glue_maybe_upgrade(struct dd_conn *c)
     send_offer(c, DPCTL_REQ, c->dp_local_session);
 }
 
-static void send_nak(struct dd_conn *c, const char *why)
+static void send_nak(struct conn *c, const char *why)
 {
     struct dpctl_msg m = {.kind = DPCTL_NAK};
     snprintf(m.reason, sizeof(m.reason), "%s", why);
@@ -494,13 +495,13 @@ static void send_nak(struct dd_conn *c, const char *why)
 
 /* An upgrade message from the peer, decoded (rc: dpctl_decode's result). */
 struct upgrade_work {
-    struct dd_conn *c;
+    struct conn *c;
     enum dpctl_result rc;
     struct dpctl_msg m;
 };
 
 /* Acceptor: the initiator's offer. */
-static void on_req(struct dd_conn *c, const struct upgrade_work *w)
+static void on_req(struct conn *c, const struct upgrade_work *w)
 {
     if (c->initiator || c->dp_chan)
         return;
@@ -521,7 +522,7 @@ static void on_req(struct dd_conn *c, const struct upgrade_work *w)
 }
 
 /* Initiator: the acceptor's offer in answer to ours. */
-static void on_ack(struct dd_conn *c, const struct upgrade_work *w)
+static void on_ack(struct conn *c, const struct upgrade_work *w)
 {
     if (!c->initiator || c->dp_chan || !c->node->dp)
         return;
@@ -532,7 +533,7 @@ static void on_ack(struct dd_conn *c, const struct upgrade_work *w)
                   c->peer, w->rc == DPCTL_OK ? "no channel" : dpctl_strerror(w->rc));
 }
 
-static void on_nak(struct dd_conn *c, const struct upgrade_work *w)
+static void on_nak(struct conn *c, const struct upgrade_work *w)
 {
     DLOG_INFO(c->node->log_name, "%s declined the data-plane upgrade (%s): staying on TCP",
               c->peer, w->rc == DPCTL_OK ? w->m.reason : "?");
@@ -540,7 +541,7 @@ static void on_nak(struct dd_conn *c, const struct upgrade_work *w)
 
 static void upgrade_handle(struct upgrade_work *w)
 {
-    struct dd_conn *c = w->c;
+    struct conn *c = w->c;
     if (atomic_load(&c->state) == CONN_UP) {
         switch (w->m.kind) {
         case DPCTL_REQ:
@@ -566,7 +567,7 @@ static void upgrade_on_control(struct dd_node *n, void *arg)
     free(arg);
 }
 
-void dp_glue_upgrade_msg(struct dd_conn *c, const struct dpctl_msg *m, enum dpctl_result rc)
+void dp_glue_upgrade_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc)
 {
     if (m->kind == DPCTL_SWITCH) {
         if (rc != DPCTL_OK)
@@ -580,7 +581,7 @@ void dp_glue_upgrade_msg(struct dd_conn *c, const struct dpctl_msg *m, enum dpct
         return;
     }
     /* The rest touches the engine's slow path: on the control thread, in stream order. */
-    if (pthread_equal(pthread_self(), c->node->thread)) {
+    if (ctl_is_control_thread(c->node)) {
         struct upgrade_work now = {.c = c, .rc = rc, .m = *m};
         conn_ref(c);
         upgrade_handle(&now);
@@ -593,10 +594,10 @@ void dp_glue_upgrade_msg(struct dd_conn *c, const struct dpctl_msg *m, enum dpct
     w->rc = rc;
     w->m = *m;
     conn_ref(c);
-    node_post(c->node, upgrade_on_control, w);
+    ctl_post(c->node, upgrade_on_control, w);
 }
 
-void dp_glue_detach(struct dd_conn *c)
+void dp_glue_detach(struct conn *c)
 {
     struct dp_chan *ch = c->dp_chan;
     if (!ch)
@@ -605,13 +606,13 @@ void dp_glue_detach(struct dd_conn *c)
     dp_chan_close(ch, chan_retired, c);
 }
 
-void dp_glue_free_chan(struct dd_conn *c)
+void dp_glue_free_chan(struct conn *c)
 {
     struct dp_chan *ch = atomic_exchange(&c->dp_send_chan, NULL);
     dp_chan_free(ch);
 }
 
-void dp_glue_consumed(struct dd_conn *c, size_t bytes)
+void dp_glue_consumed(struct conn *c, size_t bytes)
 {
     dp_consumed_hook(c, bytes);
 }
@@ -663,7 +664,7 @@ uint64_t dp_glue_hb_interval_ns(struct dd_node *n)
 int dp_glue_summary(struct dd_node *n, FILE *out)
 {
     if (!n->dp)
-        return rt_fail(DD_ENOTFOUND, "%s has no data plane", n->name);
+        return lasterr_set(DD_ENOTFOUND, "%s has no data plane", n->name);
     dp_engine_summary(n->dp->engine, out);
     if (n->dp->inline_poll)
         fprintf(out,
@@ -675,7 +676,7 @@ int dp_glue_summary(struct dd_node *n, FILE *out)
     return DD_OK;
 }
 
-int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out)
+int dp_glue_peer_stats(struct conn *c, struct dd_peer_stats *out)
 {
     /* An application thread (dd_peer_stats): see dp_consumed_hook. */
     struct dp_chan *ch = atomic_load(&c->dp_send_chan);
@@ -700,7 +701,7 @@ int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out)
 int dp_glue_fault(struct dd_node *n, bool enable)
 {
     if (!n->dp || !n->dp->cfg.fault.enabled)
-        return rt_fail(DD_ENOTFOUND, "%s has no fault injection configured", n->name);
+        return lasterr_set(DD_ENOTFOUND, "%s has no fault injection configured", n->name);
     dp_engine_set_fault(n->dp->engine, enable);
     return DD_OK;
 }

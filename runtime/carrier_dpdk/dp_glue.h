@@ -20,19 +20,19 @@ size_t dp_glue_trailer(struct dd_node *n, uint8_t *buf, size_t cap);
 /* What we register in EPMD's Extra field: our data-plane endpoint, or nothing. */
 size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap);
 /* The peer's handshake trailer: true if it is a dpdist node. */
-bool dp_glue_parse_trailer(struct dd_conn *c, const uint8_t *t, size_t len);
+bool dp_glue_parse_trailer(struct conn *c, const uint8_t *t, size_t len);
 /* The peer's EPMD Extra field (initiator side). */
-void dp_glue_note_extra(struct dd_conn *c, const uint8_t *extra, size_t len);
+void dp_glue_note_extra(struct conn *c, const uint8_t *extra, size_t len);
 /* Start the upgrade of an UP connection to a dpdist peer (initiator, control thread). */
-void dp_glue_maybe_upgrade(struct dd_conn *c);
+void dp_glue_maybe_upgrade(struct conn *c);
 /* An upgrade message from the peer (REQ, ACK, NAK, SWITCH), as dpctl_decode gave it (rc its
  * result: a REQ with a bad offer is answered with a nak). Any carrier's receiving thread:
  * SWITCH is acted on at once (stream order), the rest on the control thread. */
-void dp_glue_upgrade_msg(struct dd_conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
+void dp_glue_upgrade_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
 /* The connection is down: close its channel (control thread). */
-void dp_glue_detach(struct dd_conn *c);
+void dp_glue_detach(struct conn *c);
 /* Frees the channel handle of c (when c itself is freed). */
-void dp_glue_free_chan(struct dd_conn *c);
+void dp_glue_free_chan(struct conn *c);
 /* Inline polling: spin this long after traffic (0: always), then sleep this long between
  * polls ([eal] busy_poll_us, idle_sleep_us). */
 uint64_t dp_glue_busy_poll_ns(struct dd_node *n);
@@ -40,9 +40,9 @@ uint64_t dp_glue_idle_sleep_ns(struct dd_node *n);
 /* The data plane's clock (TSC-based, calibrated; CLOCK_MONOTONIC without a data plane). */
 uint64_t dp_glue_clock_ns(void);
 /* The application freed bytes delivered over the data plane. */
-void dp_glue_consumed(struct dd_conn *c, size_t bytes);
+void dp_glue_consumed(struct conn *c, size_t bytes);
 /* The carrier currently used by c. */
-enum dd_carrier_kind dp_glue_carrier_kind(struct dd_conn *c);
+enum dd_carrier_kind dp_glue_carrier_kind(struct conn *c);
 /* Control thread: act on what the poller reported (channels down). */
 void dp_glue_check_events(struct dd_node *n);
 /* Inline polling: whether this node's application threads run the poll loop, and one
@@ -53,7 +53,7 @@ unsigned dp_glue_poll(struct dd_node *n, unsigned iterations);
 unsigned dp_glue_poll_locked(struct dd_node *n, unsigned iterations);
 uint64_t dp_glue_hb_interval_ns(struct dd_node *n);
 int dp_glue_summary(struct dd_node *n, FILE *out);
-int dp_glue_peer_stats(struct dd_conn *c, struct dd_peer_stats *out);
+int dp_glue_peer_stats(struct conn *c, struct dd_peer_stats *out);
 int dp_glue_fault(struct dd_node *n, bool enable);
 
 #endif

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "control/cookie.h"
 #include "control/epmd/epmd_client.h"
@@ -43,6 +44,8 @@
 #include "runtime/carrier_tcp/tcpc.h"
 
 /* ---- sockets ------------------------------------------------------------------------ */
+
+static void sock_event(struct ctl_item *it, uint32_t events);
 
 static void list_add(struct dd_node *n, struct rt_sock *s)
 {
@@ -125,10 +128,10 @@ void hsio_bury(struct dd_node *n)
     }
 }
 
-struct dd_conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s)
+struct conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s)
 {
     (void)n;
-    struct dd_conn *c = s->owner;
+    struct conn *c = s->owner;
     if (c)
         conn_ref(c);
     return c;
@@ -160,7 +163,7 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
     enum hs_status st = HS_STATUS_OK;
     pthread_mutex_lock(&n->lock);
     bool existed;
-    struct dd_conn *c = conn_insert_new(n, peer, &existed);
+    struct conn *c = conn_insert_new(n, peer, &existed);
     if (!c) {
         DLOG_ERR(n->log_name, "** Connection attempt from node %s refused: %s **", peer,
                  n->closing ? "this node is stopping" : "out of memory");
@@ -205,7 +208,7 @@ static bool cb_alive_answer(void *arg, const char *peer)
      * peer remembers is gone here. False when the attempt gave way to the peer's own
      * (simultaneous connect) or the connection went meanwhile: the peer's is the one to keep. */
     pthread_mutex_lock(&n->lock);
-    struct dd_conn *c = s->conn;
+    struct conn *c = s->conn;
     bool ours = c && c->sock == s && !s->lost_race && atomic_load(&c->state) == CONN_PENDING;
     pthread_mutex_unlock(&n->lock);
     if (ours)
@@ -220,7 +223,7 @@ static const struct hs_callbacks g_hs_cb = {
     .alive_answer = cb_alive_answer,
 };
 
-static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struct dd_conn *c)
+static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struct conn *c)
 {
     struct rt_sock *s = calloc(1, sizeof(*s));
     struct hs *hs = malloc(sizeof(*hs));
@@ -229,13 +232,13 @@ static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struc
         free(hs);
         return NULL;
     }
-    s->item.kind = ITEM_SOCK;
+    s->item.on_event = sock_event;
     s->node = n;
     s->fd = fd;
     s->initiator = initiator;
     s->conn = c;
     s->hs = hs;
-    s->deadline_ms = rt_now_ms() + n->setuptime_ms;
+    s->deadline_ms = clock_now_ms() + n->setuptime_ms;
     struct hs_config cfg = {
         .role = initiator ? HS_INITIATOR : HS_ACCEPTOR,
         .my_name = n->name,
@@ -273,10 +276,17 @@ static int flush_hs_output(struct rt_sock *s)
     return 0;
 }
 
-static void sock_epoll(struct dd_node *n, struct rt_sock *s, int op, uint32_t ev)
+/* The socket's events reach hsio_on_event. */
+static void sock_event(struct ctl_item *it, uint32_t events)
 {
-    struct epoll_event e = {.events = ev, .data.ptr = &s->item};
-    epoll_ctl(n->ep, op, s->fd, &e);
+    struct rt_sock *s = (struct rt_sock *)((char *)it - offsetof(struct rt_sock, item));
+    hsio_on_event(s->node, s, events);
+}
+
+void hsio_listener_event(struct ctl_item *it, uint32_t events)
+{
+    (void)events;
+    hsio_accept((struct dd_node *)((char *)it - offsetof(struct dd_node, listen_item)));
 }
 
 /* ---- outcome ------------------------------------------------------------------------- */
@@ -334,7 +344,7 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
 static void handshake_drop(struct dd_node *n, struct rt_sock *s, enum hs_error e)
 {
     flush_hs_output(s); /* a refusal status still goes out */
-    struct dd_conn *c = s->conn;
+    struct conn *c = s->conn;
     s->conn = NULL;
     if (c) {
         pthread_mutex_lock(&n->lock);
@@ -358,7 +368,7 @@ static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error
     /* The peer's own offences count against its address (the guard delays its next attempt)
      * and are logged within the guard's budget; the rest is always logged. */
     bool counted = !s->initiator && s->src_known && hsg_counts(e);
-    if (!counted || hsg_failed(n->hsguard, &s->src, rt_now_ms()))
+    if (!counted || hsg_failed(n->hsguard, &s->src, clock_now_ms()))
         log_failure(n, s, e);
     handshake_drop(n, s, e);
 }
@@ -369,12 +379,12 @@ static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error
  * a connection down. A connection that is merely pending by now (the old one went down and a
  * send dialled again) is taken over instead: our own attempt is abandoned and what is queued
  * on it goes out on s. Returns the connection, referenced for s, or NULL (out of memory). */
-static struct dd_conn *replace_old_conn(struct dd_node *n, struct rt_sock *s, const char *peer)
+static struct conn *replace_old_conn(struct dd_node *n, struct rt_sock *s, const char *peer)
 {
     for (int tries = 0; tries < 8; tries++) {
         pthread_mutex_lock(&n->lock);
         bool existed;
-        struct dd_conn *c = conn_insert_new(n, peer, &existed);
+        struct conn *c = conn_insert_new(n, peer, &existed);
         if (c && existed && atomic_load(&c->state) == CONN_PENDING) {
             c->dial_gen++;
             c->dialling = false;
@@ -407,7 +417,7 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
      * ours. (Before, the initiator took its own pending connection for the old one here and
      * tore it down: its queue dropped, dd_connect failed, and its later tcpc_close freed the
      * socket the replacement was using.) */
-    struct dd_conn *c = s->conn;
+    struct conn *c = s->conn;
     if (!s->initiator && !c) {
         c = replace_old_conn(n, s, res->peer_name);
         if (!c) {
@@ -427,10 +437,10 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
     free(s->hs);
     s->hs = NULL;
     s->up = true;
-    uint64_t now = rt_now_ms();
+    uint64_t now = clock_now_ms();
     atomic_store(&c->last_rx_ms, now);
     atomic_store(&c->last_tx_ms, now);
-    sock_epoll(n, s, EPOLL_CTL_MOD, EPOLLIN | EPOLLRDHUP);
+    ctl_mod_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
     s->conn = NULL; /* the connection owns the socket now */
     s->owner = c;
     conn_set_up(c);
@@ -480,7 +490,7 @@ static void handshake_step(struct dd_node *n, struct rt_sock *s)
         /* net_setuptime bounds each handshake step: only a whole message restarts it, so a
          * peer trickling bytes cannot hold the socket open. */
         if (used > 0)
-            s->deadline_ms = rt_now_ms() + n->setuptime_ms;
+            s->deadline_ms = clock_now_ms() + n->setuptime_ms;
         memmove(s->rx, s->rx + used, s->rx_len - used);
         s->rx_len -= used;
         /* A simultaneous connect may have made another socket redundant. */
@@ -505,7 +515,7 @@ void hsio_on_event(struct dd_node *n, struct rt_sock *s, uint32_t events)
         return;
     if (s->up) {
         /* Established: the socket belongs to its connection. */
-        struct dd_conn *c = hsio_sock_conn(n, s);
+        struct conn *c = hsio_sock_conn(n, s);
         if (!c)
             return;
         if (events & EPOLLOUT)
@@ -528,11 +538,11 @@ void hsio_reap(struct dd_node *n, uint64_t now)
             if (now >= s->held_until_ms) {
                 s->held_until_ms = 0;
                 s->deadline_ms = now + n->setuptime_ms;
-                sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+                ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
             }
         } else if (s->lost_race) {
             DLOG_DBG(n->log_name, "closing our attempt: the simultaneous one from the peer won");
-            struct dd_conn *c = s->conn;
+            struct conn *c = s->conn;
             s->conn = NULL;
             if (c)
                 conn_unref(c);
@@ -570,7 +580,7 @@ void hsio_accept(struct dd_node *n)
         uint32_t token = 0;
         uint64_t until = 0;
         enum hsg_verdict v =
-            known ? hsg_accept(n->hsguard, &src, rt_now_ms(), &token, &until) : HSG_ADMIT;
+            known ? hsg_accept(n->hsguard, &src, clock_now_ms(), &token, &until) : HSG_ADMIT;
         if (v == HSG_REFUSE) {
             close(fd);
             continue;
@@ -591,7 +601,7 @@ void hsio_accept(struct dd_node *n)
             s->held_until_ms = until;
             s->deadline_ms = until + n->setuptime_ms;
         } else {
-            sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+            ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
         }
     }
 }
@@ -616,7 +626,7 @@ struct hsio_dial {
     bool posted;                    /* dial_done is queued on the control thread, under mu */
     struct hsio_dial *next, *prev;  /* node->dials, under node->lock */
     /* Owned by the node side: the thread never touches it. */
-    struct dd_conn *conn;           /* a reference */
+    struct conn *conn;           /* a reference */
     unsigned gen;
     /* Copies for the thread. */
     char peer[HS_NAME_MAX + 1];
@@ -655,7 +665,7 @@ static void dial_unlist(struct dd_node *n, struct hsio_dial *d)
 static void dial_done(struct dd_node *n, void *arg)
 {
     struct hsio_dial *d = arg;
-    struct dd_conn *c = d->conn;
+    struct conn *c = d->conn;
     pthread_mutex_lock(&n->lock);
     dial_unlist(n, d);
     bool wanted = atomic_load(&c->state) == CONN_PENDING && c->dial_gen == d->gen && !c->sock;
@@ -680,7 +690,7 @@ static void dial_done(struct dd_node *n, void *arg)
             c->sock = s;
             pthread_mutex_unlock(&n->lock);
             list_add(n, s);
-            sock_epoll(n, s, EPOLL_CTL_ADD, EPOLLIN | EPOLLRDHUP);
+            ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
             if (flush_hs_output(s) < 0)
                 handshake_failed(n, s, HS_E_OUTPUT);
         }
@@ -730,7 +740,7 @@ static void *dial_thread(void *arg)
     bool orphaned = d->node == NULL;
     if (!orphaned) {
         d->posted = true;
-        node_post(d->node, dial_done, d);
+        ctl_post(d->node, dial_done, d);
     }
     pthread_mutex_unlock(&d->mu);
     if (orphaned && d->fd >= 0)
@@ -739,7 +749,7 @@ static void *dial_thread(void *arg)
     return NULL;
 }
 
-void hsio_dial(struct dd_node *n, struct dd_conn *c)
+void hsio_dial(struct dd_node *n, struct conn *c)
 {
     struct hsio_dial *d = calloc(1, sizeof(*d));
     if (!d) {

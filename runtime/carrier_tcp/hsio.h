@@ -6,6 +6,8 @@
 #include "runtime/core/node.h"
 
 void hsio_accept(struct dd_node *n);
+/* The listener's control-thread item (node->listen_item): accepts. */
+void hsio_listener_event(struct ctl_item *it, uint32_t events);
 void hsio_on_event(struct dd_node *n, struct rt_sock *s, uint32_t events);
 /* Handshake deadlines and abandoned attempts. */
 void hsio_reap(struct dd_node *n, uint64_t now_ms);
@@ -16,6 +18,6 @@ void hsio_sock_free(struct dd_node *n, struct rt_sock *s);
  * lookup or TCP connect finish on their own, without touching the node again. */
 void hsio_orphan_dials(struct dd_node *n);
 /* The connection an established socket belongs to (referenced) or NULL. */
-struct dd_conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s);
+struct conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s);
 
 #endif

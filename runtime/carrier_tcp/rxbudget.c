@@ -26,6 +26,7 @@
  *   memory in use <= the budget's cap; the wait list holds each connection once (with a
  *   reference); one log line per RXB_LOG_INTERVAL_MS.
  */
+#include "common/clock.h"
 #include "runtime/carrier_tcp/rxbudget.h"
 
 #include "common/budget.h"
@@ -33,12 +34,12 @@
 #include "runtime/core/conn.h"
 #include "runtime/carrier_tcp/tcpc.h"
 
-size_t rxb_held(const struct dd_conn *c)
+size_t rxb_held(const struct conn *c)
 {
     return c->reasm.shared_bytes + c->rxb_pkt;
 }
 
-bool rxb_take_packet(struct dd_conn *c, size_t len)
+bool rxb_take_packet(struct conn *c, size_t len)
 {
     struct budget *b = &c->node->reasm_budget;
     if (!budget_take(b, len, b->cap)) {
@@ -49,14 +50,14 @@ bool rxb_take_packet(struct dd_conn *c, size_t len)
     return true;
 }
 
-void rxb_give_packet(struct dd_conn *c)
+void rxb_give_packet(struct conn *c)
 {
     if (c->rxb_pkt)
         budget_give(&c->node->reasm_budget, c->rxb_pkt);
     c->rxb_pkt = 0;
 }
 
-int rxb_wait(struct dd_conn *c, const char *what)
+int rxb_wait(struct conn *c, const char *what)
 {
     struct dd_node *n = c->node;
     struct budget *b = &n->reasm_budget;
@@ -83,7 +84,7 @@ int rxb_wait(struct dd_conn *c, const char *what)
     n->rxb_tail = c;
     tcpc_update_events(c);
     n->rxb_wait_used = used;
-    uint64_t now = rt_now_ms();
+    uint64_t now = clock_now_ms();
     if (now >= n->rxb_log_ms + RXB_LOG_INTERVAL_MS) {
         DLOG_WARN(n->log_name,
                   "the node's reassembly memory is at its cap (%llu of %llu bytes in use): "
@@ -105,13 +106,13 @@ void rxb_resume(struct dd_node *n)
         return;
     }
     n->rxb_resuming = true;
-    n->rxb_resumed_ms = rt_now_ms();
+    n->rxb_resumed_ms = clock_now_ms();
     do {
         n->rxb_again = false;
-        struct dd_conn *c = n->rxb_head;
+        struct conn *c = n->rxb_head;
         n->rxb_head = n->rxb_tail = NULL;
         while (c) {
-            struct dd_conn *next = c->rxb_next;
+            struct conn *next = c->rxb_next;
             c->rxb_next = NULL;
             c->rxb_waiting = false;
             n->rxb_waiting_bytes -= c->rxb_waiting_held;
@@ -134,7 +135,7 @@ void rxb_periodic(struct dd_node *n, uint64_t now_ms)
 {
     bool retry = budget_used(&n->reasm_budget) < n->rxb_wait_used ||
                  now_ms >= n->rxb_resumed_ms + RXB_RETRY_MS;
-    for (struct dd_conn *c = n->rxb_head; c && !retry; c = c->rxb_next)
+    for (struct conn *c = n->rxb_head; c && !retry; c = c->rxb_next)
         retry = atomic_load(&c->state) == CONN_DOWN;
     if (retry)
         rxb_resume(n);
@@ -162,7 +163,7 @@ static void rxb_log(struct dd_node *n, uint64_t now_ms)
 int dd_node_reassembly(dd_node *node, struct dd_reassembly_stats *out)
 {
     if (!node || !out)
-        return rt_fail(DD_EINVAL, "node and out are required");
+        return lasterr_set(DD_EINVAL, "node and out are required");
     struct budget *b = &node->reasm_budget;
     out->bytes = budget_used(b);
     out->limit = b->cap;

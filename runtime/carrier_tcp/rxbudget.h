@@ -24,18 +24,18 @@
 
 /* What c holds of the node's reassembly memory: its fragmented messages in progress and the
  * large packet it is receiving. */
-size_t rxb_held(const struct dd_conn *c);
+size_t rxb_held(const struct conn *c);
 
 /* Reserves a large packet's length for c (true), or false when the node has no room. */
-bool rxb_take_packet(struct dd_conn *c, size_t len);
+bool rxb_take_packet(struct conn *c, size_t len);
 /* Gives back c's packet reservation, if any (any thread holding the last reference). */
-void rxb_give_packet(struct dd_conn *c);
+void rxb_give_packet(struct conn *c);
 
 /* The packet at the front of c's receive buffer needs room the node does not have (what:
  * for the log). Stops reading c until rxb_resume finds room (0), unless every byte in use
  * belongs to connections that themselves wait for room, c among them: then nothing would
  * ever be given back, and c must be closed (-1, logged). */
-int rxb_wait(struct dd_conn *c, const char *what);
+int rxb_wait(struct conn *c, const char *what);
 
 /* Lets every waiting connection try again (each waits anew if there is still no room).
  * Called when TCP gives memory back and from the periodic timer (DPDK gives on its poller,

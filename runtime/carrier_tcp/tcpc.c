@@ -41,7 +41,7 @@
 #define TCPC_WRITE_IOV  64
 
 /* Epoll mask for the socket from its wants (tx_lock held). */
-static void sock_update_events(struct dd_conn *c)
+static void sock_update_events(struct conn *c)
 {
     struct rt_sock *s = c->sock;
     if (!s || s->fd < 0)
@@ -51,11 +51,10 @@ static void sock_update_events(struct dd_conn *c)
         ev |= EPOLLIN;
     if (s->want_out)
         ev |= EPOLLOUT;
-    struct epoll_event e = {.events = ev, .data.ptr = &s->item};
-    epoll_ctl(c->node->ep, EPOLL_CTL_MOD, s->fd, &e);
+    ctl_mod_fd(c->node, s->fd, ev, &s->item);
 }
 
-void tcpc_update_events(struct dd_conn *c)
+void tcpc_update_events(struct conn *c)
 {
     pthread_mutex_lock(&c->tx_lock);
     sock_update_events(c);
@@ -81,7 +80,7 @@ void tcpc_update_events(struct dd_conn *c)
 /* Where a message's body starts in its obuf: after the packet length and 131 'D' 0. */
 #define TCPC_BODY_OFF (DISTMSG_LEN_BYTES + DISTMSG_HDR_NORMAL_LEN)
 
-static bool fragmentable(const struct dd_conn *c, const struct obuf *b)
+static bool fragmentable(const struct conn *c, const struct obuf *b)
 {
     return (c->flags & DFLAG_FRAGMENTS) && b->len > TCPC_BODY_OFF + TCPC_FRAG_DATA &&
            distmsg_is_plain_normal_header(b->bytes + DISTMSG_LEN_BYTES,
@@ -105,7 +104,7 @@ static void frag_open(struct rt_txq *q)
 
 /* The head entry's fragment is complete and more follow: move it back past the entries
  * that may overtake it (see above). */
-static void frag_requeue_head(struct dd_conn *c)
+static void frag_requeue_head(struct conn *c)
 {
     struct rt_txq *q = c->txq_head, *prev = q;
     struct rt_txq *p = q->next;
@@ -123,7 +122,7 @@ static void frag_requeue_head(struct dd_conn *c)
         c->txq_tail = q;
 }
 
-static void txq_pop_head(struct dd_conn *c)
+static void txq_pop_head(struct conn *c)
 {
     struct rt_txq *q = c->txq_head;
     c->txq_head = q->next;
@@ -135,7 +134,7 @@ static void txq_pop_head(struct dd_conn *c)
 
 /* Writes as much of the queue as the socket takes (tx_lock held). Returns -1 on a socket
  * error (the caller brings the connection down). */
-static int flush_locked(struct dd_conn *c)
+static int flush_locked(struct conn *c)
 {
     struct rt_sock *s = c->sock;
     if (!s || s->fd < 0 || !s->up)
@@ -170,7 +169,7 @@ static int flush_locked(struct dd_conn *c)
                 break;
             return -1;
         }
-        atomic_store_explicit(&c->last_tx_ms, rt_now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&c->last_tx_ms, clock_now_ms(), memory_order_relaxed);
         size_t left = (size_t)w;
         while (left && c->txq_head) {
             struct rt_txq *q = c->txq_head;
@@ -217,14 +216,14 @@ static int flush_locked(struct dd_conn *c)
  * wait for a 64 MiB one to drain, it passes it between fragments. A message going in
  * fragments counts everything queued, so a stream of large messages is still held to the
  * limit (memory: the limit for each class, plus the one message that crossed it). */
-static size_t txq_bytes_for(const struct dd_conn *c, const struct obuf *b)
+static size_t txq_bytes_for(const struct conn *c, const struct obuf *b)
 {
     return fragmentable(c, b) ? c->txq_bytes : c->txq_bytes - c->txq_frag_bytes;
 }
 
 /* Queues b from byte off (tx_lock held); fragmented when the peer takes fragments and b is
  * large (then off must be 0). */
-static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off, bool barrier)
+static void enqueue_locked(struct conn *c, struct obuf *b, size_t off, bool barrier)
 {
     struct rt_txq *q = calloc(1, sizeof(*q));
     if (!q)
@@ -251,7 +250,7 @@ static void enqueue_locked(struct dd_conn *c, struct obuf *b, size_t off, bool b
     c->txq_tail = q;
 }
 
-static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
+static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
 {
     pthread_mutex_lock(&c->tx_lock);
     if (atomic_load(&c->carrier) != &rt_tcp_carrier && b != c->node->tick) {
@@ -261,7 +260,7 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
         pthread_mutex_unlock(&c->tx_lock);
         return conn_send(c, b, nonblock);
     }
-    if (pthread_equal(pthread_self(), c->node->thread)) {
+    if (ctl_is_control_thread(c->node)) {
         /* The control thread never waits for room: it is the thread that makes room. What
          * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
          * pings), so it may go past the limit, up to twice it; beyond that the peer does
@@ -283,7 +282,7 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
                txq_bytes_for(c, b) >= c->node->tx_queue_limit) {
             if (nonblock) {
                 pthread_mutex_unlock(&c->tx_lock);
-                return rt_fail(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
+                return lasterr_set(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
                                c->txq_bytes);
             }
             pthread_cond_wait(&c->tx_room, &c->tx_lock);
@@ -309,7 +308,7 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
         ssize_t w = send(s->fd, b->bytes, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0) {
             off = (size_t)w;
-            atomic_store_explicit(&c->last_tx_ms, rt_now_ms(), memory_order_relaxed);
+            atomic_store_explicit(&c->last_tx_ms, clock_now_ms(), memory_order_relaxed);
         }
     }
     if (off < b->len) {
@@ -323,7 +322,7 @@ static int tcpc_send(struct dd_conn *c, struct obuf *b, bool nonblock)
     return DD_OK;
 }
 
-void tcpc_send_and_switch(struct dd_conn *c, struct obuf *marker,
+void tcpc_send_and_switch(struct conn *c, struct obuf *marker,
                           const struct rt_carrier_ops *next)
 {
     pthread_mutex_lock(&c->tx_lock);
@@ -350,7 +349,7 @@ const struct rt_carrier_ops rt_tcp_carrier = {
     .send = tcpc_send,
 };
 
-void tcpc_kick(struct dd_conn *c)
+void tcpc_kick(struct conn *c)
 {
     pthread_mutex_lock(&c->tx_lock);
     if (flush_locked(c) < 0) {
@@ -361,12 +360,12 @@ void tcpc_kick(struct dd_conn *c)
     pthread_mutex_unlock(&c->tx_lock);
 }
 
-void tcpc_on_writable(struct dd_conn *c)
+void tcpc_on_writable(struct conn *c)
 {
     tcpc_kick(c);
 }
 
-void tcpc_drop_queue(struct dd_conn *c)
+void tcpc_drop_queue(struct conn *c)
 {
     pthread_mutex_lock(&c->tx_lock);
     while (c->txq_head) {
@@ -381,7 +380,7 @@ void tcpc_drop_queue(struct dd_conn *c)
     pthread_mutex_unlock(&c->tx_lock);
 }
 
-void tcpc_close(struct dd_conn *c)
+void tcpc_close(struct conn *c)
 {
     pthread_mutex_lock(&c->tx_lock);
     struct rt_sock *s = c->sock;
@@ -396,7 +395,7 @@ void tcpc_close(struct dd_conn *c)
 /* Resumes reading a paused socket (control thread work item). */
 static void resume_rx_work(struct dd_node *n, void *arg)
 {
-    struct dd_conn *c = arg;
+    struct conn *c = arg;
     (void)n;
     if (atomic_exchange(&c->rx_paused, false)) {
         pthread_mutex_lock(&c->tx_lock);
@@ -407,14 +406,14 @@ static void resume_rx_work(struct dd_node *n, void *arg)
     conn_unref(c);
 }
 
-void tcpc_resume_rx(struct dd_conn *c)
+void tcpc_resume_rx(struct conn *c)
 {
     conn_ref(c);
-    node_post(c->node, resume_rx_work, c);
+    ctl_post(c->node, resume_rx_work, c);
 }
 
 /* Handles the complete packets at the front of the receive buffer. */
-static int process_packets(struct dd_conn *c, struct rt_sock *s)
+static int process_packets(struct conn *c, struct rt_sock *s)
 {
     struct dd_node *n = c->node;
     size_t pos = 0;
@@ -438,7 +437,7 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
             break;
         }
         pos += f.total;
-        atomic_store_explicit(&c->last_rx_ms, rt_now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&c->last_rx_ms, clock_now_ms(), memory_order_relaxed);
         uint64_t now = clock_now_ns();
         if (c->last_pkt_ns && now - c->last_pkt_ns > atomic_load(&c->max_rx_gap_ns))
             atomic_store(&c->max_rx_gap_ns, now - c->last_pkt_ns);
@@ -498,7 +497,7 @@ static int process_packets(struct dd_conn *c, struct rt_sock *s)
     return rc;
 }
 
-void tcpc_on_readable(struct dd_conn *c)
+void tcpc_on_readable(struct conn *c)
 {
     struct rt_sock *s = c->sock;
     struct dd_node *n = c->node;
@@ -549,7 +548,7 @@ void tcpc_on_readable(struct dd_conn *c)
     (void)n;
 }
 
-void tcpc_tick(struct dd_conn *c, uint64_t now)
+void tcpc_tick(struct conn *c, uint64_t now)
 {
     struct dd_node *n = c->node;
     if (atomic_load(&c->rx_paused) || c->rxb_waiting) {

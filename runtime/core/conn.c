@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "runtime/core/conn.h"
@@ -38,25 +39,25 @@ static unsigned long conn_hash(const char *s)
 
 static int conn_match(struct cds_lfht_node *node, const void *key)
 {
-    return strcmp(caa_container_of(node, struct dd_conn, ht_node)->peer, key) == 0;
+    return strcmp(caa_container_of(node, struct conn, ht_node)->peer, key) == 0;
 }
 
-struct dd_conn *conn_lookup(struct dd_node *n, const char *peer)
+struct conn *conn_lookup(struct dd_node *n, const char *peer)
 {
     struct cds_lfht_iter it;
     cds_lfht_lookup(n->conns, conn_hash(peer), conn_match, peer, &it);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-    return node ? caa_container_of(node, struct dd_conn, ht_node) : NULL;
+    return node ? caa_container_of(node, struct conn, ht_node) : NULL;
 }
 
-void conn_ref(struct dd_conn *c)
+void conn_ref(struct conn *c)
 {
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
 static void conn_free_rcu(struct rcu_head *head)
 {
-    struct dd_conn *c = caa_container_of(head, struct dd_conn, rcu);
+    struct conn *c = caa_container_of(head, struct conn, rcu);
     dp_glue_free_chan(c);
     distmsg_reasm_fini(&c->reasm); /* gives back its share of the node's reassembly memory */
     rxb_give_packet(c);
@@ -69,7 +70,7 @@ static void conn_free_rcu(struct rcu_head *head)
     free(c);
 }
 
-void conn_unref(struct dd_conn *c)
+void conn_unref(struct conn *c)
 {
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
         urcu_qsbr_call_rcu(&c->rcu, conn_free_rcu);
@@ -77,9 +78,9 @@ void conn_unref(struct dd_conn *c)
 
 /* A new PENDING connection to peer with one reference for the table and one for the
  * caller; NULL when out of memory. */
-static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
+static struct conn *conn_new(struct dd_node *n, const char *peer)
 {
-    struct dd_conn *c = calloc(1, sizeof(*c));
+    struct conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->ctl = malloc(sizeof(*c->ctl));
@@ -93,7 +94,7 @@ static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
     c->node = n;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     atomic_init(&c->state, CONN_PENDING);
-    c->created_ms = rt_now_ms();
+    c->created_ms = clock_now_ms();
     atomic_init(&c->carrier, &rt_tcp_carrier);
     pthread_mutex_init(&c->tx_lock, NULL);
     pthread_mutex_init(&c->reg_lock, NULL);
@@ -103,19 +104,19 @@ static struct dd_conn *conn_new(struct dd_node *n, const char *peer)
     return c;
 }
 
-struct dd_conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed)
+struct conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed)
 {
     *existed = false;
     if (n->closing)
         return NULL; /* node_stop is taking every connection down */
-    struct dd_conn *c = conn_new(n, peer);
+    struct conn *c = conn_new(n, peer);
     if (!c)
         return NULL;
     rcu_rd_enter();
     struct cds_lfht_node *got =
         cds_lfht_add_unique(n->conns, conn_hash(peer), conn_match, peer, &c->ht_node);
     if (got != &c->ht_node) {
-        struct dd_conn *old = caa_container_of(got, struct dd_conn, ht_node);
+        struct conn *old = caa_container_of(got, struct conn, ht_node);
         conn_ref(old);
         rcu_rd_leave();
         atomic_store(&c->refs, 1);
@@ -127,14 +128,14 @@ struct dd_conn *conn_insert_new(struct dd_node *n, const char *peer, bool *exist
     return c;
 }
 
-struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
+struct conn *conn_get_or_dial(struct dd_node *n, const char *peer)
 {
     if (strcmp(peer, n->name) == 0) {
-        rt_fail(DD_EINVAL, "a node does not connect to itself");
+        lasterr_set(DD_EINVAL, "a node does not connect to itself");
         return NULL;
     }
     rcu_rd_enter();
-    struct dd_conn *c = conn_lookup(n, peer);
+    struct conn *c = conn_lookup(n, peer);
     if (c && atomic_load(&c->state) != CONN_DOWN) {
         conn_ref(c);
         rcu_rd_leave();
@@ -144,11 +145,11 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
     struct nodename nn;
     enum nodename_result nr = nodename_parse(&nn, peer, strlen(peer), NODENAME_PEER);
     if (nr != NODENAME_OK) {
-        rt_fail(DD_EINVAL, "'%s' is not a node name: %s", peer, nodename_strerror(nr));
+        lasterr_set(DD_EINVAL, "'%s' is not a node name: %s", peer, nodename_strerror(nr));
         return NULL;
     }
     if (nn.kind != n->kind) {
-        rt_fail(DD_ENOCONN, "%s uses %s names and cannot connect to %s", n->name,
+        lasterr_set(DD_ENOCONN, "%s uses %s names and cannot connect to %s", n->name,
                 n->kind == NODENAME_SHORT ? "short" : "long", peer);
         DLOG_WARN(n->log_name, "not connecting to %s: short and long node names do not mix",
                   peer);
@@ -163,9 +164,9 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
     pthread_mutex_unlock(&n->lock);
     if (!c) {
         if (closing)
-            rt_fail(DD_ECLOSED, "node %s is stopping", n->name);
+            lasterr_set(DD_ECLOSED, "node %s is stopping", n->name);
         else
-            rt_fail(DD_ENOMEM, "out of memory");
+            lasterr_set(DD_ENOMEM, "out of memory");
         return NULL;
     }
     if (!existed)
@@ -173,10 +174,10 @@ struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer)
     return c;
 }
 
-struct dd_conn *conn_get_live(struct dd_node *n, const char *peer)
+struct conn *conn_get_live(struct dd_node *n, const char *peer)
 {
     rcu_rd_enter();
-    struct dd_conn *c = conn_lookup(n, peer);
+    struct conn *c = conn_lookup(n, peer);
     if (c && atomic_load(&c->state) != CONN_DOWN)
         conn_ref(c);
     else
@@ -185,101 +186,24 @@ struct dd_conn *conn_get_live(struct dd_node *n, const char *peer)
     return c;
 }
 
-int conn_send(struct dd_conn *c, struct obuf *b, bool nonblock)
+int conn_send(struct conn *c, struct obuf *b, bool nonblock)
 {
     const struct rt_carrier_ops *carrier = atomic_load(&c->carrier);
     return carrier->send(c, b, nonblock);
-}
-
-/* ---- relations --------------------------------------------------------------------- */
-
-bool conn_rel_add(struct dd_conn *c, struct rt_rel *r)
-{
-    pthread_mutex_lock(&c->reg_lock);
-    if (atomic_load(&c->state) == CONN_DOWN) {
-        pthread_mutex_unlock(&c->reg_lock);
-        return false;
-    }
-    r->conn = c;
-    conn_ref(c);
-    r->c_prev = NULL;
-    r->c_next = c->rels;
-    if (c->rels)
-        c->rels->c_prev = r;
-    c->rels = r;
-    r->c_linked = true;
-    pthread_mutex_unlock(&c->reg_lock);
-    return true;
-}
-
-void conn_rel_del(struct rt_rel *r)
-{
-    struct dd_conn *c = r->conn;
-    pthread_mutex_lock(&c->reg_lock);
-    if (r->c_linked) {
-        if (r->c_prev)
-            r->c_prev->c_next = r->c_next;
-        else
-            c->rels = r->c_next;
-        if (r->c_next)
-            r->c_next->c_prev = r->c_prev;
-        r->c_linked = false;
-    }
-    pthread_mutex_unlock(&c->reg_lock);
-    r->conn = NULL;
-    conn_unref(c);
-}
-
-/* Queues the nodedown signal a relation gets (called under c->reg_lock). */
-static void rel_nodedown(struct dd_conn *c, struct rt_rel *r)
-{
-    struct rt_sig *s = NULL;
-    switch (r->kind) {
-    case REL_LINK:
-        s = rt_sig_new(SIG_EXIT);
-        if (s && !rt_sig_make_exit_term(s, &r->remote, term_noconnection,
-                                        term_noconnection_len)) {
-            rt_sig_free(s);
-            s = NULL;
-        }
-        if (s)
-            s->peer = r->remote;
-        break;
-    case REL_MONITOR:
-        s = rt_sig_new(SIG_DOWN);
-        if (s && !rt_sig_make_down_term(s, &r->ref, r->to_name[0] ? NULL : &r->remote,
-                                        r->to_name, c->peer, term_noconnection,
-                                        term_noconnection_len)) {
-            rt_sig_free(s);
-            s = NULL;
-        }
-        if (s)
-            s->ref = r->ref;
-        break;
-    case REL_WATCHER:
-        s = rt_sig_new(SIG_DEMONITOR);
-        if (s)
-            s->ref = r->ref;
-        break;
-    }
-    /* The mailbox still holds r (it is freed when the mailbox processes the signal or
-     * closes), so r->mb is alive here. */
-    if (s)
-        mbox_push(r->mb, s);
 }
 
 /* ---- going down -------------------------------------------------------------------- */
 
 static void conn_down_now(struct dd_node *n, void *arg)
 {
-    struct dd_conn *c = arg;
+    struct conn *c = arg;
     tcpc_close(c);
     dp_glue_detach(c);
     conn_unref(c); /* the reference conn_down took */
     (void)n;
 }
 
-void conn_down(struct dd_conn *c, int status, const char *why)
+void conn_down(struct conn *c, int status, const char *why)
 {
     struct dd_node *n = c->node;
     /* Under tx_lock, so that a dd_connect waiter that sees DOWN also sees why. */
@@ -303,17 +227,7 @@ void conn_down(struct dd_conn *c, int status, const char *why)
         DLOG_INFO(n->log_name, "connection to %s failed: %s", c->peer, why);
 
     /* Relations: noconnection to everything that depended on this connection. */
-    pthread_mutex_lock(&c->reg_lock);
-    while (c->rels) {
-        struct rt_rel *r = c->rels;
-        c->rels = r->c_next;
-        if (c->rels)
-            c->rels->c_prev = NULL;
-        r->c_linked = false;
-        r->c_next = r->c_prev = NULL;
-        rel_nodedown(c, r);
-    }
-    pthread_mutex_unlock(&c->reg_lock);
+    rel_conn_down(c);
 
     /* Queued data is dropped; blocked senders and dd_connect waiters are released. */
     tcpc_drop_queue(c);
@@ -326,11 +240,11 @@ void conn_down(struct dd_conn *c, int status, const char *why)
         node_notify_nodes(n, c->peer, false, c->peer_published);
     /* Sockets and the data-plane channel are closed on the control thread. */
     conn_ref(c);
-    node_post(n, conn_down_now, c);
+    ctl_post(n, conn_down_now, c);
     conn_unref(c); /* the table's reference */
 }
 
-void conn_set_up(struct dd_conn *c)
+void conn_set_up(struct conn *c)
 {
     struct dd_node *n = c->node;
     pthread_mutex_lock(&c->tx_lock);
@@ -345,7 +259,7 @@ void conn_set_up(struct dd_conn *c)
     mesh_on_up(c);
 }
 
-int conn_wait_up(struct dd_conn *c, int timeout_ms)
+int conn_wait_up(struct conn *c, int timeout_ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -358,7 +272,7 @@ int conn_wait_up(struct dd_conn *c, int timeout_ms)
         rc = pthread_cond_timedwait(&c->up_cond, &c->tx_lock, &ts);
     int state = atomic_load(&c->state);
     if (state == CONN_DOWN) {
-        rc = rt_fail(c->fail_status ? c->fail_status : DD_ENOCONN, "cannot connect to %s: %s",
+        rc = lasterr_set(c->fail_status ? c->fail_status : DD_ENOCONN, "cannot connect to %s: %s",
                      c->peer, c->fail_why);
         pthread_mutex_unlock(&c->tx_lock);
         return rc;
@@ -366,10 +280,10 @@ int conn_wait_up(struct dd_conn *c, int timeout_ms)
     pthread_mutex_unlock(&c->tx_lock);
     if (state == CONN_UP)
         return DD_OK;
-    return rt_fail(DD_ETIMEDOUT, "connection to %s not up within %d ms", c->peer, timeout_ms);
+    return lasterr_set(DD_ETIMEDOUT, "connection to %s not up within %d ms", c->peer, timeout_ms);
 }
 
-void conn_tcp_consumed(struct dd_conn *c, size_t bytes)
+void conn_tcp_consumed(struct conn *c, size_t bytes)
 {
     int64_t left = atomic_fetch_sub(&c->unconsumed, (int64_t)bytes) - (int64_t)bytes;
     if (atomic_load(&c->rx_paused) && left < (int64_t)c->node->rx_unconsumed_limit / 2)
@@ -379,9 +293,9 @@ void conn_tcp_consumed(struct dd_conn *c, size_t bytes)
 void conn_down_all(struct dd_node *n, const char *why)
 {
     struct cds_lfht_iter it;
-    struct dd_conn *c;
+    struct conn *c;
     for (;;) {
-        struct dd_conn *victim = NULL;
+        struct conn *victim = NULL;
         rcu_rd_enter();
         cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
         {

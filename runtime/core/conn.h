@@ -6,41 +6,38 @@
 #include "runtime/core/node.h"
 
 /* The connection to peer (PENDING or UP), no reference taken: caller in an RCU section. */
-struct dd_conn *conn_lookup(struct dd_node *n, const char *peer);
+struct conn *conn_lookup(struct dd_node *n, const char *peer);
 /* A referenced connection for sending: the existing one or a new one being dialled.
  * NULL with the error set: DD_EINVAL (not a node name, or this node), DD_ENOCONN (short and
  * long names), DD_ECLOSED (the node is stopping), DD_ENOMEM. */
-struct dd_conn *conn_get_or_dial(struct dd_node *n, const char *peer);
+struct conn *conn_get_or_dial(struct dd_node *n, const char *peer);
 /* A referenced connection that is not DOWN (PENDING or UP), or NULL: for signals that only
  * make sense on the connection their relation lives on (dropped, not a reason to dial). */
-struct dd_conn *conn_get_live(struct dd_node *n, const char *peer);
+struct conn *conn_get_live(struct dd_node *n, const char *peer);
 /* A new PENDING connection in the table (node->lock held), referenced for the caller; if
  * one exists already, *existed and that one (referenced). NULL when out of memory or when
  * the node is stopping (node->closing). */
-struct dd_conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed);
-void conn_ref(struct dd_conn *c);
-void conn_unref(struct dd_conn *c);
+struct conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed);
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
 
 /* Send on the current carrier (queues while PENDING). DD_OK, DD_EWOULDBLOCK, DD_ENOCONN. */
-int conn_send(struct dd_conn *c, struct obuf *b, bool nonblock);
+int conn_send(struct conn *c, struct obuf *b, bool nonblock);
 
 /* Handshake done: UP. Control thread. */
-void conn_set_up(struct dd_conn *c);
+void conn_set_up(struct conn *c);
 /* Tear down with nodedown semantics. Any thread; idempotent. */
-void conn_down(struct dd_conn *c, int status, const char *why);
+void conn_down(struct conn *c, int status, const char *why);
 void conn_down_all(struct dd_node *n, const char *why);
 /* Wait until c is UP (DD_OK) or DOWN / timeout (error set). */
-int conn_wait_up(struct dd_conn *c, int timeout_ms);
+int conn_wait_up(struct conn *c, int timeout_ms);
 
 /* The application freed `bytes` of messages delivered by the TCP carrier. Any thread. */
-void conn_tcp_consumed(struct dd_conn *c, size_t bytes);
+void conn_tcp_consumed(struct conn *c, size_t bytes);
 
-/* Registry (see conn.c). conn_rel_add: false if c is already down. */
-bool conn_rel_add(struct dd_conn *c, struct rt_rel *r);
-void conn_rel_del(struct rt_rel *r);
 
 /* Dial peer for c (runtime/carrier_tcp/hsio.c): EPMD lookup and TCP connect off the control thread,
  * then the handshake on it. */
-void hsio_dial(struct dd_node *n, struct dd_conn *c);
+void hsio_dial(struct dd_node *n, struct conn *c);
 
 #endif

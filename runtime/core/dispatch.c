@@ -25,7 +25,7 @@
 /* A term of the body as a standalone external term (version byte prepended). With an owned
  * body the term stays where it is: the byte before it (the end of the control tuple, already
  * decoded) becomes its version byte, and the signal frees the whole body. */
-static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
+static bool span_term(struct sig *s, const struct distmsg_body *body,
                       const struct distmsg_span *sp, void **owned,
                       const struct dispatch_src *src)
 {
@@ -58,7 +58,7 @@ static bool span_term(struct rt_sig *s, const struct distmsg_body *body,
     return true;
 }
 
-static void deliver(struct dd_conn *c, struct dd_mbox *mb, struct rt_sig *s)
+static void deliver(struct conn *c, struct dd_mbox *mb, struct sig *s)
 {
     s->conn = c;
     conn_ref(c);
@@ -73,7 +73,7 @@ static struct dd_mbox *target(struct dd_node *n, const struct distmsg_ctl *ctl)
 
 /* {'$gen_call', {From, Tag}, {is_auth, Node}} -> {Tag, yes} to From (or to the alias when Tag
  * is [alias | Ref], as gen:call uses since OTP 24). */
-static void net_kernel_call(struct dd_conn *c, const struct distmsg_body *body,
+static void net_kernel_call(struct conn *c, const struct distmsg_body *body,
                             const struct distmsg_span *sp)
 {
     struct dd_node *n = c->node;
@@ -116,7 +116,7 @@ static void net_kernel_call(struct dd_conn *c, const struct distmsg_body *body,
     ei_x_free(&reply);
 }
 
-static void reg_send_builtin(struct dd_conn *c, const struct distmsg_ctl *ctl,
+static void reg_send_builtin(struct conn *c, const struct distmsg_ctl *ctl,
                              const struct distmsg_body *body)
 {
     if (strcmp(ctl->to_name, "net_kernel") == 0)
@@ -131,7 +131,7 @@ static bool is_builtin(const char *name)
 }
 
 /* Returns true if the message was handed to a mailbox (which then reports it consumed). */
-static bool message(struct dd_conn *c, const struct distmsg_ctl *ctl,
+static bool message(struct conn *c, const struct distmsg_ctl *ctl,
                     const struct distmsg_body *body, bool has_from, void **owned,
                     const struct dispatch_src *src)
 {
@@ -144,10 +144,10 @@ static bool message(struct dd_conn *c, const struct distmsg_ctl *ctl,
             reg_send_builtin(c, ctl, body);
         return false; /* no such process: dropped, as BEAM does */
     }
-    struct rt_sig *s = rt_sig_new(SIG_MESSAGE);
+    struct sig *s = sig_new(SIG_MESSAGE);
     if (!s || !span_term(s, body, &ctl->payload, owned, src)) {
         rcu_rd_leave();
-        rt_sig_free(s);
+        sig_free(s);
         DLOG_WARN(n->log_name, "out of memory: message from %s dropped", c->peer);
         return false;
     }
@@ -162,18 +162,18 @@ static bool message(struct dd_conn *c, const struct distmsg_ctl *ctl,
 }
 
 /* Link, unlink, monitor signals: to the mailbox, or answered for a missing process. */
-static void relation_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
-                            enum rt_sig_kind kind)
+static void relation_signal(struct conn *c, const struct distmsg_ctl *ctl,
+                            enum sig_kind kind)
 {
     struct dd_node *n = c->node;
-    struct rt_sig *s = rt_sig_new(kind);
+    struct sig *s = sig_new(kind);
     if (!s)
         return;
     s->peer = ctl->from;
     s->ref = ctl->ref;
     s->id = ctl->unlink_id;
     if (ctl->to_is_name && !(s->name = strdup(ctl->to_name))) {
-        rt_sig_free(s);
+        sig_free(s);
         return;
     }
     rcu_rd_enter();
@@ -184,7 +184,7 @@ static void relation_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
     if (mb)
         return;
     if (ctl->to_is_name && is_builtin(ctl->to_name)) {
-        rt_sig_free(s); /* net_kernel et al.: monitors are accepted and never fire */
+        sig_free(s); /* net_kernel et al.: monitors are accepted and never fire */
         return;
     }
     dd_pid dead = ctl->to;
@@ -195,7 +195,7 @@ static void relation_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
     mbox_bounce(n, &dead, s);
 }
 
-static void exit_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
+static void exit_signal(struct conn *c, const struct distmsg_ctl *ctl,
                         const struct distmsg_body *body, bool link_exit)
 {
     struct dd_node *n = c->node;
@@ -205,8 +205,8 @@ static void exit_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
         return;
     r[0] = ETF_VERSION;
     memcpy(r + 1, body->data + reason->off, reason->len);
-    struct rt_sig *s = rt_sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
-    if (s && rt_sig_make_exit_term(s, &ctl->from, r, reason->len + 1)) {
+    struct sig *s = sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
+    if (s && sig_make_exit_term(s, &ctl->from, r, reason->len + 1)) {
         s->peer = ctl->from;
         rcu_rd_enter();
         struct dd_mbox *mb = mbox_lookup_pid(n, &ctl->to);
@@ -214,14 +214,14 @@ static void exit_signal(struct dd_conn *c, const struct distmsg_ctl *ctl,
             deliver(c, mb, s);
         rcu_rd_leave();
         if (!mb)
-            rt_sig_free(s);
+            sig_free(s);
     } else {
-        rt_sig_free(s);
+        sig_free(s);
     }
     free(r);
 }
 
-static void monitor_exit(struct dd_conn *c, const struct distmsg_ctl *ctl,
+static void monitor_exit(struct conn *c, const struct distmsg_ctl *ctl,
                          const struct distmsg_body *body)
 {
     struct dd_node *n = c->node;
@@ -231,8 +231,8 @@ static void monitor_exit(struct dd_conn *c, const struct distmsg_ctl *ctl,
         return;
     r[0] = ETF_VERSION;
     memcpy(r + 1, body->data + reason->off, reason->len);
-    struct rt_sig *s = rt_sig_new(SIG_DOWN);
-    if (s && rt_sig_make_down_term(s, &ctl->ref, ctl->from_is_name ? NULL : &ctl->from,
+    struct sig *s = sig_new(SIG_DOWN);
+    if (s && sig_make_down_term(s, &ctl->ref, ctl->from_is_name ? NULL : &ctl->from,
                                    ctl->from_name, c->peer, r, reason->len + 1)) {
         s->ref = ctl->ref;
         rcu_rd_enter();
@@ -241,14 +241,14 @@ static void monitor_exit(struct dd_conn *c, const struct distmsg_ctl *ctl,
             deliver(c, mb, s);
         rcu_rd_leave();
         if (!mb)
-            rt_sig_free(s);
+            sig_free(s);
     } else {
-        rt_sig_free(s);
+        sig_free(s);
     }
     free(r);
 }
 
-static void spawn_request(struct dd_conn *c, const struct distmsg_ctl *ctl)
+static void spawn_request(struct conn *c, const struct distmsg_ctl *ctl)
 {
     /* dpdist nodes run no Erlang code: answer as a node that cannot spawn that function. */
     ei_x_buff x;
@@ -265,7 +265,7 @@ static void spawn_request(struct dd_conn *c, const struct distmsg_ctl *ctl)
               ctl->mod, ctl->fun, ctl->arity, c->peer);
 }
 
-void dispatch_body(struct dd_conn *c, const struct distmsg_body *body,
+void dispatch_body(struct conn *c, const struct distmsg_body *body,
                    const struct dispatch_src *src)
 {
     struct distmsg_ctl *ctl = src->ctl;

@@ -11,14 +11,14 @@ struct dispatch_src {
     void *owned;             /* body memory we may keep, or NULL: copy out */
     void (*owned_free)(void *owned); /* how to free it */
     size_t acct;             /* bytes to report consumed when the application is done */
-    void (*consumed_fn)(struct dd_conn *c, size_t bytes);
+    void (*consumed_fn)(struct conn *c, size_t bytes);
 };
 
 /* Decode one complete message body from connection c and route it. Called on the thread of
  * the carrier that received it. With src->owned, the payload of a message is handed to the
  * mailbox in place (no copy) and the buffer freed with the message; otherwise the body is
  * only read during the call. Every path reports src->acct consumed exactly once. */
-void dispatch_body(struct dd_conn *c, const struct distmsg_body *body,
+void dispatch_body(struct conn *c, const struct distmsg_body *body,
                    const struct dispatch_src *src);
 
 #endif

@@ -44,114 +44,6 @@
 /* How long a receiver spins before sleeping (a wake-up costs tens of µs on a VM). */
 #define MBOX_SPIN_NS 20000
 
-/* ---- signals ------------------------------------------------------------------------- */
-
-struct rt_sig *rt_sig_new(enum rt_sig_kind kind)
-{
-    struct rt_sig *s = malloc(sizeof(*s));
-    if (s) {
-        memset(s, 0, offsetof(struct rt_sig, msg.from));
-        s->kind = kind;
-    }
-    return s;
-}
-
-void rt_sig_free(struct rt_sig *s)
-{
-    if (!s)
-        return;
-    if (s->free_fn)
-        s->free_fn(s->free_arg);
-    if (s->acct_bytes && s->conn && s->consumed_fn)
-        s->consumed_fn(s->conn, s->acct_bytes);
-    if (s->conn)
-        conn_unref(s->conn);
-    free(s->name);
-    free(s);
-}
-
-bool rt_sig_set_term_copy(struct rt_sig *s, const uint8_t *term, size_t len)
-{
-    if (len <= sizeof(s->small)) {
-        memcpy(s->small, term, len);
-        s->msg.term = s->small;
-        s->msg.len = len;
-        return true;
-    }
-    char *p = malloc(len ? len : 1);
-    if (!p)
-        return false;
-    memcpy(p, term, len);
-    s->msg.term = p;
-    s->msg.len = len;
-    s->free_fn = free;
-    s->free_arg = p;
-    return true;
-}
-
-/* Takes over x's buffer as the signal's term. */
-static void sig_take_xbuf(struct rt_sig *s, ei_x_buff *x)
-{
-    s->msg.term = x->buff;
-    s->msg.len = (size_t)x->index;
-    s->free_fn = free; /* ei_x_buff buffers are malloc'd */
-    s->free_arg = x->buff;
-    x->buff = NULL;
-}
-
-/* Appends an encoded term given with its version byte. */
-static int x_append_term(ei_x_buff *x, const uint8_t *term, size_t len)
-{
-    if (len < 2 || term[0] != ETF_VERSION)
-        return -1;
-    return ei_x_append_buf(x, (const char *)term + 1, (int)(len - 1));
-}
-
-bool rt_sig_make_exit_term(struct rt_sig *s, const dd_pid *from, const uint8_t *reason,
-                           size_t reason_len)
-{
-    ei_x_buff x;
-    if (ei_x_new_with_version(&x) < 0)
-        return false;
-    if (ei_x_encode_tuple_header(&x, 3) < 0 || ei_x_encode_atom(&x, "EXIT") < 0 ||
-        ei_x_encode_pid(&x, from) < 0 || x_append_term(&x, reason, reason_len) < 0) {
-        ei_x_free(&x);
-        return false;
-    }
-    s->msg.kind = DD_MSG_EXIT;
-    s->msg.has_from = true;
-    s->msg.from = *from;
-    sig_take_xbuf(s, &x);
-    return true;
-}
-
-bool rt_sig_make_down_term(struct rt_sig *s, const dd_ref *ref, const dd_pid *pid,
-                           const char *name, const char *node, const uint8_t *reason,
-                           size_t reason_len)
-{
-    ei_x_buff x;
-    if (ei_x_new_with_version(&x) < 0)
-        return false;
-    int rc = ei_x_encode_tuple_header(&x, 5) | ei_x_encode_atom(&x, "DOWN") |
-             ei_x_encode_ref(&x, ref) | ei_x_encode_atom(&x, "process");
-    if (pid) {
-        rc |= ei_x_encode_pid(&x, pid);
-    } else {
-        rc |= ei_x_encode_tuple_header(&x, 2) | ei_x_encode_atom(&x, name) |
-              ei_x_encode_atom(&x, node);
-    }
-    if (rc < 0 || x_append_term(&x, reason, reason_len) < 0) {
-        ei_x_free(&x);
-        return false;
-    }
-    s->msg.kind = DD_MSG_DOWN;
-    if (pid) {
-        s->msg.has_from = true;
-        s->msg.from = *pid;
-    }
-    sig_take_xbuf(s, &x);
-    return true;
-}
 
 /* ---- the queue ----------------------------------------------------------------------- */
 
@@ -160,10 +52,10 @@ static long futex_op(_Atomic uint32_t *addr, int op, uint32_t val, const struct 
     return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
 }
 
-void mbox_push(struct dd_mbox *mb, struct rt_sig *s)
+void mbox_push(struct dd_mbox *mb, struct sig *s)
 {
     atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
-    struct rt_sig *prev = atomic_exchange_explicit(&mb->tail, s, memory_order_acq_rel);
+    struct sig *prev = atomic_exchange_explicit(&mb->tail, s, memory_order_acq_rel);
     atomic_store_explicit(&prev->next, s, memory_order_release);
     atomic_fetch_add_explicit(&mb->futex, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&mb->sleeping, memory_order_seq_cst))
@@ -171,10 +63,10 @@ void mbox_push(struct dd_mbox *mb, struct rt_sig *s)
 }
 
 /* Single consumer (recv_lock held). NULL if empty or a producer is mid-push. */
-static struct rt_sig *mbox_pop(struct dd_mbox *mb)
+static struct sig *mbox_pop(struct dd_mbox *mb)
 {
-    struct rt_sig *head = mb->head;
-    struct rt_sig *next = atomic_load_explicit(&head->next, memory_order_acquire);
+    struct sig *head = mb->head;
+    struct sig *next = atomic_load_explicit(&head->next, memory_order_acquire);
     if (head == &mb->stub) {
         if (!next)
             return NULL;
@@ -189,7 +81,7 @@ static struct rt_sig *mbox_pop(struct dd_mbox *mb)
     if (head != atomic_load_explicit(&mb->tail, memory_order_acquire))
         return NULL; /* a producer has exchanged the tail but not linked yet */
     atomic_store_explicit(&mb->stub.next, NULL, memory_order_relaxed);
-    struct rt_sig *prev = atomic_exchange_explicit(&mb->tail, &mb->stub, memory_order_acq_rel);
+    struct sig *prev = atomic_exchange_explicit(&mb->tail, &mb->stub, memory_order_acq_rel);
     atomic_store_explicit(&prev->next, &mb->stub, memory_order_release);
     next = atomic_load_explicit(&head->next, memory_order_acquire);
     if (next) {
@@ -201,7 +93,7 @@ static struct rt_sig *mbox_pop(struct dd_mbox *mb)
 
 static bool mbox_maybe_nonempty(struct dd_mbox *mb)
 {
-    struct rt_sig *head = mb->head;
+    struct sig *head = mb->head;
     return atomic_load_explicit(&head->next, memory_order_acquire) != NULL ||
            head != atomic_load_explicit(&mb->tail, memory_order_acquire);
 }
@@ -509,7 +401,7 @@ static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
 
 struct dd_mbox *mbox_lookup_pid(struct dd_node *n, const dd_pid *pid)
 {
-    if (!rt_pid_is_local(n, pid) || pid->num == 0 || pid->num > n->max_mailboxes)
+    if (!node_pid_is_local(n, pid) || pid->num == 0 || pid->num > n->max_mailboxes)
         return NULL;
     struct dd_mbox *mb = atomic_load_explicit(&n->slots[pid->num], memory_order_acquire);
     if (!mb || mb->pid.serial != pid->serial || atomic_load(&mb->closed))
@@ -543,7 +435,7 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
 {
     struct dd_mbox *mb = calloc(1, sizeof(*mb));
     if (!mb)
-        return rt_fail(DD_ENOMEM, "out of memory opening a mailbox");
+        return lasterr_set(DD_ENOMEM, "out of memory opening a mailbox");
     mb->node = n;
     mb->flags = flags;
     mb->lane = (flags & DD_MBOX_EXPRESS) ? RT_LANE_EXPRESS : RT_LANE_NORMAL;
@@ -558,12 +450,12 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
     if (n->closing) {
         pthread_mutex_unlock(&n->lock);
         free(mb);
-        return rt_fail(DD_ECLOSED, "node %s is stopping", n->name);
+        return lasterr_set(DD_ECLOSED, "node %s is stopping", n->name);
     }
     if (n->n_free == 0) {
         pthread_mutex_unlock(&n->lock);
         free(mb);
-        return rt_fail(DD_ELIMIT, "all %zu mailbox slots are in use", n->max_mailboxes);
+        return lasterr_set(DD_ELIMIT, "all %zu mailbox slots are in use", n->max_mailboxes);
     }
     uint32_t slot = n->free_slots[--n->n_free];
     mb->pid = (dd_pid){0};
@@ -582,7 +474,7 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
             n->free_slots[n->n_free++] = slot;
             pthread_mutex_unlock(&n->lock);
             free(mb);
-            return rt_fail(DD_ENAMEINUSE, "name '%s' is already registered on %s", regname,
+            return lasterr_set(DD_ENAMEINUSE, "name '%s' is already registered on %s", regname,
                            n->name);
         }
     }
@@ -593,125 +485,53 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
     return DD_OK;
 }
 
-/* ---- relations ----------------------------------------------------------------------- */
-
-static void rel_link_mb(struct dd_mbox *mb, struct rt_rel *r)
-{
-    r->mb = mb;
-    r->mb_prev = NULL;
-    r->mb_next = mb->rels;
-    if (mb->rels)
-        mb->rels->mb_prev = r;
-    mb->rels = r;
-}
-
-static void rel_unlink_mb(struct dd_mbox *mb, struct rt_rel *r)
-{
-    if (r->mb_prev)
-        r->mb_prev->mb_next = r->mb_next;
-    else
-        mb->rels = r->mb_next;
-    if (r->mb_next)
-        r->mb_next->mb_prev = r->mb_prev;
-    r->mb_next = r->mb_prev = NULL;
-}
-
-/* Removes r from the mailbox (mb->lock held) and its connection, and frees it. */
-void mbox_rel_remove(struct dd_mbox *mb, struct rt_rel *r)
-{
-    rel_unlink_mb(mb, r);
-    if (r->conn)
-        conn_rel_del(r);
-    free(r);
-}
-
-struct rt_rel *mbox_rel_find(struct dd_mbox *mb, enum rt_rel_kind kind, const dd_pid *pid,
-                             const dd_ref *ref)
-{
-    for (struct rt_rel *r = mb->rels; r; r = r->mb_next) {
-        if (r->kind != kind)
-            continue;
-        if (ref && !dd_ref_eq(&r->ref, ref))
-            continue;
-        if (pid && !dd_pid_eq(&r->remote, pid))
-            continue;
-        return r;
-    }
-    return NULL;
-}
-
-/* Adds a relation with `remote` (mb->lock held). conn is the connection to the remote's
- * node (NULL for a local process). Returns the relation, or NULL if conn is down (the caller
- * then treats the other side as gone: noconnection). */
-struct rt_rel *mbox_rel_add(struct dd_mbox *mb, enum rt_rel_kind kind, const dd_pid *remote,
-                            const dd_ref *ref, const char *to_name, struct dd_conn *conn)
-{
-    struct rt_rel *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    r->kind = kind;
-    if (remote)
-        r->remote = *remote;
-    if (ref)
-        r->ref = *ref;
-    if (to_name)
-        snprintf(r->to_name, sizeof(r->to_name), "%s", to_name);
-    rel_link_mb(mb, r);
-    if (conn && !conn_rel_add(conn, r)) {
-        rel_unlink_mb(mb, r);
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
 /* ---- signal processing --------------------------------------------------------------- */
 
 /* Handles one signal for the receiver. Returns the signal if it is (or became) a message
  * to hand out, NULL if it was consumed. */
-static struct rt_sig *mbox_process(struct dd_mbox *mb, struct rt_sig *s)
+static struct sig *mbox_process(struct dd_mbox *mb, struct sig *s)
 {
-    struct rt_rel *r;
+    struct rel *r;
     switch (s->kind) {
     case SIG_MESSAGE:
     case SIG_READY:
         return s;
     case SIG_LINK:
         pthread_mutex_lock(&mb->lock);
-        r = mbox_rel_find(mb, REL_LINK, &s->peer, NULL);
-        if (!r && !mbox_rel_add(mb, REL_LINK, &s->peer, NULL, NULL, s->conn)) {
+        r = rel_find(mb, REL_LINK, &s->peer, NULL);
+        if (!r && !rel_add(mb, REL_LINK, &s->peer, NULL, NULL, s->conn)) {
             /* The connection went down before we saw the link: it fires at once. */
             pthread_mutex_unlock(&mb->lock);
             if (s->conn &&
-                rt_sig_make_exit_term(s, &s->peer, term_noconnection,
+                sig_make_exit_term(s, &s->peer, term_noconnection,
                                       term_noconnection_len))
                 return s;
-            rt_sig_free(s);
+            sig_free(s);
             return NULL;
         }
         pthread_mutex_unlock(&mb->lock);
         break;
     case SIG_UNLINK_ID:
         pthread_mutex_lock(&mb->lock);
-        r = mbox_rel_find(mb, REL_LINK, &s->peer, NULL);
+        r = rel_find(mb, REL_LINK, &s->peer, NULL);
         if (r && r->unlink_id == 0)
-            mbox_rel_remove(mb, r);
+            rel_remove(mb, r);
         pthread_mutex_unlock(&mb->lock);
         mbox_send_unlink_ack(mb, &s->peer, s->id);
         break;
     case SIG_UNLINK_ACK:
         pthread_mutex_lock(&mb->lock);
-        r = mbox_rel_find(mb, REL_LINK, &s->peer, NULL);
+        r = rel_find(mb, REL_LINK, &s->peer, NULL);
         if (r && r->unlink_id == s->id)
-            mbox_rel_remove(mb, r);
+            rel_remove(mb, r);
         pthread_mutex_unlock(&mb->lock);
         break;
     case SIG_EXIT:
         pthread_mutex_lock(&mb->lock);
-        r = mbox_rel_find(mb, REL_LINK, &s->peer, NULL);
+        r = rel_find(mb, REL_LINK, &s->peer, NULL);
         bool live = r && r->unlink_id == 0;
         if (r)
-            mbox_rel_remove(mb, r);
+            rel_remove(mb, r);
         pthread_mutex_unlock(&mb->lock);
         if (live)
             return s; /* already carries the {'EXIT', ...} term */
@@ -720,27 +540,27 @@ static struct rt_sig *mbox_process(struct dd_mbox *mb, struct rt_sig *s)
         return s;
     case SIG_MONITOR:
         pthread_mutex_lock(&mb->lock);
-        mbox_rel_add(mb, REL_WATCHER, &s->peer, &s->ref, s->name, s->conn);
+        rel_add(mb, REL_WATCHER, &s->peer, &s->ref, s->name, s->conn);
         pthread_mutex_unlock(&mb->lock);
         break;
     case SIG_DEMONITOR:
         pthread_mutex_lock(&mb->lock);
-        r = mbox_rel_find(mb, REL_WATCHER, NULL, &s->ref);
+        r = rel_find(mb, REL_WATCHER, NULL, &s->ref);
         if (r)
-            mbox_rel_remove(mb, r);
+            rel_remove(mb, r);
         pthread_mutex_unlock(&mb->lock);
         break;
     case SIG_DOWN:
         pthread_mutex_lock(&mb->lock);
-        r = mbox_rel_find(mb, REL_MONITOR, NULL, &s->ref);
+        r = rel_find(mb, REL_MONITOR, NULL, &s->ref);
         if (r)
-            mbox_rel_remove(mb, r);
+            rel_remove(mb, r);
         pthread_mutex_unlock(&mb->lock);
         if (r)
             return s;
         break;
     }
-    rt_sig_free(s);
+    sig_free(s);
     return NULL;
 }
 
@@ -762,14 +582,14 @@ int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms)
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                                        : clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
     if (!recv_lock_by(mb, timeout_ms, deadline))
-        return rt_fail(atomic_load(&mb->closed) ? DD_ECLOSED : DD_ETIMEDOUT,
+        return lasterr_set(atomic_load(&mb->closed) ? DD_ECLOSED : DD_ETIMEDOUT,
                        "no message within %d ms (another thread is receiving)", timeout_ms);
     for (;;) {
         if (atomic_load(&mb->closed)) {
             pthread_mutex_unlock(&mb->recv_lock);
-            return rt_fail(DD_ECLOSED, "mailbox is closed");
+            return lasterr_set(DD_ECLOSED, "mailbox is closed");
         }
-        struct rt_sig *s = mbox_pop(mb);
+        struct sig *s = mbox_pop(mb);
         if (s) {
             s = mbox_process(mb, s);
             if (s) {
@@ -783,7 +603,7 @@ int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms)
         }
         if (timeout_ms == 0 || !mbox_wait(mb, deadline)) {
             pthread_mutex_unlock(&mb->recv_lock);
-            return rt_fail(DD_ETIMEDOUT, "no message within %d ms", timeout_ms);
+            return lasterr_set(DD_ETIMEDOUT, "no message within %d ms", timeout_ms);
         }
     }
 }
@@ -791,14 +611,14 @@ int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms)
 void mbox_msg_free(dd_msg *msg)
 {
     if (msg)
-        rt_sig_free(caa_container_of(msg, struct rt_sig, msg));
+        sig_free(caa_container_of(msg, struct sig, msg));
 }
 
 /* ---- closing ------------------------------------------------------------------------- */
 
 /* Answers a signal sent to a mailbox that no longer exists, as BEAM answers for a dead
  * process: a link gets an exit with `noproc`, a monitor a 'DOWN' with `noproc`. */
-void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct rt_sig *s)
+void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct sig *s)
 {
     switch (s->kind) {
     case SIG_LINK:
@@ -815,7 +635,7 @@ void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct rt_sig *s)
     default:
         break;
     }
-    rt_sig_free(s);
+    sig_free(s);
 }
 
 /* Closes a mailbox: no new signals reach it once it is out of the tables and a grace period
@@ -843,18 +663,18 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
     if (rcu_rd_depth() == 0)
         urcu_qsbr_synchronize_rcu();
     pthread_mutex_lock(&mb->recv_lock);
-    struct rt_sig *s;
+    struct sig *s;
     for (;;) {
         while ((s = mbox_pop(mb)) != NULL) {
             /* Signals that arrived before the close still count: process links and
              * monitors so that they get their exit signals below. */
             if (s->kind == SIG_MESSAGE || s->kind == SIG_READY || s->kind == SIG_EXIT2) {
-                rt_sig_free(s);
+                sig_free(s);
                 continue;
             }
             s = mbox_process(mb, s);
             if (s)
-                rt_sig_free(s);
+                sig_free(s);
         }
         if (!mbox_maybe_nonempty(mb))
             break;
@@ -862,11 +682,11 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
 
     pthread_mutex_lock(&mb->lock);
     while (mb->rels) {
-        struct rt_rel *r = mb->rels;
+        struct rel *r = mb->rels;
         if (r->conn && atomic_load(&r->conn->state) == CONN_DOWN) {
             /* That connection is gone: the other side has seen noconnection already, and
              * sending would dial the node again for a relation that no longer exists. */
-            mbox_rel_remove(mb, r);
+            rel_remove(mb, r);
             continue;
         }
         switch (r->kind) {
@@ -883,15 +703,15 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
                             &r->ref);
             break;
         }
-        mbox_rel_remove(mb, r);
+        rel_remove(mb, r);
     }
     pthread_mutex_unlock(&mb->lock);
     /* A nodedown that raced with us queued signals for relations we just removed (conn_down
-     * pushes them under the connection's reg_lock, which mbox_rel_remove waited for): they
+     * pushes them under the connection's reg_lock, which rel_remove waited for): they
      * are all linked in by now and nobody can push any more. */
     while ((s = mbox_pop(mb)) != NULL || mbox_maybe_nonempty(mb))
         if (s)
-            rt_sig_free(s);
+            sig_free(s);
     pthread_mutex_unlock(&mb->recv_lock);
 
     pthread_mutex_lock(&n->lock);

@@ -21,14 +21,7 @@ void mbox_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, s
 bool mbox_inline_leader_polling(struct dd_node *n);
 void mbox_msg_free(dd_msg *msg);
 /* Answer a signal addressed to a dead/unknown local process `dead`; consumes s. */
-void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct rt_sig *s);
-
-/* Relations (mb->lock held). */
-struct rt_rel *mbox_rel_find(struct dd_mbox *mb, enum rt_rel_kind kind, const dd_pid *pid,
-                             const dd_ref *ref);
-struct rt_rel *mbox_rel_add(struct dd_mbox *mb, enum rt_rel_kind kind, const dd_pid *remote,
-                            const dd_ref *ref, const char *to_name, struct dd_conn *conn);
-void mbox_rel_remove(struct dd_mbox *mb, struct rt_rel *r);
+void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct sig *s);
 
 /* Signals a mailbox emits (route.c). */
 void mbox_send_unlink_ack(struct dd_mbox *mb, const dd_pid *to, uint64_t id);

@@ -39,7 +39,7 @@
 #include "runtime/core/route.h"
 
 /* A visible BEAM peer's global: we are in sync with it (see above). */
-static void mesh_global_in_sync(struct dd_conn *c)
+static void mesh_global_in_sync(struct conn *c)
 {
     struct dd_node *n = c->node;
     ei_x_buff x;
@@ -55,12 +55,12 @@ static void mesh_global_in_sync(struct dd_conn *c)
     ei_x_free(&x);
 }
 
-static bool mesh_eligible(const struct dd_conn *c)
+static bool mesh_eligible(const struct conn *c)
 {
     return c->peer_dpdist && c->peer_published && atomic_load(&c->state) == CONN_UP;
 }
 
-void mesh_on_up(struct dd_conn *c)
+void mesh_on_up(struct conn *c)
 {
     struct dd_node *n = c->node;
     if (c->peer_dpdist)
@@ -73,7 +73,7 @@ void mesh_on_up(struct dd_conn *c)
      * in the same read section (a node that came up in between may be left out: it sends
      * its own list when it is up). */
     struct cds_lfht_iter it;
-    struct dd_conn *o;
+    struct conn *o;
     rcu_rd_enter();
     size_t cap = DPCTL_MESH_HEAD_BYTES;
     cds_lfht_for_each_entry(n->conns, &it, o, ht_node)
@@ -98,7 +98,7 @@ void mesh_on_up(struct dd_conn *c)
     free(buf);
 }
 
-static void mesh_list(struct dd_conn *c, const uint8_t *term, size_t len,
+static void mesh_list(struct conn *c, const uint8_t *term, size_t len,
                       const struct dpctl_msg *m)
 {
     struct dd_node *n = c->node;
@@ -115,14 +115,14 @@ static void mesh_list(struct dd_conn *c, const uint8_t *term, size_t len,
         rcu_rd_leave();
         if (!known) {
             DLOG_INFO(n->log_name, "mesh: %s knows %s, connecting", c->peer, peer);
-            struct dd_conn *nc = conn_get_or_dial(n, peer);
+            struct conn *nc = conn_get_or_dial(n, peer);
             if (nc)
                 conn_unref(nc);
         }
     }
 }
 
-void mesh_receive(struct dd_conn *c, const uint8_t *term, size_t len)
+void mesh_receive(struct conn *c, const uint8_t *term, size_t len)
 {
     if (!c->peer_dpdist)
         return;

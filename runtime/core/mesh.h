@@ -11,8 +11,8 @@
 #define MESH_NAME "$dpdist"
 
 /* A connection came up (control thread). */
-void mesh_on_up(struct dd_conn *c);
+void mesh_on_up(struct conn *c);
 /* A message to '$dpdist' from c's peer: term without version byte (len bytes). */
-void mesh_receive(struct dd_conn *c, const uint8_t *term, size_t len);
+void mesh_receive(struct conn *c, const uint8_t *term, size_t len);
 
 #endif

@@ -1,11 +1,7 @@
-/* The node: start-up (name, cookie, listener, EPMD registration, data plane), the control
- * thread's event loop, node events, and shutdown.
- *
- * The control thread sleeps in epoll_wait on: the listener, every connection socket, the
- * EPMD registration socket (EPMD closing it ends our registration: logged), a wake eventfd
- * for work posted by other threads (node_post), and a periodic timer for ticks, handshake
- * deadlines and pending connections that got nowhere. It is a QSBR RCU reader only while it
- * processes events, offline while it sleeps.
+/* The node: start-up (name, cookie, listener, EPMD registration, data plane), identities,
+ * cookies, node events, and shutdown. Its control thread is runtime/core/ctl.c; the node's
+ * own sockets there: the listener (hsio.c) and the EPMD registration (EPMD closing it ends
+ * our registration: logged).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -49,29 +43,17 @@
 #define NODE_MAX_MSG              0xffffffffu /* 4-byte distribution packet lengths */
 #define NODE_TX_QUEUE_LIMIT       (8u << 20)
 #define NODE_RX_UNCONSUMED_LIMIT  (64u << 20)
-#define NODE_TIMER_MAX_MS         100
-#define NODE_EPOLL_BATCH          64
 #define NODE_LISTEN_ANY_DUAL      "::"      /* IPv6 and IPv4 (IPV6_V6ONLY off) */
 #define NODE_LISTEN_ANY_V4        "0.0.0.0" /* a kernel without IPv6 */
 
-static struct rt_item g_item_listener = {ITEM_LISTENER};
-static struct rt_item g_item_wake = {ITEM_WAKE};
-static struct rt_item g_item_timer = {ITEM_TIMER};
-static struct rt_item g_item_epmd = {ITEM_EPMD};
-
-uint64_t rt_now_ms(void)
-{
-    return clock_now_ms();
-}
-
 /* ---- identities ---------------------------------------------------------------------- */
 
-bool rt_pid_is_local(const struct dd_node *n, const dd_pid *p)
+bool node_pid_is_local(const struct dd_node *n, const dd_pid *p)
 {
     return p->creation == n->creation && strcmp(p->node, n->name) == 0;
 }
 
-void rt_make_ref(struct dd_node *n, dd_ref *out)
+void node_make_ref(struct dd_node *n, dd_ref *out)
 {
     uint64_t v = atomic_fetch_add(&n->ref_counter, 1);
     memset(out, 0, sizeof(*out));
@@ -102,12 +84,12 @@ const char *node_cookie_for(struct dd_node *n, const char *peer, char *buf, size
 int node_set_cookie(struct dd_node *n, const char *peer, const char *cookie)
 {
     if (!cookie || cookie_validate(cookie, strlen(cookie)) != COOKIE_OK)
-        return rt_fail(DD_ECOOKIE, "invalid cookie: %s",
+        return lasterr_set(DD_ECOOKIE, "invalid cookie: %s",
                        cookie ? cookie_strerror(cookie_validate(cookie, strlen(cookie)))
                               : "NULL");
     char *copy = strdup(cookie);
     if (!copy)
-        return rt_fail(DD_ENOMEM, "out of memory");
+        return lasterr_set(DD_ENOMEM, "out of memory");
     pthread_mutex_lock(&n->cookie_lock);
     if (!peer) {
         free(n->cookie);
@@ -123,7 +105,7 @@ int node_set_cookie(struct dd_node *n, const char *peer, const char *cookie)
                 free(k);
                 pthread_mutex_unlock(&n->cookie_lock);
                 free(copy);
-                return rt_fail(DD_ENOMEM, "out of memory");
+                return lasterr_set(DD_ENOMEM, "out of memory");
             }
             k->next = n->cookies;
             n->cookies = k;
@@ -143,10 +125,10 @@ void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visibl
     pthread_mutex_lock(&n->lock);
     rcu_rd_enter();
     for (size_t i = 0; i < n->n_node_monitors; i++) {
-        struct rt_sig *s = rt_sig_new(SIG_READY);
+        struct sig *s = sig_new(SIG_READY);
         ei_x_buff x;
         if (!s || ei_x_new_with_version(&x) < 0) {
-            rt_sig_free(s);
+            sig_free(s);
             continue;
         }
         ei_x_encode_tuple_header(&x, 2);
@@ -163,159 +145,23 @@ void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visibl
     pthread_mutex_unlock(&n->lock);
 }
 
-void node_wake(struct dd_node *n)
+
+/* ---- events of the node's own sockets --------------------------------------------- */
+
+/* EPMD closed our registration connection: logged, the node stays up unregistered. */
+static void epmd_event(struct ctl_item *it, uint32_t events)
 {
-    uint64_t one = 1;
-    ssize_t w = write(n->wake_fd, &one, sizeof(one));
-    (void)w;
-}
-
-void node_post(struct dd_node *n, void (*fn)(struct dd_node *, void *), void *arg)
-{
-    struct rt_work *w = malloc(sizeof(*w));
-    if (!w) {
-        DLOG_ERR(n->log_name, "out of memory posting work to the control thread");
-        return;
+    (void)events;
+    struct dd_node *n = (struct dd_node *)((char *)it - offsetof(struct dd_node, epmd_item));
+    char buf[64];
+    ssize_t r = recv(n->epmd_fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN)) {
+        DLOG_WARN(n->log_name, "the EPMD connection closed: %s is no longer registered",
+                  n->name);
+        ctl_del_fd(n, n->epmd_fd);
+        close(n->epmd_fd);
+        n->epmd_fd = -1;
     }
-    w->fn = fn;
-    w->arg = arg;
-    w->next = NULL;
-    pthread_mutex_lock(&n->work_lock);
-    struct rt_work **pp = &n->work;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = w;
-    pthread_mutex_unlock(&n->work_lock);
-    node_wake(n);
-}
-
-static void run_work(struct dd_node *n)
-{
-    pthread_mutex_lock(&n->work_lock);
-    struct rt_work *w = n->work;
-    n->work = NULL;
-    pthread_mutex_unlock(&n->work_lock);
-    while (w) {
-        struct rt_work *next = w->next;
-        w->fn(n, w->arg);
-        free(w);
-        w = next;
-    }
-}
-
-/* ---- periodic work ------------------------------------------------------------------- */
-
-static void periodic(struct dd_node *n, uint64_t now)
-{
-    hsio_reap(n, now);
-    /* Reassembly memory given back on the poller (DPDK deliveries) or by freed connections
-     * lets the connections that wait for it go on; refusals are logged here too. */
-    rxb_periodic(n, now);
-    /* Ticks and liveness of established connections; pending ones that got nowhere. */
-    struct cds_lfht_iter it;
-    struct dd_conn *c;
-    /* Every connection, however many (a fixed batch left the rest without ticks). */
-    size_t k = 0, cap = 256;
-    struct dd_conn **batch = malloc(cap * sizeof(*batch));
-    if (!batch)
-        return;
-    cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
-    {
-        if (k == cap) {
-            struct dd_conn **more = realloc(batch, 2 * cap * sizeof(*batch));
-            if (!more)
-                break;
-            batch = more;
-            cap *= 2;
-        }
-        conn_ref(c);
-        batch[k++] = c;
-    }
-    for (size_t i = 0; i < k; i++) {
-        c = batch[i];
-        int st = atomic_load(&c->state);
-        if (st == CONN_UP) {
-            tcpc_tick(c, now);
-        } else if (st == CONN_PENDING && !c->sock && !c->dialling &&
-                   now > c->created_ms + 2ull * n->setuptime_ms) {
-            conn_down(c, DD_ETIMEDOUT, "no connection came up within the set-up time");
-        }
-        conn_unref(c);
-    }
-    free(batch);
-}
-
-/* ---- the control thread -------------------------------------------------------------- */
-
-static void *control_main(void *arg)
-{
-    struct dd_node *n = arg;
-    struct epoll_event evs[NODE_EPOLL_BATCH];
-    char tname[16];
-    snprintf(tname, sizeof(tname), "dd-ctl");
-    pthread_setname_np(pthread_self(), tname);
-    /* With an inline data plane nobody else may be polling: keep its heartbeats and acks
-     * going from here, a few times per heartbeat interval. */
-    int wait_ms = NODE_TIMER_MAX_MS;
-    if (dp_glue_inline(n)) {
-        uint64_t hb_ms = dp_glue_hb_interval_ns(n) / 1000000u;
-        wait_ms = hb_ms >= 4 ? (int)(hb_ms / 4) : 1;
-    }
-    while (!atomic_load(&n->stopping)) {
-        int cnt = epoll_wait(n->ep, evs, NODE_EPOLL_BATCH, wait_ms);
-        if (cnt < 0 && errno != EINTR) {
-            DLOG_ERR(n->log_name, "epoll_wait: %s", strerror(errno));
-            break;
-        }
-        rcu_rd_enter();
-        uint64_t now = rt_now_ms();
-        bool timer = cnt == 0;
-        for (int i = 0; i < cnt; i++) {
-            struct rt_item *it = evs[i].data.ptr;
-            switch (it->kind) {
-            case ITEM_LISTENER:
-                hsio_accept(n);
-                break;
-            case ITEM_WAKE: {
-                uint64_t v;
-                ssize_t r = read(n->wake_fd, &v, sizeof(v));
-                (void)r;
-                break;
-            }
-            case ITEM_TIMER: {
-                uint64_t v;
-                ssize_t r = read(n->timer_fd, &v, sizeof(v));
-                (void)r;
-                timer = true;
-                break;
-            }
-            case ITEM_EPMD: {
-                char buf[64];
-                ssize_t r = recv(n->epmd_fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (r == 0 || (r < 0 && errno != EAGAIN)) {
-                    DLOG_WARN(n->log_name,
-                              "the EPMD connection closed: %s is no longer registered",
-                              n->name);
-                    epoll_ctl(n->ep, EPOLL_CTL_DEL, n->epmd_fd, NULL);
-                    close(n->epmd_fd);
-                    n->epmd_fd = -1;
-                }
-                break;
-            }
-            case ITEM_SOCK:
-                hsio_on_event(n, (struct rt_sock *)it, evs[i].events);
-                break;
-            }
-        }
-        run_work(n);
-        dp_glue_check_events(n);
-        if (timer)
-            periodic(n, now);
-        hsio_bury(n);
-        rcu_rd_leave();
-        dp_glue_poll(n, 4);
-    }
-    return NULL;
 }
 
 /* ---- start-up ------------------------------------------------------------------------ */
@@ -472,12 +318,7 @@ static void node_free(struct dd_node *n)
         close(n->listen_fd);
     if (n->epmd_fd >= 0)
         close(n->epmd_fd);
-    if (n->ep >= 0)
-        close(n->ep);
-    if (n->wake_fd >= 0)
-        close(n->wake_fd);
-    if (n->timer_fd >= 0)
-        close(n->timer_fd);
+    ctl_fini(&n->ctl);
     if (n->conns)
         cds_lfht_destroy(n->conns, NULL);
     if (n->names)
@@ -505,13 +346,13 @@ static void node_free(struct dd_node *n)
 static int check_cfg(const struct dd_node_cfg *cfg)
 {
     if (cfg->ticktime_s > NODE_MAX_TICKTIME_S)
-        return rt_fail(DD_EINVAL, "ticktime_s %u is above %u", cfg->ticktime_s,
+        return lasterr_set(DD_EINVAL, "ticktime_s %u is above %u", cfg->ticktime_s,
                        NODE_MAX_TICKTIME_S);
     if (cfg->setuptime_ms > NODE_MAX_SETUPTIME_MS)
-        return rt_fail(DD_EINVAL, "setuptime_ms %u is above %u", cfg->setuptime_ms,
+        return lasterr_set(DD_EINVAL, "setuptime_ms %u is above %u", cfg->setuptime_ms,
                        NODE_MAX_SETUPTIME_MS);
     if (cfg->max_message_bytes > NODE_MAX_MSG)
-        return rt_fail(DD_EINVAL, "max_message_bytes %zu is above %zu (4-byte packet lengths)",
+        return lasterr_set(DD_EINVAL, "max_message_bytes %zu is above %zu (4-byte packet lengths)",
                        cfg->max_message_bytes, (size_t)NODE_MAX_MSG);
     struct {
         const char *what, *value;
@@ -526,11 +367,11 @@ static int check_cfg(const struct dd_node_cfg *cfg)
             continue;
         size_t len = strnlen(strs[i].value, strs[i].max + 1);
         if (len == 0 || len > strs[i].max)
-            return rt_fail(DD_EINVAL, "%s must be 1..%zu bytes (NULL for the default)",
+            return lasterr_set(DD_EINVAL, "%s must be 1..%zu bytes (NULL for the default)",
                            strs[i].what, strs[i].max);
     }
     if (cfg->listen_port_max && cfg->listen_port_max < cfg->listen_port_min)
-        return rt_fail(DD_EINVAL, "listen port range %u..%u is empty", cfg->listen_port_min,
+        return lasterr_set(DD_EINVAL, "listen port range %u..%u is empty", cfg->listen_port_min,
                        cfg->listen_port_max);
     return DD_OK;
 }
@@ -539,27 +380,27 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
 {
     char err[512];
     if (!cfg || !out)
-        return rt_fail(DD_EINVAL, "cfg and out are required");
+        return lasterr_set(DD_EINVAL, "cfg and out are required");
     if ((cfg->sname != NULL) == (cfg->name != NULL))
-        return rt_fail(DD_EINVAL, "give exactly one of sname and name");
+        return lasterr_set(DD_EINVAL, "give exactly one of sname and name");
     int bad = check_cfg(cfg);
     if (bad != DD_OK)
         return bad;
     struct dd_node *n = calloc(1, sizeof(*n));
     if (!n)
-        return rt_fail(DD_ENOMEM, "out of memory");
-    n->listen_fd = n->epmd_fd = n->ep = n->wake_fd = n->timer_fd = -1;
+        return lasterr_set(DD_ENOMEM, "out of memory");
+    n->listen_fd = n->epmd_fd = -1;
+    ctl_preinit(&n->ctl);
     pthread_mutex_init(&n->lock, NULL);
     pthread_mutex_init(&n->copy_lock, NULL);
     pthread_mutex_init(&n->cookie_lock, NULL);
-    pthread_mutex_init(&n->work_lock, NULL);
 
     struct nodename nn;
     enum nodename_kind kind = cfg->sname ? NODENAME_SHORT : NODENAME_LONG;
     enum nodename_result nr = nodename_from_arg(&nn, cfg->sname ? cfg->sname : cfg->name, kind);
     if (nr != NODENAME_OK) {
         node_free(n);
-        return rt_fail(DD_EINVAL, "node name '%s': %s", cfg->sname ? cfg->sname : cfg->name,
+        return lasterr_set(DD_EINVAL, "node name '%s': %s", cfg->sname ? cfg->sname : cfg->name,
                        nodename_strerror(nr));
     }
     snprintf(n->name, sizeof(n->name), "%s", nn.full);
@@ -582,7 +423,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     if (reasm_cap < n->max_msg) {
         size_t max_msg = n->max_msg;
         node_free(n);
-        return rt_fail(DD_EINVAL,
+        return lasterr_set(DD_EINVAL,
                        "max_reassembly_bytes (%zu) must be at least max_message_bytes (%zu): "
                        "the largest message must fit",
                        reasm_cap, max_msg);
@@ -591,7 +432,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     n->hsguard = malloc(sizeof(*n->hsguard));
     if (!n->hsguard) {
         node_free(n);
-        return rt_fail(DD_ENOMEM, "out of memory");
+        return lasterr_set(DD_ENOMEM, "out of memory");
     }
     hsg_init(n->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
                                               .max_delay_ms = cfg->handshake_backoff_max_ms});
@@ -605,7 +446,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     enum cookie_result cr = cookie_get(cfg->cookie, NULL, cookie, sizeof(cookie), err, sizeof(err));
     if (cr != COOKIE_OK) {
         node_free(n);
-        return rt_fail(DD_ECOOKIE, "%s", err[0] ? err : cookie_strerror(cr));
+        return lasterr_set(DD_ECOOKIE, "%s", err[0] ? err : cookie_strerror(cr));
     }
     n->cookie = strdup(cookie);
 
@@ -620,7 +461,7 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     if (!n->cookie || !n->slots || !n->slot_serial || !n->free_slots || !n->conns ||
         !n->names || !n->tick) {
         node_free(n);
-        return rt_fail(DD_ENOMEM, "out of memory");
+        return lasterr_set(DD_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n->max_mailboxes; i++)
         n->free_slots[i] = (uint32_t)(n->max_mailboxes - i); /* slot 1 first */
@@ -630,58 +471,47 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     int rc = dp_glue_start(n, cfg->config_file, err, sizeof(err));
     if (rc != DD_OK) {
         node_free(n);
-        return rt_fail(rc, "%s", err);
+        return lasterr_set(rc, "%s", err);
     }
     n->trailer_len = dp_glue_trailer(n, n->trailer, sizeof(n->trailer));
     if (open_listener(n, cfg, err, sizeof(err)) < 0) {
         dp_glue_stop(n);
         node_free(n);
-        return rt_fail(DD_EIO, "%s", err);
+        return lasterr_set(DD_EIO, "%s", err);
     }
     rc = register_epmd(n, nn.alive, err, sizeof(err));
     if (rc != DD_OK) {
         dp_glue_stop(n);
         node_free(n);
-        return rt_fail(rc, "%s", err);
+        return lasterr_set(rc, "%s", err);
     }
     for (size_t i = 0; i < n->max_mailboxes + 1; i++)
         n->slot_serial[i] = 0;
 
-    n->ep = epoll_create1(EPOLL_CLOEXEC);
-    n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    n->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (n->ep < 0 || n->wake_fd < 0 || n->timer_fd < 0) {
+    /* the timer: twice per tick interval (ticks are due every tick interval) */
+    int erc = ctl_init(n, n->tick_interval_ms / 2);
+    n->listen_item.on_event = hsio_listener_event;
+    n->epmd_item.on_event = epmd_event;
+    if (erc == 0)
+        erc = ctl_add_fd(n, n->listen_fd, EPOLLIN, &n->listen_item);
+    if (erc == 0)
+        erc = ctl_add_fd(n, n->epmd_fd, EPOLLIN | EPOLLRDHUP, &n->epmd_item);
+    if (erc < 0) {
         dp_glue_stop(n);
         node_free(n);
-        return rt_fail(DD_EIO, "cannot create the event loop: %s", strerror(errno));
+        return lasterr_set(DD_EIO, "cannot create the event loop: %s", strerror(-erc));
     }
-    unsigned period = n->tick_interval_ms / 2;
-    if (period > NODE_TIMER_MAX_MS || period == 0)
-        period = NODE_TIMER_MAX_MS;
-    struct itimerspec its = {.it_interval = {0, (long)period * 1000000},
-                             .it_value = {0, (long)period * 1000000}};
-    timerfd_settime(n->timer_fd, 0, &its, NULL);
-    struct epoll_event e = {.events = EPOLLIN};
-    e.data.ptr = &g_item_listener;
-    epoll_ctl(n->ep, EPOLL_CTL_ADD, n->listen_fd, &e);
-    e.data.ptr = &g_item_wake;
-    epoll_ctl(n->ep, EPOLL_CTL_ADD, n->wake_fd, &e);
-    e.data.ptr = &g_item_timer;
-    epoll_ctl(n->ep, EPOLL_CTL_ADD, n->timer_fd, &e);
-    e.data.ptr = &g_item_epmd;
-    e.events = EPOLLIN | EPOLLRDHUP;
-    epoll_ctl(n->ep, EPOLL_CTL_ADD, n->epmd_fd, &e);
 
     if (mbox_open(n, NULL, 0, &n->system) != DD_OK) {
         dp_glue_stop(n);
         node_free(n);
-        return rt_fail(DD_ENOMEM, "cannot open the system mailbox");
+        return lasterr_set(DD_ENOMEM, "cannot open the system mailbox");
     }
-    if (pthread_create(&n->thread, NULL, control_main, n) != 0) {
+    if (ctl_start(n) != 0) {
         mbox_close(n->system, term_normal, term_normal_len);
         dp_glue_stop(n);
         node_free(n);
-        return rt_fail(DD_EIO, "cannot start the control thread");
+        return lasterr_set(DD_EIO, "cannot start the control thread");
     }
     DLOG_INFO(n->log_name, "node %s started: listening on %s port %u, creation %u, %s%s",
               n->name, n->listen_address, n->listen_port, n->creation,
@@ -711,7 +541,7 @@ void node_stop(struct dd_node *n)
     for (int i = 0; i < 50; i++) {
         bool busy = false;
         struct cds_lfht_iter it;
-        struct dd_conn *c;
+        struct conn *c;
         rcu_rd_enter();
         cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
         {
@@ -726,16 +556,13 @@ void node_stop(struct dd_node *n)
     }
     conn_down_all(n, "node stopping");
     mbox_close(n->system, term_normal, term_normal_len);
-    atomic_store(&n->stopping, true);
-    node_wake(n);
-    pthread_join(n->thread, NULL);
+    ctl_stop(n);
     /* Diallers still blocked finish alone; those that posted their result are run below. */
     hsio_orphan_dials(n);
     /* Work posted by conn_down (closing sockets) runs here, on this thread, including what
      * that work posts in turn. */
     rcu_rd_enter();
-    while (n->work)
-        run_work(n);
+    ctl_drain(n);
     rxb_resume(n); /* connections left waiting for reassembly memory (all down): let go */
     while (n->handshaking)
         hsio_sock_free(n, n->handshaking);

@@ -1,7 +1,7 @@
 /* The node runtime's shared structures: the node, its connections and its mailboxes.
  *
  * Threads and who owns what:
- * - the control thread (one per node, node.c) owns sockets: the listener, the EPMD
+ * - the control thread (one per node, ctl.c) owns sockets: the listener, the EPMD
  *   registration, every connection socket during and after the handshake, the timers. It
  *   reads and dispatches incoming TCP traffic, and writes when a socket's queue is backed up;
  * - application threads call the dd_ API: they encode messages and hand them to a
@@ -32,15 +32,18 @@
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
 #include "runtime/carrier_tcp/hsguard.h"
+#include "runtime/core/ctl.h"
+#include "runtime/core/lasterr.h"
 #include "runtime/core/obuf.h"
+#include "runtime/core/rel.h"
+#include "runtime/core/sig.h"
 
 #define RT_LOG_NAME_MAX 64
 
-struct dd_conn;
+struct conn;
 struct dd_mbox;
 struct rt_sock;
 struct rt_dp; /* the node's data plane (runtime/carrier_dpdk/dp_glue.c), NULL when TCP only */
-struct rt_work;
 
 /* ---- carriers ----------------------------------------------------------------------- */
 
@@ -51,34 +54,11 @@ struct rt_carrier_ops {
     const char *name;
     /* Queue one message for the peer; takes its own reference to b. Returns 0, DD_EWOULDBLOCK
      * (queue full and nonblock) or DD_ENOCONN. May block for room unless nonblock. */
-    int (*send)(struct dd_conn *c, struct obuf *b, bool nonblock);
+    int (*send)(struct conn *c, struct obuf *b, bool nonblock);
 };
 
 extern const struct rt_carrier_ops rt_tcp_carrier;
 
-/* ---- link and monitor registry ------------------------------------------------------ */
-
-enum rt_rel_kind {
-    REL_LINK = 1,    /* local mailbox <-> remote pid */
-    REL_MONITOR,     /* local mailbox monitors a remote process (by pid or name) */
-    REL_WATCHER,     /* a remote process monitors a local mailbox */
-};
-
-/* One link or monitor between a local mailbox and a process on a connection's peer. Lives on
- * the mailbox's list (under mbox->lock) and on the connection's list (under conn->reg_lock)
- * so that a nodedown reaches every mailbox concerned. */
-struct rt_rel {
-    struct rt_rel *mb_next, *mb_prev; /* mailbox list */
-    struct rt_rel *c_next, *c_prev;   /* connection list */
-    enum rt_rel_kind kind;
-    struct dd_mbox *mb;
-    struct dd_conn *conn;   /* NULL for a relation between two local mailboxes */
-    dd_pid remote;          /* the other process (REL_MONITOR by name: to_name set) */
-    char to_name[MAXATOMLEN_UTF8]; /* REL_MONITOR by name / REL_WATCHER on our name */
-    dd_ref ref;             /* monitors */
-    uint64_t unlink_id;     /* REL_LINK being removed (UNLINK_ID sent, ack pending) */
-    bool c_linked;          /* on conn's list (under conn->reg_lock) */
-};
 
 /* ---- connections -------------------------------------------------------------------- */
 
@@ -88,20 +68,15 @@ enum rt_conn_state {
     CONN_DOWN,        /* gone: unlinked from the table, freed after a grace period */
 };
 
-/* epoll items of the control thread */
-enum rt_item_kind { ITEM_LISTENER = 1, ITEM_WAKE, ITEM_TIMER, ITEM_EPMD, ITEM_SOCK };
-struct rt_item {
-    enum rt_item_kind kind;
-};
 
 /* One socket of a connection: the handshake, then the established TCP carrier. */
 struct rt_sock {
-    struct rt_item item; /* ITEM_SOCK */
+    struct ctl_item item; /* the socket's events (hsio.c) */
     struct dd_node *node;
     int fd;
     bool initiator;
     bool up;              /* handshake done: 4-byte framed traffic */
-    struct dd_conn *conn; /* acceptor: NULL until the peer is admitted */
+    struct conn *conn; /* acceptor: NULL until the peer is admitted */
     struct hs *hs;        /* during the handshake */
     uint8_t *rx;
     size_t rx_len, rx_cap;
@@ -111,7 +86,7 @@ struct rt_sock {
     bool listed;
     bool lost_race; /* simultaneous connect: this attempt gave way to the peer's */
     bool dead;      /* closed; memory freed after the current event batch */
-    struct dd_conn *owner; /* established: the connection using it (not a reference) */
+    struct conn *owner; /* established: the connection using it (not a reference) */
     struct rt_sock *next_dead;
     char cookie_buf[256];
     /* Acceptor: the peer's address for the handshake guard (runtime/carrier_tcp/hsguard.h), the token
@@ -141,7 +116,7 @@ struct rt_txq {
     size_t pkt_data, pkt_off; /* the fragment's data bytes; bytes of the packet written */
 };
 
-struct dd_conn {
+struct conn {
     struct cds_lfht_node ht_node; /* node->conns, keyed by peer name */
     struct rcu_head rcu;
     _Atomic int refs;
@@ -178,7 +153,7 @@ struct dd_conn {
      * (EPOLLIN off, on the node's wait list with what it holds), and the reservation of
      * the large packet being received. */
     bool rxb_waiting;
-    struct dd_conn *rxb_next;
+    struct conn *rxb_next;
     size_t rxb_waiting_held;
     size_t rxb_pkt;
 
@@ -200,7 +175,7 @@ struct dd_conn {
 
     /* Links and monitors with processes on the peer. */
     pthread_mutex_t reg_lock;
-    struct rt_rel *rels;
+    struct rel *rels;
 
     /* Waiters in dd_connect. */
     pthread_cond_t up_cond;
@@ -210,40 +185,6 @@ struct dd_conn {
 
 /* ---- mailboxes ---------------------------------------------------------------------- */
 
-enum rt_sig_kind {
-    SIG_MESSAGE = 1, /* an ordinary message */
-    SIG_LINK,        /* remote asks to link */
-    SIG_UNLINK_ID,   /* remote removes a link: answer with UNLINK_ID_ACK */
-    SIG_UNLINK_ACK,  /* our unlink completed */
-    SIG_EXIT,        /* link exit from `peer` (removes the link) */
-    SIG_EXIT2,       /* exit/2 from `peer` */
-    SIG_MONITOR,     /* remote monitors us */
-    SIG_DEMONITOR,   /* remote drops its monitor */
-    SIG_DOWN,        /* a monitored process went down */
-    SIG_READY,       /* a ready-made message (node events, immediate noconnection) */
-};
-
-#define RT_SIG_SMALL 256
-
-/* A queued signal; the public dd_msg is embedded so a message is handed out without a copy.
- * The large members (pids and references carry 1 KB node names) come last and are written
- * only when used: rt_sig_new() clears the rest. */
-struct rt_sig {
-    struct rt_sig *_Atomic next; /* mailbox MPSC queue */
-    enum rt_sig_kind kind;
-    uint64_t id;            /* UNLINK_ID */
-    struct dd_conn *conn;   /* the connection it came from (holds a reference) or NULL */
-    char *name;             /* SIG_MONITOR by name (malloc'd, freed with the signal) */
-    /* The memory behind msg.term: freed with free_fn(free_arg) (NULL: inline/none). */
-    void (*free_fn)(void *arg);
-    void *free_arg;
-    size_t acct_bytes;      /* counted against the carrier's receive bound */
-    void (*consumed_fn)(struct dd_conn *c, size_t bytes); /* carrier's accounting hook */
-    dd_msg msg;             /* SIG_MESSAGE, SIG_EXIT*, SIG_DOWN, SIG_READY: the term */
-    dd_pid peer;            /* sender / linked / monitoring process */
-    dd_ref ref;             /* monitors */
-    char small[RT_SIG_SMALL]; /* small message terms live here (no second allocation) */
-};
 
 struct dd_mbox {
     struct cds_lfht_node name_node; /* node->names when registered */
@@ -256,15 +197,15 @@ struct dd_mbox {
     _Atomic bool closed;
 
     /* MPSC signal queue (Vyukov): producers push at tail, the owner pops at head. */
-    struct rt_sig *_Atomic tail;
-    struct rt_sig *head;
-    struct rt_sig stub;
+    struct sig *_Atomic tail;
+    struct sig *head;
+    struct sig stub;
     _Atomic uint32_t futex; /* sequence bumped by producers; the receiver sleeps on it */
     _Atomic int sleeping;
 
     pthread_mutex_t recv_lock; /* serialises receivers and signal processing */
     pthread_mutex_t lock;      /* relations */
-    struct rt_rel *rels;
+    struct rel *rels;
     bool monitor_nodes;
     uint64_t next_unlink_id;
 };
@@ -302,15 +243,13 @@ struct dd_node {
     struct rt_cookie *cookies;
 
     /* Sockets and the control thread. */
+    struct ctl_loop ctl;
     int listen_fd;
+    struct ctl_item listen_item; /* its events (hsio.c) */
     uint16_t listen_port;
     char listen_address[64]; /* what the listener is bound to, as given */
-    int epmd_fd;
-    int ep;
-    int wake_fd;
-    int timer_fd;
-    pthread_t thread;
-    _Atomic bool stopping;       /* the control thread ends */
+    int epmd_fd;                 /* our registration: EPMD closing it ends it */
+    struct ctl_item epmd_item;
     bool closing; /* dd_node_stop has begun: no new mailbox or connection (under lock) */
     struct rt_sock *handshaking; /* sockets in the handshake (control thread) */
     struct hsg *hsguard;         /* failed handshakes per source address (control thread) */
@@ -318,7 +257,7 @@ struct dd_node {
      * runtime/carrier_tcp/rxbudget.h), DPDK message buffers (the poller). Then the TCP connections that
      * wait for room in it, what they hold, and the log state (control thread). */
     struct budget reasm_budget;
-    struct dd_conn *rxb_head, *rxb_tail;
+    struct conn *rxb_head, *rxb_tail;
     size_t rxb_waiting_bytes, rxb_waiting;
     bool rxb_resuming, rxb_again;
     uint64_t rxb_log_ms, rxb_refusals_logged;
@@ -339,10 +278,6 @@ struct dd_node {
     size_t n_free;
     size_t n_mailboxes;
     _Atomic uint64_t ref_counter;
-
-    /* Work for the control thread from other threads. */
-    pthread_mutex_t work_lock;
-    struct rt_work *work;
 
     /* Node monitors: mailboxes subscribed with dd_monitor_nodes (under node->lock). */
     struct dd_mbox **node_monitors;
@@ -379,48 +314,21 @@ struct rt_copy_job {
     _Atomic uint32_t finished; /* futex word: 1 once copied */
 };
 
-/* Work items the control thread runs (node.c). */
-struct rt_work {
-    struct rt_work *next;
-    void (*fn)(struct dd_node *n, void *arg);
-    void *arg;
-};
-void node_post(struct dd_node *n, void (*fn)(struct dd_node *, void *), void *arg);
-void node_wake(struct dd_node *n);
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-/* runtime/core/errors.c: set the thread's last error message and return status. */
-int rt_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rt_clear_error(void);
-/* The status of the thread's last rt_fail (DD_OK after rt_clear_error). */
-int rt_last_status(void);
-
-/* Time in milliseconds (monotonic). */
-uint64_t rt_now_ms(void);
 
 /* Identities. */
-void rt_make_ref(struct dd_node *n, dd_ref *out);
-bool rt_pid_is_local(const struct dd_node *n, const dd_pid *p);
-bool rt_ref_is_local(const struct dd_node *n, const dd_ref *r);
+void node_make_ref(struct dd_node *n, dd_ref *out);
+bool node_pid_is_local(const struct dd_node *n, const dd_pid *p);
+bool node_ref_is_local(const struct dd_node *n, const dd_ref *r);
 
 /* Connections: runtime/core/conn.h. Mailboxes: runtime/core/mbox.h. */
 
 /* Mailboxes (mbox.c). */
 struct dd_mbox *mbox_lookup_pid(struct dd_node *n, const dd_pid *pid); /* RCU section */
 struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name); /* RCU section */
-void mbox_push(struct dd_mbox *mb, struct rt_sig *s); /* any thread; consumes s */
-struct rt_sig *rt_sig_new(enum rt_sig_kind kind);
-void rt_sig_free(struct rt_sig *s);
-/* Term buffer owned by the signal: copies term (with version byte). */
-bool rt_sig_set_term_copy(struct rt_sig *s, const uint8_t *term, size_t len);
-/* Build {'EXIT', From, Reason}, {'DOWN', Ref, process, Obj, Reason} terms. */
-bool rt_sig_make_exit_term(struct rt_sig *s, const dd_pid *from, const uint8_t *reason,
-                           size_t reason_len);
-bool rt_sig_make_down_term(struct rt_sig *s, const dd_ref *ref, const dd_pid *pid,
-                           const char *name, const char *node, const uint8_t *reason,
-                           size_t reason_len);
-void mbox_close_all(struct dd_node *n);
+void mbox_push(struct dd_mbox *mb, struct sig *s); /* any thread; consumes s */
 
 /* Node events (node.c). */
 void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visible);

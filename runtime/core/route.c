@@ -68,14 +68,14 @@ static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
                           const uint8_t *payload, size_t payload_len, uint64_t sender,
                           uint8_t lane, bool nonblock, bool dial, struct dd_mbox *from)
 {
-    struct dd_conn *c = dial ? conn_get_or_dial(n, node) : conn_get_live(n, node);
+    struct conn *c = dial ? conn_get_or_dial(n, node) : conn_get_live(n, node);
     if (!c) { /* unreachable: like erlang:send/2, not an error; a bad name or a stop is */
-        int st = dial ? rt_last_status() : DD_OK;
+        int st = dial ? lasterr_status() : DD_OK;
         return st == DD_ENOCONN ? DD_OK : st;
     }
     if (payload_len > n->max_msg || (size_t)ctl->index + payload_len > n->max_msg) {
         conn_unref(c);
-        return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu",
+        return lasterr_set(DD_ETOOBIG, "message of %zu bytes is above the maximum of %zu",
                        payload_len, n->max_msg);
     }
     struct obuf *b;
@@ -86,7 +86,7 @@ static int send_remote_on(struct dd_node *n, const char *node, ei_x_buff *ctl,
     } else {
         b = obuf_build(ctl, payload, payload_len, sender, lane);
     }
-    int rc = b ? conn_send(c, b, nonblock) : rt_fail(DD_ENOMEM, "out of memory");
+    int rc = b ? conn_send(c, b, nonblock) : lasterr_set(DD_ENOMEM, "out of memory");
     if (b)
         obuf_unref(b);
     conn_unref(c);
@@ -102,7 +102,7 @@ static int send_remote(struct dd_mbox *from, const char *node, ei_x_buff *ctl,
 }
 
 /* Pushes a signal to a local mailbox, or bounces it if the mailbox does not exist. */
-static void push_local(struct dd_node *n, const dd_pid *to, struct rt_sig *s)
+static void push_local(struct dd_node *n, const dd_pid *to, struct sig *s)
 {
     rcu_rd_enter();
     struct dd_mbox *mb = mbox_lookup_pid(n, to);
@@ -119,7 +119,7 @@ int route_check_term(const void *term, size_t len)
     size_t end;
     if (!term || len < 2 || t[0] != ETF_VERSION || etf_skip(t, len, 1, &end) != ETF_OK ||
         end != len)
-        return rt_fail(DD_EBADTERM, "not one well-formed external term with version byte %d",
+        return lasterr_set(DD_EBADTERM, "not one well-formed external term with version byte %d",
                        ETF_VERSION);
     return DD_OK;
 }
@@ -132,11 +132,11 @@ int route_send_pid(struct dd_mbox *from, const dd_pid *to, const void *term, siz
         if (to->creation != n->creation)
             return DD_OK; /* a previous incarnation of this node: dropped */
         if (len > n->max_msg)
-            return rt_fail(DD_ETOOBIG, "message of %zu bytes is above the maximum", len);
-        struct rt_sig *s = rt_sig_new(SIG_MESSAGE);
-        if (!s || !rt_sig_set_term_copy(s, term, len)) {
-            rt_sig_free(s);
-            return rt_fail(DD_ENOMEM, "out of memory");
+            return lasterr_set(DD_ETOOBIG, "message of %zu bytes is above the maximum", len);
+        struct sig *s = sig_new(SIG_MESSAGE);
+        if (!s || !sig_set_term_copy(s, term, len)) {
+            sig_free(s);
+            return lasterr_set(DD_ENOMEM, "out of memory");
         }
         s->msg.has_from = true;
         s->msg.from = from->pid;
@@ -145,10 +145,10 @@ int route_send_pid(struct dd_mbox *from, const dd_pid *to, const void *term, siz
     }
     ei_x_buff *x = scratch();
     if (!x)
-        return rt_fail(DD_ENOMEM, "out of memory");
+        return lasterr_set(DD_ENOMEM, "out of memory");
     return distmsg_encode_send_sender(x, &from->pid, to) == DISTMSG_OK
                ? send_remote(from, to->node, x, term, len, nonblock)
-               : rt_fail(DD_EINVAL, "cannot encode a message to that pid");
+               : lasterr_set(DD_EINVAL, "cannot encode a message to that pid");
 }
 
 int route_send_reg(struct dd_mbox *from, const char *name, const char *node, const void *term,
@@ -166,10 +166,10 @@ int route_send_reg(struct dd_mbox *from, const char *name, const char *node, con
     }
     ei_x_buff *x = scratch();
     if (!x)
-        return rt_fail(DD_ENOMEM, "out of memory");
+        return lasterr_set(DD_ENOMEM, "out of memory");
     return distmsg_encode_reg_send(x, &from->pid, name) == DISTMSG_OK
                ? send_remote(from, node, x, term, len, nonblock)
-               : rt_fail(DD_EINVAL, "cannot encode a message to %s", name);
+               : lasterr_set(DD_EINVAL, "cannot encode a message to %s", name);
 }
 
 int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term, size_t len)
@@ -181,7 +181,7 @@ int route_send_alias(struct dd_mbox *from, const dd_ref *alias, const void *term
     ei_x_new(&x);
     int rc = distmsg_encode_alias_send(&x, &from->pid, alias) == DISTMSG_OK
                  ? send_remote(from, alias->node, &x, term, len, false)
-                 : rt_fail(DD_EINVAL, "cannot encode an alias send");
+                 : lasterr_set(DD_EINVAL, "cannot encode an alias send");
     ei_x_free(&x);
     return rc;
 }
@@ -201,9 +201,9 @@ void route_exit_signal(struct dd_node *n, const dd_pid *from, const dd_pid *to,
                        const uint8_t *reason, size_t reason_len, bool link_exit)
 {
     if (strcmp(to->node, n->name) == 0) {
-        struct rt_sig *s = rt_sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
-        if (!s || !rt_sig_make_exit_term(s, from, reason, reason_len)) {
-            rt_sig_free(s);
+        struct sig *s = sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
+        if (!s || !sig_make_exit_term(s, from, reason, reason_len)) {
+            sig_free(s);
             return;
         }
         s->peer = *from;
@@ -224,10 +224,10 @@ void route_monitor_exit(struct dd_node *n, const dd_pid *from, const char *from_
                         size_t reason_len)
 {
     if (strcmp(to->node, n->name) == 0) {
-        struct rt_sig *s = rt_sig_new(SIG_DOWN);
-        if (!s || !rt_sig_make_down_term(s, ref, from_name ? NULL : from, from_name, n->name,
+        struct sig *s = sig_new(SIG_DOWN);
+        if (!s || !sig_make_down_term(s, ref, from_name ? NULL : from, from_name, n->name,
                                          reason, reason_len)) {
-            rt_sig_free(s);
+            sig_free(s);
             return;
         }
         s->ref = *ref;
@@ -246,7 +246,7 @@ void route_demonitor(struct dd_node *n, const dd_pid *from, const dd_pid *to, co
                      const dd_ref *ref)
 {
     if (strcmp(to->node, n->name) == 0) {
-        struct rt_sig *s = rt_sig_new(SIG_DEMONITOR);
+        struct sig *s = sig_new(SIG_DEMONITOR);
         if (!s)
             return;
         s->peer = *from;
@@ -258,7 +258,7 @@ void route_demonitor(struct dd_node *n, const dd_pid *from, const dd_pid *to, co
                 mbox_push(mb, s);
             rcu_rd_leave();
             if (!mb)
-                rt_sig_free(s);
+                sig_free(s);
             return;
         }
         push_local(n, to, s);
@@ -276,7 +276,7 @@ void route_unlink_ack(struct dd_node *n, const dd_pid *from, const dd_pid *to, u
     if (id == 0)
         return; /* old-style UNLINK: no acknowledgement */
     if (strcmp(to->node, n->name) == 0) {
-        struct rt_sig *s = rt_sig_new(SIG_UNLINK_ACK);
+        struct sig *s = sig_new(SIG_UNLINK_ACK);
         if (!s)
             return;
         s->peer = *from;
@@ -300,12 +300,12 @@ void mbox_send_unlink_ack(struct dd_mbox *mb, const dd_pid *to, uint64_t id)
 
 /* The connection a relation with `pid` depends on: NULL for local processes; for remote
  * ones a referenced connection (dialled if needed), or NULL with *unreachable set. */
-static struct dd_conn *rel_conn(struct dd_node *n, const char *node, bool *unreachable)
+static struct conn *rel_conn(struct dd_node *n, const char *node, bool *unreachable)
 {
     *unreachable = false;
     if (strcmp(node, n->name) == 0)
         return NULL;
-    struct dd_conn *c = conn_get_or_dial(n, node);
+    struct conn *c = conn_get_or_dial(n, node);
     if (!c)
         *unreachable = true;
     return c;
@@ -315,15 +315,15 @@ static struct dd_conn *rel_conn(struct dd_node *n, const char *node, bool *unrea
 static void self_noconnection(struct dd_mbox *mb, bool link, const dd_pid *pid, const dd_ref *ref,
                               const char *name, const char *node)
 {
-    struct rt_sig *s = rt_sig_new(SIG_READY);
+    struct sig *s = sig_new(SIG_READY);
     if (!s)
         return;
-    bool ok = link ? rt_sig_make_exit_term(s, pid, term_noconnection,
+    bool ok = link ? sig_make_exit_term(s, pid, term_noconnection,
                                            term_noconnection_len)
-                   : rt_sig_make_down_term(s, ref, name ? NULL : pid, name, node,
+                   : sig_make_down_term(s, ref, name ? NULL : pid, name, node,
                                            term_noconnection, term_noconnection_len);
     if (!ok) {
-        rt_sig_free(s);
+        sig_free(s);
         return;
     }
     mbox_push(mb, s);
@@ -335,12 +335,12 @@ int route_link(struct dd_mbox *mb, const dd_pid *to)
     if (dd_pid_eq(to, &mb->pid))
         return DD_OK;
     bool unreachable;
-    struct dd_conn *c = rel_conn(n, to->node, &unreachable);
+    struct conn *c = rel_conn(n, to->node, &unreachable);
     pthread_mutex_lock(&mb->lock);
-    struct rt_rel *r = mbox_rel_find(mb, REL_LINK, to, NULL);
+    struct rel *r = rel_find(mb, REL_LINK, to, NULL);
     bool added = false;
     if (!r && !unreachable) {
-        r = mbox_rel_add(mb, REL_LINK, to, NULL, NULL, c);
+        r = rel_add(mb, REL_LINK, to, NULL, NULL, c);
         added = r != NULL;
     }
     pthread_mutex_unlock(&mb->lock);
@@ -348,7 +348,7 @@ int route_link(struct dd_mbox *mb, const dd_pid *to)
         self_noconnection(mb, true, to, NULL, NULL, NULL);
     } else if (added) {
         if (!c) {
-            struct rt_sig *s = rt_sig_new(SIG_LINK);
+            struct sig *s = sig_new(SIG_LINK);
             if (s) {
                 s->peer = mb->pid;
                 push_local(n, to, s);
@@ -370,7 +370,7 @@ int route_unlink(struct dd_mbox *mb, const dd_pid *to)
 {
     struct dd_node *n = mb->node;
     pthread_mutex_lock(&mb->lock);
-    struct rt_rel *r = mbox_rel_find(mb, REL_LINK, to, NULL);
+    struct rel *r = rel_find(mb, REL_LINK, to, NULL);
     uint64_t id = 0;
     bool gone = false;
     if (r && r->unlink_id == 0) {
@@ -383,7 +383,7 @@ int route_unlink(struct dd_mbox *mb, const dd_pid *to)
     if (!id || gone)
         return DD_OK;
     if (strcmp(to->node, n->name) == 0) {
-        struct rt_sig *s = rt_sig_new(SIG_UNLINK_ID);
+        struct sig *s = sig_new(SIG_UNLINK_ID);
         if (s) {
             s->peer = mb->pid;
             s->id = id;
@@ -404,7 +404,7 @@ int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const
 {
     struct dd_node *n = mb->node;
     dd_ref ref;
-    rt_make_ref(n, &ref);
+    node_make_ref(n, &ref);
     *ref_out = ref;
     dd_pid target = {0};
     if (pid)
@@ -412,14 +412,14 @@ int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const
     else
         snprintf(target.node, sizeof(target.node), "%s", node ? node : n->name);
     bool unreachable;
-    struct dd_conn *c = rel_conn(n, target.node, &unreachable);
+    struct conn *c = rel_conn(n, target.node, &unreachable);
     pthread_mutex_lock(&mb->lock);
-    struct rt_rel *r = unreachable ? NULL : mbox_rel_add(mb, REL_MONITOR, &target, &ref, name, c);
+    struct rel *r = unreachable ? NULL : rel_add(mb, REL_MONITOR, &target, &ref, name, c);
     pthread_mutex_unlock(&mb->lock);
     if (!r) {
         self_noconnection(mb, false, &target, &ref, name, target.node);
     } else if (!c) {
-        struct rt_sig *s = rt_sig_new(SIG_MONITOR);
+        struct sig *s = sig_new(SIG_MONITOR);
         if (s) {
             s->peer = mb->pid;
             s->ref = ref;
@@ -431,7 +431,7 @@ int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const
                     mbox_push(t, s);
                 rcu_rd_leave();
                 if (!t) { /* no such name: 'DOWN' noproc */
-                    rt_sig_free(s);
+                    sig_free(s);
                     route_monitor_exit(n, &target, name, &mb->pid, &ref, term_noproc,
                                        term_noproc_len);
                 }
@@ -455,13 +455,13 @@ int route_monitor(struct dd_mbox *mb, const dd_pid *pid, const char *name, const
 int route_demonitor_ref(struct dd_mbox *mb, const dd_ref *ref)
 {
     pthread_mutex_lock(&mb->lock);
-    struct rt_rel *r = mbox_rel_find(mb, REL_MONITOR, NULL, ref);
-    struct rt_rel copy;
+    struct rel *r = rel_find(mb, REL_MONITOR, NULL, ref);
+    struct rel copy;
     bool gone = false;
     if (r) {
         copy = *r;
         gone = r->conn && atomic_load(&r->conn->state) == CONN_DOWN; /* nothing to undo there */
-        mbox_rel_remove(mb, r);
+        rel_remove(mb, r);
     }
     pthread_mutex_unlock(&mb->lock);
     if (r && !gone)
