@@ -19,6 +19,8 @@
 #include "dpdist/dpdist.h"
 #include "runtime/core/conn.h"
 #include "runtime/carrier_dpdk/dp_glue.h"
+#include "runtime/carrier_tcp/tcpc.h"
+#include "runtime/core/carrier.h"
 #include "runtime/core/mbox.h"
 #include "runtime/core/node.h"
 #include "runtime/core/node_api.h"
@@ -129,10 +131,14 @@ static int need_term(const dd_node *n, const void *term, size_t len)
 
 /* ---- nodes --------------------------------------------------------------------------- */
 
+/* The carriers a node runs, in start order: the data plane first (its config is checked
+ * whole before anything listens), then TCP (it connects, and stays the control channel). */
+static const struct rt_transport *const g_transports[] = {&dpc_transport, &tcpc_transport};
+
 int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out)
 {
     lasterr_clear();
-    return node_start(cfg, out);
+    return node_start(cfg, g_transports, sizeof(g_transports) / sizeof(g_transports[0]), out);
 }
 
 void dd_node_stop(dd_node *node)
@@ -286,7 +292,7 @@ enum dd_carrier_kind dd_node_carrier(dd_node *node, const char *peer)
     rcu_rd_enter();
     struct conn *c = conn_lookup(node, peer);
     if (c && atomic_load(&c->state) == CONN_UP)
-        k = dp_glue_carrier_kind(c);
+        k = conn_carrier_kind(c);
     rcu_rd_leave();
     return k;
 }
@@ -308,13 +314,10 @@ int dd_peer_stats(dd_node *node, const char *peer, struct dd_peer_stats *out)
             conn_unref(c);
         return lasterr_set(DD_ENOTFOUND, "not connected to %s", peer);
     }
-    out->carrier = dp_glue_carrier_kind(c);
-    if (out->carrier == DD_CARRIER_DPDK)
-        dp_glue_peer_stats(c, out);
-    else {
-        out->max_heartbeat_gap_ns = atomic_exchange(&c->max_tick_gap_ns, 0);
-        out->max_rx_gap_ns = atomic_exchange(&c->max_rx_gap_ns, 0);
-    }
+    const struct rt_carrier_ops *carrier = atomic_load(&c->carrier);
+    out->carrier = carrier->kind;
+    if (carrier->peer_stats)
+        carrier->peer_stats(c, out);
     conn_unref(c);
     return DD_OK;
 }
@@ -324,7 +327,12 @@ int dd_dataplane_summary(dd_node *node, FILE *out)
     int rc;
     if ((rc = need_node(node)) || (rc = need_ptr(out, "out")))
         return rc;
-    return dp_glue_summary(node, out);
+    RT_FOR_EACH_TRANSPORT(node, t)
+    {
+        if (t->summary && (rc = t->summary(node, out)) != DD_ENOTFOUND)
+            return rc;
+    }
+    return lasterr_set(DD_ENOTFOUND, "%s has no data plane", node->name);
 }
 
 int dd_dataplane_fault(dd_node *node, bool enable)
@@ -332,7 +340,12 @@ int dd_dataplane_fault(dd_node *node, bool enable)
     int rc;
     if ((rc = need_node(node)))
         return rc;
-    return dp_glue_fault(node, enable);
+    RT_FOR_EACH_TRANSPORT(node, t)
+    {
+        if (t->fault && (rc = t->fault(node, enable)) != DD_ENOTFOUND)
+            return rc;
+    }
+    return lasterr_set(DD_ENOTFOUND, "%s has no fault injection configured", node->name);
 }
 
 int dd_disconnect(dd_node *node, const char *peer)

@@ -41,7 +41,6 @@
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
 #include "runtime/core/route.h"
-#include "runtime/carrier_tcp/tcpc.h"
 
 /* The bytes of the trailer, the Extra field and the '$dpdist' messages: control/dpctl.h. */
 
@@ -131,8 +130,10 @@ static void params_from_cfg(struct dd_node *n, const struct cfg_file *cfg,
     p->notify_arg = n;
 }
 
-int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t errlen)
+static int dp_glue_start(struct dd_node *n, const struct dd_node_cfg *ncfg, char *err,
+                         size_t errlen)
 {
+    const char *config_file = ncfg->config_file;
     if (!config_file)
         return DD_OK;
     struct rt_dp *dp = calloc(1, sizeof(*dp));
@@ -200,10 +201,14 @@ int dp_glue_start(struct dd_node *n, const char *config_file, char *err, size_t 
     dp->busy_poll_ns = (uint64_t)dp->cfg.eal.busy_poll_us * 1000;
     dp->idle_sleep_ns = (uint64_t)dp->cfg.eal.idle_sleep_us * 1000;
     n->dp = dp;
+    DLOG_INFO(n->log_name, "DPDK data plane on %s (%s polling)", dp->cfg.port.kind == CFG_PORT_PCI
+                                                                    ? dp->cfg.port.pci
+                                                                    : dp->cfg.port.vdev,
+              dp->inline_poll ? "inline" : "lcore");
     return DD_OK;
 }
 
-void dp_glue_stop(struct dd_node *n)
+static void dp_glue_stop(struct dd_node *n)
 {
     struct rt_dp *dp = n->dp;
     if (!dp)
@@ -217,12 +222,12 @@ void dp_glue_stop(struct dd_node *n)
 
 /* ---- advertising -------------------------------------------------------------------- */
 
-size_t dp_glue_trailer(struct dd_node *n, uint8_t *buf, size_t cap)
+static uint8_t dp_glue_trailer_caps(struct dd_node *n)
 {
-    return dpctl_trailer_encode(buf, cap, n->dp ? DPCTL_CAP_DATA_PLANE : 0);
+    return n->dp ? DPCTL_CAP_DATA_PLANE : 0;
 }
 
-size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap)
+static size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap)
 {
     if (!n->dp)
         return 0;
@@ -231,16 +236,12 @@ size_t dp_glue_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap)
     return dpctl_extra_encode(buf, cap, &ep);
 }
 
-bool dp_glue_parse_trailer(struct conn *c, const uint8_t *t, size_t len)
+static void dp_glue_peer_trailer(struct conn *c, const struct dpctl_trailer *t)
 {
-    struct dpctl_trailer tr;
-    if (dpctl_trailer_parse(t, len, &tr) != DPCTL_OK)
-        return false;
-    c->dp_peer_has_dp = dpctl_trailer_has_data_plane(&tr);
-    return true;
+    c->dp_peer_has_dp = dpctl_trailer_has_data_plane(t);
 }
 
-void dp_glue_note_extra(struct conn *c, const uint8_t *extra, size_t len)
+static void dp_glue_note_extra(struct conn *c, const uint8_t *extra, size_t len)
 {
     /* The handshake trailer is authoritative (it is authenticated); the Extra field is
      * informational for tools (dpdist-epmd -names shows nothing of it, PORT_PLEASE2 does). */
@@ -292,15 +293,14 @@ static int dp_carrier_send(struct conn *c, struct obuf *b, bool nonblock)
     }
 }
 
+static void dp_carrier_peer_stats(struct conn *c, struct dd_peer_stats *out);
+
 static const struct rt_carrier_ops dp_carrier = {
     .name = "dpdk",
+    .kind = DD_CARRIER_DPDK,
     .send = dp_carrier_send,
+    .peer_stats = dp_carrier_peer_stats,
 };
-
-enum dd_carrier_kind dp_glue_carrier_kind(struct conn *c)
-{
-    return atomic_load(&c->carrier) == &dp_carrier ? DD_CARRIER_DPDK : DD_CARRIER_TCP;
-}
 
 /* ---- deliveries (on the poller) ----------------------------------------------------- */
 
@@ -347,7 +347,7 @@ static void on_down(void *ctx, enum chan_down_reason why)
 }
 
 /* Control thread: channels the poller reported down take their connections down. */
-void dp_glue_check_events(struct dd_node *n)
+static void dp_glue_check_events(struct dd_node *n)
 {
     if (!n->dp || !atomic_exchange(&n->dp_events, false))
         return;
@@ -462,7 +462,7 @@ static void switch_carrier(struct conn *c)
     if (len && distmsg_encode_reg_send(&ctl, &c->node->system->pid, MESH_NAME) == DISTMSG_OK) {
         struct obuf *b = obuf_build(&ctl, term, len, 0, RT_LANE_EXPRESS);
         if (b) {
-            tcpc_send_and_switch(c, b, &dp_carrier);
+            conn_switch_carrier(c, b, &dp_carrier);
             obuf_unref(b);
         }
     }
@@ -471,7 +471,8 @@ static void switch_carrier(struct conn *c)
               c->node->name, c->peer);
 }
 
-void dp_glue_maybe_upgrade(struct conn *c)
+/* c is up: the initiator of a connection between two dpdist nodes offers the upgrade. */
+static void dp_glue_maybe_upgrade(struct conn *c)
 {
     struct dd_node *n = c->node;
     if (!c->initiator || !c->peer_dpdist)
@@ -567,7 +568,8 @@ static void upgrade_on_control(struct dd_node *n, void *arg)
     free(arg);
 }
 
-void dp_glue_upgrade_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc)
+static void dp_glue_upgrade_msg(struct conn *c, const struct dpctl_msg *m,
+                                enum dpctl_result rc)
 {
     if (m->kind == DPCTL_SWITCH) {
         if (rc != DPCTL_OK)
@@ -597,7 +599,7 @@ void dp_glue_upgrade_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_r
     ctl_post(c->node, upgrade_on_control, w);
 }
 
-void dp_glue_detach(struct conn *c)
+static void dp_glue_detach(struct conn *c)
 {
     struct dp_chan *ch = c->dp_chan;
     if (!ch)
@@ -606,15 +608,11 @@ void dp_glue_detach(struct conn *c)
     dp_chan_close(ch, chan_retired, c);
 }
 
-void dp_glue_free_chan(struct conn *c)
+static void dp_glue_conn_fini(struct conn *c)
 {
     struct dp_chan *ch = atomic_exchange(&c->dp_send_chan, NULL);
     dp_chan_free(ch);
-}
-
-void dp_glue_consumed(struct conn *c, size_t bytes)
-{
-    dp_consumed_hook(c, bytes);
+    free(c->dp_ctl);
 }
 
 /* ---- polling in application threads ----------------------------------------------- */
@@ -661,7 +659,7 @@ uint64_t dp_glue_hb_interval_ns(struct dd_node *n)
     return n->dp ? dp_engine_params(n->dp->engine)->chan.hb_interval_ns : 0;
 }
 
-int dp_glue_summary(struct dd_node *n, FILE *out)
+static int dp_glue_summary(struct dd_node *n, FILE *out)
 {
     if (!n->dp)
         return lasterr_set(DD_ENOTFOUND, "%s has no data plane", n->name);
@@ -676,12 +674,12 @@ int dp_glue_summary(struct dd_node *n, FILE *out)
     return DD_OK;
 }
 
-int dp_glue_peer_stats(struct conn *c, struct dd_peer_stats *out)
+static void dp_carrier_peer_stats(struct conn *c, struct dd_peer_stats *out)
 {
     /* An application thread (dd_peer_stats): see dp_consumed_hook. */
     struct dp_chan *ch = atomic_load(&c->dp_send_chan);
     if (!ch)
-        return DD_ENOTFOUND;
+        return;
     struct chan_stats s;
     dp_chan_stats(ch, &s);
     out->tx_msgs = s.tx_msgs_acked;
@@ -695,13 +693,29 @@ int dp_glue_peer_stats(struct conn *c, struct dd_peer_stats *out)
     out->credit_stalls = s.credit_stalls;
     out->rx_unconsumed = s.rx_unconsumed;
     out->rx_window = dp_engine_params(c->node->dp->engine)->chan.rx_window_bytes;
-    return DD_OK;
 }
 
-int dp_glue_fault(struct dd_node *n, bool enable)
+static int dp_glue_fault(struct dd_node *n, bool enable)
 {
     if (!n->dp || !n->dp->cfg.fault.enabled)
         return lasterr_set(DD_ENOTFOUND, "%s has no fault injection configured", n->name);
     dp_engine_set_fault(n->dp->engine, enable);
     return DD_OK;
 }
+
+const struct rt_transport dpc_transport = {
+    .name = "dpdk",
+    .node_start = dp_glue_start,
+    .node_stop = dp_glue_stop,
+    .trailer_caps = dp_glue_trailer_caps,
+    .epmd_extra = dp_glue_epmd_extra,
+    .conn_fini = dp_glue_conn_fini,
+    .peer_trailer = dp_glue_peer_trailer,
+    .peer_epmd_extra = dp_glue_note_extra,
+    .conn_up = dp_glue_maybe_upgrade,
+    .peer_msg = dp_glue_upgrade_msg,
+    .conn_close = dp_glue_detach,
+    .turn = dp_glue_check_events,
+    .summary = dp_glue_summary,
+    .fault = dp_glue_fault,
+};

@@ -37,7 +37,6 @@
 #include "control/cookie.h"
 #include "control/epmd/epmd_client.h"
 #include "runtime/core/conn.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
 #include "runtime/carrier_tcp/hsio.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
@@ -283,11 +282,6 @@ static void sock_event(struct ctl_item *it, uint32_t events)
     hsio_on_event(s->node, s, events);
 }
 
-void hsio_listener_event(struct ctl_item *it, uint32_t events)
-{
-    (void)events;
-    hsio_accept((struct dd_node *)((char *)it - offsetof(struct dd_node, listen_item)));
-}
 
 /* ---- outcome ------------------------------------------------------------------------- */
 
@@ -433,7 +427,7 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
     c->initiator = s->initiator;
     c->peer_creation = res->peer_creation;
     c->peer_published = (res->peer_flags & DFLAG_PUBLISHED) != 0;
-    c->peer_dpdist = dp_glue_parse_trailer(c, res->peer_trailer, res->peer_trailer_len);
+    conn_peer_trailer(c, res->peer_trailer, res->peer_trailer_len); /* peer_dpdist */
     free(s->hs);
     s->hs = NULL;
     s->up = true;
@@ -443,6 +437,9 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
     ctl_mod_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
     s->conn = NULL; /* the connection owns the socket now */
     s->owner = c;
+    pthread_mutex_lock(&n->lock);
+    c->dialling = false;
+    pthread_mutex_unlock(&n->lock);
     conn_set_up(c);
     if (s->rx_len)
         tcpc_on_readable(c); /* packets that came with the last handshake message */
@@ -561,49 +558,25 @@ void hsio_reap(struct dd_node *n, uint64_t now)
     guard_log(n, now);
 }
 
-void hsio_accept(struct dd_node *n)
+bool hsio_accepted(struct dd_node *n, int fd, const struct hsg_addr *src, uint32_t guard_token,
+                   uint64_t held_until_ms)
 {
-    for (int i = 0; i < 16; i++) {
-        struct sockaddr_storage sa;
-        socklen_t sl = sizeof(sa);
-        int fd = accept4(n->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                DLOG_WARN(n->log_name, "accept: %s", strerror(errno));
-            return;
-        }
-        /* An address with failed handshakes on record: one attempt at a time, held unread
-         * until its delay is over (hsguard.h). Counted and summarised, not logged here. */
-        struct hsg_addr src;
-        bool known = hsg_addr_from_sockaddr(&src, (struct sockaddr *)&sa, sl);
-        uint32_t token = 0;
-        uint64_t until = 0;
-        enum hsg_verdict v =
-            known ? hsg_accept(n->hsguard, &src, clock_now_ms(), &token, &until) : HSG_ADMIT;
-        if (v == HSG_REFUSE) {
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct rt_sock *s = sock_new(n, fd, false, NULL);
-        if (!s) {
-            hsg_done(n->hsguard, &src, token);
-            close(fd);
-            continue;
-        }
-        s->src = src;
-        s->src_known = known;
-        s->guard_token = token;
-        list_add(n, s);
-        if (v == HSG_HOLD) {
-            s->held_until_ms = until;
-            s->deadline_ms = until + n->setuptime_ms;
-        } else {
-            ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
-        }
+    struct rt_sock *s = sock_new(n, fd, false, NULL);
+    if (!s)
+        return false;
+    if (src) {
+        s->src = *src;
+        s->src_known = true;
     }
+    s->guard_token = guard_token;
+    list_add(n, s);
+    if (held_until_ms) {
+        s->held_until_ms = held_until_ms;
+        s->deadline_ms = held_until_ms + n->setuptime_ms;
+    } else {
+        ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
+    }
+    return true;
 }
 
 /* ---- dialling ------------------------------------------------------------------------ */
@@ -679,7 +652,7 @@ static void dial_done(struct dd_node *n, void *arg)
     } else if (d->fd < 0) {
         conn_down(c, d->status, d->why);
     } else {
-        dp_glue_note_extra(c, d->lookup.extra, d->lookup.extra_len);
+        conn_peer_epmd_extra(c, d->lookup.extra, d->lookup.extra_len);
         struct rt_sock *s = sock_new(n, d->fd, true, c);
         if (!s) {
             close(d->fd);

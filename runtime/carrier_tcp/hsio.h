@@ -1,13 +1,18 @@
-/* Handshake I/O (runtime/carrier_tcp/hsio.c): accepting, dialling, driving the handshake. Control thread
- * except hsio_dial (any thread). */
+/* Handshake I/O (runtime/carrier_tcp/hsio.c): accepted and dialled sockets, driving the
+ * handshake. Control thread except hsio_dial (any thread). */
 #ifndef DPDIST_RUNTIME_CARRIER_TCP_HSIO_H
 #define DPDIST_RUNTIME_CARRIER_TCP_HSIO_H
 
 #include "runtime/core/node.h"
 
-void hsio_accept(struct dd_node *n);
-/* The listener's control-thread item (node->listen_item): accepts. */
-void hsio_listener_event(struct ctl_item *it, uint32_t events);
+/* Dials c's peer (any thread): the EPMD lookup and the TCP connect run on a short-lived
+ * thread, then the handshake on the control thread. Takes its own reference to c. */
+void hsio_dial(struct dd_node *n, struct conn *c);
+/* An accepted socket starts its handshake (listen.c): its peer's address for the guard
+ * (NULL: not IPv4/IPv6) and the guard's token; held_until_ms != 0: left unread until then.
+ * false when out of memory (the caller closes fd and returns the token). */
+bool hsio_accepted(struct dd_node *n, int fd, const struct hsg_addr *src, uint32_t guard_token,
+                   uint64_t held_until_ms);
 void hsio_on_event(struct dd_node *n, struct rt_sock *s, uint32_t events);
 /* Handshake deadlines and abandoned attempts. */
 void hsio_reap(struct dd_node *n, uint64_t now_ms);

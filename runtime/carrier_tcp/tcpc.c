@@ -34,6 +34,7 @@
 #include "runtime/core/dispatch.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
+#include "runtime/carrier_tcp/hsio.h"
 #include "runtime/carrier_tcp/rxbudget.h"
 #include "runtime/carrier_tcp/tcpc.h"
 
@@ -344,9 +345,18 @@ void tcpc_send_and_switch(struct conn *c, struct obuf *marker,
     pthread_mutex_unlock(&c->tx_lock);
 }
 
+static void tcpc_peer_stats(struct conn *c, struct dd_peer_stats *out)
+{
+    out->max_heartbeat_gap_ns = atomic_exchange(&c->max_tick_gap_ns, 0);
+    out->max_rx_gap_ns = atomic_exchange(&c->max_rx_gap_ns, 0);
+}
+
 const struct rt_carrier_ops rt_tcp_carrier = {
     .name = "tcp",
+    .kind = DD_CARRIER_TCP,
     .send = tcpc_send,
+    .peer_stats = tcpc_peer_stats,
+    .switch_to = tcpc_send_and_switch,
 };
 
 void tcpc_kick(struct conn *c)
@@ -377,7 +387,23 @@ void tcpc_drop_queue(struct conn *c)
     c->txq_tail = NULL;
     c->txq_bytes = 0;
     c->txq_frag_bytes = 0;
+    pthread_cond_broadcast(&c->tx_room); /* blocked senders find the connection down */
     pthread_mutex_unlock(&c->tx_lock);
+}
+
+bool tcpc_busy(struct conn *c)
+{
+    pthread_mutex_lock(&c->tx_lock);
+    bool busy = c->txq_head != NULL && atomic_load(&c->state) == CONN_UP;
+    pthread_mutex_unlock(&c->tx_lock);
+    return busy;
+}
+
+void tcpc_consumed(struct conn *c, size_t bytes)
+{
+    int64_t left = atomic_fetch_sub(&c->unconsumed, (int64_t)bytes) - (int64_t)bytes;
+    if (atomic_load(&c->rx_paused) && left < (int64_t)c->node->rx_unconsumed_limit / 2)
+        tcpc_resume_rx(c);
 }
 
 void tcpc_close(struct conn *c)
@@ -472,7 +498,7 @@ static int process_packets(struct conn *c, struct rt_sock *s)
             struct dispatch_src src = {
                 .ctl = c->ctl,
                 .acct = body.len,
-                .consumed_fn = conn_tcp_consumed,
+                .consumed_fn = tcpc_consumed,
             };
             atomic_fetch_add(&c->unconsumed, (int64_t)body.len);
             dispatch_body(c, &body, &src);

@@ -9,8 +9,12 @@ void tcpc_kick(struct conn *c);
 /* Control thread: the socket is writable / readable. */
 void tcpc_on_writable(struct conn *c);
 void tcpc_on_readable(struct conn *c);
-/* Drop everything queued (any thread). */
+/* Drop everything queued and release blocked senders (any thread, at conn_down). */
 void tcpc_drop_queue(struct conn *c);
+/* Data queued on an UP connection (node_stop waits for it). */
+bool tcpc_busy(struct conn *c);
+/* The application freed `bytes` of messages this carrier delivered (any thread). */
+void tcpc_consumed(struct conn *c, size_t bytes);
 /* Close the socket (control thread). */
 void tcpc_close(struct conn *c);
 /* Reading was paused for unconsumed data; resume (any thread). */
@@ -25,7 +29,9 @@ void tcpc_tick(struct conn *c, uint64_t now_ms);
 void tcpc_send_and_switch(struct conn *c, struct obuf *marker,
                           const struct rt_carrier_ops *next);
 
-/* Sockets (runtime/carrier_tcp/hsio.c). */
-void hsio_sock_free(struct dd_node *n, struct rt_sock *s);
+/* The TCP carrier's ops (a connection's first carrier) and its transport table
+ * (tcpc_node.c). */
+extern const struct rt_carrier_ops rt_tcp_carrier;
+extern const struct rt_transport tcpc_transport;
 
 #endif

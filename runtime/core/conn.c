@@ -22,14 +22,12 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
 #include "runtime/core/mbox.h"
 #include "runtime/core/mesh.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
-#include "runtime/carrier_tcp/rxbudget.h"
-#include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/terms.h"
 
 static unsigned long conn_hash(const char *s)
@@ -55,19 +53,23 @@ void conn_ref(struct conn *c)
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
+/* Frees c after the transports' conn_fini of the first `inited` transports. */
+static void conn_free(struct conn *c, unsigned inited)
+{
+    struct dd_node *n = c->node;
+    while (inited-- > 0)
+        if (n->transports[inited]->conn_fini)
+            n->transports[inited]->conn_fini(c);
+    pthread_mutex_destroy(&c->reg_lock);
+    pthread_mutex_destroy(&c->up_lock);
+    pthread_cond_destroy(&c->up_cond);
+    free(c);
+}
+
 static void conn_free_rcu(struct rcu_head *head)
 {
     struct conn *c = caa_container_of(head, struct conn, rcu);
-    dp_glue_free_chan(c);
-    distmsg_reasm_fini(&c->reasm); /* gives back its share of the node's reassembly memory */
-    rxb_give_packet(c);
-    free(c->ctl);
-    free(c->dp_ctl);
-    pthread_mutex_destroy(&c->tx_lock);
-    pthread_mutex_destroy(&c->reg_lock);
-    pthread_cond_destroy(&c->tx_room);
-    pthread_cond_destroy(&c->up_cond);
-    free(c);
+    conn_free(c, c->node->n_transports);
 }
 
 void conn_unref(struct conn *c)
@@ -83,24 +85,23 @@ static struct conn *conn_new(struct dd_node *n, const char *peer)
     struct conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->ctl = malloc(sizeof(*c->ctl));
-    if (!c->ctl || distmsg_reasm_init(&c->reasm, 64, n->max_msg) != DISTMSG_OK) {
-        free(c->ctl);
-        free(c);
-        return NULL;
-    }
-    distmsg_reasm_share(&c->reasm, &n->reasm_budget, DISTMSG_FRAG_EST_BYTES);
     atomic_init(&c->refs, 2);
     c->node = n;
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     atomic_init(&c->state, CONN_PENDING);
     c->created_ms = clock_now_ms();
-    atomic_init(&c->carrier, &rt_tcp_carrier);
-    pthread_mutex_init(&c->tx_lock, NULL);
+    atomic_init(&c->carrier, n->dialler->carrier);
     pthread_mutex_init(&c->reg_lock, NULL);
-    pthread_cond_init(&c->tx_room, NULL);
+    pthread_mutex_init(&c->up_lock, NULL);
     pthread_cond_init(&c->up_cond, NULL);
     cds_lfht_node_init(&c->ht_node);
+    for (unsigned i = 0; i < n->n_transports; i++) {
+        const struct rt_transport *t = n->transports[i];
+        if (t->conn_init && t->conn_init(c) != DD_OK) {
+            conn_free(c, i);
+            return NULL;
+        }
+    }
     return c;
 }
 
@@ -170,7 +171,7 @@ struct conn *conn_get_or_dial(struct dd_node *n, const char *peer)
         return NULL;
     }
     if (!existed)
-        hsio_dial(n, c); /* takes its own reference */
+        n->dialler->dial(c); /* takes its own reference */
     return c;
 }
 
@@ -192,28 +193,75 @@ int conn_send(struct conn *c, struct obuf *b, bool nonblock)
     return carrier->send(c, b, nonblock);
 }
 
+void conn_switch_carrier(struct conn *c, struct obuf *marker, const struct rt_carrier_ops *next)
+{
+    const struct rt_carrier_ops *cur = atomic_load(&c->carrier);
+    if (cur != next && cur->switch_to)
+        cur->switch_to(c, marker, next);
+}
+
+enum dd_carrier_kind conn_carrier_kind(struct conn *c)
+{
+    return atomic_load(&c->carrier)->kind;
+}
+
+void conn_peer_trailer(struct conn *c, const uint8_t *t, size_t len)
+{
+    struct dpctl_trailer tr;
+    c->peer_dpdist = dpctl_trailer_parse(t, len, &tr) == DPCTL_OK;
+    if (!c->peer_dpdist)
+        return;
+    RT_FOR_EACH_TRANSPORT(c->node, tp)
+    {
+        if (tp->peer_trailer)
+            tp->peer_trailer(c, &tr);
+    }
+}
+
+void conn_peer_epmd_extra(struct conn *c, const uint8_t *extra, size_t len)
+{
+    RT_FOR_EACH_TRANSPORT(c->node, t)
+    {
+        if (t->peer_epmd_extra)
+            t->peer_epmd_extra(c, extra, len);
+    }
+}
+
+void conn_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc)
+{
+    RT_FOR_EACH_TRANSPORT(c->node, t)
+    {
+        if (t->peer_msg)
+            t->peer_msg(c, m, rc);
+    }
+}
+
 /* ---- going down -------------------------------------------------------------------- */
 
+/* The control thread's part of conn_down: sockets and channels close there. */
 static void conn_down_now(struct dd_node *n, void *arg)
 {
     struct conn *c = arg;
-    tcpc_close(c);
-    dp_glue_detach(c);
+    RT_FOR_EACH_TRANSPORT(n, t)
+    {
+        if (t->conn_close)
+            t->conn_close(c);
+    }
     conn_unref(c); /* the reference conn_down took */
-    (void)n;
 }
 
 void conn_down(struct conn *c, int status, const char *why)
 {
     struct dd_node *n = c->node;
-    /* Under tx_lock, so that a dd_connect waiter that sees DOWN also sees why. */
-    pthread_mutex_lock(&c->tx_lock);
+    /* Under up_lock, so that a dd_connect waiter that sees DOWN also sees why. */
+    pthread_mutex_lock(&c->up_lock);
     int old = atomic_exchange(&c->state, CONN_DOWN);
     if (old != CONN_DOWN) {
         c->fail_status = status;
         snprintf(c->fail_why, sizeof(c->fail_why), "%s", why);
+        pthread_cond_broadcast(&c->up_cond);
     }
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->up_lock);
     if (old == CONN_DOWN)
         return;
     pthread_mutex_lock(&n->lock);
@@ -229,12 +277,12 @@ void conn_down(struct conn *c, int status, const char *why)
     /* Relations: noconnection to everything that depended on this connection. */
     rel_conn_down(c);
 
-    /* Queued data is dropped; blocked senders and dd_connect waiters are released. */
-    tcpc_drop_queue(c);
-    pthread_mutex_lock(&c->tx_lock);
-    pthread_cond_broadcast(&c->tx_room);
-    pthread_cond_broadcast(&c->up_cond);
-    pthread_mutex_unlock(&c->tx_lock);
+    /* Queued data is dropped; blocked senders are released. */
+    RT_FOR_EACH_TRANSPORT(n, t)
+    {
+        if (t->conn_abort)
+            t->conn_abort(c);
+    }
 
     if (old == CONN_UP)
         node_notify_nodes(n, c->peer, false, c->peer_published);
@@ -247,15 +295,19 @@ void conn_down(struct conn *c, int status, const char *why)
 void conn_set_up(struct conn *c)
 {
     struct dd_node *n = c->node;
-    pthread_mutex_lock(&c->tx_lock);
+    pthread_mutex_lock(&c->up_lock);
     atomic_store(&c->state, CONN_UP);
-    c->dialling = false;
     pthread_cond_broadcast(&c->up_cond);
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->up_lock);
     DLOG_INFO(n->log_name, "node %s up (%s, %s)", c->peer,
               c->peer_published ? "visible" : "hidden", c->peer_dpdist ? "dpdist" : "erlang");
     node_notify_nodes(n, c->peer, true, c->peer_published);
-    tcpc_kick(c); /* messages queued while pending */
+    /* the carriers: what queued while pending goes out, the upgrade starts */
+    RT_FOR_EACH_TRANSPORT(n, t)
+    {
+        if (t->conn_up)
+            t->conn_up(c);
+    }
     mesh_on_up(c);
 }
 
@@ -266,28 +318,21 @@ int conn_wait_up(struct conn *c, int timeout_ms)
     uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)(timeout_ms < 0 ? 3600000 : timeout_ms) * 1000000u;
     ts.tv_sec += (time_t)(ns / 1000000000u);
     ts.tv_nsec = (long)(ns % 1000000000u);
-    pthread_mutex_lock(&c->tx_lock);
+    pthread_mutex_lock(&c->up_lock);
     int rc = 0;
     while (atomic_load(&c->state) == CONN_PENDING && rc == 0)
-        rc = pthread_cond_timedwait(&c->up_cond, &c->tx_lock, &ts);
+        rc = pthread_cond_timedwait(&c->up_cond, &c->up_lock, &ts);
     int state = atomic_load(&c->state);
     if (state == CONN_DOWN) {
-        rc = lasterr_set(c->fail_status ? c->fail_status : DD_ENOCONN, "cannot connect to %s: %s",
-                     c->peer, c->fail_why);
-        pthread_mutex_unlock(&c->tx_lock);
+        rc = lasterr_set(c->fail_status ? c->fail_status : DD_ENOCONN,
+                         "cannot connect to %s: %s", c->peer, c->fail_why);
+        pthread_mutex_unlock(&c->up_lock);
         return rc;
     }
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->up_lock);
     if (state == CONN_UP)
         return DD_OK;
     return lasterr_set(DD_ETIMEDOUT, "connection to %s not up within %d ms", c->peer, timeout_ms);
-}
-
-void conn_tcp_consumed(struct conn *c, size_t bytes)
-{
-    int64_t left = atomic_fetch_sub(&c->unconsumed, (int64_t)bytes) - (int64_t)bytes;
-    if (atomic_load(&c->rx_paused) && left < (int64_t)c->node->rx_unconsumed_limit / 2)
-        tcpc_resume_rx(c);
 }
 
 void conn_down_all(struct dd_node *n, const char *why)

@@ -23,6 +23,18 @@ void conn_unref(struct conn *c);
 
 /* Send on the current carrier (queues while PENDING). DD_OK, DD_EWOULDBLOCK, DD_ENOCONN. */
 int conn_send(struct conn *c, struct obuf *b, bool nonblock);
+/* Queues marker as the last message on c's current carrier and moves c's sends to next
+ * (the current carrier's switch_to; a no-op if it is next already). */
+void conn_switch_carrier(struct conn *c, struct obuf *marker, const struct rt_carrier_ops *next);
+/* The kind of c's current carrier. Any thread. */
+enum dd_carrier_kind conn_carrier_kind(struct conn *c);
+
+/* What the handshake told about the peer (control thread, before conn_set_up): its trailer
+ * (sets peer_dpdist, and tells the transports), its EPMD Extra field (initiator). */
+void conn_peer_trailer(struct conn *c, const uint8_t *t, size_t len);
+void conn_peer_epmd_extra(struct conn *c, const uint8_t *extra, size_t len);
+/* A '$dpdist' message for the transports (runtime/core/mesh.c decodes it). */
+void conn_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
 
 /* Handshake done: UP. Control thread. */
 void conn_set_up(struct conn *c);
@@ -32,12 +44,5 @@ void conn_down_all(struct dd_node *n, const char *why);
 /* Wait until c is UP (DD_OK) or DOWN / timeout (error set). */
 int conn_wait_up(struct conn *c, int timeout_ms);
 
-/* The application freed `bytes` of messages delivered by the TCP carrier. Any thread. */
-void conn_tcp_consumed(struct conn *c, size_t bytes);
-
-
-/* Dial peer for c (runtime/carrier_tcp/hsio.c): EPMD lookup and TCP connect off the control thread,
- * then the handshake on it. */
-void hsio_dial(struct dd_node *n, struct conn *c);
 
 #endif

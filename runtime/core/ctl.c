@@ -20,9 +20,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "runtime/carrier_dpdk/dp_glue.h"
-#include "runtime/carrier_tcp/hsio.h"
-#include "runtime/carrier_tcp/rxbudget.h"
-#include "runtime/carrier_tcp/tcpc.h"
+#include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
@@ -163,14 +161,16 @@ void ctl_drain(struct dd_node *n)
     }
 }
 
-/* The timer's work: handshake deadlines, reassembly memory, ticks and liveness of every
- * established connection, pending connections that got nowhere. */
+/* The timer's work: the transports' (e.g. handshake deadlines, reassembly memory), then
+ * theirs for every connection (e.g. ticks and liveness, pending connections that got
+ * nowhere). */
 static void ctl_periodic(struct dd_node *n, uint64_t now)
 {
-    hsio_reap(n, now);
-    /* Reassembly memory given back on the poller (DPDK deliveries) or by freed connections
-     * lets the connections that wait for it go on; refusals are logged here too. */
-    rxb_periodic(n, now);
+    RT_FOR_EACH_TRANSPORT(n, t)
+    {
+        if (t->periodic)
+            t->periodic(n, now);
+    }
     struct cds_lfht_iter it;
     struct conn *c;
     /* Every connection, however many (a fixed batch left the rest without ticks). */
@@ -192,12 +192,10 @@ static void ctl_periodic(struct dd_node *n, uint64_t now)
     }
     for (size_t i = 0; i < k; i++) {
         c = batch[i];
-        int st = atomic_load(&c->state);
-        if (st == CONN_UP) {
-            tcpc_tick(c, now);
-        } else if (st == CONN_PENDING && !c->sock && !c->dialling &&
-                   now > c->created_ms + 2ull * n->setuptime_ms) {
-            conn_down(c, DD_ETIMEDOUT, "no connection came up within the set-up time");
+        RT_FOR_EACH_TRANSPORT(n, t)
+        {
+            if (t->conn_periodic)
+                t->conn_periodic(c, now);
         }
         conn_unref(c);
     }
@@ -231,10 +229,18 @@ static void *ctl_main(void *arg)
             it->on_event(it, evs[i].events);
         }
         ctl_run_work(n);
-        dp_glue_check_events(n);
+        RT_FOR_EACH_TRANSPORT(n, t)
+        {
+            if (t->turn)
+                t->turn(n);
+        }
         if (l->timer_due)
             ctl_periodic(n, now);
-        hsio_bury(n);
+        RT_FOR_EACH_TRANSPORT(n, t)
+        {
+            if (t->turn_end)
+                t->turn_end(n);
+        }
         rcu_rd_leave();
         dp_glue_poll(n, 4);
     }

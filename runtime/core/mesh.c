@@ -1,7 +1,7 @@
 /* dpdist's control messages between dpdist nodes, on the reserved name '$dpdist':
  *
  *   {dpdist_mesh, [Node]}          "these are the published dpdist nodes I am connected to"
- *   {dpdist_upgrade, ...}          the data-plane upgrade (runtime/carrier_dpdk/dp_glue.c)
+ *   {dpdist_upgrade, ...}          the data-plane upgrade (its transport's peer_msg hook)
  * (their bytes: control/dpctl.h, a pure codec; ei is not used for them).
  *
  * The mesh: when two published dpdist nodes connect, each sends the other its list; a
@@ -32,7 +32,6 @@
 #include "common/log.h"
 #include "control/dpctl.h"
 #include "runtime/core/conn.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
 #include "runtime/core/mesh.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
@@ -63,8 +62,6 @@ static bool mesh_eligible(const struct conn *c)
 void mesh_on_up(struct conn *c)
 {
     struct dd_node *n = c->node;
-    if (c->peer_dpdist)
-        dp_glue_maybe_upgrade(c);
     if (!n->hidden && c->peer_published && !c->peer_dpdist)
         mesh_global_in_sync(c);
     if (n->hidden || !mesh_eligible(c))
@@ -140,7 +137,7 @@ void mesh_receive(struct conn *c, const uint8_t *term, size_t len)
     case DPCTL_ACK:
     case DPCTL_NAK:
     case DPCTL_SWITCH:
-        dp_glue_upgrade_msg(c, &m, rc);
+        conn_peer_msg(c, &m, rc); /* the upgrade: the data-plane carrier's */
         break;
     case DPCTL_NONE:
         break; /* not ours: dropped, as a message to an unknown name */

@@ -22,14 +22,10 @@
 #include "control/epmd/epmd_client.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
-#include "runtime/carrier_tcp/hsio.h"
 #include "runtime/core/mbox.h"
 #include "runtime/core/node.h"
 #include "runtime/core/node_api.h"
 #include "runtime/core/rcu.h"
-#include "runtime/carrier_tcp/rxbudget.h"
-#include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/terms.h"
 
 #define NODE_DEFAULT_TICKTIME_S   60
@@ -43,8 +39,6 @@
 #define NODE_MAX_MSG              0xffffffffu /* 4-byte distribution packet lengths */
 #define NODE_TX_QUEUE_LIMIT       (8u << 20)
 #define NODE_RX_UNCONSUMED_LIMIT  (64u << 20)
-#define NODE_LISTEN_ANY_DUAL      "::"      /* IPv6 and IPv4 (IPV6_V6ONLY off) */
-#define NODE_LISTEN_ANY_V4        "0.0.0.0" /* a kernel without IPv6 */
 
 /* ---- identities ---------------------------------------------------------------------- */
 
@@ -166,99 +160,15 @@ static void epmd_event(struct ctl_item *it, uint32_t events)
 
 /* ---- start-up ------------------------------------------------------------------------ */
 
-/* Binds and listens on addr, on the first free port of lo..hi (any
- * port when lo is 0). Returns the socket, or -1 with errno and the message in err. */
-static int listen_on(const char *addr, unsigned lo, unsigned hi, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(addr, "0", &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "listen address %s: %s", addr, gai_strerror(gai));
-        errno = EINVAL;
-        return -1;
-    }
-    int fd = -1, e = 0;
-    for (unsigned port = lo; port <= hi && fd < 0; port++) {
-        fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) {
-            e = errno;
-            break;
-        }
-        int one = 1, zero = 0;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (res->ai_family == AF_INET6) /* "::" takes IPv4 too */
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-        struct sockaddr_storage ss;
-        memcpy(&ss, res->ai_addr, res->ai_addrlen);
-        if (ss.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-        else
-            ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-        if (bind(fd, (struct sockaddr *)&ss, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-            e = errno;
-            close(fd);
-            fd = -1;
-            if (!lo || e != EADDRINUSE)
-                break;
-        }
-        if (!lo)
-            break;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        if (lo && e == EADDRINUSE)
-            snprintf(err, errlen, "no free listen port on %s in %u..%u", addr, lo, hi);
-        else
-            snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(e));
-        errno = e;
-    }
-    return fd;
-}
-
-/* The distribution listener. Without a listen address: "::" with IPV6_V6ONLY off (IPv4 and
- * IPv6 peers alike), or 0.0.0.0 on a kernel without IPv6 (ipv6.disable=1: no AF_INET6
- * sockets). With net.ipv6.conf.*.disable_ipv6 set, "::" still binds and takes IPv4. */
-static int open_listener(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
-                         size_t errlen)
-{
-    unsigned lo = cfg->listen_port_min, hi = cfg->listen_port_max;
-    if (lo && !hi)
-        hi = lo;
-    if (hi < lo) {
-        snprintf(err, errlen, "listen port range %u..%u is empty", lo, hi);
-        return -1;
-    }
-    const char *addr = cfg->listen_address;
-    int fd;
-    if (addr) {
-        fd = listen_on(addr, lo, hi, err, errlen);
-    } else {
-        addr = NODE_LISTEN_ANY_DUAL;
-        fd = listen_on(addr, lo, hi, err, errlen);
-        if (fd < 0 && errno == EAFNOSUPPORT) {
-            DLOG_INFO(n->log_name, "this kernel has no IPv6: listening on IPv4 only");
-            addr = NODE_LISTEN_ANY_V4;
-            fd = listen_on(addr, lo, hi, err, errlen);
-        }
-    }
-    if (fd < 0)
-        return -1;
-    struct sockaddr_storage got;
-    socklen_t gl = sizeof(got);
-    getsockname(fd, (struct sockaddr *)&got, &gl);
-    n->listen_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                                     : ((struct sockaddr_in *)&got)->sin_port);
-    snprintf(n->listen_address, sizeof(n->listen_address), "%s", addr);
-    n->listen_fd = fd;
-    return 0;
-}
-
 static int register_epmd(struct dd_node *n, const char *alive, char *err, size_t errlen)
 {
     uint8_t extra[EPMD_EXTRA_MAX];
-    size_t elen = dp_glue_epmd_extra(n, extra, sizeof(extra));
+    size_t elen = 0;
+    RT_FOR_EACH_TRANSPORT(n, t)
+    {
+        if (!elen && t->epmd_extra)
+            elen = t->epmd_extra(n, extra, sizeof(extra));
+    }
     struct epmd_node_rec rec = {
         .port = n->listen_port,
         .node_type = n->hidden ? EPMD_NODE_TYPE_HIDDEN : EPMD_NODE_TYPE_NORMAL,
@@ -314,8 +224,6 @@ static void node_free(struct dd_node *n)
 {
     if (!n)
         return;
-    if (n->listen_fd >= 0)
-        close(n->listen_fd);
     if (n->epmd_fd >= 0)
         close(n->epmd_fd);
     ctl_fini(&n->ctl);
@@ -323,13 +231,10 @@ static void node_free(struct dd_node *n)
         cds_lfht_destroy(n->conns, NULL);
     if (n->names)
         cds_lfht_destroy(n->names, NULL);
-    if (n->tick)
-        obuf_unref(n->tick);
     free(n->slots);
     free(n->slot_serial);
     free(n->free_slots);
     free(n->node_monitors);
-    free(n->hsguard);
     while (n->cookies) {
         struct rt_cookie *k = n->cookies;
         n->cookies = k->next;
@@ -376,7 +281,39 @@ static int check_cfg(const struct dd_node_cfg *cfg)
     return DD_OK;
 }
 
-int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
+/* Stops the transports that started (reverse order), waits for what they and the
+ * connections handed to call_rcu (conn_fini uses n->transports), and frees n. */
+static void node_unwind(struct dd_node *n)
+{
+    for (unsigned i = n->n_transports; i-- > 0;)
+        if (n->transport_started[i] && n->transports[i]->node_stop)
+            n->transports[i]->node_stop(n);
+    urcu_qsbr_barrier();
+    node_free(n);
+}
+
+/* Starts the transports in order; the trailer they advertise. */
+static int start_transports(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+                            size_t errlen)
+{
+    uint8_t caps = 0;
+    for (unsigned i = 0; i < n->n_transports; i++) {
+        const struct rt_transport *t = n->transports[i];
+        if (t->node_start) {
+            int rc = t->node_start(n, cfg, err, errlen);
+            if (rc != DD_OK)
+                return rc;
+        }
+        n->transport_started[i] = true;
+        if (t->trailer_caps)
+            caps |= t->trailer_caps(n);
+    }
+    n->trailer_len = dpctl_trailer_encode(n->trailer, sizeof(n->trailer), caps);
+    return DD_OK;
+}
+
+int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *transports,
+               unsigned n_transports, struct dd_node **out)
 {
     char err[512];
     if (!cfg || !out)
@@ -391,6 +328,11 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
         return lasterr_set(DD_ENOMEM, "out of memory");
     n->listen_fd = n->epmd_fd = -1;
     ctl_preinit(&n->ctl);
+    for (unsigned i = 0; i < n_transports && i < RT_TRANSPORTS_MAX; i++) {
+        n->transports[n->n_transports++] = transports[i];
+        if (transports[i]->dial)
+            n->dialler = transports[i];
+    }
     pthread_mutex_init(&n->lock, NULL);
     pthread_mutex_init(&n->copy_lock, NULL);
     pthread_mutex_init(&n->cookie_lock, NULL);
@@ -429,13 +371,6 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
                        reasm_cap, max_msg);
     }
     budget_init(&n->reasm_budget, reasm_cap);
-    n->hsguard = malloc(sizeof(*n->hsguard));
-    if (!n->hsguard) {
-        node_free(n);
-        return lasterr_set(DD_ENOMEM, "out of memory");
-    }
-    hsg_init(n->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
-                                              .max_delay_ms = cfg->handshake_backoff_max_ms});
     n->epmd_port = cfg->epmd_port ? cfg->epmd_port : default_epmd_port();
     if (cfg->epmd_host) {
         snprintf(n->epmd_host, sizeof(n->epmd_host), "%s", cfg->epmd_host);
@@ -455,11 +390,8 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     n->free_slots = calloc(n->max_mailboxes, sizeof(*n->free_slots));
     n->conns = new_table();
     n->names = new_table();
-    static const uint8_t no_bytes[1];
-    /* memcpy of 0 bytes still wants a pointer */
-    n->tick = obuf_from_bytes(no_bytes, 0, 0, RT_LANE_PULSE);
     if (!n->cookie || !n->slots || !n->slot_serial || !n->free_slots || !n->conns ||
-        !n->names || !n->tick) {
+        !n->names) {
         node_free(n);
         return lasterr_set(DD_ENOMEM, "out of memory");
     }
@@ -468,55 +400,37 @@ int node_start(const struct dd_node_cfg *cfg, struct dd_node **out)
     n->n_free = n->max_mailboxes;
     atomic_init(&n->ref_counter, 1);
 
-    int rc = dp_glue_start(n, cfg->config_file, err, sizeof(err));
-    if (rc != DD_OK) {
-        node_free(n);
-        return lasterr_set(rc, "%s", err);
-    }
-    n->trailer_len = dp_glue_trailer(n, n->trailer, sizeof(n->trailer));
-    if (open_listener(n, cfg, err, sizeof(err)) < 0) {
-        dp_glue_stop(n);
-        node_free(n);
-        return lasterr_set(DD_EIO, "%s", err);
-    }
-    rc = register_epmd(n, nn.alive, err, sizeof(err));
-    if (rc != DD_OK) {
-        dp_glue_stop(n);
-        node_free(n);
-        return lasterr_set(rc, "%s", err);
-    }
-    for (size_t i = 0; i < n->max_mailboxes + 1; i++)
-        n->slot_serial[i] = 0;
-
     /* the timer: twice per tick interval (ticks are due every tick interval) */
     int erc = ctl_init(n, n->tick_interval_ms / 2);
-    n->listen_item.on_event = hsio_listener_event;
-    n->epmd_item.on_event = epmd_event;
-    if (erc == 0)
-        erc = ctl_add_fd(n, n->listen_fd, EPOLLIN, &n->listen_item);
-    if (erc == 0)
-        erc = ctl_add_fd(n, n->epmd_fd, EPOLLIN | EPOLLRDHUP, &n->epmd_item);
     if (erc < 0) {
-        dp_glue_stop(n);
         node_free(n);
         return lasterr_set(DD_EIO, "cannot create the event loop: %s", strerror(-erc));
     }
-
+    int rc = start_transports(n, cfg, err, sizeof(err));
+    if (rc == DD_OK)
+        rc = register_epmd(n, nn.alive, err, sizeof(err));
+    if (rc != DD_OK) {
+        node_unwind(n);
+        return lasterr_set(rc, "%s", err);
+    }
+    n->epmd_item.on_event = epmd_event;
+    erc = ctl_add_fd(n, n->epmd_fd, EPOLLIN | EPOLLRDHUP, &n->epmd_item);
+    if (erc < 0) {
+        node_unwind(n);
+        return lasterr_set(DD_EIO, "cannot poll the EPMD connection: %s", strerror(-erc));
+    }
     if (mbox_open(n, NULL, 0, &n->system) != DD_OK) {
-        dp_glue_stop(n);
-        node_free(n);
+        node_unwind(n);
         return lasterr_set(DD_ENOMEM, "cannot open the system mailbox");
     }
     if (ctl_start(n) != 0) {
         mbox_close(n->system, term_normal, term_normal_len);
-        dp_glue_stop(n);
-        node_free(n);
+        node_unwind(n);
         return lasterr_set(DD_EIO, "cannot start the control thread");
     }
-    DLOG_INFO(n->log_name, "node %s started: listening on %s port %u, creation %u, %s%s",
+    DLOG_INFO(n->log_name, "node %s started: listening on %s port %u, creation %u, %s",
               n->name, n->listen_address, n->listen_port, n->creation,
-              n->hidden ? "hidden" : "visible",
-              n->dp ? ", DPDK data plane" : "");
+              n->hidden ? "hidden" : "visible");
     *out = n;
     return DD_OK;
 }
@@ -545,9 +459,11 @@ void node_stop(struct dd_node *n)
         rcu_rd_enter();
         cds_lfht_for_each_entry(n->conns, &it, c, ht_node)
         {
-            pthread_mutex_lock(&c->tx_lock);
-            busy |= c->txq_head != NULL && atomic_load(&c->state) == CONN_UP;
-            pthread_mutex_unlock(&c->tx_lock);
+            RT_FOR_EACH_TRANSPORT(n, t)
+            {
+                if (t->conn_busy)
+                    busy |= t->conn_busy(c);
+            }
         }
         rcu_rd_leave();
         if (!busy)
@@ -557,18 +473,17 @@ void node_stop(struct dd_node *n)
     conn_down_all(n, "node stopping");
     mbox_close(n->system, term_normal, term_normal_len);
     ctl_stop(n);
-    /* Diallers still blocked finish alone; those that posted their result are run below. */
-    hsio_orphan_dials(n);
+    /* What would still post to the control thread lets go (e.g. blocked diallers finish
+     * alone); what was posted runs below. */
+    RT_FOR_EACH_TRANSPORT(n, t)
+    {
+        if (t->node_halt)
+            t->node_halt(n);
+    }
     /* Work posted by conn_down (closing sockets) runs here, on this thread, including what
      * that work posts in turn. */
     rcu_rd_enter();
     ctl_drain(n);
-    rxb_resume(n); /* connections left waiting for reassembly memory (all down): let go */
-    while (n->handshaking)
-        hsio_sock_free(n, n->handshaking);
-    hsio_bury(n);
     rcu_rd_leave();
-    dp_glue_stop(n);
-    urcu_qsbr_barrier(); /* conns freed by call_rcu */
-    node_free(n);
+    node_unwind(n); /* the transports stop in reverse order */
 }

@@ -32,6 +32,7 @@
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
 #include "runtime/carrier_tcp/hsguard.h"
+#include "runtime/core/carrier.h"
 #include "runtime/core/ctl.h"
 #include "runtime/core/lasterr.h"
 #include "runtime/core/obuf.h"
@@ -45,19 +46,6 @@ struct dd_mbox;
 struct rt_sock;
 struct rt_dp; /* the node's data plane (runtime/carrier_dpdk/dp_glue.c), NULL when TCP only */
 
-/* ---- carriers ----------------------------------------------------------------------- */
-
-/* The seam between the runtime and a transport. A connection has one carrier at a time;
- * the TCP carrier is always there (it is also the control channel), the DPDK carrier takes
- * over the data after the upgrade. */
-struct rt_carrier_ops {
-    const char *name;
-    /* Queue one message for the peer; takes its own reference to b. Returns 0, DD_EWOULDBLOCK
-     * (queue full and nonblock) or DD_ENOCONN. May block for room unless nonblock. */
-    int (*send)(struct conn *c, struct obuf *b, bool nonblock);
-};
-
-extern const struct rt_carrier_ops rt_tcp_carrier;
 
 
 /* ---- connections -------------------------------------------------------------------- */
@@ -177,10 +165,11 @@ struct conn {
     pthread_mutex_t reg_lock;
     struct rel *rels;
 
-    /* Waiters in dd_connect. */
+    /* Waiters in dd_connect: state changes to UP and DOWN are made under up_lock. */
+    pthread_mutex_t up_lock;
     pthread_cond_t up_cond;
-    int fail_status;    /* why it went down (DD_E*), under tx_lock */
-    char fail_why[256]; /* ... in words, for dd_connect's error (under tx_lock) */
+    int fail_status;    /* why it went down (DD_E*), under up_lock */
+    char fail_why[256]; /* ... in words, for dd_connect's error (under up_lock) */
 };
 
 /* ---- mailboxes ---------------------------------------------------------------------- */
@@ -285,6 +274,12 @@ struct dd_node {
 
     struct obuf *tick;      /* an empty packet, shared */
     struct dd_mbox *system; /* internal sender for net_kernel replies and '$dpdist' messages */
+    /* The carriers (runtime/core/carrier.h), wired by the API; started[i] once
+     * transports[i]->node_start succeeded. dial: the one that connects. */
+    const struct rt_transport *transports[RT_TRANSPORTS_MAX];
+    unsigned n_transports;
+    bool transport_started[RT_TRANSPORTS_MAX];
+    const struct rt_transport *dialler;
     struct rt_dp *dp;
     _Atomic bool dp_events; /* the poller has something for the control thread */
     /* Inline polling (mbox.c): the one receiver that polls the port while it waits (its
