@@ -36,6 +36,7 @@
 #include "runtime/core/conn.h"
 #include "runtime/core/dispatch.h"
 #include "runtime/carrier_dpdk/dp_glue.h"
+#include "runtime/carrier_dpdk/dpc.h"
 #include "runtime/core/mesh.h"
 #include "runtime/core/mbox.h"
 #include "runtime/core/node.h"
@@ -50,13 +51,6 @@ _Static_assert((int)RT_LANE_PULSE == (int)WIRE_LANE_PULSE &&
                    (int)RT_LANE_NORMAL == (int)WIRE_LANE_NORMAL,
                "the runtime's lanes are the wire's");
 
-struct rt_dp {
-    struct dp_engine *engine;
-    struct cfg_file cfg;
-    bool inline_poll;
-    uint64_t busy_poll_ns; /* [eal] busy_poll_us (0: always spin) */
-    uint64_t idle_sleep_ns;
-};
 
 /* ---- start and stop ----------------------------------------------------------------- */
 
@@ -136,7 +130,7 @@ static int dp_glue_start(struct dd_node *n, const struct dd_node_cfg *ncfg, char
     const char *config_file = ncfg->config_file;
     if (!config_file)
         return DD_OK;
-    struct rt_dp *dp = calloc(1, sizeof(*dp));
+    struct dpc_node *dp = calloc(1, sizeof(*dp));
     if (!dp) {
         snprintf(err, errlen, "out of memory");
         return DD_ENOMEM;
@@ -200,7 +194,10 @@ static int dp_glue_start(struct dd_node *n, const struct dd_node_cfg *ncfg, char
     dp->inline_poll = dp_engine_inline(dp->engine);
     dp->busy_poll_ns = (uint64_t)dp->cfg.eal.busy_poll_us * 1000;
     dp->idle_sleep_ns = (uint64_t)dp->cfg.eal.idle_sleep_us * 1000;
+    pthread_mutex_init(&dp->copy_lock, NULL);
     n->dp = dp;
+    if (dp->inline_poll)
+        n->poller = &dpc_inline_poller; /* receivers and the control thread poll */
     DLOG_INFO(n->log_name, "DPDK data plane on %s (%s polling)", dp->cfg.port.kind == CFG_PORT_PCI
                                                                     ? dp->cfg.port.pci
                                                                     : dp->cfg.port.vdev,
@@ -210,13 +207,15 @@ static int dp_glue_start(struct dd_node *n, const struct dd_node_cfg *ncfg, char
 
 static void dp_glue_stop(struct dd_node *n)
 {
-    struct rt_dp *dp = n->dp;
+    struct dpc_node *dp = n->dp;
     if (!dp)
         return;
     n->dp = NULL;
+    n->poller = NULL;
     urcu_qsbr_barrier(); /* channels retired with call_rcu are freed first */
     dp_engine_destroy(dp->engine);
     dp_eal_release();
+    pthread_mutex_destroy(&dp->copy_lock);
     free(dp);
 }
 
@@ -262,7 +261,7 @@ static int dp_carrier_send(struct conn *c, struct obuf *b, bool nonblock)
     /* The channel handle lives as long as c (dp_glue_free_chan): a reference to c is all a
      * sender needs. */
     struct dp_chan *ch = atomic_load(&c->dp_send_chan);
-    struct rt_dp *dp = c->node->dp;
+    struct dpc_node *dp = c->node->dp;
     if (!ch || !dp || atomic_load(&c->state) == CONN_DOWN)
         return DD_ENOCONN;
     int rc;
@@ -271,15 +270,15 @@ static int dp_carrier_send(struct conn *c, struct obuf *b, bool nonblock)
          * lcore, or inline a receiver polling as the leader), sleep a little: spinning here
          * would take turns on the node's one core with that poller, in scheduler time
          * slices of milliseconds. Inline with nobody polling, poll. */
-        if (!dp->inline_poll || mbox_inline_leader_polling(c->node)) {
+        if (!dp->inline_poll || dpc_inline_leader_polling(c->node)) {
             struct timespec ts = {0, DP_SEND_FULL_NAP_NS};
             nanosleep(&ts, NULL);
-        } else if (dp_glue_poll(c->node, 1) == 0) {
+        } else if (dpc_poll(c->node, 1) == 0) {
             sched_yield();
         }
     }
     if (rc == 0 && dp->inline_poll)
-        dp_glue_poll(c->node, 1); /* no dedicated poller: send it now (a busy one: no-op) */
+        dpc_poll(c->node, 1); /* no dedicated poller: send it now (a busy one: no-op) */
     switch (rc) {
     case 0:
         return DD_OK;
@@ -397,7 +396,7 @@ static void send_ctl_msg(struct conn *c, const struct dpctl_msg *m)
 /* Our offer (REQ or ACK) with our receive session for c's channel. */
 static void send_offer(struct conn *c, enum dpctl_kind kind, uint64_t session)
 {
-    struct rt_dp *dp = c->node->dp;
+    struct dpc_node *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
     struct dpctl_msg m = {.kind = kind};
     struct dpctl_offer *o = &m.offer;
@@ -418,7 +417,7 @@ static void chan_retired(void *arg)
 /* Adds the channel for c from the peer's offer; rx blocked until its {dpdist_switch}. */
 static bool add_channel(struct conn *c, uint64_t local_session, const struct dpctl_offer *o)
 {
-    struct rt_dp *dp = c->node->dp;
+    struct dpc_node *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
     struct dp_chan_cfg cc = {
         .local_session = local_session,
@@ -615,49 +614,7 @@ static void dp_glue_conn_fini(struct conn *c)
     free(c->dp_ctl);
 }
 
-/* ---- polling in application threads ----------------------------------------------- */
-
-bool dp_glue_inline(struct dd_node *n)
-{
-    return n->dp && n->dp->inline_poll;
-}
-
-unsigned dp_glue_poll(struct dd_node *n, unsigned iterations)
-{
-    struct rt_dp *dp = n->dp;
-    if (!dp || !dp->inline_poll)
-        return 0;
-    rcu_rd_enter();
-    unsigned w = dp_engine_poll(dp->engine, iterations);
-    rcu_rd_leave();
-    return w;
-}
-
-unsigned dp_glue_poll_locked(struct dd_node *n, unsigned iterations)
-{
-    struct rt_dp *dp = n->dp;
-    return dp && dp->inline_poll ? dp_engine_poll(dp->engine, iterations) : 0;
-}
-
-uint64_t dp_glue_busy_poll_ns(struct dd_node *n)
-{
-    return n->dp ? n->dp->busy_poll_ns : 0;
-}
-
-uint64_t dp_glue_idle_sleep_ns(struct dd_node *n)
-{
-    return n->dp ? n->dp->idle_sleep_ns : 0;
-}
-
-uint64_t dp_glue_clock_ns(void)
-{
-    return dp_clock_ns();
-}
-
-uint64_t dp_glue_hb_interval_ns(struct dd_node *n)
-{
-    return n->dp ? dp_engine_params(n->dp->engine)->chan.hb_interval_ns : 0;
-}
+/* ---- diagnostics -------------------------------------------------------------------- */
 
 static int dp_glue_summary(struct dd_node *n, FILE *out)
 {
@@ -669,8 +626,8 @@ static int dp_glue_summary(struct dd_node *n, FILE *out)
                 "inline polling: %" PRIu64 " leader take-overs, %" PRIu64
                 " payloads copied by the leader for senders (%" PRIu64 " taken back), %" PRIu64
                 " by their sender polling between chunks\n",
-                atomic_load(&n->inline_takeovers), atomic_load(&n->copies_by_leader),
-                atomic_load(&n->copies_taken_back), atomic_load(&n->copies_self_polled));
+                atomic_load(&n->dp->inline_takeovers), atomic_load(&n->dp->copies_by_leader),
+                atomic_load(&n->dp->copies_taken_back), atomic_load(&n->dp->copies_self_polled));
     return DD_OK;
 }
 

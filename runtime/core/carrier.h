@@ -31,6 +31,7 @@
 #include "dpdist/dpdist.h"
 
 struct conn;
+struct dd_mbox;
 struct dd_node;
 struct obuf;
 
@@ -109,6 +110,26 @@ struct rt_transport {
      * transport has nothing to show or switch. */
     int (*summary)(struct dd_node *n, FILE *out);
     int (*fault)(struct dd_node *n, bool enable);
+};
+
+/* ---- receivers: when a carrier polls in application threads ------------------------ */
+
+/* A carrier that has no thread of its own (the DPDK carrier polled inline: the node has one
+ * core) gets its polling done by the threads that wait in dd_recv and send. It installs
+ * these in n->poller at node_start; the core then waits, copies and closes through them. */
+struct rt_poller_ops {
+    /* A receiver with nothing to read (recv_lock held): returns once mb is ready
+     * (mbox_ready), at the deadline (ns on CLOCK_MONOTONIC's scale, UINT64_MAX: none;
+     * false), or earlier when it is worth looking again (true). */
+    bool (*wait)(struct dd_mbox *mb, uint64_t deadline_ns);
+    /* Copies a payload of a message `from` sends into its buffer (mbox_copy_payload). */
+    void (*copy_payload)(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, size_t len);
+    /* mb is closing: it no longer waits (and must not stay the one that polls). */
+    void (*mbox_closed)(struct dd_mbox *mb);
+    /* The control thread: a bounded turn of polling after each of its turns (the fallback
+     * when no receiver is waiting), and the longest it may sleep before the next. */
+    unsigned (*control_poll)(struct dd_node *n);
+    uint64_t (*control_period_ns)(struct dd_node *n);
 };
 
 #define RT_TRANSPORTS_MAX 4

@@ -19,7 +19,6 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
 #include "runtime/core/node.h"
@@ -208,12 +207,13 @@ static void *ctl_main(void *arg)
     struct ctl_loop *l = &n->ctl;
     struct epoll_event evs[CTL_EPOLL_BATCH];
     pthread_setname_np(pthread_self(), "dd-ctl");
-    /* With an inline data plane nobody else may be polling: keep its heartbeats and acks
-     * going from here, a few times per heartbeat interval. */
+    /* A carrier polled in application threads may have nobody else polling it: the poller
+     * says how often this thread polls it then (e.g. to keep heartbeats and acks going). */
+    const struct rt_poller_ops *poller = n->poller;
     int wait_ms = CTL_TIMER_MAX_MS;
-    if (dp_glue_inline(n)) {
-        uint64_t hb_ms = dp_glue_hb_interval_ns(n) / 1000000u;
-        wait_ms = hb_ms >= 4 ? (int)(hb_ms / 4) : 1;
+    if (poller && poller->control_period_ns) {
+        uint64_t ms = poller->control_period_ns(n) / 1000000u;
+        wait_ms = ms >= 1 ? (int)ms : 1;
     }
     while (!atomic_load(&l->stopping)) {
         int cnt = epoll_wait(l->ep, evs, CTL_EPOLL_BATCH, wait_ms);
@@ -242,7 +242,8 @@ static void *ctl_main(void *arg)
                 t->turn_end(n);
         }
         rcu_rd_leave();
-        dp_glue_poll(n, 4);
+        if (poller && poller->control_poll)
+            poller->control_poll(n);
     }
     return NULL;
 }

@@ -18,12 +18,10 @@
  * slot is reused, creation = the node's. Lookups are RCU reads of the slot array.
  */
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +32,6 @@
 #include "control/etf.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
 #include "runtime/core/mbox.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
@@ -45,354 +42,49 @@
 #define MBOX_SPIN_NS 20000
 
 
-/* ---- the queue ----------------------------------------------------------------------- */
+/* ---- waiting ---------------------------------------------------------------------- */
 
-static long futex_op(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+bool mbox_sleep(struct dd_mbox *mb, uint64_t timeout_ns)
 {
-    return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
-}
-
-void mbox_push(struct dd_mbox *mb, struct sig *s)
-{
-    atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
-    struct sig *prev = atomic_exchange_explicit(&mb->tail, s, memory_order_acq_rel);
-    atomic_store_explicit(&prev->next, s, memory_order_release);
-    atomic_fetch_add_explicit(&mb->futex, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&mb->sleeping, memory_order_seq_cst))
-        futex_op(&mb->futex, FUTEX_WAKE, INT_MAX, NULL);
-}
-
-/* Single consumer (recv_lock held). NULL if empty or a producer is mid-push. */
-static struct sig *mbox_pop(struct dd_mbox *mb)
-{
-    struct sig *head = mb->head;
-    struct sig *next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (head == &mb->stub) {
-        if (!next)
-            return NULL;
-        mb->head = next;
-        head = next;
-        next = atomic_load_explicit(&next->next, memory_order_acquire);
-    }
-    if (next) {
-        mb->head = next;
-        return head;
-    }
-    if (head != atomic_load_explicit(&mb->tail, memory_order_acquire))
-        return NULL; /* a producer has exchanged the tail but not linked yet */
-    atomic_store_explicit(&mb->stub.next, NULL, memory_order_relaxed);
-    struct sig *prev = atomic_exchange_explicit(&mb->tail, &mb->stub, memory_order_acq_rel);
-    atomic_store_explicit(&prev->next, &mb->stub, memory_order_release);
-    next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (next) {
-        mb->head = next;
-        return head;
-    }
-    return NULL;
-}
-
-static bool mbox_maybe_nonempty(struct dd_mbox *mb)
-{
-    struct sig *head = mb->head;
-    return atomic_load_explicit(&head->next, memory_order_acquire) != NULL ||
-           head != atomic_load_explicit(&mb->tail, memory_order_acquire);
-}
-
-/* Inline polling: one leader at a time. Every thread waiting in dd_recv used to spin on the
- * port; on a node that owns one core, four such threads took turns on it in scheduler time
- * slices (a round trip's p99 went from microseconds to hundreds of them). Now one waiter,
- * the leader, polls; the others sleep on their mailboxes' futexes and the leader's polling
- * wakes them when it delivers to them. Leadership sticks to a thread between its dd_recv
- * calls (it will be back: no wake-up for the common one-thread-per-service pattern); a
- * waiter takes it over when it is free, when the leader has been out of dd_recv for
- * INLINE_LEASE_NS (busy elsewhere or gone: a leader in dd_recv that the scheduler has put
- * aside keeps it, or two threads would spin by turns again), or when the waiter's mailbox is
- * express and the leader's is not (latency-critical receivers poll themselves). Sleeping
- * waiters check again every INLINE_FOLLOWER_NAP_NS; the control thread polls a few times
- * per heartbeat interval whatever happens. */
-#define INLINE_LEASE_NS 200000u
-#define INLINE_FOLLOWER_NAP_NS 1000000u
-
-/* The token this thread last led with (mbox_inline_leader_polling: not a poller for itself). */
-static _Thread_local uintptr_t t_lead_token;
-
-static uintptr_t inline_token(const struct dd_mbox *mb)
-{
-    return (uintptr_t)mb | (mb->lane == RT_LANE_EXPRESS ? 1u : 0u);
-}
-
-/* The leader `cur` is waiting in dd_recv, or left it less than INLINE_LEASE_NS ago. */
-static bool inline_leader_active(struct dd_node *n, uintptr_t cur, uint64_t now)
-{
-    return atomic_load(&n->inline_waiting) == cur ||
-           now - atomic_load(&n->inline_lease_ns) <= INLINE_LEASE_NS;
-}
-
-/* Makes mb the inline leader if it may be; true when it is. */
-static bool inline_lead(struct dd_mbox *mb, uint64_t now)
-{
-    struct dd_node *n = mb->node;
-    uintptr_t me = inline_token(mb);
-    uintptr_t cur = atomic_load(&n->inline_leader);
-    if (cur == me) {
-        t_lead_token = me;
-        return true;
-    }
-    bool take = cur == 0 || !inline_leader_active(n, cur, now) || ((me & 1u) && !(cur & 1u));
-    if (!take || !atomic_compare_exchange_strong(&n->inline_leader, &cur, me))
-        return false;
-    atomic_fetch_add_explicit(&n->inline_takeovers, 1, memory_order_relaxed);
-    atomic_store(&n->inline_lease_ns, now);
-    t_lead_token = me;
-    return true;
-}
-
-/* A closing mailbox gives up the leadership. */
-static void inline_resign(struct dd_mbox *mb)
-{
-    uintptr_t me = inline_token(mb);
-    atomic_compare_exchange_strong(&mb->node->inline_leader, &me, 0);
-}
-
-/* ---- payload copies by the leader ---- */
-
-/* Payloads from this size up are worth handing over (below, the copy costs about as much as
- * the hand-over); the leader copies them in chunks between polls, so a round trip waits for
- * one chunk at most (a few µs). */
-#define INLINE_COPY_MIN (128u * 1024)
-#define INLINE_COPY_CHUNK (16u * 1024)
-/* A sender that copies for itself, polling between chunks: ~10 us of copying each. */
-#define INLINE_SELF_COPY_CHUNK (64u * 1024)
-
-/* The leader's share: one chunk of the oldest job. 1 when it copied something. */
-static unsigned inline_copy_step(struct dd_node *n)
-{
-    if (!atomic_load_explicit(&n->copy_pending, memory_order_acquire))
-        return 0;
-    pthread_mutex_lock(&n->copy_lock);
-    struct rt_copy_job *j = n->copy_head;
-    if (!j) {
-        atomic_store(&n->copy_pending, false);
-        pthread_mutex_unlock(&n->copy_lock);
-        return 0;
-    }
-    size_t chunk = j->len - j->done < INLINE_COPY_CHUNK ? j->len - j->done : INLINE_COPY_CHUNK;
-    memcpy(j->dst + j->done, j->src + j->done, chunk);
-    j->done += chunk;
-    if (j->done == j->len) {
-        n->copy_head = j->next;
-        if (!n->copy_head) {
-            n->copy_tail = NULL;
-            atomic_store(&n->copy_pending, false);
+    struct mbox_queue *q = &mb->q;
+    uint32_t seq = atomic_load_explicit(&q->futex, memory_order_seq_cst);
+    atomic_store_explicit(&q->sleeping, 1, memory_order_seq_cst);
+    if (!mbox_ready(mb) && timeout_ns) {
+        struct timespec ts, *tsp = NULL;
+        if (timeout_ns != UINT64_MAX) {
+            ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+            ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+            tsp = &ts;
         }
-        atomic_fetch_add_explicit(&n->copies_by_leader, 1, memory_order_relaxed);
-        atomic_store(&j->finished, 1);
-        /* the sender may return (and its stack frame go) as soon as it sees `finished`:
-         * waking it only passes the address to the kernel, nothing is written there */
-        futex_op(&j->finished, FUTEX_WAKE, 1, NULL);
+        mbox_futex(&q->futex, FUTEX_WAIT, seq, tsp);
     }
-    pthread_mutex_unlock(&n->copy_lock);
-    return 1;
+    atomic_store(&q->sleeping, 0);
+    return mbox_ready(mb);
 }
 
-/* Takes a queued job back (the leader stopped polling): true if it was still queued, with
- * j->done bytes copied. */
-static bool inline_copy_take_back(struct dd_node *n, struct rt_copy_job *j)
-{
-    bool queued = false;
-    pthread_mutex_lock(&n->copy_lock);
-    if (!atomic_load(&j->finished)) {
-        struct rt_copy_job **pp = &n->copy_head, *prev = NULL;
-        while (*pp && *pp != j) {
-            prev = *pp;
-            pp = &(*pp)->next;
-        }
-        if (*pp == j) {
-            *pp = j->next;
-            if (n->copy_tail == j)
-                n->copy_tail = prev;
-            if (!n->copy_head)
-                atomic_store(&n->copy_pending, false);
-            queued = true;
-        }
-    }
-    pthread_mutex_unlock(&n->copy_lock);
-    return queued;
-}
-
-static bool inline_lease_fresh(struct dd_node *n)
-{
-    uintptr_t cur = atomic_load(&n->inline_leader);
-    return cur != 0 && inline_leader_active(n, cur, dp_glue_clock_ns());
-}
-
-bool mbox_inline_leader_polling(struct dd_node *n)
-{
-    uintptr_t cur = atomic_load(&n->inline_leader);
-    return cur != t_lead_token && inline_lease_fresh(n);
-}
-
-void mbox_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, size_t len)
-{
-    struct dd_node *n = from->node;
-    if (len < INLINE_COPY_MIN || !dp_glue_inline(n)) {
-        memcpy(dst, src, len);
-        return;
-    }
-    if (!mbox_inline_leader_polling(n)) {
-        /* Nobody else polls (a node whose threads send and do not wait in dd_recv): copy
-         * in chunks and poll between them, so heartbeats, acks and other senders' frames
-         * keep moving during a copy of many milliseconds. */
-        for (size_t done = 0; done < len;) {
-            size_t chunk = len - done < INLINE_SELF_COPY_CHUNK ? len - done
-                                                                : INLINE_SELF_COPY_CHUNK;
-            memcpy(dst + done, src + done, chunk);
-            done += chunk;
-            dp_glue_poll(n, 1);
-        }
-        atomic_fetch_add_explicit(&n->copies_self_polled, 1, memory_order_relaxed);
-        return;
-    }
-    struct rt_copy_job j = {.dst = dst, .src = src, .len = len};
-    atomic_init(&j.finished, 0);
-    pthread_mutex_lock(&n->copy_lock);
-    if (n->copy_tail)
-        n->copy_tail->next = &j;
-    else
-        n->copy_head = &j;
-    n->copy_tail = &j;
-    atomic_store_explicit(&n->copy_pending, true, memory_order_release);
-    pthread_mutex_unlock(&n->copy_lock);
-    while (!atomic_load(&j.finished)) {
-        struct timespec ts = {0, INLINE_LEASE_NS};
-        futex_op(&j.finished, FUTEX_WAIT, 0, &ts);
-        if (!atomic_load(&j.finished) && !inline_lease_fresh(n) &&
-            inline_copy_take_back(n, &j)) {
-            atomic_fetch_add_explicit(&n->copies_taken_back, 1, memory_order_relaxed);
-            memcpy(dst + j.done, src + j.done, len - j.done);
-            return;
-        }
-    }
-    /* the leader's unlock is the last touch of j: wait for it before the frame goes */
-    pthread_mutex_lock(&n->copy_lock);
-    pthread_mutex_unlock(&n->copy_lock);
-}
-
-/* The leader's wait: poll until mb has something, the deadline, or another waiter took
- * the leadership (then false with *lost). Spins until busy_poll_us has passed without
- * traffic, then polls with short sleeps so an idle node does not burn its core. */
-static bool inline_poll_wait(struct dd_mbox *mb, uint64_t deadline_ns, bool *lost)
-{
-    struct dd_node *n = mb->node;
-    uintptr_t me = inline_token(mb);
-    uint64_t busy_ns = dp_glue_busy_poll_ns(n), sleep_ns = dp_glue_idle_sleep_ns(n);
-    uint64_t now = dp_glue_clock_ns();
-    uint64_t spin_until = busy_ns ? now + busy_ns : UINT64_MAX;
-    bool got = true;
-    *lost = false;
-    atomic_store(&n->inline_waiting, me);
-    rcu_rd_enter();
-    while (!mbox_maybe_nonempty(mb) && !atomic_load(&mb->closed)) {
-        now = dp_glue_clock_ns();
-        if (now >= deadline_ns) {
-            got = false;
-            break;
-        }
-        if (atomic_load_explicit(&n->inline_leader, memory_order_relaxed) != me) {
-            *lost = true;
-            got = false;
-            break;
-        }
-        unsigned work = dp_glue_poll_locked(n, 1) + inline_copy_step(n);
-        if (work && busy_ns)
-            spin_until = now + busy_ns;
-        if (now >= spin_until && !work) {
-            uint64_t nap = deadline_ns - now < sleep_ns ? deadline_ns - now : sleep_ns;
-            struct timespec ts = {0, (long)nap};
-            rcu_rd_leave();
-            nanosleep(&ts, NULL);
-            rcu_rd_enter();
-        } else if (!work) {
-            cpu_relax();
-        }
-        /* A quiescent state each turn, so writers' grace periods end (only when this wait
-         * is the thread's only read section: nothing is held across it). */
-        if (rcu_rd_depth() == 1)
-            urcu_qsbr_quiescent_state();
-    }
-    rcu_rd_leave();
-    /* out of dd_recv from now: the lease runs (only ours to end if nobody took over) */
-    atomic_store(&n->inline_lease_ns, dp_glue_clock_ns());
-    uintptr_t w = me;
-    atomic_compare_exchange_strong(&n->inline_waiting, &w, 0);
-    return got;
-}
-
-/* A follower's wait: sleep on the mailbox's futex until something arrives, the deadline,
- * or the nap ends (then the caller looks at the leadership again). */
-static void inline_follow_wait(struct dd_mbox *mb, uint64_t deadline_ns)
-{
-    uint32_t seq = atomic_load_explicit(&mb->futex, memory_order_seq_cst);
-    atomic_store_explicit(&mb->sleeping, 1, memory_order_seq_cst);
-    if (!mbox_maybe_nonempty(mb) && !atomic_load(&mb->closed)) {
-        uint64_t now = dp_glue_clock_ns();
-        uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
-        if (left > INLINE_FOLLOWER_NAP_NS)
-            left = INLINE_FOLLOWER_NAP_NS;
-        struct timespec ts = {0, (long)left};
-        if (left)
-            futex_op(&mb->futex, FUTEX_WAIT, seq, &ts);
-    }
-    atomic_store(&mb->sleeping, 0);
-}
-
-/* Waits for the queue to become non-empty or the deadline (ns, UINT64_MAX = none). */
+/* Waits for the queue to become non-empty or the deadline (ns, UINT64_MAX = none): the
+ * node's poller when it has one (a data plane polled by its receivers), else a short spin
+ * and the futex. */
 static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
 {
-    if (dp_glue_inline(mb->node)) {
-        for (;;) {
-            if (mbox_maybe_nonempty(mb) || atomic_load(&mb->closed))
-                return true;
-            uint64_t now = dp_glue_clock_ns();
-            if (now >= deadline_ns)
-                return false;
-            if (inline_lead(mb, now)) {
-                bool lost;
-                if (inline_poll_wait(mb, deadline_ns, &lost) || !lost)
-                    return mbox_maybe_nonempty(mb) || atomic_load(&mb->closed);
-            } else {
-                inline_follow_wait(mb, deadline_ns);
-            }
-        }
-    }
+    const struct rt_poller_ops *poller = mb->node->poller;
+    if (poller)
+        return poller->wait(mb, deadline_ns);
     uint64_t spin_until = clock_now_ns() + MBOX_SPIN_NS;
     while (clock_now_ns() < spin_until) {
-        if (mbox_maybe_nonempty(mb) || atomic_load(&mb->closed))
+        if (mbox_ready(mb))
             return true;
         cpu_relax();
     }
     for (;;) {
-        uint32_t seq = atomic_load_explicit(&mb->futex, memory_order_seq_cst);
-        atomic_store_explicit(&mb->sleeping, 1, memory_order_seq_cst);
-        if (mbox_maybe_nonempty(mb) || atomic_load(&mb->closed)) {
-            atomic_store(&mb->sleeping, 0);
-            return true;
-        }
-        struct timespec ts, *tsp = NULL;
-        uint64_t now = clock_now_ns();
+        uint64_t timeout = UINT64_MAX;
         if (deadline_ns != UINT64_MAX) {
-            if (now >= deadline_ns) {
-                atomic_store(&mb->sleeping, 0);
+            uint64_t now = clock_now_ns();
+            if (now >= deadline_ns)
                 return false;
-            }
-            uint64_t left = deadline_ns - now;
-            ts.tv_sec = (time_t)(left / 1000000000u);
-            ts.tv_nsec = (long)(left % 1000000000u);
-            tsp = &ts;
+            timeout = deadline_ns - now;
         }
-        futex_op(&mb->futex, FUTEX_WAIT, seq, tsp);
-        atomic_store(&mb->sleeping, 0);
-        if (mbox_maybe_nonempty(mb) || atomic_load(&mb->closed))
+        if (mbox_sleep(mb, timeout))
             return true;
     }
 }
@@ -439,8 +131,7 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
     mb->node = n;
     mb->flags = flags;
     mb->lane = (flags & DD_MBOX_EXPRESS) ? RT_LANE_EXPRESS : RT_LANE_NORMAL;
-    atomic_init(&mb->tail, &mb->stub);
-    mb->head = &mb->stub;
+    mbox_queue_init(&mb->q);
     pthread_mutex_init(&mb->recv_lock, NULL);
     pthread_mutex_init(&mb->lock, NULL);
     mb->next_unlink_id = 1;
@@ -589,7 +280,7 @@ int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms)
             pthread_mutex_unlock(&mb->recv_lock);
             return lasterr_set(DD_ECLOSED, "mailbox is closed");
         }
-        struct sig *s = mbox_pop(mb);
+        struct sig *s = mbox_queue_pop(&mb->q);
         if (s) {
             s = mbox_process(mb, s);
             if (s) {
@@ -655,8 +346,9 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
         if (n->node_monitors[i] == mb)
             n->node_monitors[i--] = n->node_monitors[--n->n_node_monitors];
     pthread_mutex_unlock(&n->lock);
-    inline_resign(mb);
-    futex_op(&mb->futex, FUTEX_WAKE, INT_MAX, NULL); /* a receiver sleeping in dd_recv */
+    if (n->poller && n->poller->mbox_closed)
+        n->poller->mbox_closed(mb); /* it may have been the one polling */
+    mbox_queue_wake_all(&mb->q); /* a receiver sleeping in dd_recv */
 
     /* Producers look the mailbox up inside RCU read sections: after a grace period nobody
      * can push any more. */
@@ -665,7 +357,7 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
     pthread_mutex_lock(&mb->recv_lock);
     struct sig *s;
     for (;;) {
-        while ((s = mbox_pop(mb)) != NULL) {
+        while ((s = mbox_queue_pop(&mb->q)) != NULL) {
             /* Signals that arrived before the close still count: process links and
              * monitors so that they get their exit signals below. */
             if (s->kind == SIG_MESSAGE || s->kind == SIG_READY || s->kind == SIG_EXIT2) {
@@ -676,7 +368,7 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
             if (s)
                 sig_free(s);
         }
-        if (!mbox_maybe_nonempty(mb))
+        if (!mbox_queue_maybe_nonempty(&mb->q))
             break;
     }
 
@@ -709,7 +401,7 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
     /* A nodedown that raced with us queued signals for relations we just removed (conn_down
      * pushes them under the connection's reg_lock, which rel_remove waited for): they
      * are all linked in by now and nobody can push any more. */
-    while ((s = mbox_pop(mb)) != NULL || mbox_maybe_nonempty(mb))
+    while ((s = mbox_queue_pop(&mb->q)) != NULL || mbox_queue_maybe_nonempty(&mb->q))
         if (s)
             sig_free(s);
     pthread_mutex_unlock(&mb->recv_lock);

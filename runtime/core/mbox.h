@@ -3,6 +3,9 @@
 #ifndef DPDIST_RUNTIME_CORE_MBOX_H
 #define DPDIST_RUNTIME_CORE_MBOX_H
 
+#include <string.h>
+
+#include "runtime/core/carrier.h"
 #include "runtime/core/node.h"
 
 /* Open a mailbox (any thread). DD_ENAMEINUSE, DD_ELIMIT, DD_ENOMEM, DD_EINVAL. */
@@ -12,13 +15,31 @@ int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_
 void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len);
 /* Receive (serialised per mailbox). */
 int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms);
-/* Copies a message payload of `from` into its outgoing buffer. On a node polled inline, a
- * large one is copied by the inline leader between polls while this thread sleeps (see
- * mbox.c): one thread busy on the node's core rather than two in scheduler time slices. */
-void mbox_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, size_t len);
-/* On a node polled inline: another thread is polling the port right now (the inline
- * leader, and not this thread between two of its dd_recv calls). */
-bool mbox_inline_leader_polling(struct dd_node *n);
+/* Pushes s onto mb's queue (any thread; consumes s; wakes a sleeping receiver). */
+static inline void mbox_push(struct dd_mbox *mb, struct sig *s)
+{
+    mbox_queue_push(&mb->q, s);
+}
+/* The receiver (recv_lock held): something to look at — a signal, or the mailbox closed. */
+static inline bool mbox_ready(struct dd_mbox *mb)
+{
+    return mbox_queue_maybe_nonempty(&mb->q) || atomic_load(&mb->closed);
+}
+/* The receiver: sleeps on mb's futex until it is ready, or at most timeout_ns (UINT64_MAX:
+ * no limit; 0: no sleep); returns mbox_ready. For pollers' waits (carrier.h) too. */
+bool mbox_sleep(struct dd_mbox *mb, uint64_t timeout_ns);
+/* Copies a message payload of `from` into its outgoing buffer: the node's poller's way when
+ * it has one (a carrier polled in application threads may copy large payloads on the
+ * polling thread), else memcpy. */
+static inline void mbox_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src,
+                                     size_t len)
+{
+    const struct rt_poller_ops *p = from->node->poller;
+    if (p && p->copy_payload)
+        p->copy_payload(from, dst, src, len);
+    else
+        memcpy(dst, src, len);
+}
 void mbox_msg_free(dd_msg *msg);
 /* Answer a signal addressed to a dead/unknown local process `dead`; consumes s. */
 void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct sig *s);

@@ -334,7 +334,6 @@ int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *
             n->dialler = transports[i];
     }
     pthread_mutex_init(&n->lock, NULL);
-    pthread_mutex_init(&n->copy_lock, NULL);
     pthread_mutex_init(&n->cookie_lock, NULL);
 
     struct nodename nn;

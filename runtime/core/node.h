@@ -35,6 +35,7 @@
 #include "runtime/core/carrier.h"
 #include "runtime/core/ctl.h"
 #include "runtime/core/lasterr.h"
+#include "runtime/core/mbox_queue.h"
 #include "runtime/core/obuf.h"
 #include "runtime/core/rel.h"
 #include "runtime/core/sig.h"
@@ -44,7 +45,7 @@
 struct conn;
 struct dd_mbox;
 struct rt_sock;
-struct rt_dp; /* the node's data plane (runtime/carrier_dpdk/dp_glue.c), NULL when TCP only */
+struct dpc_node; /* the node's data plane (runtime/carrier_dpdk/dpc.h), NULL when TCP only */
 
 
 
@@ -185,12 +186,7 @@ struct dd_mbox {
     uint8_t lane;
     _Atomic bool closed;
 
-    /* MPSC signal queue (Vyukov): producers push at tail, the owner pops at head. */
-    struct sig *_Atomic tail;
-    struct sig *head;
-    struct sig stub;
-    _Atomic uint32_t futex; /* sequence bumped by producers; the receiver sleeps on it */
-    _Atomic int sleeping;
+    struct mbox_queue q; /* its signals (runtime/core/mbox_queue.h) */
 
     pthread_mutex_t recv_lock; /* serialises receivers and signal processing */
     pthread_mutex_t lock;      /* relations */
@@ -280,35 +276,12 @@ struct dd_node {
     unsigned n_transports;
     bool transport_started[RT_TRANSPORTS_MAX];
     const struct rt_transport *dialler;
-    struct rt_dp *dp;
+    struct dpc_node *dp;
     _Atomic bool dp_events; /* the poller has something for the control thread */
-    /* Inline polling (mbox.c): the one receiver that polls the port while it waits (its
-     * mailbox's address, low bit set for an express mailbox; 0: none) and when it last did.
-     * The others sleep on their mailboxes until the leader delivers to them. */
-    _Atomic uintptr_t inline_leader;
-    _Atomic uintptr_t inline_waiting; /* the leader while it waits in dd_recv, else 0 */
-    _Atomic uint64_t inline_lease_ns; /* when a leader last took over or left dd_recv */
-    /* Copies of large payloads handed to the leader (mbox_copy_payload), in order. */
-    pthread_mutex_t copy_lock;
-    struct rt_copy_job *copy_head, *copy_tail;
-    _Atomic bool copy_pending;
-    /* Counters for dd_dataplane_summary. */
-    _Atomic uint64_t inline_takeovers;  /* leadership changes */
-    _Atomic uint64_t copies_by_leader;  /* payloads the leader copied for a sender */
-    _Atomic uint64_t copies_taken_back; /* ... that their sender finished itself */
-    _Atomic uint64_t copies_self_polled; /* large copies by a sender polling between chunks */
+    /* How receivers wait and payloads are copied when a carrier polls in application
+     * threads (set by that carrier's node_start; NULL: the core's own way). */
+    const struct rt_poller_ops *poller;
 };
-
-/* A payload copy the inline leader does for a sending thread (mbox.c). On the sender's
- * stack; under node->copy_lock while queued. */
-struct rt_copy_job {
-    struct rt_copy_job *next;
-    uint8_t *dst;
-    const uint8_t *src;
-    size_t len, done;
-    _Atomic uint32_t finished; /* futex word: 1 once copied */
-};
-
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
@@ -323,7 +296,6 @@ bool node_ref_is_local(const struct dd_node *n, const dd_ref *r);
 /* Mailboxes (mbox.c). */
 struct dd_mbox *mbox_lookup_pid(struct dd_node *n, const dd_pid *pid); /* RCU section */
 struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name); /* RCU section */
-void mbox_push(struct dd_mbox *mb, struct sig *s); /* any thread; consumes s */
 
 /* Node events (node.c). */
 void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visible);
