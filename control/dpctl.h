@@ -10,7 +10,8 @@
  *     {dpdist_upgrade_nak, Reason}
  *     {dpdist_switch}
  *     {dpdist_mesh, [Node]}
- *   (their meaning: runtime/carrier_dpdk/dp_glue.c for the upgrade, runtime/core/mesh.c for the mesh).
+ *   (their meaning: runtime/carrier_dpdk/dpc_upgrade.c for the upgrade, runtime/core/mesh.c
+ *   for the mesh).
  *
  * The encoder writes exactly the bytes libei wrote for these terms before (golden vectors in
  * tests/unit/control/test_dpctl.cc), so a node with this codec upgrades with an older one.

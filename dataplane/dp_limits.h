@@ -6,7 +6,7 @@
  *
  * Plain constants, no DPDK: the configuration library includes this header too. Change a
  * number together with the engine code that makes it true (dp_engine.c setup_port, the
- * worker's receive and transmit bursts in dp_worker.c, the poller launch in dp_glue.c); the
+ * worker's receive and transmit bursts in dp_worker.c, the poller launch in runtime/carrier_dpdk/dpc_start.c); the
  * configuration's checks, defaults and schema follow by themselves.
  */
 #ifndef DPDIST_DATAPLANE_DP_LIMITS_H

@@ -18,7 +18,7 @@
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
 #include "runtime/core/conn.h"
-#include "runtime/carrier_dpdk/dp_glue.h"
+#include "runtime/carrier_dpdk/dpc.h"
 #include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/mbox.h"

@@ -1,9 +1,6 @@
-/* Handshake I/O: accepting and dialling sockets and driving the handshake state machine
- * (control/handshake.c) on them, then handing the socket to the TCP carrier.
- *
- * Control thread, except the dialler: an outgoing attempt runs the EPMD lookup and the TCP
- * connect on a short-lived thread (both block, bounded by net_setuptime), then posts the
- * connected socket back to the control thread for the handshake.
+/* Handshake I/O: the sockets that listen.c accepted and dial.c connected, driving the
+ * handshake state machine (control/handshake.c) on them, then handing each socket to the
+ * TCP carrier (tcpc.c). Control thread.
  *
  * Admission (acceptor), decided with node->lock held:
  * - no connection to that peer: a new one for this socket (status ok);
@@ -14,8 +11,8 @@
  *   us (its old one is gone); the old connection then goes once the handshake completes.
  * A wrong cookie shows as a bad digest: "Connection attempt from disallowed node NAME".
  *
- * Failed handshakes of accepted sockets go through the guard (runtime/carrier_tcp/hsguard.h): an address
- * whose handshakes fail has its next attempt held unread for a delay that doubles with each
+ * Failed handshakes of accepted sockets go through the guard (hsguard.h): an address whose
+ * handshakes fail has its next attempt held unread for a delay that doubles with each
  * failure, one attempt at a time, and its failure lines are rate-limited into summaries.
  */
 #include <arpa/inet.h>
@@ -35,9 +32,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "control/cookie.h"
-#include "control/epmd/epmd_client.h"
 #include "runtime/core/conn.h"
 #include "runtime/carrier_tcp/hsio.h"
+#include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/node.h"
 #include "runtime/core/rcu.h"
 #include "runtime/carrier_tcp/tcpc.h"
@@ -45,25 +42,26 @@
 /* ---- sockets ------------------------------------------------------------------------ */
 
 static void sock_event(struct ctl_item *it, uint32_t events);
+static void hsio_on_event(struct dd_node *n, struct hsio_sock *s, uint32_t events);
 
-static void list_add(struct dd_node *n, struct rt_sock *s)
+static void list_add(struct dd_node *n, struct hsio_sock *s)
 {
     s->prev = NULL;
-    s->next = n->handshaking;
-    if (n->handshaking)
-        n->handshaking->prev = s;
-    n->handshaking = s;
+    s->next = n->tcp->handshaking;
+    if (n->tcp->handshaking)
+        n->tcp->handshaking->prev = s;
+    n->tcp->handshaking = s;
     s->listed = true;
 }
 
-static void list_del(struct dd_node *n, struct rt_sock *s)
+static void list_del(struct dd_node *n, struct hsio_sock *s)
 {
     if (!s->listed)
         return;
     if (s->prev)
         s->prev->next = s->next;
     else
-        n->handshaking = s->next;
+        n->tcp->handshaking = s->next;
     if (s->next)
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
@@ -73,10 +71,10 @@ static void list_del(struct dd_node *n, struct rt_sock *s)
 /* ---- the handshake guard (runtime/carrier_tcp/hsguard.h) ---------------------------------------- */
 
 /* The socket's attempt is over for the guard: its token goes back (any outcome). */
-static void guard_release(struct dd_node *n, struct rt_sock *s)
+static void guard_release(struct dd_node *n, struct hsio_sock *s)
 {
     if (s->guard_token)
-        hsg_done(n->hsguard, &s->src, s->guard_token);
+        hsg_done(&n->tcp->hsguard, &s->src, s->guard_token);
     s->guard_token = 0;
 }
 
@@ -84,7 +82,7 @@ static void guard_release(struct dd_node *n, struct rt_sock *s)
 static void guard_log(struct dd_node *n, uint64_t now)
 {
     struct hsg_summary sum[8];
-    size_t k = hsg_summaries(n->hsguard, now, sum, sizeof(sum) / sizeof(sum[0]));
+    size_t k = hsg_summaries(&n->tcp->hsguard, now, sum, sizeof(sum) / sizeof(sum[0]));
     for (size_t i = 0; i < k; i++) {
         char a[INET6_ADDRSTRLEN + 4];
         if (sum[i].others)
@@ -102,7 +100,7 @@ static void guard_log(struct dd_node *n, uint64_t now)
 }
 
 /* Closes now, frees after the event batch (an event for s may still be pending in it). */
-void hsio_sock_free(struct dd_node *n, struct rt_sock *s)
+void hsio_sock_free(struct dd_node *n, struct hsio_sock *s)
 {
     if (s->dead)
         return;
@@ -112,22 +110,23 @@ void hsio_sock_free(struct dd_node *n, struct rt_sock *s)
         close(s->fd);
     s->fd = -1;
     s->dead = true;
-    s->next_dead = n->graveyard;
-    n->graveyard = s;
+    s->next_dead = n->tcp->graveyard;
+    n->tcp->graveyard = s;
 }
 
 void hsio_bury(struct dd_node *n)
 {
-    while (n->graveyard) {
-        struct rt_sock *s = n->graveyard;
-        n->graveyard = s->next_dead;
+    while (n->tcp->graveyard) {
+        struct hsio_sock *s = n->tcp->graveyard;
+        n->tcp->graveyard = s->next_dead;
         free(s->hs);
         free(s->rx);
         free(s);
     }
 }
 
-struct conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s)
+/* The connection an established socket belongs to (referenced) or NULL. */
+static struct conn *hsio_sock_conn(struct dd_node *n, struct hsio_sock *s)
 {
     (void)n;
     struct conn *c = s->owner;
@@ -138,7 +137,7 @@ struct conn *hsio_sock_conn(struct dd_node *n, struct rt_sock *s)
 
 static const char *cb_cookie(void *arg, const char *peer)
 {
-    struct rt_sock *s = arg;
+    struct hsio_sock *s = arg;
     return node_cookie_for(s->node, peer, s->cookie_buf, sizeof(s->cookie_buf));
 }
 
@@ -150,7 +149,7 @@ static int cb_challenge(void *arg, uint32_t *out)
 
 static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
 {
-    struct rt_sock *s = arg;
+    struct hsio_sock *s = arg;
     struct dd_node *n = s->node;
     (void)flags;
     if (strcmp(peer, n->name) == 0) {
@@ -169,30 +168,30 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
         st = HS_STATUS_NOT_ALLOWED;
     } else if (!existed) {
         s->conn = c; /* the reference conn_insert_new gave us */
-        c->sock = s;
+        c->tcp->sock = s;
     } else if (atomic_load(&c->state) == CONN_UP) {
         st = HS_STATUS_ALIVE;
         conn_unref(c);
-    } else if (c->dialling || (c->sock && c->sock->initiator)) {
+    } else if (c->dialling || (c->tcp->sock && c->tcp->sock->initiator)) {
         if (strcmp(peer, n->name) > 0) {
             /* The peer's attempt wins: ours is abandoned. */
             st = HS_STATUS_OK_SIMULTANEOUS;
-            c->dial_gen++;
+            c->tcp->dial_gen++;
             c->dialling = false;
-            if (c->sock && c->sock->initiator)
-                c->sock->lost_race = true; /* closed by the control thread below */
+            if (c->tcp->sock && c->tcp->sock->initiator)
+                c->tcp->sock->lost_race = true; /* closed by the control thread below */
             s->conn = c;
-            c->sock = s;
+            c->tcp->sock = s;
         } else {
             st = HS_STATUS_NOK;
             conn_unref(c);
         }
-    } else if (c->sock && !c->sock->initiator) {
+    } else if (c->tcp->sock && !c->tcp->sock->initiator) {
         st = HS_STATUS_NOK; /* another incoming attempt from that node is in progress */
         conn_unref(c);
     } else {
         s->conn = c; /* pending with nobody working on it: take it */
-        c->sock = s;
+        c->tcp->sock = s;
     }
     pthread_mutex_unlock(&n->lock);
     return st;
@@ -200,7 +199,7 @@ static enum hs_status cb_admit(void *arg, const char *peer, uint64_t flags)
 
 static bool cb_alive_answer(void *arg, const char *peer)
 {
-    struct rt_sock *s = arg;
+    struct hsio_sock *s = arg;
     struct dd_node *n = s->node;
     /* As OTP's initiator (is_pending): true when this attempt is still the one our pending
      * connection waits for; then we have no other connection to the peer and whatever the
@@ -208,7 +207,7 @@ static bool cb_alive_answer(void *arg, const char *peer)
      * (simultaneous connect) or the connection went meanwhile: the peer's is the one to keep. */
     pthread_mutex_lock(&n->lock);
     struct conn *c = s->conn;
-    bool ours = c && c->sock == s && !s->lost_race && atomic_load(&c->state) == CONN_PENDING;
+    bool ours = c && c->tcp->sock == s && !s->lost_race && atomic_load(&c->state) == CONN_PENDING;
     pthread_mutex_unlock(&n->lock);
     if (ours)
         DLOG_DBG(n->log_name, "%s still had our old connection: answered true", peer);
@@ -222,9 +221,9 @@ static const struct hs_callbacks g_hs_cb = {
     .alive_answer = cb_alive_answer,
 };
 
-static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struct conn *c)
+static struct hsio_sock *sock_new(struct dd_node *n, int fd, bool initiator, struct conn *c)
 {
-    struct rt_sock *s = calloc(1, sizeof(*s));
+    struct hsio_sock *s = calloc(1, sizeof(*s));
     struct hs *hs = malloc(sizeof(*hs));
     if (!s || !hs) {
         free(s);
@@ -260,7 +259,7 @@ static struct rt_sock *sock_new(struct dd_node *n, int fd, bool initiator, struc
 }
 
 /* Sends pending handshake output (small; a full socket buffer here means a dead peer). */
-static int flush_hs_output(struct rt_sock *s)
+static int flush_hs_output(struct hsio_sock *s)
 {
     const uint8_t *p;
     size_t len;
@@ -278,14 +277,14 @@ static int flush_hs_output(struct rt_sock *s)
 /* The socket's events reach hsio_on_event. */
 static void sock_event(struct ctl_item *it, uint32_t events)
 {
-    struct rt_sock *s = (struct rt_sock *)((char *)it - offsetof(struct rt_sock, item));
+    struct hsio_sock *s = (struct hsio_sock *)((char *)it - offsetof(struct hsio_sock, item));
     hsio_on_event(s->node, s, events);
 }
 
 
 /* ---- outcome ------------------------------------------------------------------------- */
 
-static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+static void log_failure(struct dd_node *n, struct hsio_sock *s, enum hs_error e)
 {
     const struct hs_result *res = hs_result(s->hs);
     const char *peer = res->peer_name[0] ? res->peer_name : "(unknown)";
@@ -335,16 +334,16 @@ static void log_failure(struct dd_node *n, struct rt_sock *s, enum hs_error e)
 }
 
 /* Ends a handshake that failed, once its failure has been logged. */
-static void handshake_drop(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+static void handshake_drop(struct dd_node *n, struct hsio_sock *s, enum hs_error e)
 {
     flush_hs_output(s); /* a refusal status still goes out */
     struct conn *c = s->conn;
     s->conn = NULL;
     if (c) {
         pthread_mutex_lock(&n->lock);
-        bool ours = c->sock == s;
+        bool ours = c->tcp->sock == s;
         if (ours)
-            c->sock = NULL;
+            c->tcp->sock = NULL;
         if (s->initiator && ours)
             c->dialling = false;
         bool abandon = ours && e != HS_E_STATUS_NOK && atomic_load(&c->state) == CONN_PENDING;
@@ -357,12 +356,12 @@ static void handshake_drop(struct dd_node *n, struct rt_sock *s, enum hs_error e
     hsio_sock_free(n, s);
 }
 
-static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error e)
+static void handshake_failed(struct dd_node *n, struct hsio_sock *s, enum hs_error e)
 {
     /* The peer's own offences count against its address (the guard delays its next attempt)
      * and are logged within the guard's budget; the rest is always logged. */
     bool counted = !s->initiator && s->src_known && hsg_counts(e);
-    if (!counted || hsg_failed(n->hsguard, &s->src, clock_now_ms()))
+    if (!counted || hsg_failed(&n->tcp->hsguard, &s->src, clock_now_ms()))
         log_failure(n, s, e);
     handshake_drop(n, s, e);
 }
@@ -373,21 +372,21 @@ static void handshake_failed(struct dd_node *n, struct rt_sock *s, enum hs_error
  * a connection down. A connection that is merely pending by now (the old one went down and a
  * send dialled again) is taken over instead: our own attempt is abandoned and what is queued
  * on it goes out on s. Returns the connection, referenced for s, or NULL (out of memory). */
-static struct conn *replace_old_conn(struct dd_node *n, struct rt_sock *s, const char *peer)
+static struct conn *replace_old_conn(struct dd_node *n, struct hsio_sock *s, const char *peer)
 {
     for (int tries = 0; tries < 8; tries++) {
         pthread_mutex_lock(&n->lock);
         bool existed;
         struct conn *c = conn_insert_new(n, peer, &existed);
         if (c && existed && atomic_load(&c->state) == CONN_PENDING) {
-            c->dial_gen++;
+            c->tcp->dial_gen++;
             c->dialling = false;
-            if (c->sock)
-                c->sock->lost_race = true; /* closed by hsio_reap */
+            if (c->tcp->sock)
+                c->tcp->sock->lost_race = true; /* closed by hsio_reap */
             existed = false;
         }
         if (c && !existed) {
-            c->sock = s;
+            c->tcp->sock = s;
             s->conn = c;
         }
         pthread_mutex_unlock(&n->lock);
@@ -399,7 +398,7 @@ static struct conn *replace_old_conn(struct dd_node *n, struct rt_sock *s, const
     return NULL;
 }
 
-static void handshake_done(struct dd_node *n, struct rt_sock *s)
+static void handshake_done(struct dd_node *n, struct hsio_sock *s)
 {
     const struct hs_result *res = hs_result(s->hs);
     if (flush_hs_output(s) < 0) {
@@ -421,7 +420,7 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
     }
     list_del(n, s);
     if (!s->initiator && s->src_known)
-        hsg_succeeded(n->hsguard, &s->src);
+        hsg_succeeded(&n->tcp->hsguard, &s->src);
     guard_release(n, s);
     c->flags = res->flags;
     c->initiator = s->initiator;
@@ -432,8 +431,8 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
     s->hs = NULL;
     s->up = true;
     uint64_t now = clock_now_ms();
-    atomic_store(&c->last_rx_ms, now);
-    atomic_store(&c->last_tx_ms, now);
+    atomic_store(&c->tcp->last_rx_ms, now);
+    atomic_store(&c->tcp->last_tx_ms, now);
     ctl_mod_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
     s->conn = NULL; /* the connection owns the socket now */
     s->owner = c;
@@ -448,7 +447,7 @@ static void handshake_done(struct dd_node *n, struct rt_sock *s)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-static void handshake_step(struct dd_node *n, struct rt_sock *s)
+static void handshake_step(struct dd_node *n, struct hsio_sock *s)
 {
     for (;;) {
         if (s->rx_cap < HS_RX_MAX) {
@@ -506,7 +505,7 @@ static void handshake_step(struct dd_node *n, struct rt_sock *s)
     }
 }
 
-void hsio_on_event(struct dd_node *n, struct rt_sock *s, uint32_t events)
+static void hsio_on_event(struct dd_node *n, struct hsio_sock *s, uint32_t events)
 {
     if (s->dead)
         return;
@@ -527,9 +526,9 @@ void hsio_on_event(struct dd_node *n, struct rt_sock *s, uint32_t events)
 
 void hsio_reap(struct dd_node *n, uint64_t now)
 {
-    struct rt_sock *s = n->handshaking;
+    struct hsio_sock *s = n->tcp->handshaking;
     while (s) {
-        struct rt_sock *next = s->next;
+        struct hsio_sock *next = s->next;
         if (s->held_until_ms) {
             /* Held by the guard: its handshake starts (we read its first message) now. */
             if (now >= s->held_until_ms) {
@@ -561,7 +560,7 @@ void hsio_reap(struct dd_node *n, uint64_t now)
 bool hsio_accepted(struct dd_node *n, int fd, const struct hsg_addr *src, uint32_t guard_token,
                    uint64_t held_until_ms)
 {
-    struct rt_sock *s = sock_new(n, fd, false, NULL);
+    struct hsio_sock *s = sock_new(n, fd, false, NULL);
     if (!s)
         return false;
     if (src) {
@@ -579,212 +578,20 @@ bool hsio_accepted(struct dd_node *n, int fd, const struct hsg_addr *src, uint32
     return true;
 }
 
-/* ---- dialling ------------------------------------------------------------------------ */
-
-/* One outgoing attempt's EPMD lookup and TCP connect, on a detached thread of its own (both
- * block, each bounded by net_setuptime, the name resolution by the resolver's own timeouts).
- *
- * Lifetime: shared by the thread and the node (refs, under mu). The thread reads only this
- * struct, never the node or the connection, except to post its result to the node's control
- * thread, which it does under mu and only while `node` is set. node_stop clears `node`
- * under mu (hsio_orphan_dials) for every attempt not yet posted, so a thread that outlives
- * its node (blocked in connect() toward a host that does not answer) finds it gone, closes
- * its socket and frees the struct alone. Before, the thread kept a plain pointer to the node
- * and used it after dd_node_stop had freed it: a crash whenever a node stopped while a
- * dial was blocked. */
-struct hsio_dial {
-    pthread_mutex_t mu;
-    int refs;                       /* the thread's and the node's, under mu */
-    struct dd_node *node;           /* NULL once orphaned, under mu */
-    bool posted;                    /* dial_done is queued on the control thread, under mu */
-    struct hsio_dial *next, *prev;  /* node->dials, under node->lock */
-    /* Owned by the node side: the thread never touches it. */
-    struct conn *conn;           /* a reference */
-    unsigned gen;
-    /* Copies for the thread. */
-    char peer[HS_NAME_MAX + 1];
-    uint16_t epmd_port;
-    unsigned setuptime_ms;
-    /* The thread's result, read by dial_done once posted. */
-    int fd;
-    int status;
-    char why[2 * HS_NAME_MAX + 128];
-    struct epmd_lookup lookup;
-};
-
-static void dial_put(struct hsio_dial *d)
+void hsio_dialled(struct dd_node *n, int fd, struct conn *c)
 {
-    pthread_mutex_lock(&d->mu);
-    bool last = --d->refs == 0;
-    pthread_mutex_unlock(&d->mu);
-    if (last) {
-        pthread_mutex_destroy(&d->mu);
-        free(d);
-    }
-}
-
-/* Takes d off the node's list (node->lock held). */
-static void dial_unlist(struct dd_node *n, struct hsio_dial *d)
-{
-    if (d->prev)
-        d->prev->next = d->next;
-    else
-        n->dials = d->next;
-    if (d->next)
-        d->next->prev = d->prev;
-    d->next = d->prev = NULL;
-}
-
-static void dial_done(struct dd_node *n, void *arg)
-{
-    struct hsio_dial *d = arg;
-    struct conn *c = d->conn;
-    pthread_mutex_lock(&n->lock);
-    dial_unlist(n, d);
-    bool wanted = atomic_load(&c->state) == CONN_PENDING && c->dial_gen == d->gen && !c->sock;
-    pthread_mutex_unlock(&n->lock);
-    if (!wanted) {
-        DLOG_DBG(n->log_name, "dial to %s abandoned: %s", c->peer,
-                 atomic_load(&c->state) == CONN_PENDING ? "simultaneous connect, the peer's wins"
-                                                        : "no longer needed");
-        if (d->fd >= 0)
-            close(d->fd);
-    } else if (d->fd < 0) {
-        conn_down(c, d->status, d->why);
-    } else {
-        conn_peer_epmd_extra(c, d->lookup.extra, d->lookup.extra_len);
-        struct rt_sock *s = sock_new(n, d->fd, true, c);
-        if (!s) {
-            close(d->fd);
-            conn_down(c, DD_ENOMEM, "out of memory");
-        } else {
-            conn_ref(c); /* the socket's reference */
-            pthread_mutex_lock(&n->lock);
-            c->sock = s;
-            pthread_mutex_unlock(&n->lock);
-            list_add(n, s);
-            ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
-            if (flush_hs_output(s) < 0)
-                handshake_failed(n, s, HS_E_OUTPUT);
-        }
-    }
-    conn_unref(c);
-    dial_put(d);
-}
-
-static void *dial_thread(void *arg)
-{
-    struct hsio_dial *d = arg;
-    const char *at = strrchr(d->peer, '@');
-    char alive[NODENAME_MAX_BYTES + 1];
-    size_t alen = at ? (size_t)(at - d->peer) : 0;
-    memcpy(alive, d->peer, alen);
-    alive[alen] = '\0';
-    const char *host = at + 1;
-    int rc = epmd_client_port_please(host, d->epmd_port, alive, (int)d->setuptime_ms,
-                                     &d->lookup);
-    if (rc < 0) {
-        d->status = DD_ENOCONN;
-        snprintf(d->why, sizeof(d->why), "cannot ask EPMD on %s:%u: %s", host, d->epmd_port,
-                 strerror(-rc));
-    } else if (!d->lookup.found) {
-        d->status = DD_ENOCONN;
-        snprintf(d->why, sizeof(d->why), "no node named %s registered with EPMD on %s", alive,
-                 host);
-    } else if (d->lookup.high_vsn < 6) {
-        d->status = DD_ENOCONN;
-        snprintf(d->why, sizeof(d->why), "%s speaks distribution version %u only (need 6)",
-                 d->peer, d->lookup.high_vsn);
-    } else {
-        d->fd = epmd_client_connect(host, d->lookup.port, (int)d->setuptime_ms);
-        if (d->fd < 0) {
-            d->status = DD_ENOCONN;
-            snprintf(d->why, sizeof(d->why), "cannot connect to %s port %u: %s", host,
-                     d->lookup.port, strerror(-d->fd));
-            d->fd = -1;
-        } else {
-            int fl = 1;
-            setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &fl, sizeof(fl));
-            fl = fcntl(d->fd, F_GETFL, 0);
-            fcntl(d->fd, F_SETFL, fl | O_NONBLOCK);
-        }
-    }
-    pthread_mutex_lock(&d->mu);
-    bool orphaned = d->node == NULL;
-    if (!orphaned) {
-        d->posted = true;
-        ctl_post(d->node, dial_done, d);
-    }
-    pthread_mutex_unlock(&d->mu);
-    if (orphaned && d->fd >= 0)
-        close(d->fd);
-    dial_put(d);
-    return NULL;
-}
-
-void hsio_dial(struct dd_node *n, struct conn *c)
-{
-    struct hsio_dial *d = calloc(1, sizeof(*d));
-    if (!d) {
+    struct hsio_sock *s = sock_new(n, fd, true, c);
+    if (!s) {
+        close(fd);
         conn_down(c, DD_ENOMEM, "out of memory");
         return;
     }
-    pthread_mutex_init(&d->mu, NULL);
-    d->refs = 2;
-    d->node = n;
-    d->conn = c;
-    d->fd = -1;
-    snprintf(d->peer, sizeof(d->peer), "%s", c->peer);
-    d->epmd_port = n->epmd_port;
-    d->setuptime_ms = n->setuptime_ms;
-    conn_ref(c);
+    conn_ref(c); /* the socket's reference */
     pthread_mutex_lock(&n->lock);
-    d->gen = c->dial_gen;
-    d->next = n->dials;
-    if (n->dials)
-        n->dials->prev = d;
-    n->dials = d;
+    c->tcp->sock = s;
     pthread_mutex_unlock(&n->lock);
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    if (pthread_create(&t, &attr, dial_thread, d) != 0) {
-        pthread_mutex_lock(&n->lock);
-        dial_unlist(n, d);
-        pthread_mutex_unlock(&n->lock);
-        pthread_mutex_destroy(&d->mu);
-        free(d);
-        conn_down(c, DD_EIO, "cannot start a dialler thread");
-        conn_unref(c);
-    }
-    pthread_attr_destroy(&attr);
-}
-
-void hsio_orphan_dials(struct dd_node *n)
-{
-    pthread_mutex_lock(&n->lock);
-    struct hsio_dial *d = n->dials, *orphans = NULL;
-    while (d) {
-        struct hsio_dial *next = d->next;
-        pthread_mutex_lock(&d->mu);
-        bool posted = d->posted;
-        if (!posted)
-            d->node = NULL; /* its thread finishes alone */
-        pthread_mutex_unlock(&d->mu);
-        if (!posted) { /* else dial_done, queued, still needs it */
-            dial_unlist(n, d);
-            d->next = orphans;
-            orphans = d;
-        }
-        d = next;
-    }
-    pthread_mutex_unlock(&n->lock);
-    while (orphans) {
-        d = orphans;
-        orphans = d->next;
-        conn_unref(d->conn);
-        dial_put(d); /* the node's reference */
-    }
+    list_add(n, s);
+    ctl_add_fd(n, s->fd, EPOLLIN | EPOLLRDHUP, &s->item);
+    if (flush_hs_output(s) < 0)
+        handshake_failed(n, s, HS_E_OUTPUT);
 }

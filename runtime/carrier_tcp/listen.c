@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "runtime/carrier_tcp/hsio.h"
+#include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/node.h"
 
 #define LISTEN_ANY_DUAL          "::"      /* IPv6 and IPv4 (IPV6_V6ONLY off) */
@@ -108,7 +109,7 @@ int listen_open(struct dd_node *n, const struct dd_node_cfg *cfg, char *err, siz
     n->listen_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                      : ((struct sockaddr_in *)&got)->sin_port);
     snprintf(n->listen_address, sizeof(n->listen_address), "%s", addr);
-    n->listen_fd = fd;
+    n->tcp->listen_fd = fd;
     return 0;
 }
 
@@ -117,7 +118,7 @@ static void listen_accept(struct dd_node *n)
     for (int i = 0; i < LISTEN_ACCEPTS_PER_EVENT; i++) {
         struct sockaddr_storage sa;
         socklen_t sl = sizeof(sa);
-        int fd = accept4(n->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(n->tcp->listen_fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
                 DLOG_WARN(n->log_name, "accept: %s", strerror(errno));
@@ -130,7 +131,7 @@ static void listen_accept(struct dd_node *n)
         uint32_t token = 0;
         uint64_t until = 0;
         enum hsg_verdict v =
-            known ? hsg_accept(n->hsguard, &src, clock_now_ms(), &token, &until) : HSG_ADMIT;
+            known ? hsg_accept(&n->tcp->hsguard, &src, clock_now_ms(), &token, &until) : HSG_ADMIT;
         if (v == HSG_REFUSE) {
             close(fd);
             continue;
@@ -138,7 +139,7 @@ static void listen_accept(struct dd_node *n)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (!hsio_accepted(n, fd, known ? &src : NULL, token, v == HSG_HOLD ? until : 0)) {
-            hsg_done(n->hsguard, &src, token);
+            hsg_done(&n->tcp->hsguard, &src, token);
             close(fd);
         }
     }
@@ -147,11 +148,11 @@ static void listen_accept(struct dd_node *n)
 static void listen_event(struct ctl_item *it, uint32_t events)
 {
     (void)events;
-    listen_accept((struct dd_node *)((char *)it - offsetof(struct dd_node, listen_item)));
+    listen_accept(((struct tcpc_node *)((char *)it - offsetof(struct tcpc_node, listen_item)))->node);
 }
 
 int listen_register(struct dd_node *n)
 {
-    n->listen_item.on_event = listen_event;
-    return ctl_add_fd(n, n->listen_fd, EPOLLIN, &n->listen_item);
+    n->tcp->listen_item.on_event = listen_event;
+    return ctl_add_fd(n, n->tcp->listen_fd, EPOLLIN, &n->tcp->listen_item);
 }

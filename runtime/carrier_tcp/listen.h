@@ -9,7 +9,7 @@
 struct dd_node;
 
 /* Binds n's listener as cfg says (listen_address, listen_port_min..max; without an address
- * "::" with IPV6_V6ONLY off, or 0.0.0.0 on a kernel without IPv6): sets n->listen_fd,
+ * "::" with IPV6_V6ONLY off, or 0.0.0.0 on a kernel without IPv6): sets n->tcp->listen_fd,
  * listen_port, listen_address. 0, or -1 with the reason in err. */
 int listen_open(struct dd_node *n, const struct dd_node_cfg *cfg, char *err, size_t errlen);
 /* Registers the listener with the control thread: accepted connections start their

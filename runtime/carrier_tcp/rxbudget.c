@@ -36,7 +36,7 @@
 
 size_t rxb_held(const struct conn *c)
 {
-    return c->reasm.shared_bytes + c->rxb_pkt;
+    return c->tcp->reasm.shared_bytes + c->tcp->rxb_pkt;
 }
 
 bool rxb_take_packet(struct conn *c, size_t len)
@@ -46,15 +46,15 @@ bool rxb_take_packet(struct conn *c, size_t len)
         budget_refused(b);
         return false;
     }
-    c->rxb_pkt = len;
+    c->tcp->rxb_pkt = len;
     return true;
 }
 
 void rxb_give_packet(struct conn *c)
 {
-    if (c->rxb_pkt)
-        budget_give(&c->node->reasm_budget, c->rxb_pkt);
-    c->rxb_pkt = 0;
+    if (c->tcp->rxb_pkt)
+        budget_give(&c->node->reasm_budget, c->tcp->rxb_pkt);
+    c->tcp->rxb_pkt = 0;
 }
 
 int rxb_wait(struct conn *c, const char *what)
@@ -63,7 +63,7 @@ int rxb_wait(struct conn *c, const char *what)
     struct budget *b = &n->reasm_budget;
     size_t held = rxb_held(c);
     uint64_t used = budget_used(b);
-    if (held > 0 && used <= n->rxb_waiting_bytes + held) {
+    if (held > 0 && used <= n->tcp->rxb_waiting_bytes + held) {
         DLOG_WARN(n->log_name,
                   "closing connection to %s: the node's reassembly memory is at its cap "
                   "(%llu of %llu bytes) and all of it is held by connections waiting for more "
@@ -71,53 +71,53 @@ int rxb_wait(struct conn *c, const char *what)
                   c->peer, (unsigned long long)used, (unsigned long long)b->cap, what);
         return -1;
     }
-    c->rxb_waiting = true;
-    c->rxb_waiting_held = held;
-    c->rxb_next = NULL;
-    n->rxb_waiting_bytes += held;
-    __atomic_fetch_add(&n->rxb_waiting, 1, __ATOMIC_RELAXED); /* read by dd_node_reassembly */
+    c->tcp->rxb_waiting = true;
+    c->tcp->rxb_waiting_held = held;
+    c->tcp->rxb_next = NULL;
+    n->tcp->rxb_waiting_bytes += held;
+    __atomic_fetch_add(&n->reasm_waiting, 1, __ATOMIC_RELAXED); /* read by dd_node_reassembly */
     conn_ref(c);
-    if (n->rxb_tail)
-        n->rxb_tail->rxb_next = c;
+    if (n->tcp->rxb_tail)
+        n->tcp->rxb_tail->tcp->rxb_next = c;
     else
-        n->rxb_head = c;
-    n->rxb_tail = c;
+        n->tcp->rxb_head = c;
+    n->tcp->rxb_tail = c;
     tcpc_update_events(c);
-    n->rxb_wait_used = used;
+    n->tcp->rxb_wait_used = used;
     uint64_t now = clock_now_ms();
-    if (now >= n->rxb_log_ms + RXB_LOG_INTERVAL_MS) {
+    if (now >= n->tcp->rxb_log_ms + RXB_LOG_INTERVAL_MS) {
         DLOG_WARN(n->log_name,
                   "the node's reassembly memory is at its cap (%llu of %llu bytes in use): "
                   "reading from %s waits for room (%s); %zu connections wait",
                   (unsigned long long)used, (unsigned long long)b->cap, c->peer, what,
-                  n->rxb_waiting);
-        n->rxb_log_ms = now;
-        n->rxb_refusals_logged = __atomic_load_n(&b->refusals, __ATOMIC_RELAXED);
+                  n->reasm_waiting);
+        n->tcp->rxb_log_ms = now;
+        n->tcp->rxb_refusals_logged = __atomic_load_n(&b->refusals, __ATOMIC_RELAXED);
     }
     return 0;
 }
 
 void rxb_resume(struct dd_node *n)
 {
-    if (!n->rxb_head)
+    if (!n->tcp->rxb_head)
         return;
-    if (n->rxb_resuming) { /* memory came back while a waiter was being read */
-        n->rxb_again = true;
+    if (n->tcp->rxb_resuming) { /* memory came back while a waiter was being read */
+        n->tcp->rxb_again = true;
         return;
     }
-    n->rxb_resuming = true;
-    n->rxb_resumed_ms = clock_now_ms();
+    n->tcp->rxb_resuming = true;
+    n->tcp->rxb_resumed_ms = clock_now_ms();
     do {
-        n->rxb_again = false;
-        struct conn *c = n->rxb_head;
-        n->rxb_head = n->rxb_tail = NULL;
+        n->tcp->rxb_again = false;
+        struct conn *c = n->tcp->rxb_head;
+        n->tcp->rxb_head = n->tcp->rxb_tail = NULL;
         while (c) {
-            struct conn *next = c->rxb_next;
-            c->rxb_next = NULL;
-            c->rxb_waiting = false;
-            n->rxb_waiting_bytes -= c->rxb_waiting_held;
-            __atomic_fetch_sub(&n->rxb_waiting, 1, __ATOMIC_RELAXED);
-            c->rxb_waiting_held = 0;
+            struct conn *next = c->tcp->rxb_next;
+            c->tcp->rxb_next = NULL;
+            c->tcp->rxb_waiting = false;
+            n->tcp->rxb_waiting_bytes -= c->tcp->rxb_waiting_held;
+            __atomic_fetch_sub(&n->reasm_waiting, 1, __ATOMIC_RELAXED);
+            c->tcp->rxb_waiting_held = 0;
             if (atomic_load(&c->state) != CONN_DOWN) {
                 tcpc_update_events(c);
                 tcpc_on_readable(c); /* from the packet that waited; may wait again */
@@ -125,17 +125,17 @@ void rxb_resume(struct dd_node *n)
             conn_unref(c);
             c = next;
         }
-    } while (n->rxb_again && n->rxb_head);
-    n->rxb_resuming = false;
+    } while (n->tcp->rxb_again && n->tcp->rxb_head);
+    n->tcp->rxb_resuming = false;
 }
 
 static void rxb_log(struct dd_node *n, uint64_t now_ms);
 
 void rxb_periodic(struct dd_node *n, uint64_t now_ms)
 {
-    bool retry = budget_used(&n->reasm_budget) < n->rxb_wait_used ||
-                 now_ms >= n->rxb_resumed_ms + RXB_RETRY_MS;
-    for (struct conn *c = n->rxb_head; c && !retry; c = c->rxb_next)
+    bool retry = budget_used(&n->reasm_budget) < n->tcp->rxb_wait_used ||
+                 now_ms >= n->tcp->rxb_resumed_ms + RXB_RETRY_MS;
+    for (struct conn *c = n->tcp->rxb_head; c && !retry; c = c->tcp->rxb_next)
         retry = atomic_load(&c->state) == CONN_DOWN;
     if (retry)
         rxb_resume(n);
@@ -146,18 +146,18 @@ static void rxb_log(struct dd_node *n, uint64_t now_ms)
 {
     struct budget *b = &n->reasm_budget;
     uint64_t refusals = __atomic_load_n(&b->refusals, __ATOMIC_RELAXED);
-    if (refusals == n->rxb_refusals_logged || now_ms < n->rxb_log_ms + RXB_LOG_INTERVAL_MS)
+    if (refusals == n->tcp->rxb_refusals_logged || now_ms < n->tcp->rxb_log_ms + RXB_LOG_INTERVAL_MS)
         return;
     DLOG_WARN(n->log_name,
               "%llu message starts refused at the node's reassembly cap since the last line "
               "(TCP: reading waits; DPDK: fragments dropped unacknowledged, sent again); "
               "%llu of %llu bytes in use, at most %llu; %zu connections wait",
-              (unsigned long long)(refusals - n->rxb_refusals_logged),
+              (unsigned long long)(refusals - n->tcp->rxb_refusals_logged),
               (unsigned long long)budget_used(b), (unsigned long long)b->cap,
               (unsigned long long)__atomic_load_n(&b->high_water, __ATOMIC_RELAXED),
-              n->rxb_waiting);
-    n->rxb_log_ms = now_ms;
-    n->rxb_refusals_logged = refusals;
+              n->reasm_waiting);
+    n->tcp->rxb_log_ms = now_ms;
+    n->tcp->rxb_refusals_logged = refusals;
 }
 
 int dd_node_reassembly(dd_node *node, struct dd_reassembly_stats *out)
@@ -169,6 +169,6 @@ int dd_node_reassembly(dd_node *node, struct dd_reassembly_stats *out)
     out->limit = b->cap;
     out->high_water = __atomic_load_n(&b->high_water, __ATOMIC_RELAXED);
     out->refusals = __atomic_load_n(&b->refusals, __ATOMIC_RELAXED);
-    out->waiting = __atomic_load_n(&node->rxb_waiting, __ATOMIC_RELAXED);
+    out->waiting = __atomic_load_n(&node->reasm_waiting, __ATOMIC_RELAXED);
     return DD_OK;
 }

@@ -4,7 +4,7 @@
  * Sending (any thread): under tx_lock, a message goes straight to the socket when nothing is
  * queued, else to the queue that the control thread drains on EPOLLOUT; a large one toward
  * a peer that takes fragments goes in fragments, other messages between them (below). The
- * queue is bounded by node->tx_queue_limit bytes, per class (txq_bytes_for): a message is
+ * queue (txq.h) is bounded by tx_queue_limit bytes per class (txq_bytes_for): a message is
  * accepted while its class is below the limit, like BEAM's dist buffer busy limit; beyond
  * it a sender waits or gets DD_EWOULDBLOCK.
  * While the connection is pending, messages queue up and go out once it is up.
@@ -44,11 +44,11 @@
 /* Epoll mask for the socket from its wants (tx_lock held). */
 static void sock_update_events(struct conn *c)
 {
-    struct rt_sock *s = c->sock;
+    struct hsio_sock *s = c->tcp->sock;
     if (!s || s->fd < 0)
         return;
     uint32_t ev = EPOLLRDHUP;
-    if (!atomic_load(&c->rx_paused) && !c->rxb_waiting)
+    if (!atomic_load(&c->tcp->rx_paused) && !c->tcp->rxb_waiting)
         ev |= EPOLLIN;
     if (s->want_out)
         ev |= EPOLLOUT;
@@ -57,110 +57,36 @@ static void sock_update_events(struct conn *c)
 
 void tcpc_update_events(struct conn *c)
 {
-    pthread_mutex_lock(&c->tx_lock);
+    pthread_mutex_lock(&c->tcp->tx_lock);
     sock_update_events(c);
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
 }
 
-/* ---- fragments ---------------------------------------------------------------------
- *
- * Toward a peer that accepts fragments (DFLAG_FRAGMENTS: BEAM, and dpdist nodes), a message
- * whose body exceeds TCPC_FRAG_DATA goes out as fragments of that size (erl_ext_dist's
- * "Distribution Header for Fragmented Messages": a start fragment, 131 'E' SequenceId
- * FragmentId=N NumberOfAtomCacheRefs=0, then continuations 131 'F' SequenceId FragmentId
- * N-1 .. 1), and other messages go between its fragments: a 64 MiB message delays a small
- * one by one fragment, not by 64 MiB.
- *
- * The queue stays one FIFO, written from its head. When a fragment of the head message is
- * complete, that message moves back past the entries that may overtake it: whole (small)
- * messages of other senders. It stops before a message of its own sender (one sender's
- * messages keep their order), before another fragmented message (one fragmented message at
- * a time: the receiver reassembles at most one of ours), and before the carrier switch
- * marker (nothing of a message may follow the marker on TCP). Ticks go anywhere. */
-#define TCPC_FRAG_DATA (64u * 1024)
-/* Where a message's body starts in its obuf: after the packet length and 131 'D' 0. */
-#define TCPC_BODY_OFF (DISTMSG_LEN_BYTES + DISTMSG_HDR_NORMAL_LEN)
-
+/* Whether b goes to c's peer in fragments (txq.h): the peer takes them and b is large. */
 static bool fragmentable(const struct conn *c, const struct obuf *b)
 {
-    return (c->flags & DFLAG_FRAGMENTS) && b->len > TCPC_BODY_OFF + TCPC_FRAG_DATA &&
-           distmsg_is_plain_normal_header(b->bytes + DISTMSG_LEN_BYTES,
-                                          b->len - DISTMSG_LEN_BYTES);
+    return (c->flags & DFLAG_FRAGMENTS) && txq_fragmentable(b);
 }
 
-/* Prepares q's next fragment: its header in q->pkt_hdr, its data from b->bytes + q->off. */
-static void frag_open(struct rt_txq *q)
+/* Queues b from byte off (tx_lock held); in fragments when the peer takes them and b is
+ * large (then off must be 0). Out of memory the message is lost as on a broken link. */
+static void enqueue_locked(struct conn *c, struct obuf *b, size_t off, bool barrier)
 {
-    size_t left = q->b->len - q->off;
-    q->pkt_data = left < TCPC_FRAG_DATA ? left : TCPC_FRAG_DATA;
-    bool first = q->off == TCPC_BODY_OFF;
-    size_t hl = distmsg_frag_header_encode(
-        q->pkt_hdr + DISTMSG_LEN_BYTES, sizeof(q->pkt_hdr) - DISTMSG_LEN_BYTES,
-        first ? DISTMSG_HDR_FRAG_START : DISTMSG_HDR_FRAG_CONT, q->frag_seq, q->frags_left);
-    distmsg_frame_put_len(q->pkt_hdr, (uint32_t)(hl + q->pkt_data));
-    q->pkt_hdr_len = (uint8_t)(DISTMSG_LEN_BYTES + hl);
-    q->pkt_off = 0;
-    q->pkt_open = true;
-}
-
-/* The head entry's fragment is complete and more follow: move it back past the entries
- * that may overtake it (see above). */
-static void frag_requeue_head(struct conn *c)
-{
-    struct rt_txq *q = c->txq_head, *prev = q;
-    struct rt_txq *p = q->next;
-    while (p && !p->barrier && p->frags_left == 0 &&
-           (p->sender != q->sender || p->b == c->node->tick)) {
-        prev = p;
-        p = p->next;
-    }
-    if (prev == q)
-        return; /* nothing may pass it */
-    c->txq_head = q->next;
-    q->next = p;
-    prev->next = q;
-    if (!p)
-        c->txq_tail = q;
-}
-
-static void txq_pop_head(struct conn *c)
-{
-    struct rt_txq *q = c->txq_head;
-    c->txq_head = q->next;
-    if (!c->txq_head)
-        c->txq_tail = NULL;
-    obuf_unref(q->b);
-    free(q);
+    bool frag = off == 0 && !barrier && fragmentable(c, b);
+    (void)txq_push(&c->tcp->txq, b, off, barrier, frag);
 }
 
 /* Writes as much of the queue as the socket takes (tx_lock held). Returns -1 on a socket
  * error (the caller brings the connection down). */
 static int flush_locked(struct conn *c)
 {
-    struct rt_sock *s = c->sock;
+    struct tcpc_conn *t = c->tcp;
+    struct hsio_sock *s = t->sock;
     if (!s || s->fd < 0 || !s->up)
         return 0;
-    while (c->txq_head) {
-        /* Whole messages from the head, up to and including one fragment. */
+    while (!txq_empty(&t->txq)) {
         struct iovec iov[TCPC_WRITE_IOV];
-        int n = 0;
-        for (struct rt_txq *q = c->txq_head; q && n < TCPC_WRITE_IOV - 1; q = q->next) {
-            if (q->frags_left == 0) {
-                iov[n].iov_base = q->b->bytes + q->off;
-                iov[n++].iov_len = q->b->len - q->off;
-                continue;
-            }
-            if (!q->pkt_open)
-                frag_open(q);
-            if (q->pkt_off < q->pkt_hdr_len) {
-                iov[n].iov_base = q->pkt_hdr + q->pkt_off;
-                iov[n++].iov_len = q->pkt_hdr_len - q->pkt_off;
-            }
-            size_t done = q->pkt_off > q->pkt_hdr_len ? q->pkt_off - q->pkt_hdr_len : 0;
-            iov[n].iov_base = q->b->bytes + q->off + done;
-            iov[n++].iov_len = q->pkt_data - done;
-            break; /* what follows depends on where this message goes next */
-        }
+        int n = txq_gather(&t->txq, iov, TCPC_WRITE_IOV);
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0) {
@@ -170,107 +96,41 @@ static int flush_locked(struct conn *c)
                 break;
             return -1;
         }
-        atomic_store_explicit(&c->last_tx_ms, clock_now_ms(), memory_order_relaxed);
-        size_t left = (size_t)w;
-        while (left && c->txq_head) {
-            struct rt_txq *q = c->txq_head;
-            if (q->frags_left == 0) {
-                size_t rest = q->b->len - q->off;
-                if (left < rest) {
-                    q->off += left;
-                    c->txq_bytes -= left;
-                    break;
-                }
-                left -= rest;
-                c->txq_bytes -= rest;
-                txq_pop_head(c);
-                continue;
-            }
-            size_t rest = q->pkt_hdr_len + q->pkt_data - q->pkt_off;
-            if (left < rest) {
-                q->pkt_off += left;
-                break;
-            }
-            left -= rest; /* 0: the fragment ended what was gathered */
-            q->off += q->pkt_data;
-            c->txq_bytes -= q->pkt_data;
-            c->txq_frag_bytes -= q->pkt_data;
-            q->pkt_open = false;
-            if (--q->frags_left == 0)
-                txq_pop_head(c);
-            else
-                frag_requeue_head(c);
-        }
+        atomic_store_explicit(&t->last_tx_ms, clock_now_ms(), memory_order_relaxed);
+        txq_advance(&t->txq, (size_t)w);
     }
-    bool want = c->txq_head != NULL;
+    bool want = !txq_empty(&t->txq);
     if (want != s->want_out) {
         s->want_out = want;
         sock_update_events(c);
     }
-    if (c->txq_bytes - c->txq_frag_bytes < c->node->tx_queue_limit)
-        pthread_cond_broadcast(&c->tx_room); /* each waiter checks its own budget */
+    if (txq_bytes_for(&t->txq, false) < c->node->tcp->tx_queue_limit)
+        pthread_cond_broadcast(&t->tx_room); /* each waiter checks its own budget */
     return 0;
-}
-
-/* The queue bytes that count against b's admission (tx_lock held). Whole messages are
- * admitted while the whole messages queued stay below the limit: a small message does not
- * wait for a 64 MiB one to drain, it passes it between fragments. A message going in
- * fragments counts everything queued, so a stream of large messages is still held to the
- * limit (memory: the limit for each class, plus the one message that crossed it). */
-static size_t txq_bytes_for(const struct conn *c, const struct obuf *b)
-{
-    return fragmentable(c, b) ? c->txq_bytes : c->txq_bytes - c->txq_frag_bytes;
-}
-
-/* Queues b from byte off (tx_lock held); fragmented when the peer takes fragments and b is
- * large (then off must be 0). */
-static void enqueue_locked(struct conn *c, struct obuf *b, size_t off, bool barrier)
-{
-    struct rt_txq *q = calloc(1, sizeof(*q));
-    if (!q)
-        return; /* out of memory: the message is lost like on a broken link */
-    obuf_ref(b);
-    q->b = b;
-    q->off = off;
-    q->sender = b->dp.sender;
-    q->barrier = barrier;
-    if (off == 0 && !barrier && fragmentable(c, b)) {
-        size_t data = b->len - TCPC_BODY_OFF;
-        q->off = TCPC_BODY_OFF;
-        q->frag_seq = ++c->frag_seq_next;
-        q->frags_left = (data + TCPC_FRAG_DATA - 1) / TCPC_FRAG_DATA;
-        c->txq_bytes += data;
-        c->txq_frag_bytes += data;
-    } else {
-        c->txq_bytes += b->len - off;
-    }
-    if (c->txq_tail)
-        c->txq_tail->next = q;
-    else
-        c->txq_head = q;
-    c->txq_tail = q;
 }
 
 static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
 {
-    pthread_mutex_lock(&c->tx_lock);
-    if (atomic_load(&c->carrier) != &rt_tcp_carrier && b != c->node->tick) {
+    struct tcpc_conn *t = c->tcp;
+    size_t limit = c->node->tcp->tx_queue_limit;
+    pthread_mutex_lock(&t->tx_lock);
+    if (atomic_load(&c->carrier) != &rt_tcp_carrier && b != c->node->tcp->tick) {
         /* Switched to another carrier while we were on our way: follow it, so nothing of
          * ours goes on TCP after the switch marker. Ticks stay: TCP remains the control
          * channel, and the peer's net_ticktime watches it. */
-        pthread_mutex_unlock(&c->tx_lock);
+        pthread_mutex_unlock(&t->tx_lock);
         return conn_send(c, b, nonblock);
     }
+    bool frag = fragmentable(c, b);
     if (ctl_is_control_thread(c->node)) {
         /* The control thread never waits for room: it is the thread that makes room. What
          * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
          * pings), so it may go past the limit, up to twice it; beyond that the peer does
          * not read what it asked for and is cut off. (Counted as for any sender: a large
          * message on its way in fragments is not the peer failing to read.) */
-        if (atomic_load(&c->state) != CONN_DOWN &&
-            txq_bytes_for(c, b) >= 2 * c->node->tx_queue_limit) {
-            size_t queued = c->txq_bytes;
-            pthread_mutex_unlock(&c->tx_lock);
+        if (atomic_load(&c->state) != CONN_DOWN && txq_bytes_for(&t->txq, frag) >= 2 * limit) {
+            size_t queued = t->txq.bytes;
+            pthread_mutex_unlock(&t->tx_lock);
             DLOG_WARN(c->node->log_name,
                       "closing connection to %s: it does not read the answers to its own "
                       "requests (%zu bytes queued)",
@@ -279,37 +139,36 @@ static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
             return DD_ENOCONN;
         }
     } else {
-        while (atomic_load(&c->state) != CONN_DOWN &&
-               txq_bytes_for(c, b) >= c->node->tx_queue_limit) {
+        while (atomic_load(&c->state) != CONN_DOWN && txq_bytes_for(&t->txq, frag) >= limit) {
             if (nonblock) {
-                pthread_mutex_unlock(&c->tx_lock);
-                return lasterr_set(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)", c->peer,
-                               c->txq_bytes);
+                pthread_mutex_unlock(&t->tx_lock);
+                return lasterr_set(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)",
+                                   c->peer, t->txq.bytes);
             }
-            pthread_cond_wait(&c->tx_room, &c->tx_lock);
+            pthread_cond_wait(&t->tx_room, &t->tx_lock);
         }
     }
     if (atomic_load(&c->state) == CONN_DOWN) {
-        pthread_mutex_unlock(&c->tx_lock);
+        pthread_mutex_unlock(&t->tx_lock);
         return DD_ENOCONN;
     }
     size_t off = 0;
-    struct rt_sock *s = c->sock;
+    struct hsio_sock *s = t->sock;
     bool up = atomic_load(&c->state) == CONN_UP && s && s->up && s->fd >= 0;
-    if (up && fragmentable(c, b)) {
+    if (up && frag) {
         /* Fragments: queued, and written from here as far as the socket takes them (a
          * write error shows on the socket, where the control thread handles it). */
         enqueue_locked(c, b, 0, false);
         (void)flush_locked(c);
-        pthread_mutex_unlock(&c->tx_lock);
+        pthread_mutex_unlock(&t->tx_lock);
         return DD_OK;
     }
-    if (!c->txq_head && up) {
+    if (txq_empty(&t->txq) && up) {
         /* Nothing queued: straight to the socket, no thread hand-off. */
         ssize_t w = send(s->fd, b->bytes, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0) {
             off = (size_t)w;
-            atomic_store_explicit(&c->last_tx_ms, clock_now_ms(), memory_order_relaxed);
+            atomic_store_explicit(&t->last_tx_ms, clock_now_ms(), memory_order_relaxed);
         }
     }
     if (off < b->len) {
@@ -319,17 +178,17 @@ static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
             sock_update_events(c);
         }
     }
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&t->tx_lock);
     return DD_OK;
 }
 
 void tcpc_send_and_switch(struct conn *c, struct obuf *marker,
                           const struct rt_carrier_ops *next)
 {
-    pthread_mutex_lock(&c->tx_lock);
-    struct rt_sock *s = c->sock;
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    struct hsio_sock *s = c->tcp->sock;
     size_t off = 0;
-    if (!c->txq_head && s && s->up && s->fd >= 0) {
+    if (txq_empty(&c->tcp->txq) && s && s->up && s->fd >= 0) {
         ssize_t w = send(s->fd, marker->bytes, marker->len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w > 0)
             off = (size_t)w;
@@ -342,13 +201,13 @@ void tcpc_send_and_switch(struct conn *c, struct obuf *marker,
         }
     }
     atomic_store(&c->carrier, next);
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
 }
 
 static void tcpc_peer_stats(struct conn *c, struct dd_peer_stats *out)
 {
-    out->max_heartbeat_gap_ns = atomic_exchange(&c->max_tick_gap_ns, 0);
-    out->max_rx_gap_ns = atomic_exchange(&c->max_rx_gap_ns, 0);
+    out->max_heartbeat_gap_ns = atomic_exchange(&c->tcp->max_tick_gap_ns, 0);
+    out->max_rx_gap_ns = atomic_exchange(&c->tcp->max_rx_gap_ns, 0);
 }
 
 const struct rt_carrier_ops rt_tcp_carrier = {
@@ -361,13 +220,13 @@ const struct rt_carrier_ops rt_tcp_carrier = {
 
 void tcpc_kick(struct conn *c)
 {
-    pthread_mutex_lock(&c->tx_lock);
+    pthread_mutex_lock(&c->tcp->tx_lock);
     if (flush_locked(c) < 0) {
-        pthread_mutex_unlock(&c->tx_lock);
+        pthread_mutex_unlock(&c->tcp->tx_lock);
         conn_down(c, DD_EIO, "write error");
         return;
     }
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
 }
 
 void tcpc_on_writable(struct conn *c)
@@ -377,43 +236,35 @@ void tcpc_on_writable(struct conn *c)
 
 void tcpc_drop_queue(struct conn *c)
 {
-    pthread_mutex_lock(&c->tx_lock);
-    while (c->txq_head) {
-        struct rt_txq *q = c->txq_head;
-        c->txq_head = q->next;
-        obuf_unref(q->b);
-        free(q);
-    }
-    c->txq_tail = NULL;
-    c->txq_bytes = 0;
-    c->txq_frag_bytes = 0;
-    pthread_cond_broadcast(&c->tx_room); /* blocked senders find the connection down */
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    txq_drop_all(&c->tcp->txq);
+    pthread_cond_broadcast(&c->tcp->tx_room); /* blocked senders find the connection down */
+    pthread_mutex_unlock(&c->tcp->tx_lock);
 }
 
 bool tcpc_busy(struct conn *c)
 {
-    pthread_mutex_lock(&c->tx_lock);
-    bool busy = c->txq_head != NULL && atomic_load(&c->state) == CONN_UP;
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    bool busy = !txq_empty(&c->tcp->txq) && atomic_load(&c->state) == CONN_UP;
+    pthread_mutex_unlock(&c->tcp->tx_lock);
     return busy;
 }
 
 void tcpc_consumed(struct conn *c, size_t bytes)
 {
-    int64_t left = atomic_fetch_sub(&c->unconsumed, (int64_t)bytes) - (int64_t)bytes;
-    if (atomic_load(&c->rx_paused) && left < (int64_t)c->node->rx_unconsumed_limit / 2)
+    int64_t left = atomic_fetch_sub(&c->tcp->unconsumed, (int64_t)bytes) - (int64_t)bytes;
+    if (atomic_load(&c->tcp->rx_paused) && left < (int64_t)c->node->tcp->rx_unconsumed_limit / 2)
         tcpc_resume_rx(c);
 }
 
 void tcpc_close(struct conn *c)
 {
-    pthread_mutex_lock(&c->tx_lock);
-    struct rt_sock *s = c->sock;
-    c->sock = NULL;
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    struct hsio_sock *s = c->tcp->sock;
+    c->tcp->sock = NULL;
     if (s)
         s->owner = NULL;
-    pthread_mutex_unlock(&c->tx_lock);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
     if (s)
         hsio_sock_free(c->node, s);
 }
@@ -423,10 +274,10 @@ static void resume_rx_work(struct dd_node *n, void *arg)
 {
     struct conn *c = arg;
     (void)n;
-    if (atomic_exchange(&c->rx_paused, false)) {
-        pthread_mutex_lock(&c->tx_lock);
+    if (atomic_exchange(&c->tcp->rx_paused, false)) {
+        pthread_mutex_lock(&c->tcp->tx_lock);
         sock_update_events(c);
-        pthread_mutex_unlock(&c->tx_lock);
+        pthread_mutex_unlock(&c->tcp->tx_lock);
         tcpc_on_readable(c);
     }
     conn_unref(c);
@@ -439,20 +290,20 @@ void tcpc_resume_rx(struct conn *c)
 }
 
 /* Handles the complete packets at the front of the receive buffer. */
-static int process_packets(struct conn *c, struct rt_sock *s)
+static int process_packets(struct conn *c, struct hsio_sock *s)
 {
     struct dd_node *n = c->node;
     size_t pos = 0;
     int rc = 0;
     bool gave = false; /* reassembly memory given back */
-    while (pos < s->rx_len && atomic_load(&c->state) != CONN_DOWN && !c->rxb_waiting) {
+    while (pos < s->rx_len && atomic_load(&c->state) != CONN_DOWN && !c->tcp->rxb_waiting) {
         struct distmsg_frame f;
         enum distmsg_result r = distmsg_frame_next(s->rx + pos, s->rx_len - pos, n->max_msg, &f);
         if (r == DISTMSG_E_NEED_MORE) {
             /* A long packet reserves its length in the node's reassembly memory before its
              * bytes pile up in the receive buffer. */
             size_t plen = s->rx_len - pos >= DISTMSG_LEN_BYTES ? be32_get(s->rx + pos) : 0;
-            if (!c->rxb_pkt && DISTMSG_LEN_BYTES + plen > RXB_FREE_PACKET_BYTES &&
+            if (!c->tcp->rxb_pkt && DISTMSG_LEN_BYTES + plen > RXB_FREE_PACKET_BYTES &&
                 !rxb_take_packet(c, plen))
                 rc = rxb_wait(c, "a long packet");
             break;
@@ -463,20 +314,20 @@ static int process_packets(struct conn *c, struct rt_sock *s)
             break;
         }
         pos += f.total;
-        atomic_store_explicit(&c->last_rx_ms, clock_now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&c->tcp->last_rx_ms, clock_now_ms(), memory_order_relaxed);
         uint64_t now = clock_now_ns();
-        if (c->last_pkt_ns && now - c->last_pkt_ns > atomic_load(&c->max_rx_gap_ns))
-            atomic_store(&c->max_rx_gap_ns, now - c->last_pkt_ns);
-        c->last_pkt_ns = now;
+        if (c->tcp->last_pkt_ns && now - c->tcp->last_pkt_ns > atomic_load(&c->tcp->max_rx_gap_ns))
+            atomic_store(&c->tcp->max_rx_gap_ns, now - c->tcp->last_pkt_ns);
+        c->tcp->last_pkt_ns = now;
         if (f.len == 0) { /* tick: track the largest gap between them */
-            if (c->last_tick_ns && now - c->last_tick_ns > atomic_load(&c->max_tick_gap_ns))
-                atomic_store(&c->max_tick_gap_ns, now - c->last_tick_ns);
-            c->last_tick_ns = now;
+            if (c->tcp->last_tick_ns && now - c->tcp->last_tick_ns > atomic_load(&c->tcp->max_tick_gap_ns))
+                atomic_store(&c->tcp->max_tick_gap_ns, now - c->tcp->last_tick_ns);
+            c->tcp->last_tick_ns = now;
             continue;
         }
         struct distmsg_body body;
         bool complete;
-        r = distmsg_reasm_feed(&c->reasm, f.data, f.len, &body, &complete);
+        r = distmsg_reasm_feed(&c->tcp->reasm, f.data, f.len, &body, &complete);
         if (r == DISTMSG_E_REASM_SHARED) {
             /* No room in the node's reassembly memory for the message this fragment starts:
              * the packet stays unread until there is (rxbudget.c). */
@@ -484,7 +335,7 @@ static int process_packets(struct conn *c, struct rt_sock *s)
             rc = rxb_wait(c, "a fragmented message");
             break;
         }
-        if (c->rxb_pkt) { /* the long packet it reserved for has been read */
+        if (c->tcp->rxb_pkt) { /* the long packet it reserved for has been read */
             rxb_give_packet(c);
             gave = true;
         }
@@ -496,21 +347,21 @@ static int process_packets(struct conn *c, struct rt_sock *s)
         }
         if (complete) {
             struct dispatch_src src = {
-                .ctl = c->ctl,
+                .ctl = c->tcp->rx_ctl,
                 .acct = body.len,
                 .consumed_fn = tcpc_consumed,
             };
-            atomic_fetch_add(&c->unconsumed, (int64_t)body.len);
+            atomic_fetch_add(&c->tcp->unconsumed, (int64_t)body.len);
             dispatch_body(c, &body, &src);
-            size_t held = c->reasm.shared_bytes;
-            distmsg_reasm_release(&c->reasm); /* dispatch copied what it keeps */
-            gave |= c->reasm.shared_bytes < held;
+            size_t held = c->tcp->reasm.shared_bytes;
+            distmsg_reasm_release(&c->tcp->reasm); /* dispatch copied what it keeps */
+            gave |= c->tcp->reasm.shared_bytes < held;
         }
-        if (atomic_load(&c->unconsumed) > (int64_t)n->rx_unconsumed_limit) {
-            atomic_store(&c->rx_paused, true);
-            pthread_mutex_lock(&c->tx_lock);
+        if (atomic_load(&c->tcp->unconsumed) > (int64_t)n->tcp->rx_unconsumed_limit) {
+            atomic_store(&c->tcp->rx_paused, true);
+            pthread_mutex_lock(&c->tcp->tx_lock);
             sock_update_events(c);
-            pthread_mutex_unlock(&c->tx_lock);
+            pthread_mutex_unlock(&c->tcp->tx_lock);
             break;
         }
     }
@@ -525,16 +376,16 @@ static int process_packets(struct conn *c, struct rt_sock *s)
 
 void tcpc_on_readable(struct conn *c)
 {
-    struct rt_sock *s = c->sock;
+    struct hsio_sock *s = c->tcp->sock;
     struct dd_node *n = c->node;
-    if (!s || s->fd < 0 || c->rxb_waiting) /* waiting: rxb_resume reads it again */
+    if (!s || s->fd < 0 || c->tcp->rxb_waiting) /* waiting: rxb_resume reads it again */
         return;
     /* Packets left from before a pause first. */
     if (s->rx_len && process_packets(c, s) < 0) {
         conn_down(c, DD_EIO, "protocol error");
         return;
     }
-    for (int rounds = 0; rounds < 16 && !atomic_load(&c->rx_paused) && !c->rxb_waiting; rounds++) {
+    for (int rounds = 0; rounds < 16 && !atomic_load(&c->tcp->rx_paused) && !c->tcp->rxb_waiting; rounds++) {
         size_t need = s->rx_len + TCPC_READ_CHUNK;
         if (need > s->rx_cap) {
             size_t cap = s->rx_cap ? s->rx_cap : TCPC_READ_CHUNK;
@@ -577,27 +428,27 @@ void tcpc_on_readable(struct conn *c)
 void tcpc_tick(struct conn *c, uint64_t now)
 {
     struct dd_node *n = c->node;
-    if (atomic_load(&c->rx_paused) || c->rxb_waiting) {
+    if (atomic_load(&c->tcp->rx_paused) || c->tcp->rxb_waiting) {
         /* We stopped reading (our application is behind, or the node's reassembly memory is
          * full), not the peer sending: its data is waiting in the socket. Silence from a
          * paused socket proves nothing. */
-        atomic_store_explicit(&c->last_rx_ms, now, memory_order_relaxed);
+        atomic_store_explicit(&c->tcp->last_rx_ms, now, memory_order_relaxed);
     }
-    uint64_t last_rx = atomic_load_explicit(&c->last_rx_ms, memory_order_relaxed);
+    uint64_t last_rx = atomic_load_explicit(&c->tcp->last_rx_ms, memory_order_relaxed);
     if (now > last_rx + n->ticktime_ms) {
         DLOG_WARN(n->log_name, "node %s not responding: no data for %u ms (net_ticktime)",
                   c->peer, n->ticktime_ms);
         conn_down(c, DD_ETIMEDOUT, "net_tick_timeout");
         return;
     }
-    uint64_t last_tx = atomic_load_explicit(&c->last_tx_ms, memory_order_relaxed);
+    uint64_t last_tx = atomic_load_explicit(&c->tcp->last_tx_ms, memory_order_relaxed);
     if (now >= last_tx + n->tick_interval_ms) {
         /* An empty packet. With data queued the peer sees bytes arrive anyway, and OTP does
          * not tick then either. */
-        pthread_mutex_lock(&c->tx_lock);
-        bool idle = c->txq_head == NULL;
-        pthread_mutex_unlock(&c->tx_lock);
+        pthread_mutex_lock(&c->tcp->tx_lock);
+        bool idle = txq_empty(&c->tcp->txq);
+        pthread_mutex_unlock(&c->tcp->tx_lock);
         if (idle)
-            tcpc_send(c, n->tick, true);
+            tcpc_send(c, n->tcp->tick, true);
     }
 }

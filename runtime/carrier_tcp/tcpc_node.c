@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "control/distmsg.h"
+#include "runtime/carrier_tcp/dial.h"
 #include "runtime/carrier_tcp/hsio.h"
 #include "runtime/carrier_tcp/listen.h"
 #include "runtime/carrier_tcp/rxbudget.h"
@@ -19,21 +20,34 @@
 #include "runtime/core/conn.h"
 #include "runtime/core/rcu.h"
 
+/* Send queue bytes per class before senders wait (txq.h, Admission), and delivered bytes
+ * not yet freed by the application before the socket is not read any more. */
+#define TCPC_TX_QUEUE_LIMIT      (8u << 20)
+#define TCPC_RX_UNCONSUMED_LIMIT (64u << 20)
+/* Fragmented messages one connection reassembles at once (distmsg_reasm). */
+#define TCPC_REASM_SEQS_MAX 64
+
 /* ---- the node ---------------------------------------------------------------------- */
 
 static int tcpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
                            size_t errlen)
 {
-    n->listen_fd = -1;
-    n->hsguard = malloc(sizeof(*n->hsguard));
+    struct tcpc_node *t = calloc(1, sizeof(*t));
     static const uint8_t no_bytes[1]; /* memcpy of 0 bytes still wants a pointer */
-    n->tick = obuf_from_bytes(no_bytes, 0, 0, RT_LANE_PULSE);
-    if (!n->hsguard || !n->tick) {
+    struct obuf *tick = t ? obuf_from_bytes(no_bytes, 0, 0, RT_LANE_PULSE) : NULL;
+    if (!tick) {
+        free(t);
         snprintf(err, errlen, "out of memory");
         return DD_ENOMEM;
     }
-    hsg_init(n->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
-                                              .max_delay_ms = cfg->handshake_backoff_max_ms});
+    t->node = n;
+    t->listen_fd = -1;
+    t->tick = tick;
+    t->tx_queue_limit = TCPC_TX_QUEUE_LIMIT;
+    t->rx_unconsumed_limit = TCPC_RX_UNCONSUMED_LIMIT;
+    hsg_init(&t->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
+                                               .max_delay_ms = cfg->handshake_backoff_max_ms});
+    n->tcp = t;
     if (listen_open(n, cfg, err, errlen) < 0)
         return DD_EIO;
     int rc = listen_register(n);
@@ -48,25 +62,25 @@ static int tcpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, cha
  * their result are run by node_stop). */
 static void tcpc_node_halt(struct dd_node *n)
 {
-    hsio_orphan_dials(n);
+    dial_orphan_all(n);
 }
 
 static void tcpc_node_stop(struct dd_node *n)
 {
+    struct tcpc_node *t = n->tcp;
+    if (!t)
+        return;
     rcu_rd_enter();
     rxb_resume(n); /* connections left waiting for reassembly memory (all down): let go */
-    while (n->handshaking)
-        hsio_sock_free(n, n->handshaking);
+    while (n->tcp->handshaking)
+        hsio_sock_free(n, n->tcp->handshaking);
     hsio_bury(n);
     rcu_rd_leave();
-    if (n->listen_fd >= 0)
-        close(n->listen_fd);
-    n->listen_fd = -1;
-    free(n->hsguard);
-    n->hsguard = NULL;
-    if (n->tick)
-        obuf_unref(n->tick);
-    n->tick = NULL;
+    if (t->listen_fd >= 0)
+        close(t->listen_fd);
+    obuf_unref(t->tick);
+    free(t);
+    n->tcp = NULL;
 }
 
 /* ---- connections --------------------------------------------------------------------- */
@@ -74,30 +88,39 @@ static void tcpc_node_stop(struct dd_node *n)
 static int tcpc_conn_init(struct conn *c)
 {
     struct dd_node *n = c->node;
-    c->ctl = malloc(sizeof(*c->ctl));
-    if (!c->ctl || distmsg_reasm_init(&c->reasm, 64, n->max_msg) != DISTMSG_OK) {
-        free(c->ctl);
-        c->ctl = NULL;
+    struct tcpc_conn *t = calloc(1, sizeof(*t));
+    if (!t)
+        return DD_ENOMEM;
+    t->rx_ctl = malloc(sizeof(*t->rx_ctl));
+    if (!t->rx_ctl || distmsg_reasm_init(&t->reasm, TCPC_REASM_SEQS_MAX, n->max_msg) != DISTMSG_OK) {
+        free(t->rx_ctl);
+        free(t);
         return DD_ENOMEM;
     }
-    distmsg_reasm_share(&c->reasm, &n->reasm_budget, DISTMSG_FRAG_EST_BYTES);
-    pthread_mutex_init(&c->tx_lock, NULL);
-    pthread_cond_init(&c->tx_room, NULL);
+    distmsg_reasm_share(&t->reasm, &n->reasm_budget, DISTMSG_FRAG_EST_BYTES);
+    pthread_mutex_init(&t->tx_lock, NULL);
+    pthread_cond_init(&t->tx_room, NULL);
+    txq_init(&t->txq, n->tcp->tick);
+    c->tcp = t;
     return DD_OK;
 }
 
 static void tcpc_conn_fini(struct conn *c)
 {
-    distmsg_reasm_fini(&c->reasm); /* gives back its share of the node's reassembly memory */
+    struct tcpc_conn *t = c->tcp;
+    txq_drop_all(&t->txq);
+    distmsg_reasm_fini(&t->reasm); /* gives back its share of the node's reassembly memory */
     rxb_give_packet(c);
-    free(c->ctl);
-    pthread_mutex_destroy(&c->tx_lock);
-    pthread_cond_destroy(&c->tx_room);
+    free(t->rx_ctl);
+    pthread_mutex_destroy(&t->tx_lock);
+    pthread_cond_destroy(&t->tx_room);
+    free(t);
+    c->tcp = NULL;
 }
 
 static void tcpc_dial(struct conn *c)
 {
-    hsio_dial(c->node, c);
+    dial_start(c->node, c);
 }
 
 /* Every timer turn, each connection: an established one ticks (and is down after a whole
@@ -108,7 +131,7 @@ static void tcpc_conn_periodic(struct conn *c, uint64_t now)
     int st = atomic_load(&c->state);
     if (st == CONN_UP) {
         tcpc_tick(c, now);
-    } else if (st == CONN_PENDING && !c->sock && !c->dialling &&
+    } else if (st == CONN_PENDING && !c->tcp->sock && !c->dialling &&
                now > c->created_ms + 2ull * c->node->setuptime_ms) {
         conn_down(c, DD_ETIMEDOUT, "no connection came up within the set-up time");
     }

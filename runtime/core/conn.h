@@ -3,7 +3,68 @@
 #ifndef DPDIST_RUNTIME_CORE_CONN_H
 #define DPDIST_RUNTIME_CORE_CONN_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "control/handshake.h"
+#include "runtime/core/carrier.h"
 #include "runtime/core/node.h"
+
+struct dpc_conn;  /* the DPDK carrier's part (runtime/carrier_dpdk/dpc.h), NULL without one */
+struct tcpc_conn; /* the TCP carrier's part (runtime/carrier_tcp/tcpc.h) */
+struct rel;
+
+enum rt_conn_state {
+    CONN_PENDING = 1, /* dialling or handshaking; messages queue up */
+    CONN_UP,
+    CONN_DOWN, /* gone: unlinked from the table, freed after a grace period */
+};
+
+/* A connection to another node. The table holds one reference, and so does everyone who
+ * keeps the pointer past an RCU read section (conn_ref/conn_unref); the memory goes after
+ * the last one and a grace period. Fields read on every send come first. */
+struct conn {
+    /* The carrier data goes through (TCP until a data-plane upgrade); changed only by
+     * conn_switch_carrier (under the old carrier's own lock), read without a lock (a send
+     * that finds it changed meanwhile is redirected by that carrier). */
+    const struct rt_carrier_ops *_Atomic carrier;
+    _Atomic int state; /* enum rt_conn_state */
+    struct dd_node *node;
+    _Atomic int refs;
+    struct tcpc_conn *tcp; /* the carriers' parts: theirs alone (conn_init/conn_fini) */
+    struct dpc_conn *dp;
+
+    struct cds_lfht_node ht_node; /* node->conns, keyed by peer name */
+    struct rcu_head rcu;
+    char peer[HS_NAME_MAX + 1];
+    uint64_t created_ms;
+    /* An outgoing attempt is in progress (set when a send creates the connection, cleared
+     * by the carrier that dials when it ends): under node->lock. */
+    bool dialling;
+
+    /* Set by the carrier that connected when the handshake completes (control thread,
+     * before conn_set_up). */
+    uint64_t flags; /* negotiated distribution flags */
+    uint32_t peer_creation;
+    bool peer_published;
+    bool peer_dpdist; /* the peer sent the dpdist trailer */
+    bool initiator;   /* we dialled (the upgrade is offered by the initiator) */
+
+    /* Links and monitors with processes on the peer (runtime/core/rel.h). */
+    pthread_mutex_t reg_lock;
+    struct rel *rels;
+
+    /* Waiters in dd_connect: state changes to UP and DOWN are made under up_lock. */
+    pthread_mutex_t up_lock;
+    pthread_cond_t up_cond;
+    int fail_status;    /* why it went down (DD_E*), under up_lock */
+    char fail_why[256]; /* ... in words, for dd_connect's error (under up_lock) */
+};
 
 /* The connection to peer (PENDING or UP), no reference taken: caller in an RCU section. */
 struct conn *conn_lookup(struct dd_node *n, const char *peer);

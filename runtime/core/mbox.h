@@ -3,10 +3,47 @@
 #ifndef DPDIST_RUNTIME_CORE_MBOX_H
 #define DPDIST_RUNTIME_CORE_MBOX_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
+#include <urcu/rculfhash.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "dpdist/dpdist.h"
 #include "runtime/core/carrier.h"
+#include "runtime/core/mbox_queue.h"
 #include "runtime/core/node.h"
+
+struct rel;
+
+/* A mailbox: a process as BEAM sees it. Its pid's slot and its registered name are RCU
+ * tables of the node (writers hold node->lock); its queue takes signals from any thread;
+ * one receiver at a time processes them (recv_lock). */
+struct dd_mbox {
+    struct cds_lfht_node name_node; /* node->names when registered */
+    struct rcu_head rcu;
+    struct dd_node *node;
+    dd_pid pid;
+    char regname[MAXATOMLEN_UTF8];
+    unsigned flags;
+    uint8_t lane;
+    _Atomic bool closed;
+
+    struct mbox_queue q; /* its signals (runtime/core/mbox_queue.h) */
+
+    pthread_mutex_t recv_lock; /* serialises receivers and signal processing */
+    pthread_mutex_t lock;      /* relations */
+    struct rel *rels;
+    bool monitor_nodes;
+    uint64_t next_unlink_id;
+};
+
+/* The mailbox of a local pid / registered name, or NULL (caller in an RCU section). */
+struct dd_mbox *mbox_lookup_pid(struct dd_node *n, const dd_pid *pid);
+struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name);
 
 /* Open a mailbox (any thread). DD_ENAMEINUSE, DD_ELIMIT, DD_ENOMEM, DD_EINVAL. */
 int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_mbox **out);

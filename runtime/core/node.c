@@ -1,7 +1,7 @@
-/* The node: start-up (name, cookie, listener, EPMD registration, data plane), identities,
- * cookies, node events, and shutdown. Its control thread is runtime/core/ctl.c; the node's
- * own sockets there: the listener (hsio.c) and the EPMD registration (EPMD closing it ends
- * our registration: logged).
+/* The node: start-up (name, cookie, tables, the control thread, the carriers' transports,
+ * EPMD registration), identities, cookies, node events, and shutdown. Its control thread is
+ * runtime/core/ctl.c; the node's own socket there is the EPMD registration (EPMD closing it
+ * ends our registration: logged); the carriers register theirs (e.g. the TCP listener).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +37,6 @@
 #define NODE_MAX_TICKTIME_S       65535      /* as the config's [node] ticktime */
 #define NODE_MAX_SETUPTIME_MS     3600000u
 #define NODE_MAX_MSG              0xffffffffu /* 4-byte distribution packet lengths */
-#define NODE_TX_QUEUE_LIMIT       (8u << 20)
-#define NODE_RX_UNCONSUMED_LIMIT  (64u << 20)
 
 /* ---- identities ---------------------------------------------------------------------- */
 
@@ -326,7 +324,7 @@ int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *
     struct dd_node *n = calloc(1, sizeof(*n));
     if (!n)
         return lasterr_set(DD_ENOMEM, "out of memory");
-    n->listen_fd = n->epmd_fd = -1;
+    n->epmd_fd = -1;
     ctl_preinit(&n->ctl);
     for (unsigned i = 0; i < n_transports && i < RT_TRANSPORTS_MAX; i++) {
         n->transports[n->n_transports++] = transports[i];
@@ -357,8 +355,6 @@ int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *
     n->max_mailboxes = cfg->max_mailboxes ? cfg->max_mailboxes : NODE_DEFAULT_MAILBOXES;
     if (n->max_mailboxes >= NODE_MAX_MAILBOXES)
         n->max_mailboxes = NODE_MAX_MAILBOXES - 1;
-    n->tx_queue_limit = NODE_TX_QUEUE_LIMIT;
-    n->rx_unconsumed_limit = NODE_RX_UNCONSUMED_LIMIT;
     size_t reasm_cap =
         cfg->max_reassembly_bytes ? cfg->max_reassembly_bytes : NODE_DEFAULT_REASM_BYTES;
     if (reasm_cap < n->max_msg) {

@@ -2,7 +2,7 @@
 // Extra field, and the '$dpdist' messages (upgrade offer/answer, nak, switch, mesh list).
 //
 // Golden vectors: the bytes libei wrote for each message through the ei call sequences of
-// runtime/carrier_dpdk/dp_glue.c (encode_offer, send_nak, switch_carrier) and runtime/core/mesh.c (mesh_on_up)
+// runtime/dp_glue.c (encode_offer, send_nak, switch_carrier) and runtime/mesh.c (mesh_on_up)
 // at dd67fe2, captured with a throw-away program. The encoder must stay byte-identical to
 // them (wire compatibility with nodes built before dpctl), and the decoder must read them.
 // Besides: each range boundary, every truncation, trailing bytes, integer encodings against
