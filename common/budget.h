@@ -1,6 +1,6 @@
 /* budget: a byte budget that several threads draw from, all or nothing, without a lock.
  *
- * The node's reassembly memory is one (runtime/node.h: TCP fragments and partial packets on
+ * The node's reassembly memory is one (runtime/core/node.h: TCP fragments and partial packets on
  * the control thread, DPDK message buffers on the poller): whoever holds bytes of it has
  * taken them with budget_take and gives them back with budget_give, so `used` never exceeds
  * the limit a taker asked for, and never `cap`.

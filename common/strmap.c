@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hash.h"
+
 struct strmap_entry {
     struct strmap_entry *next;
     uint64_t hash;
@@ -26,12 +28,7 @@ struct strmap {
 /* FNV-1a over a per-map random seed, so an outsider cannot pick colliding keys ahead. */
 static uint64_t strmap_hash(uint64_t seed, const void *key, size_t klen)
 {
-    const unsigned char *p = key;
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < klen; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = hash_fnv1a64_seeded(key, klen, seed);
     return h ^ (h >> 29);
 }
 

@@ -63,7 +63,7 @@
 /* Exactly what dpdist implements, without DFLAG_PUBLISHED: the runtime adds DFLAG_PUBLISHED
  * unless the node is hidden. No atom cache (we never send or accept cache references) and no
  * DFLAG_NAME_ME (we never ask for, nor hand out, dynamic names). */
-#define DD_FLAGS_ADVERTISED                                                                        \
+#define DISTFLAGS_ADVERTISED                                                                        \
     (DFLAG_EXTENDED_REFERENCES | DFLAG_DIST_MONITOR | DFLAG_FUN_TAGS | DFLAG_DIST_MONITOR_NAME |   \
      DFLAG_NEW_FUN_TAGS | DFLAG_EXTENDED_PIDS_PORTS | DFLAG_EXPORT_PTR_TAG | DFLAG_BIT_BINARIES |  \
      DFLAG_NEW_FLOATS | DFLAG_UNICODE_IO | DFLAG_SMALL_ATOM_TAGS | DFLAG_UTF8_ATOMS |              \
@@ -74,7 +74,11 @@
 /* What a peer must have for dpdist to talk to it: OTP 26's mandatory set (pids, ports and
  * references in the V4 formats, the new link protocol, the version 6 handshake). The
  * handshake always requires these, plus whatever hs_config.required_flags adds. */
-#define DD_FLAGS_MANDATORY DFLAG_DIST_MANDATORY
+#define DISTFLAGS_MANDATORY DFLAG_DIST_MANDATORY
+
+/* What dpdist's runtime requires of a peer on top of DISTFLAGS_MANDATORY: what its encoders
+ * assume (SEND_SENDER for every message, payloads in exits, the link protocol with ids). */
+#define DISTFLAGS_REQUIRED_DPDIST (DFLAG_SEND_SENDER | DFLAG_EXIT_PAYLOAD | DFLAG_UNLINK_ID)
 
 /* The peer's flags as OTP reads them: DFLAG_MANDATORY_25_DIGEST stands for all of OTP 25's
  * mandatory flags. */

@@ -98,6 +98,31 @@ enum distmsg_result distmsg_header_decode(const uint8_t *pkt, size_t len, struct
     return DISTMSG_OK;
 }
 
+size_t distmsg_frag_header_encode(uint8_t *out, size_t cap, enum distmsg_hdr_kind kind,
+                                  uint64_t seq_id, uint64_t frag_id)
+{
+    size_t len;
+    uint8_t tag;
+    if (kind == DISTMSG_HDR_FRAG_START) {
+        len = DISTMSG_HDR_FRAG_START_LEN;
+        tag = DISTMSG_HDR_FRAG_START_TAG;
+    } else if (kind == DISTMSG_HDR_FRAG_CONT) {
+        len = DISTMSG_HDR_FRAG_CONT_LEN;
+        tag = DISTMSG_HDR_FRAG_CONT_TAG;
+    } else {
+        return 0;
+    }
+    if (cap < len || frag_id == 0)
+        return 0;
+    out[0] = DISTMSG_VERSION;
+    out[1] = tag;
+    be64_put(out + 2, seq_id);
+    be64_put(out + 10, frag_id);
+    if (kind == DISTMSG_HDR_FRAG_START)
+        out[18] = 0; /* NumberOfAtomCacheRefs */
+    return len;
+}
+
 /* --- control decode -------------------------------------------------------------------- */
 
 /* Field codes of a control tuple after the op:

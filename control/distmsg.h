@@ -47,6 +47,7 @@ extern "C" {
 #define DISTMSG_HDR_NORMAL_LEN     3
 #define DISTMSG_HDR_FRAG_START_LEN 19
 #define DISTMSG_HDR_FRAG_CONT_LEN  18
+#define DISTMSG_HDR_FRAG_MAX_LEN   DISTMSG_HDR_FRAG_START_LEN
 
 #define DISTMSG_ERRORS(X)                                                                          \
     X(DISTMSG_OK, "ok")                                                                            \
@@ -126,6 +127,24 @@ struct distmsg_hdr {
 /* Decode the header of a (non-empty) packet. Errors: DISTMSG_E_EMPTY, DISTMSG_E_HEADER,
  * DISTMSG_E_HEADER_SHORT, DISTMSG_E_ATOM_CACHE, DISTMSG_E_FRAG_ID. */
 enum distmsg_result distmsg_header_decode(const uint8_t *pkt, size_t len, struct distmsg_hdr *h);
+
+/* Write the header of a fragment, the encoder beside distmsg_header_decode: kind
+ * DISTMSG_HDR_FRAG_START writes 131 'E' SequenceId FragmentId 0 (NumberOfAtomCacheRefs; 19
+ * bytes), DISTMSG_HDR_FRAG_CONT 131 'F' SequenceId FragmentId (18 bytes). Returns the bytes
+ * written, or 0 (nothing written) when cap is too small, frag_id is 0 or kind is not a
+ * fragment kind. */
+size_t distmsg_frag_header_encode(uint8_t *out, size_t cap, enum distmsg_hdr_kind kind,
+                                  uint64_t seq_id, uint64_t frag_id);
+
+/* Whether pkt (a packet after its length) starts with 131 'D' 0: the normal header without
+ * atom cache references that every message we build has (what a message needs to be sent
+ * in fragments: its header is replaced by the fragment headers). Inline: the TCP carrier
+ * asks it on every send. */
+static inline bool distmsg_is_plain_normal_header(const uint8_t *pkt, size_t len)
+{
+    return len >= DISTMSG_HDR_NORMAL_LEN && pkt[0] == DISTMSG_VERSION &&
+           pkt[1] == DISTMSG_HDR_NORMAL_TAG && pkt[2] == 0;
+}
 
 /* --- message bodies and reassembly ------------------------------------------------------ */
 

@@ -13,39 +13,6 @@
 
 #include "common/bytes.h"
 
-/* Tags (erl_ext_dist.md). */
-enum {
-    TAG_NEW_FLOAT = 70,
-    TAG_BIT_BINARY = 77,
-    TAG_NEW_PID = 88,
-    TAG_NEW_PORT = 89,
-    TAG_NEWER_REFERENCE = 90,
-    TAG_SMALL_INTEGER = 97,
-    TAG_INTEGER = 98,
-    TAG_FLOAT = 99,
-    TAG_ATOM = 100,
-    TAG_REFERENCE = 101,
-    TAG_PORT = 102,
-    TAG_PID = 103,
-    TAG_SMALL_TUPLE = 104,
-    TAG_LARGE_TUPLE = 105,
-    TAG_NIL = 106,
-    TAG_STRING = 107,
-    TAG_LIST = 108,
-    TAG_BINARY = 109,
-    TAG_SMALL_BIG = 110,
-    TAG_LARGE_BIG = 111,
-    TAG_NEW_FUN = 112,
-    TAG_EXPORT = 113,
-    TAG_NEW_REFERENCE = 114,
-    TAG_SMALL_ATOM = 115,
-    TAG_MAP = 116,
-    TAG_FUN = 117,
-    TAG_ATOM_UTF8 = 118,
-    TAG_SMALL_ATOM_UTF8 = 119,
-    TAG_V4_PORT = 120,
-};
-
 /* NEW_FUN_EXT after its tag: Size:4 Arity:1 Uniq:16 Index:4 NumFree:4 */
 #define NEW_FUN_FIXED 29
 
@@ -76,14 +43,14 @@ static enum etf_result node_atom(const uint8_t *b, size_t len, size_t *off)
         return ETF_E_TRUNCATED;
     uint64_t n;
     switch (b[o]) {
-    case TAG_ATOM:
-    case TAG_ATOM_UTF8:
+    case ETF_TAG_ATOM:
+    case ETF_TAG_ATOM_UTF8:
         if (!have(len, o, 3))
             return ETF_E_TRUNCATED;
         n = 3 + (uint64_t)be16_get(b + o + 1);
         break;
-    case TAG_SMALL_ATOM:
-    case TAG_SMALL_ATOM_UTF8:
+    case ETF_TAG_SMALL_ATOM:
+    case ETF_TAG_SMALL_ATOM_UTF8:
         if (!have(len, o, 2))
             return ETF_E_TRUNCATED;
         n = 2 + (uint64_t)b[o + 1];
@@ -136,109 +103,109 @@ static enum etf_result walk(const uint8_t *b, size_t len, size_t off, uint64_t c
         uint64_t skip = 0; /* fixed bytes after the tag (and after a node atom) */
         enum etf_result r;
         switch (tag) {
-        case TAG_SMALL_INTEGER:
+        case ETF_TAG_SMALL_INTEGER:
             skip = 1;
             break;
-        case TAG_INTEGER:
+        case ETF_TAG_INTEGER:
             skip = 4;
             break;
-        case TAG_NEW_FLOAT:
+        case ETF_TAG_NEW_FLOAT:
             skip = 8;
             break;
-        case TAG_FLOAT:
+        case ETF_TAG_FLOAT:
             skip = 31;
             break;
-        case TAG_NIL:
+        case ETF_TAG_NIL:
             break;
-        case TAG_ATOM:
-        case TAG_ATOM_UTF8:
-        case TAG_STRING:
+        case ETF_TAG_ATOM:
+        case ETF_TAG_ATOM_UTF8:
+        case ETF_TAG_STRING:
             if (!have(len, off, 2))
                 return ETF_E_TRUNCATED;
             skip = 2 + (uint64_t)be16_get(b + off);
             break;
-        case TAG_SMALL_ATOM:
-        case TAG_SMALL_ATOM_UTF8:
+        case ETF_TAG_SMALL_ATOM:
+        case ETF_TAG_SMALL_ATOM_UTF8:
             if (!have(len, off, 1))
                 return ETF_E_TRUNCATED;
             skip = 1 + (uint64_t)b[off];
             break;
-        case TAG_BINARY:
+        case ETF_TAG_BINARY:
             if (!have(len, off, 4))
                 return ETF_E_TRUNCATED;
             skip = 4 + (uint64_t)be32_get(b + off);
             break;
-        case TAG_BIT_BINARY:
+        case ETF_TAG_BIT_BINARY:
             if (!have(len, off, 5))
                 return ETF_E_TRUNCATED;
             skip = 5 + (uint64_t)be32_get(b + off);
             break;
-        case TAG_SMALL_BIG:
+        case ETF_TAG_SMALL_BIG:
             if (!have(len, off, 1))
                 return ETF_E_TRUNCATED;
             skip = 2 + (uint64_t)b[off];
             break;
-        case TAG_LARGE_BIG:
+        case ETF_TAG_LARGE_BIG:
             if (!have(len, off, 4))
                 return ETF_E_TRUNCATED;
             skip = 5 + (uint64_t)be32_get(b + off);
             break;
-        case TAG_SMALL_TUPLE:
+        case ETF_TAG_SMALL_TUPLE:
             if (!have(len, off, 1))
                 return ETF_E_TRUNCATED;
             count += b[off];
             skip = 1;
             break;
-        case TAG_LARGE_TUPLE:
+        case ETF_TAG_LARGE_TUPLE:
             if (!have(len, off, 4))
                 return ETF_E_TRUNCATED;
             count += be32_get(b + off);
             skip = 4;
             break;
-        case TAG_LIST: /* elements, then the tail */
+        case ETF_TAG_LIST: /* elements, then the tail */
             if (!have(len, off, 4))
                 return ETF_E_TRUNCATED;
             count += (uint64_t)be32_get(b + off) + 1;
             skip = 4;
             break;
-        case TAG_MAP:
+        case ETF_TAG_MAP:
             if (!have(len, off, 4))
                 return ETF_E_TRUNCATED;
             count += 2 * (uint64_t)be32_get(b + off);
             skip = 4;
             break;
-        case TAG_EXPORT: /* Module, Function, Arity */
+        case ETF_TAG_EXPORT: /* Module, Function, Arity */
             count += 3;
             break;
-        case TAG_FUN: /* NumFree:4, then Pid, Module, Index, Uniq and the free variables */
+        case ETF_TAG_FUN: /* NumFree:4, then Pid, Module, Index, Uniq and the free variables */
             if (!have(len, off, 4))
                 return ETF_E_TRUNCATED;
             count += 4 + (uint64_t)be32_get(b + off);
             skip = 4;
             break;
-        case TAG_NEW_FUN:
+        case ETF_TAG_NEW_FUN:
             r = new_fun(b, len, &off, depth);
             if (r != ETF_OK)
                 return r;
             break;
-        case TAG_PID:
-        case TAG_NEW_PID:
-        case TAG_PORT:
-        case TAG_NEW_PORT:
-        case TAG_V4_PORT:
-        case TAG_REFERENCE:
+        case ETF_TAG_PID:
+        case ETF_TAG_NEW_PID:
+        case ETF_TAG_PORT:
+        case ETF_TAG_NEW_PORT:
+        case ETF_TAG_V4_PORT:
+        case ETF_TAG_REFERENCE:
             r = node_atom(b, len, &off);
             if (r != ETF_OK)
                 return r;
-            skip = tag == TAG_PID        ? 9
-                   : tag == TAG_NEW_PID  ? 12
-                   : tag == TAG_PORT     ? 5
-                   : tag == TAG_NEW_PORT ? 8
-                   : tag == TAG_V4_PORT  ? 12
-                                         : 5; /* REFERENCE */
+            skip = tag == ETF_TAG_PID        ? 9
+                   : tag == ETF_TAG_NEW_PID  ? 12
+                   : tag == ETF_TAG_PORT     ? 5
+                   : tag == ETF_TAG_NEW_PORT ? 8
+                   : tag == ETF_TAG_V4_PORT  ? 12
+                                             : 5; /* REFERENCE */
             break;
-        case TAG_NEW_REFERENCE:
-        case TAG_NEWER_REFERENCE: {
+        case ETF_TAG_NEW_REFERENCE:
+        case ETF_TAG_NEWER_REFERENCE: {
             if (!have(len, off, 2))
                 return ETF_E_TRUNCATED;
             unsigned words = be16_get(b + off);
@@ -248,7 +215,7 @@ static enum etf_result walk(const uint8_t *b, size_t len, size_t off, uint64_t c
             r = node_atom(b, len, &off);
             if (r != ETF_OK)
                 return r;
-            skip = (tag == TAG_NEW_REFERENCE ? 1 : 4) + 4 * (uint64_t)words;
+            skip = (tag == ETF_TAG_NEW_REFERENCE ? 1 : 4) + 4 * (uint64_t)words;
             break;
         }
         default:

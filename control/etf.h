@@ -24,9 +24,42 @@
 extern "C" {
 #endif
 
-#define ETF_VERSION       131
+#define ETF_VERSION       131 /* the byte before a standalone term */
 #define ETF_FUN_DEPTH_MAX 8
 #define ETF_REF_WORDS_MAX 5
+
+/* Term tags (erl_ext_dist.md), named after the format's *_EXT names. */
+enum etf_tag {
+    ETF_TAG_NEW_FLOAT = 70,
+    ETF_TAG_BIT_BINARY = 77,
+    ETF_TAG_NEW_PID = 88,
+    ETF_TAG_NEW_PORT = 89,
+    ETF_TAG_NEWER_REFERENCE = 90,
+    ETF_TAG_SMALL_INTEGER = 97,
+    ETF_TAG_INTEGER = 98,
+    ETF_TAG_FLOAT = 99,
+    ETF_TAG_ATOM = 100,
+    ETF_TAG_REFERENCE = 101,
+    ETF_TAG_PORT = 102,
+    ETF_TAG_PID = 103,
+    ETF_TAG_SMALL_TUPLE = 104,
+    ETF_TAG_LARGE_TUPLE = 105,
+    ETF_TAG_NIL = 106,
+    ETF_TAG_STRING = 107,
+    ETF_TAG_LIST = 108,
+    ETF_TAG_BINARY = 109,
+    ETF_TAG_SMALL_BIG = 110,
+    ETF_TAG_LARGE_BIG = 111,
+    ETF_TAG_NEW_FUN = 112,
+    ETF_TAG_EXPORT = 113,
+    ETF_TAG_NEW_REFERENCE = 114,
+    ETF_TAG_SMALL_ATOM = 115,
+    ETF_TAG_MAP = 116,
+    ETF_TAG_FUN = 117,
+    ETF_TAG_ATOM_UTF8 = 118,
+    ETF_TAG_SMALL_ATOM_UTF8 = 119,
+    ETF_TAG_V4_PORT = 120,
+};
 
 #define ETF_ERRORS(X)                                                                              \
     X(ETF_OK, "ok")                                                                                \

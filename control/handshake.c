@@ -472,7 +472,7 @@ enum hs_error hs_init(struct hs *hs, const struct hs_config *cfg)
         (cfg->trailer_len && cfg->trailer == NULL) || !(cfg->my_flags & DFLAG_HANDSHAKE_23) ||
         (cfg->my_flags & DFLAG_NAME_ME))
         return HS_E_CONFIG;
-    hs->required = DD_FLAGS_MANDATORY | cfg->required_flags;
+    hs->required = DISTFLAGS_MANDATORY | cfg->required_flags;
     hs->my_kind = nodename_kind(cfg->my_name);
     if (initiator && nodename_kind(cfg->expected_peer) != hs->my_kind) {
         hs->error = HS_E_NAME_KIND;

@@ -151,8 +151,8 @@ struct hs_config {
     enum hs_role role;
     const char *my_name;       /* full name, NUL-terminated */
     uint32_t my_creation;      /* from EPMD */
-    uint64_t my_flags;         /* usually DD_FLAGS_ADVERTISED (| DFLAG_PUBLISHED) */
-    uint64_t required_flags;   /* required of the peer on top of DD_FLAGS_MANDATORY */
+    uint64_t my_flags;         /* usually DISTFLAGS_ADVERTISED (| DFLAG_PUBLISHED) */
+    uint64_t required_flags;   /* required of the peer on top of DISTFLAGS_MANDATORY */
     const char *expected_peer; /* initiator: the node dialled; the challenge must name it */
     const uint8_t *trailer;    /* appended after the name in our 'N' message; may be NULL */
     size_t trailer_len;        /* <= HS_TRAILER_MAX */

@@ -26,9 +26,12 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 
 #include "common/bigbuf.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "dataplane/dp_devargs.h"
 #include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
@@ -42,19 +45,12 @@ static pthread_mutex_t g_eal_lock = PTHREAD_MUTEX_INITIALIZER;
 /* TSC -> ns: ns = base_ns + ((tsc - base_tsc) * mult) >> 32. */
 static uint64_t g_tsc_base, g_ns_base, g_tsc_mult;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void calibrate_tsc(void)
 {
-    uint64_t t0 = mono_ns(), c0 = rte_rdtsc();
-    while (mono_ns() - t0 < 20000000) /* 20 ms */
+    uint64_t t0 = clock_now_ns(), c0 = rte_rdtsc();
+    while (clock_now_ns() - t0 < 20000000) /* 20 ms */
         ;
-    uint64_t t1 = mono_ns(), c1 = rte_rdtsc();
+    uint64_t t1 = clock_now_ns(), c1 = rte_rdtsc();
     if (c1 <= c0)
         return;
     g_tsc_mult = (uint64_t)(((__uint128_t)(t1 - t0) << 32) / (c1 - c0));
@@ -65,7 +61,7 @@ static void calibrate_tsc(void)
 uint64_t dp_clock_ns(void)
 {
     if (unlikely(g_tsc_mult == 0))
-        return mono_ns();
+        return clock_now_ns();
     return g_ns_base + (uint64_t)(((__uint128_t)(rte_rdtsc() - g_tsc_base) * g_tsc_mult) >> 32);
 }
 static int g_eal_users;
@@ -113,12 +109,9 @@ void dp_eal_release(void)
 static int make_ring_pair(struct dp_engine *e, const char *spec, char *err, size_t errlen)
 {
     char pair[32] = "", side[4] = "";
-    const char *p = strstr(spec, "pair="), *s = strstr(spec, "side=");
-    if (p)
-        sscanf(p + 5, "%31[^,]", pair);
-    if (s)
-        sscanf(s + 5, "%3[^,]", side);
-    if (!pair[0] || (strcmp(side, "0") && strcmp(side, "1"))) {
+    if (!dp_devargs_get(spec, "pair", pair, sizeof(pair)) ||
+        !dp_devargs_get(spec, "side", side, sizeof(side)) || !pair[0] ||
+        (strcmp(side, "0") && strcmp(side, "1"))) {
         snprintf(err, errlen, "ring pair '%s': needs pair=NAME and side=0 or side=1", spec);
         return -1;
     }
@@ -159,7 +152,7 @@ static int find_port(struct dp_engine *e, char *err, size_t errlen)
         snprintf(err, errlen, "no port configured");
         return -1;
     }
-    if (strncmp(spec, "net_ring", 8) == 0 && strstr(spec, "pair="))
+    if (strncmp(spec, "net_ring", 8) == 0 && dp_devargs_has(spec, "pair"))
         return make_ring_pair(e, spec, err, errlen);
     size_t n = strcspn(spec, ",");
     snprintf(e->dev_name, sizeof(e->dev_name), "%.*s", (int)n, spec);
@@ -200,9 +193,9 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
         e->rx_ip_cksum = true;
     }
-    /* One queue pair: the worker's bursts (dp_worker.c) use queue 0 only. */
-    _Static_assert(DP_PORT_RX_QUEUES == 1 && DP_PORT_TX_QUEUES == 1,
-                   "dp_worker.c polls and sends on queue 0 only");
+    /* One queue pair: the worker's bursts (dp_worker.c) use DP_QUEUE_DATA only. */
+    _Static_assert(DP_PORT_RX_QUEUES == 1 && DP_PORT_TX_QUEUES == 1 && DP_QUEUE_DATA == 0,
+                   "dp_worker.c polls and sends on the one queue pair, DP_QUEUE_DATA");
     rc = rte_eth_dev_configure(e->port_id, DP_PORT_RX_QUEUES, DP_PORT_TX_QUEUES, &conf);
     if (rc != 0) {
         snprintf(err, errlen, "port %s: configure failed: %s", e->dev_name, rte_strerror(-rc));
@@ -233,8 +226,10 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
     }
     struct rte_eth_txconf txconf = info.default_txconf;
     txconf.offloads = conf.txmode.offloads;
-    if ((rc = rte_eth_rx_queue_setup(e->port_id, 0, rxd, (unsigned)socket, NULL, e->pool)) != 0 ||
-        (rc = rte_eth_tx_queue_setup(e->port_id, 0, txd, (unsigned)socket, &txconf)) != 0) {
+    if ((rc = rte_eth_rx_queue_setup(e->port_id, DP_QUEUE_DATA, rxd, (unsigned)socket, NULL,
+                                     e->pool)) != 0 ||
+        (rc = rte_eth_tx_queue_setup(e->port_id, DP_QUEUE_DATA, txd, (unsigned)socket,
+                                     &txconf)) != 0) {
         snprintf(err, errlen, "port %s: queue set-up failed: %s", e->dev_name,
                  rte_strerror(-rc));
         return -1;
@@ -275,7 +270,7 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
     snprintf(e->port_spec, sizeof(e->port_spec), "%s", p->port ? p->port : "");
     e->p.port = e->port_spec;
     e->lcore = p->poll_lcore;
-    atomic_init(&e->poll_owner, 0);
+    rte_spinlock_init(&e->poll_owner);
     e->guard_slot = dp_mapguard_slot_get();
     if (e->guard_slot < 0) {
         snprintf(err, errlen, "this process already has %d data-plane engines", DP_MAPGUARD_SLOTS);
@@ -367,7 +362,7 @@ static void port_release_now(struct dp_engine *e)
         rte_eth_dev_close(e->port_id);
         e->port_started = false;
     }
-    if (e->owns_port && e->dev_name[0] && strstr(e->p.port ? e->p.port : "", "pair=") == NULL)
+    if (e->owns_port && e->dev_name[0] && !dp_devargs_has(e->p.port ? e->p.port : "", "pair"))
         rte_vdev_uninit(e->dev_name);
 }
 
@@ -502,13 +497,14 @@ unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
         return 0;
     if (!t_lcore_tried)
         lcore_register_thread();
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&e->poll_owner, &expected, 1))
+    /* acquire here, release at the unlock: consecutive inline pollers see each other's
+     * engine state; a thread that finds it taken goes on without polling */
+    if (!rte_spinlock_trylock(&e->poll_owner))
         return 0;
     unsigned work = 0;
     for (unsigned i = 0; i < iterations; i++)
         work += dp_worker_iteration(e);
-    atomic_store_explicit(&e->poll_owner, 0, memory_order_release);
+    rte_spinlock_unlock(&e->poll_owner);
     return work;
 }
 
@@ -563,6 +559,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
     ch->e = e;
     ch->cfg = *cfg;
     ch->idx = slot;
+    rte_seqcount_init(&ch->stats_seq);
     atomic_init(&ch->rx_blocked, cfg->rx_blocked);
     atomic_init(&ch->is_up, true);
     struct chan_params p = e->p.chan;
@@ -588,7 +585,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
         .alloc = {.alloc = reasm_alloc_bigbuf, .free = reasm_free_bigbuf, .ctx = NULL},
         .ctx = ch,
     };
-    ch->c = chan_create(&p, &ops, dp_now_ns());
+    ch->c = chan_create(&p, &ops, dp_clock_ns());
     char rname[RTE_RING_NAMESIZE];
     static _Atomic unsigned ring_seq;
     snprintf(rname, sizeof(rname), "dpc%u_%u", (unsigned)getpid() % 100000,
@@ -697,16 +694,17 @@ bool dp_chan_is_up(const struct dp_chan *ch)
     return atomic_load(&ch->is_up);
 }
 
+/* Obstruction-free: retries while the poller is mid-update (an inline poller preempted
+ * there keeps the reader spinning until it runs again; rte_pause between tries). */
 void dp_chan_stats(const struct dp_chan *ch, struct chan_stats *out)
 {
+    uint32_t sn = rte_seqcount_read_begin(&ch->stats_seq);
     for (;;) {
-        uint32_t s0 = atomic_load_explicit(&ch->stats_seq, memory_order_acquire);
-        if (s0 & 1)
-            continue;
         memcpy(out, &ch->stats, sizeof(*out));
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&ch->stats_seq, memory_order_relaxed) == s0)
+        if (!rte_seqcount_read_retry(&ch->stats_seq, sn))
             return;
+        rte_pause();
+        sn = rte_seqcount_read_begin(&ch->stats_seq);
     }
 }
 
@@ -765,7 +763,8 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
                 ch->cfg.peer_ip & 255, ch->cfg.peer_port,
                 atomic_load(&ch->is_up) ? "up" : "down", (unsigned long)s.tx_msgs_acked,
                 (unsigned long)s.rx_msgs,
-                (unsigned long)(s.lane[1].retransmits + s.lane[2].retransmits),
+                (unsigned long)(s.lane[WIRE_LANE_EXPRESS].retransmits +
+                                s.lane[WIRE_LANE_NORMAL].retransmits),
                 (unsigned long)(s.srtt_ns / 1000), (unsigned long)s.inflight_frames,
                 (unsigned long)s.credit_stalls);
         fprintf(out,

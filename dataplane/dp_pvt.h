@@ -8,6 +8,8 @@
 
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_seqcount.h>
+#include <rte_spinlock.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "dataplane/dp.h"
@@ -60,8 +62,9 @@ struct dp_chan {
     _Atomic bool is_up;
     _Atomic bool retired;       /* out of the engine's array (poller) */
 
-    /* Stats snapshot for other threads (seqlock written by the poller). */
-    _Atomic uint32_t stats_seq;
+    /* Stats snapshot for other threads: one writer, the poller (dp_chan_publish_stats);
+     * readers retry while it is mid-update (dp_chan_stats). */
+    rte_seqcount_t stats_seq;
     struct chan_stats stats;
     uint64_t stats_due_ns;
     uint64_t last_hb_rx_ns;
@@ -103,7 +106,7 @@ struct dp_engine {
 
     /* Poller state. */
     int guard_slot;         /* dp_mapguard slot: "inside a port burst" (dp_mapguard.h) */
-    _Atomic int poll_owner; /* inline mode try-lock */
+    rte_spinlock_t poll_owner; /* inline mode: taken with trylock only, never waited for */
     int lcore;              /* -1 inline */
     _Atomic bool stop;
     bool launched;
@@ -135,10 +138,5 @@ void dp_telemetry_register(struct dp_engine *e);
 void dp_telemetry_unregister(struct dp_engine *e);
 /* Control thread: takes ch out of e's slot array, under the telemetry lock (dp_telemetry.c). */
 void dp_telemetry_unpublish_chan(struct dp_engine *e, struct dp_chan *ch);
-
-static inline uint64_t dp_now_ns(void)
-{
-    return dp_clock_ns();
-}
 
 #endif

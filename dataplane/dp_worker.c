@@ -21,18 +21,19 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
-/* Publish the channel's counters for other threads (seqlock), at most every ms. */
+/* Publish the channel's counters for other threads, at most every ms. The poller is the
+ * only writer (one at a time in inline mode: poll_owner), so a seqcount is enough. */
 void dp_chan_publish_stats(struct dp_chan *ch, uint64_t now)
 {
     if (now < ch->stats_due_ns)
         return;
     ch->stats_due_ns = now + DP_STATS_PERIOD_NS;
-    atomic_fetch_add_explicit(&ch->stats_seq, 1, memory_order_release);
-    atomic_thread_fence(memory_order_release);
+    rte_seqcount_write_begin(&ch->stats_seq);
     chan_get_stats(ch->c, &ch->stats);
-    atomic_fetch_add_explicit(&ch->stats_seq, 1, memory_order_release);
+    rte_seqcount_write_end(&ch->stats_seq);
 }
 
 static inline void count_drop(struct dp_engine *e, enum wire_drop d)
@@ -204,7 +205,7 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     unsigned sent = 0;
     dp_mapguard_enter(e->guard_slot);
     while (sent < n) {
-        uint16_t k = rte_eth_tx_burst(e->port_id, 0, out + sent,
+        uint16_t k = rte_eth_tx_burst(e->port_id, DP_QUEUE_DATA, out + sent,
                                       (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
         for (unsigned i = 0; i < k; i++)
             e->st.tx_bytes += out[sent + i]->pkt_len;
@@ -231,12 +232,12 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
      * under them when its peer dies (dp_mapguard.h). */
     dp_mapguard_enter(e->guard_slot);
-    unsigned nb = rte_eth_rx_burst(e->port_id, 0, pkts, DP_BURST);
+    unsigned nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts, DP_BURST);
     dp_mapguard_leave(e->guard_slot);
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long
      * as the preemption lasted: a false heartbeat timeout). */
-    uint64_t now = dp_now_ns();
+    uint64_t now = dp_clock_ns();
     if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
                  e->fault_rx.p.on_rx))
         nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/config.h"
+#include "config/cfg.h"
 
 enum { EXIT_OK = 0, EXIT_BAD_CONFIG = 1, EXIT_USAGE = 2 };
 
@@ -34,8 +34,8 @@ static void usage(FILE *f)
 
 static int run_check(int n, char **files, bool system)
 {
-    struct dd_cfg *cfgs = calloc((size_t)n, sizeof(*cfgs));
-    const struct dd_cfg **loaded = calloc((size_t)n, sizeof(*loaded));
+    struct cfg_file *cfgs = calloc((size_t)n, sizeof(*cfgs));
+    const struct cfg_file **loaded = calloc((size_t)n, sizeof(*loaded));
     if (!cfgs || !loaded) {
         fprintf(stderr, "dpdist-config: out of memory\n");
         free(cfgs);
@@ -81,7 +81,7 @@ static int run_check(int n, char **files, bool system)
 }
 
 /* Loads one file without the system checks; problems go to stderr. */
-static int load_one(const char *file, struct dd_cfg *cfg)
+static int load_one(const char *file, struct cfg_file *cfg)
 {
     struct cfg_diags d;
     cfg_diags_init(&d);
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    struct dd_cfg *cfg = malloc(sizeof(*cfg));
+    struct cfg_file *cfg = malloc(sizeof(*cfg));
     if (!cfg) {
         fprintf(stderr, "dpdist-config: out of memory\n");
         return EXIT_BAD_CONFIG;

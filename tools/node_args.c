@@ -7,7 +7,7 @@
 
 #include "common/log.h"
 #include "control/cookie.h"
-#include "runtime/config.h"
+#include "config/cfg.h"
 
 const char *node_args_usage(void)
 {
@@ -39,7 +39,7 @@ static int number(const char *flag, const char *v, unsigned long max, unsigned l
  * The node checks the whole file again (and the machine) when it starts. */
 static int node_args_from_config(struct node_args *a)
 {
-    static struct dd_cfg cfg; /* the strings below point into it */
+    static struct cfg_file cfg; /* the strings below point into it */
     struct cfg_diags d;
     cfg_diags_init(&d);
     int rc = cfg_load(a->cfg.config_file, &cfg, &d);

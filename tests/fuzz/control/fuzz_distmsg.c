@@ -6,7 +6,8 @@
  * Each packet is copied to an exact-size heap buffer so ASan catches any read past it.
  * Invariants checked beyond "no crash": the reassembler stays within its bounds (sequences
  * and bytes) and within a node-wide budget smaller than its bound, whose use always equals
- * its reservations (all given back at the end); a decoded message's spans lie inside its body
+ * its reservations (all given back at the end); a fragment header that decodes re-encodes
+ * to the same bytes (distmsg_frag_header_encode); a decoded message's spans lie inside its body
  * and are single well-formed terms; and messages the runtime could itself send round-trip:
  * re-encoding the decoded fields with the distmsg encoders and decoding again gives the same
  * fields.
@@ -148,6 +149,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *pkt = malloc(f.len);
         CHECK(pkt != NULL);
         memcpy(pkt, f.data, f.len);
+        /* A fragment header that decodes re-encodes to the same bytes. */
+        struct distmsg_hdr h;
+        if (distmsg_header_decode(pkt, f.len, &h) == DISTMSG_OK &&
+            (h.kind == DISTMSG_HDR_FRAG_START || h.kind == DISTMSG_HDR_FRAG_CONT)) {
+            uint8_t re[DISTMSG_HDR_FRAG_MAX_LEN];
+            size_t n = distmsg_frag_header_encode(re, sizeof(re), h.kind, h.seq_id, h.frag_id);
+            CHECK(n == h.len && memcmp(re, pkt, n) == 0);
+        }
         struct distmsg_body body;
         bool complete = false;
         r = distmsg_reasm_feed(&ra, pkt, f.len, &body, &complete);

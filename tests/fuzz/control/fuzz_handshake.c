@@ -105,7 +105,7 @@ static void start(struct run *r, struct setup *s)
     cfg.my_name = acceptor ? "bob@host" : "alice@host";
     cfg.expected_peer = acceptor ? NULL : "bob@host";
     cfg.my_creation = 0x01020304;
-    cfg.my_flags = DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED;
+    cfg.my_flags = DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED;
     if (s->sel & 0x20) {
         cfg.trailer = trailer;
         cfg.trailer_len = sizeof(trailer);
@@ -187,8 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct nodename nn;
         CHECK(nodename_parse(&nn, a->peer_name, strlen(a->peer_name), NODENAME_PEER) ==
               NODENAME_OK);
-        CHECK(a->flags == ((DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED) & a->peer_flags));
-        CHECK((a->peer_flags & DD_FLAGS_MANDATORY) == DD_FLAGS_MANDATORY);
+        CHECK(a->flags == ((DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED) & a->peer_flags));
+        CHECK((a->peer_flags & DISTFLAGS_MANDATORY) == DISTFLAGS_MANDATORY);
         CHECK(a->status == HS_STATUS_OK || a->status == HS_STATUS_OK_SIMULTANEOUS ||
               a->status == HS_STATUS_ALIVE);
         CHECK(a->alive_true == (a->status == HS_STATUS_ALIVE));

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the control fuzz targets (corpus/handshake, corpus/distmsg,
-corpus/hsframe).
+corpus/dpctl, corpus/hsframe).
 
 The seeds are real message shapes: handshake exchanges with valid digests for the fixed cookie
 "abc" and challenge 1234567890 that fuzz_handshake.c uses, and distribution packets built with
@@ -236,6 +236,48 @@ DISTMSG["deep_improper_reason"] = normal(
     tup(integer(26), P1, P2), nest(1000, lambda t: lst(integer(1), tail=t)))
 
 
+# --- dpdist's own messages (control/dpctl.c): terms without version byte ----------------
+
+
+def ulong(v):
+    """As libei's ei_x_encode_ulonglong: INTEGER_EXT only up to 2^27 - 1."""
+    if v < 256:
+        return bytes([97, v])
+    if v < 2**27:
+        return bytes([98]) + struct.pack(">i", v)
+    mag = v.to_bytes((v.bit_length() + 7) // 8, "little")
+    return bytes([110, len(mag), 0]) + mag
+
+
+def offer(tag, session, mac, ip, port, mtu, window, hb_ns, missed):
+    return tup(atom(tag), ulong(1), ulong(session), binary(mac), ulong(ip), ulong(port),
+               ulong(mtu), ulong(window), ulong(hb_ns), ulong(missed))
+
+
+def mesh_cells(*nodes):
+    """{dpdist_mesh, [Node]} as runtime/core/mesh.c writes it: one list cell per node."""
+    t = b"\x6a"
+    for n in reversed(nodes):
+        t = bytes([108]) + struct.pack(">I", 1) + atom(n) + t
+    return tup(atom("dpdist_mesh"), t)
+
+
+MAC = bytes([0x02, 0xdd, 0x63, 0, 0, 1])
+DPCTL = {
+    "req": offer("dpdist_upgrade_req", 0x0123456789abcdef, MAC, 0x0a630001, 4370, 1500, 256,
+                 1000000, 100),
+    "ack_limits": offer("dpdist_upgrade_ack", 1, bytes(range(0xfa, 0x100)), 0xffffffff, 65535,
+                        9600, 8192, 2**27, 2**27 - 1),
+    "nak": tup(atom("dpdist_upgrade_nak"), atom("bad_offer")),
+    "switch": tup(atom("dpdist_switch")),
+    "mesh": mesh_cells("a@h1", "bee@host.example"),
+    "mesh_beam_list": tup(atom("dpdist_mesh"), lst(atom("a@h"), atom("b@h"))),
+    "mesh_empty": tup(atom("dpdist_mesh"), b"\x6a"),
+    "trailer": b"DPDIST\x01\x01",
+    "extra": b"DPD1" + MAC + struct.pack(">IHB", 0x0a630001, 4370, 1),
+}
+
+
 def write(kind, seeds):
     d = os.path.join(HERE, "corpus", kind)
     os.makedirs(d, exist_ok=True)
@@ -266,6 +308,7 @@ HSFRAME["max_length_partial"] = struct.pack(">I", 2048) + b"N" * 100
 
 write("handshake", HANDSHAKE)
 write("distmsg", DISTMSG)
+write("dpctl", DPCTL)
 write("hsframe", HSFRAME)
 print(f"{len(HANDSHAKE)} handshake seeds, {len(DISTMSG)} distmsg seeds, "
-      f"{len(HSFRAME)} hsframe seeds")
+      f"{len(DPCTL)} dpctl seeds, {len(HSFRAME)} hsframe seeds")

@@ -259,6 +259,54 @@ TEST(DistmsgHeader, Errors)
     }
 }
 
+TEST(DistmsgHeader, FragmentHeadersEncodeAndDecodeBack)
+{
+    for (uint64_t id : {uint64_t(1), uint64_t(1) << 32, ~uint64_t(0)}) {
+        for (auto kind : {DISTMSG_HDR_FRAG_START, DISTMSG_HDR_FRAG_CONT}) {
+            uint8_t out[DISTMSG_HDR_FRAG_MAX_LEN + 1];
+            memset(out, 0xee, sizeof(out));
+            size_t n = distmsg_frag_header_encode(out, sizeof(out), kind, id * 3, id);
+            ASSERT_EQ(n, kind == DISTMSG_HDR_FRAG_START ? 19u : 18u);
+            EXPECT_EQ(out[n], 0xee) << "wrote past its length";
+            struct distmsg_hdr h;
+            ASSERT_EQ(distmsg_header_decode(out, n, &h), DISTMSG_OK) << id;
+            EXPECT_EQ(h.kind, kind);
+            EXPECT_EQ(h.seq_id, id * 3);
+            EXPECT_EQ(h.frag_id, id);
+            EXPECT_EQ(h.len, n);
+        }
+    }
+    // byte for byte what OTP's erl_ext_dist describes
+    uint8_t out[DISTMSG_HDR_FRAG_MAX_LEN];
+    ASSERT_EQ(distmsg_frag_header_encode(out, sizeof(out), DISTMSG_HDR_FRAG_START,
+                                         0x0102030405060708, 3),
+              19u);
+    EXPECT_EQ(Bytes(out, out + 19), cat({{131, 69}, be(0x0102030405060708, 8), be(3, 8), {0}}));
+    ASSERT_EQ(distmsg_frag_header_encode(out, sizeof(out), DISTMSG_HDR_FRAG_CONT, 7, 2), 18u);
+    EXPECT_EQ(Bytes(out, out + 18), cat({{131, 70}, be(7, 8), be(2, 8)}));
+    // refused, nothing written: a short buffer, fragment id 0, not a fragment kind
+    memset(out, 0xee, sizeof(out));
+    EXPECT_EQ(distmsg_frag_header_encode(out, 18, DISTMSG_HDR_FRAG_START, 1, 1), 0u);
+    EXPECT_EQ(distmsg_frag_header_encode(out, 17, DISTMSG_HDR_FRAG_CONT, 1, 1), 0u);
+    EXPECT_EQ(distmsg_frag_header_encode(out, sizeof(out), DISTMSG_HDR_FRAG_CONT, 1, 0), 0u);
+    EXPECT_EQ(distmsg_frag_header_encode(out, sizeof(out), DISTMSG_HDR_NORMAL, 1, 1), 0u);
+    EXPECT_EQ(out[0], 0xee);
+}
+
+TEST(DistmsgHeader, PlainNormalHeader)
+{
+    Bytes d = {131, 68, 0, 104, 2};
+    EXPECT_TRUE(distmsg_is_plain_normal_header(d.data(), d.size()));
+    EXPECT_TRUE(distmsg_is_plain_normal_header(d.data(), 3));
+    EXPECT_FALSE(distmsg_is_plain_normal_header(d.data(), 2));
+    Bytes cache = {131, 68, 1, 0, 0, 100};
+    EXPECT_FALSE(distmsg_is_plain_normal_header(cache.data(), cache.size()));
+    Bytes pass = {112, 131, 106};
+    EXPECT_FALSE(distmsg_is_plain_normal_header(pass.data(), pass.size()));
+    Bytes e = cat({{131, 69}, be(1, 8), be(2, 8), {0}});
+    EXPECT_FALSE(distmsg_is_plain_normal_header(e.data(), e.size()));
+}
+
 // --- reassembly ---------------------------------------------------------------------------
 
 Bytes frag_start(uint64_t seq, uint64_t id, const Bytes &body)

@@ -15,7 +15,7 @@ namespace
 
 using Bytes = std::vector<uint8_t>;
 
-const uint64_t kFlags = DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED;
+const uint64_t kFlags = DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED;
 // Without HANDSHAKE_23, and without MANDATORY_25_DIGEST, which would imply it (as in OTP).
 const uint64_t kNo23 = kFlags & ~DFLAG_HANDSHAKE_23 & ~DFLAG_MANDATORY_25_DIGEST;
 
@@ -433,7 +433,7 @@ TEST(Handshake, GoldenInitiatorNameMessage)
     a.cfg.trailer = trailer;
     a.cfg.trailer_len = 2;
     ASSERT_EQ(a.start(), HS_OK);
-    // DD_FLAGS_ADVERTISED | PUBLISHED, spelled out bit by bit in distflags.h.
+    // DISTFLAGS_ADVERTISED | PUBLISHED, spelled out bit by bit in distflags.h.
     const Bytes expected = {0x00, 0x17, 'N',  0x00, 0x00, 0x00, 0x0D, 0x07, 0xDF,
                             0x5F, 0xBD, 0x11, 0x22, 0x33, 0x44, 0x00, 0x06, 'a',
                             '@',  'h',  'o',  's',  't',  'X',  'Y'};

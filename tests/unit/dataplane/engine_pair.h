@@ -87,9 +87,9 @@ inline void on_retired(void *arg)
     static_cast<Side *>(arg)->retired = true;
 }
 
-inline dp_engine *make_engine(const std::string &pair, int side, char *err)
+// An engine on `port` (side 0 or 1 picks its name, MAC and IP).
+inline dp_engine *make_engine_on(const std::string &port, int side, char *err)
 {
-    std::string port = "net_ring0,pair=" + pair + ",side=" + std::to_string(side);
     struct dp_engine_params p = {};
     p.name = side ? "B" : "A";
     p.port = port.c_str();
@@ -114,6 +114,11 @@ inline dp_engine *make_engine(const std::string &pair, int side, char *err)
     p.tx_queue_bytes = 64u << 20;
     p.tx_ring_msgs = 4096;
     return dp_engine_create(&p, err, DP_ERR_LEN);
+}
+
+inline dp_engine *make_engine(const std::string &pair, int side, char *err)
+{
+    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side), side, err);
 }
 
 // Two engines over a fresh ring pair; the test thread is their QSBR reader and poller.

@@ -9,6 +9,8 @@
 //    retransmitted on this loss-free link, and every mbuf comes back to the mempool;
 //  - a channel that goes down with messages queued (in its send ring and in the protocol)
 //    releases their byte reservations (dp_chan_queued_bytes back to 0);
+//  - a ring pair's arguments are read as DPDK's drivers read theirs (rte_kvargs: in any order,
+//    among other keys, an empty or wrong value refused);
 //  - the map guard (dataplane/dp_mapguard.c): an munmap on EAL's interrupt thread (where
 //    net_memif unmaps its regions when the peer dies) waits while a poller is inside a burst,
 //    and goes through once it left.
@@ -157,6 +159,27 @@ bool mapped(void *addr, size_t len)
 {
     unsigned char vec[1];
     return mincore(addr, len, vec) == 0; // ENOMEM once unmapped
+}
+
+TEST(EngineRingPair, ArgumentsAreReadAsTheDriversReadTheirs)
+{
+    urcu_qsbr_register_thread();
+    std::string pair = "kva" + std::to_string(getpid() % 100000);
+    char err[DP_ERR_LEN] = "";
+    // side before pair, extra keys around them: the two ends find each other's rings
+    dp_engine *a = make_engine_on("net_ring0,side=0,mode=x,pair=" + pair, 0, err);
+    ASSERT_NE(a, nullptr) << err;
+    dp_engine *b = make_engine_on("net_ring0,pair=" + pair + ",xside=0,side=1", 1, err);
+    ASSERT_NE(b, nullptr) << err;
+    dp_engine_destroy(b);
+    dp_engine_destroy(a);
+    err[0] = '\0';
+    EXPECT_EQ(make_engine_on("net_ring0,pair=" + pair + ",side=2", 0, err), nullptr);
+    EXPECT_NE(strstr(err, "needs pair=NAME and side=0 or side=1"), nullptr) << err;
+    err[0] = '\0';
+    EXPECT_EQ(make_engine_on("net_ring0,side=1,pair=", 1, err), nullptr);
+    EXPECT_NE(strstr(err, "needs pair=NAME and side=0 or side=1"), nullptr) << err;
+    urcu_qsbr_unregister_thread();
 }
 
 TEST(MapGuard, AnUnmapOnTheInterruptThreadWaitsForTheBurstInProgress)

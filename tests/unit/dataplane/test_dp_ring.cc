@@ -407,7 +407,7 @@ TEST_F(RingPair, DisconnectThenUpgradeAgain)
     EXPECT_EQ(dd_node_carrier(a_->n, b_->name().c_str()), DD_CARRIER_DPDK);
 }
 
-// Inline polling with many threads on node A (runtime/mbox.c): the pump leads; three more
+// Inline polling with many threads on node A (runtime/core/mbox.c): the pump leads; three more
 // receivers sleep until it delivers to them; two senders hand their 256 KiB payloads to it
 // for copying. Everything arrives intact and in order, the summary counts the copies the
 // leader made, and when the pump's mailbox closes a receiver takes over the polling.

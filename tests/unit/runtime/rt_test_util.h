@@ -164,7 +164,7 @@ class RawPeer
     // alive_answer is what we say to "alive".
     bool handshake(const std::string &my_name, const std::string &peer,
                    const std::string &cookie = "rtcookie",
-                   uint64_t flags = DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED,
+                   uint64_t flags = DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED,
                    enum hs_status *status = nullptr, bool alive_answer = true);
     bool send_bytes(const Bytes &b);
     // A packet: 4-byte length + body.

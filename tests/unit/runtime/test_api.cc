@@ -1,4 +1,4 @@
-// Tests of the public API's argument checks (runtime/api.c, include/dpdist/dpdist.h): every
+// Tests of the public API's argument checks (runtime/api/api.c, include/dpdist/dpdist.h): every
 // public dd_* function called with NULL pointers, empty and oversized names, malformed pids
 // and references, unknown flags and enum values returns its documented error with a message
 // in dd_last_error(), and never crashes; a mailbox that is closing and a node that is

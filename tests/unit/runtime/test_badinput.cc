@@ -1,4 +1,4 @@
-// Bad input to a node (runtime/hsio.c, runtime/tcpc.c, runtime/dispatch.c): a raw TCP client
+// Bad input to a node (runtime/carrier_tcp/hsio.c, runtime/carrier_tcp/tcpc.c, runtime/core/dispatch.c): a raw TCP client
 // sends garbage before the handshake, stalls in it, or sends a long name to a short-name
 // node; after a real handshake (control/handshake.h as the client) it sends garbage packets,
 // truncated frames, an oversized length, unknown control messages, terms that do not
@@ -205,7 +205,7 @@ TEST_F(BadInput, LongNameToShortNameNodeIsRefused)
     // Our handshake machine refuses to send this, so the send_name is made by hand:
     // 'N' Flags:64 Creation:32 Nlen:16 Name.
     const std::string name = "evil@host.example.com";
-    const uint64_t flags = DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED;
+    const uint64_t flags = DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED;
     Bytes msg{'N'};
     for (int sh = 56; sh >= 0; sh -= 8)
         msg.push_back(uint8_t(flags >> sh));
@@ -241,7 +241,7 @@ TEST_F(BadInput, HandshakeStatuses)
     enum hs_status st = HS_STATUS_NONE;
     ASSERT_TRUE(first.connect_to(alive_));
     ASSERT_TRUE(first.handshake("twin@" + short_host(), dd_node_name(node_), "rtcookie",
-                                DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st));
+                                DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st));
     EXPECT_EQ(st, HS_STATUS_OK);
     EXPECT_TRUE(raw_echo(first, 10));
 
@@ -249,7 +249,7 @@ TEST_F(BadInput, HandshakeStatuses)
     RawPeer keep;
     ASSERT_TRUE(keep.connect_to(alive_));
     EXPECT_FALSE(keep.handshake("twin@" + short_host(), dd_node_name(node_), "rtcookie",
-                                DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st, false));
+                                DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st, false));
     EXPECT_EQ(st, HS_STATUS_ALIVE);
     EXPECT_TRUE(keep.wait_closed(2000));
     EXPECT_TRUE(raw_echo(first, 11)) << "the existing connection must stay";
@@ -259,7 +259,7 @@ TEST_F(BadInput, HandshakeStatuses)
     RawPeer second;
     ASSERT_TRUE(second.connect_to(alive_));
     ASSERT_TRUE(second.handshake("twin@" + short_host(), dd_node_name(node_), "rtcookie",
-                                 DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st, true));
+                                 DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st, true));
     EXPECT_EQ(st, HS_STATUS_ALIVE);
     EXPECT_TRUE(first.wait_closed(2000)) << "the old connection should go";
     EXPECT_TRUE(raw_echo(second, 12));
@@ -269,7 +269,7 @@ TEST_F(BadInput, HandshakeStatuses)
     RawPeer self;
     ASSERT_TRUE(self.connect_to(alive_));
     EXPECT_FALSE(self.handshake(dd_node_name(node_), dd_node_name(node_), "rtcookie",
-                                DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st));
+                                DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st));
     EXPECT_EQ(st, HS_STATUS_NOT_ALLOWED);
     EXPECT_TRUE(self.wait_closed(2000));
     EXPECT_TRUE(logs_.wait_for(

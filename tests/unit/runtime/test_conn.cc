@@ -1,4 +1,4 @@
-// Tests of connections (runtime/conn.c, runtime/hsio.c, runtime/tcpc.c, runtime/mesh.c)
+// Tests of connections (runtime/core/conn.c, runtime/carrier_tcp/hsio.c, runtime/carrier_tcp/tcpc.c, runtime/core/mesh.c)
 // between in-process nodes over loopback TCP: simultaneous connects from both sides (exactly
 // one connection survives, nothing is lost), backpressure from a receiver that stops reading
 // (DD_EWOULDBLOCK, blocking senders, nothing lost once it reads again, the connection

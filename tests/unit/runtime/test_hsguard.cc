@@ -1,4 +1,4 @@
-// Tests for runtime/hsguard.c, the handshake guard: its pure policy (delays, one attempt at a
+// Tests for runtime/carrier_tcp/hsguard.c, the handshake guard: its pure policy (delays, one attempt at a
 // time, forgetting, table and log bounds; time passed in), then a node under a cookie-guessing
 // raw peer (tests/unit/runtime/rt_test_util's RawPeer, a real handshake with a wrong cookie)
 // from 127.0.0.1 while an honest peer connects from 127.0.0.2 (any 127/8 address reaches
@@ -18,7 +18,7 @@
 
 #include "rt_test_util.h"
 extern "C" {
-#include "runtime/hsguard.h"
+#include "runtime/carrier_tcp/hsguard.h"
 }
 
 using namespace rt_test;
@@ -271,7 +271,7 @@ class HandshakeGuard : public ::testing::Test
     {
         enum hs_status st = HS_STATUS_NONE;
         bool ok = p.handshake(who + "@" + short_host(), dd_node_name(node_), "wrong",
-                              DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
+                              DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
         EXPECT_FALSE(ok);
         return st != HS_STATUS_NONE;
     }
@@ -321,7 +321,7 @@ TEST_F(HandshakeGuard, WrongCookiesFromOneAddressWaitLongerEachTime)
     enum hs_status st = HS_STATUS_NONE;
     honest_ok =
         honest_ok && honest.handshake("honest@" + short_host(), dd_node_name(node_), "rtcookie",
-                                      DD_FLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
+                                      DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED, &st);
     auto honest_done = Clock::now();
     held.join();
     EXPECT_TRUE(second_closed) << "a second attempt while one is held: closed, nothing answered";

@@ -1,4 +1,4 @@
-// Tests of connection set-up (runtime/hsio.c) between in-process nodes over real sockets:
+// Tests of connection set-up (runtime/carrier_tcp/hsio.c) between in-process nodes over real sockets:
 // dials that fail (an EPMD that refuses, one that never answers, a registered port nobody
 // listens on, a peer whose accept queue is full), nodes stopped while their dialler is
 // blocked, and — run again by netns_run.sh inside a network namespace — peers whose host

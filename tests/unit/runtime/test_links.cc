@@ -1,5 +1,5 @@
-// Tests of links, monitors and exit signals (runtime/route.c, runtime/mbox.c, the registry in
-// runtime/conn.c) through the public API: between mailboxes of one node, and between two
+// Tests of links, monitors and exit signals (runtime/core/route.c, runtime/core/mbox.c, the registry in
+// runtime/core/conn.c) through the public API: between mailboxes of one node, and between two
 // in-process nodes over the TCP carrier. Erlang's rules: exits and 'DOWN's carry the
 // reason, a dead target answers noproc, a lost connection fires noconnection, unlink is
 // acknowledged (no exit after an unlink), demonitor silences a monitor.

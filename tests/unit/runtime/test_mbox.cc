@@ -1,4 +1,4 @@
-// Tests of runtime/mbox.c through the public API, on one in-process node: local send and
+// Tests of runtime/core/mbox.c through the public API, on one in-process node: local send and
 // receive, per-sender ordering with many threads sending at once, registered names,
 // receive timeouts and polling, concurrent receivers, pid reuse, argument checks.
 #include <gtest/gtest.h>

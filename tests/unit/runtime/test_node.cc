@@ -1,4 +1,4 @@
-// Tests of node start-up (runtime/node.c): the address of the distribution listener. By
+// Tests of node start-up (runtime/core/node.c): the address of the distribution listener. By
 // default every address, IPv4 and IPv6 ("::"), or IPv4 alone on a kernel without IPv6 (here
 // a seccomp filter makes socket(AF_INET6) fail with EAFNOSUPPORT, which is what such a kernel,
 // booted with ipv6.disable=1, answers); an explicit address through the API or the config

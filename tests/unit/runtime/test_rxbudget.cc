@@ -1,4 +1,4 @@
-// Tests for runtime/rxbudget.c, the node-wide reassembly memory on the TCP carrier: peers
+// Tests for runtime/carrier_tcp/rxbudget.c, the node-wide reassembly memory on the TCP carrier: peers
 // with unfinished fragmented messages (raw peers after a real handshake: tests/unit/runtime/
 // rt_test_util's RawPeer sends the fragments by hand, and stops where it likes) and real
 // dpdist nodes in this process sending large messages at once. The node under test has a

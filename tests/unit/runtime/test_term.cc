@@ -1,11 +1,17 @@
-// Tests for runtime/term.c: dd_term_skip, the public bounded walk that applications (and
-// dpdist-echo) use on terms from peers instead of libei's recursive ei_skip_term.
+// Tests for runtime/api/term.c: dd_term_skip, the public bounded walk that applications (and
+// dpdist-echo) use on terms from peers instead of libei's recursive ei_skip_term; and for
+// runtime/core/terms.c, the constant atoms the runtime sends as exit and 'DOWN' reasons.
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <string>
 
 #include "dpdist/dpdist.h"
 #include "tests/unit/runtime/rt_test_util.h"
+
+extern "C" {
+#include "runtime/core/terms.h"
+}
 
 namespace
 {
@@ -58,6 +64,26 @@ TEST(Term, RefusesWhatDoesNotFitAndLeavesIdx)
     EXPECT_EQ(dd_term_skip(nullptr, t.size(), &idx), DD_EBADTERM);
     EXPECT_EQ(dd_term_skip((const char *)t.data(), t.size(), nullptr), DD_EBADTERM);
     EXPECT_EQ(dd_term_skip((const char *)t.data(), size_t(INT_MAX) + 1, &idx), DD_EBADTERM);
+}
+
+// Each constant is exactly what ei encodes for that atom, with its version byte.
+TEST(Terms, ConstantAtomsAreWhatEiEncodes)
+{
+    struct {
+        const uint8_t *bytes;
+        size_t len;
+        const char *atom;
+    } atoms[] = {{term_noconnection, term_noconnection_len, "noconnection"},
+                 {term_noproc, term_noproc_len, "noproc"},
+                 {term_normal, term_normal_len, "normal"},
+                 {term_shutdown, term_shutdown_len, "shutdown"}};
+    for (const auto &a : atoms) {
+        ei_x_buff x;
+        ASSERT_EQ(ei_x_new_with_version(&x), 0);
+        ASSERT_EQ(ei_x_encode_atom(&x, a.atom), 0);
+        EXPECT_EQ(Bytes(a.bytes, a.bytes + a.len), Bytes(x.buff, x.buff + x.index)) << a.atom;
+        ei_x_free(&x);
+    }
 }
 
 } // namespace

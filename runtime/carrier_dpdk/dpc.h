@@ -1,0 +1,113 @@
+/* The DPDK carrier's own header (runtime/carrier_dpdk/): its per-node state and what its
+ * files share. Not for the node core (runtime/core/carrier.h is the interface). */
+#ifndef DPDIST_RUNTIME_CARRIER_DPDK_DPC_H
+#define DPDIST_RUNTIME_CARRIER_DPDK_DPC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/cfg.h"
+#include "control/distmsg.h"
+#include "control/dpctl.h"
+#include "dataplane/chan.h"
+#include "runtime/core/carrier.h"
+#include "runtime/core/conn.h"
+#include "runtime/core/node.h"
+
+struct dp_chan;
+struct dp_engine;
+struct dpc_copy_job;
+
+/* The DPDK carrier's part of a connection (c->dp; conn_init .. conn_fini, only on a node
+ * with a data plane). */
+struct dpc_conn {
+    struct dp_chan *_Atomic send_chan; /* the channel's handle for senders; lives as long as c */
+    struct distmsg_ctl *ctl;           /* decode scratch of the poller's deliveries */
+    _Atomic bool peer_switched;        /* the peer's {dpdist_switch} was read from TCP */
+    _Atomic int down;                  /* set by the poller: the channel went down (reason + 1) */
+    /* Control thread. */
+    struct dp_chan *chan;   /* the data-plane channel once upgraded (until conn_close) */
+    uint64_t local_session; /* our rx session id for the upgrade */
+    bool peer_has_dp;       /* from the peer's handshake trailer */
+};
+
+/* A node's data plane (n->dp; NULL without one). Set up by node_start, gone at node_stop;
+ * the engine's own threads and callbacks see it through n. */
+struct dpc_node {
+    struct dp_engine *engine;
+    struct cfg_file cfg;
+    bool inline_poll;      /* no poller thread: application threads poll (dpc_inline.c) */
+    uint64_t busy_poll_ns; /* [eal] busy_poll_us (0: always spin) */
+    uint64_t idle_sleep_ns;
+    _Atomic bool events; /* the poller has something for the control thread (channels down) */
+
+    /* Inline polling (dpc_inline.c): the one receiver that polls the port while it waits
+     * (its mailbox's address, low bit set for an express mailbox; 0: none) and when it last
+     * did. The others sleep on their mailboxes until the leader delivers to them. */
+    _Atomic uintptr_t inline_leader;
+    _Atomic uintptr_t inline_waiting; /* the leader while it waits in dd_recv, else 0 */
+    _Atomic uint64_t inline_lease_ns; /* when a leader last took over or left dd_recv */
+    /* Copies of large payloads handed to the leader (dpc_copy.c), in order. copy_lock is a
+     * leaf, held for one chunk's memcpy at most. */
+    pthread_mutex_t copy_lock;
+    struct dpc_copy_job *copy_head, *copy_tail;
+    _Atomic bool copy_pending;
+    /* Counters for dd_dataplane_summary. */
+    _Atomic uint64_t inline_takeovers;   /* leadership changes */
+    _Atomic uint64_t copies_by_leader;   /* payloads the leader copied for a sender */
+    _Atomic uint64_t copies_taken_back;  /* ... that their sender finished itself */
+    _Atomic uint64_t copies_self_polled; /* large copies by a sender polling between chunks */
+};
+
+/* ---- the carrier (dpc.c) -------------------------------------------------------------- */
+
+extern const struct rt_transport dpc_transport;
+extern const struct rt_carrier_ops dpc_carrier;
+/* The channel callbacks, on the poller: a delivered message (into the core's dispatch), the
+ * channel went down (noted for the control thread). ctx: the connection. */
+void dpc_on_deliver(void *ctx, const chan_delivery *m);
+void dpc_on_down(void *ctx, enum chan_down_reason why);
+
+/* ---- start, stop, advertising (dpc_start.c) ------------------------------------------- */
+
+int dpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, char *err, size_t errlen);
+void dpc_node_stop(struct dd_node *n);
+uint8_t dpc_trailer_caps(struct dd_node *n);
+size_t dpc_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap);
+void dpc_peer_trailer(struct conn *c, const struct dpctl_trailer *t);
+void dpc_peer_epmd_extra(struct conn *c, const uint8_t *extra, size_t len);
+
+/* ---- the upgrade (dpc_upgrade.c) ------------------------------------------------------- */
+
+/* c is up: the initiator of a connection between two dpdist nodes offers the upgrade. */
+void dpc_conn_up(struct conn *c);
+/* An upgrade message from the peer (the transport's peer_msg). */
+void dpc_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
+
+/* ---- polling (dpc_inline.c) ----------------------------------------------------------- */
+
+/* Waiting, copying and closing when application threads poll (n->poller). */
+extern const struct rt_poller_ops dpc_inline_poller;
+/* A bounded turn of the poll loop (iterations) if no other thread polls; the work done. An
+ * RCU read section is taken (dpc_poll) or held by the caller (dpc_poll_locked). */
+unsigned dpc_poll(struct dd_node *n, unsigned iterations);
+unsigned dpc_poll_locked(struct dd_node *n, unsigned iterations);
+/* Another thread is polling the port right now (the inline leader, and not this thread
+ * between two of its dd_recv calls). */
+bool dpc_inline_leader_polling(struct dd_node *n);
+/* The current leader is waiting in dd_recv or left it less than the lease ago. */
+bool dpc_inline_lease_fresh(struct dd_node *n);
+/* How long a sender waits for the leader's copy before it looks at the lease again. */
+#define DPC_INLINE_LEASE_NS 200000u
+
+/* ---- payload copies by the leader (dpc_copy.c) ----------------------------------------- */
+
+/* The copy_payload hook: see dpc_copy.c. */
+void dpc_copy_payload(struct dd_mbox *from, uint8_t *dst, const uint8_t *src, size_t len);
+/* The leader's share between two polls: one chunk of the oldest job; 1 when it copied. */
+unsigned dpc_copy_step(struct dd_node *n);
+
+#endif

@@ -1,0 +1,454 @@
+/* The TCP carrier: distribution traffic on the connection's socket after the handshake
+ * (4-byte length framing, ticks as empty packets), as OTP's inet_tcp_dist does it.
+ *
+ * Sending (any thread): under tx_lock, a message goes straight to the socket when nothing is
+ * queued, else to the queue that the control thread drains on EPOLLOUT; a large one toward
+ * a peer that takes fragments goes in fragments, other messages between them (below). The
+ * queue (txq.h) is bounded by tx_queue_limit bytes per class (txq_bytes_for): a message is
+ * accepted while its class is below the limit, like BEAM's dist buffer busy limit; beyond
+ * it a sender waits or gets DD_EWOULDBLOCK.
+ * While the connection is pending, messages queue up and go out once it is up.
+ *
+ * Receiving (control thread): read, split into packets, reassemble fragments, dispatch.
+ * Delivered bytes not yet freed by the application count against rx_unconsumed_limit; above
+ * it the socket is not read, so a stuck receiver pushes back on the sender through TCP.
+ * Fragmented messages and long packets draw from the node's reassembly memory; when it is
+ * full, the socket is not read either, until there is room (runtime/carrier_tcp/rxbudget.h).
+ *
+ * Ticks: every tick interval, a connection that sent nothing gets a tick; a connection that
+ * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "control/distmsg.h"
+#include "runtime/core/conn.h"
+#include "runtime/core/dispatch.h"
+#include "runtime/core/node.h"
+#include "runtime/core/rcu.h"
+#include "runtime/carrier_tcp/hsio.h"
+#include "runtime/carrier_tcp/rxbudget.h"
+#include "runtime/carrier_tcp/tcpc.h"
+
+#define TCPC_READ_CHUNK (256 * 1024)
+#define TCPC_WRITE_IOV  64
+
+/* Epoll mask for the socket from its wants (tx_lock held). */
+static void sock_update_events(struct conn *c)
+{
+    struct hsio_sock *s = c->tcp->sock;
+    if (!s || s->fd < 0)
+        return;
+    uint32_t ev = EPOLLRDHUP;
+    if (!atomic_load(&c->tcp->rx_paused) && !c->tcp->rxb_waiting)
+        ev |= EPOLLIN;
+    if (s->want_out)
+        ev |= EPOLLOUT;
+    ctl_mod_fd(c->node, s->fd, ev, &s->item);
+}
+
+void tcpc_update_events(struct conn *c)
+{
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    sock_update_events(c);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+}
+
+/* Whether b goes to c's peer in fragments (txq.h): the peer takes them and b is large. */
+static bool fragmentable(const struct conn *c, const struct obuf *b)
+{
+    return (c->flags & DFLAG_FRAGMENTS) && txq_fragmentable(b);
+}
+
+/* Queues b from byte off (tx_lock held); in fragments when the peer takes them and b is
+ * large (then off must be 0). Out of memory the message is lost as on a broken link. */
+static void enqueue_locked(struct conn *c, struct obuf *b, size_t off, bool barrier)
+{
+    bool frag = off == 0 && !barrier && fragmentable(c, b);
+    (void)txq_push(&c->tcp->txq, b, off, barrier, frag);
+}
+
+/* Writes as much of the queue as the socket takes (tx_lock held). Returns -1 on a socket
+ * error (the caller brings the connection down). */
+static int flush_locked(struct conn *c)
+{
+    struct tcpc_conn *t = c->tcp;
+    struct hsio_sock *s = t->sock;
+    if (!s || s->fd < 0 || !s->up)
+        return 0;
+    while (!txq_empty(&t->txq)) {
+        struct iovec iov[TCPC_WRITE_IOV];
+        int n = txq_gather(&t->txq, iov, TCPC_WRITE_IOV);
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return -1;
+        }
+        atomic_store_explicit(&t->last_tx_ms, clock_now_ms(), memory_order_relaxed);
+        txq_advance(&t->txq, (size_t)w);
+    }
+    bool want = !txq_empty(&t->txq);
+    if (want != s->want_out) {
+        s->want_out = want;
+        sock_update_events(c);
+    }
+    if (txq_bytes_for(&t->txq, false) < c->node->tcp->tx_queue_limit)
+        pthread_cond_broadcast(&t->tx_room); /* each waiter checks its own budget */
+    return 0;
+}
+
+static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
+{
+    struct tcpc_conn *t = c->tcp;
+    size_t limit = c->node->tcp->tx_queue_limit;
+    pthread_mutex_lock(&t->tx_lock);
+    if (atomic_load(&c->carrier) != &rt_tcp_carrier && b != c->node->tcp->tick) {
+        /* Switched to another carrier while we were on our way: follow it, so nothing of
+         * ours goes on TCP after the switch marker. Ticks stay: TCP remains the control
+         * channel, and the peer's net_ticktime watches it. */
+        pthread_mutex_unlock(&t->tx_lock);
+        return conn_send(c, b, nonblock);
+    }
+    bool frag = fragmentable(c, b);
+    if (ctl_is_control_thread(c->node)) {
+        /* The control thread never waits for room: it is the thread that makes room. What
+         * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
+         * pings), so it may go past the limit, up to twice it; beyond that the peer does
+         * not read what it asked for and is cut off. (Counted as for any sender: a large
+         * message on its way in fragments is not the peer failing to read.) */
+        if (atomic_load(&c->state) != CONN_DOWN && txq_bytes_for(&t->txq, frag) >= 2 * limit) {
+            size_t queued = t->txq.bytes;
+            pthread_mutex_unlock(&t->tx_lock);
+            DLOG_WARN(c->node->log_name,
+                      "closing connection to %s: it does not read the answers to its own "
+                      "requests (%zu bytes queued)",
+                      c->peer, queued);
+            conn_down(c, DD_EIO, "send queue overflow");
+            return DD_ENOCONN;
+        }
+    } else {
+        while (atomic_load(&c->state) != CONN_DOWN && txq_bytes_for(&t->txq, frag) >= limit) {
+            if (nonblock) {
+                pthread_mutex_unlock(&t->tx_lock);
+                return lasterr_set(DD_EWOULDBLOCK, "send queue to %s is full (%zu bytes)",
+                                   c->peer, t->txq.bytes);
+            }
+            pthread_cond_wait(&t->tx_room, &t->tx_lock);
+        }
+    }
+    if (atomic_load(&c->state) == CONN_DOWN) {
+        pthread_mutex_unlock(&t->tx_lock);
+        return DD_ENOCONN;
+    }
+    size_t off = 0;
+    struct hsio_sock *s = t->sock;
+    bool up = atomic_load(&c->state) == CONN_UP && s && s->up && s->fd >= 0;
+    if (up && frag) {
+        /* Fragments: queued, and written from here as far as the socket takes them (a
+         * write error shows on the socket, where the control thread handles it). */
+        enqueue_locked(c, b, 0, false);
+        (void)flush_locked(c);
+        pthread_mutex_unlock(&t->tx_lock);
+        return DD_OK;
+    }
+    if (txq_empty(&t->txq) && up) {
+        /* Nothing queued: straight to the socket, no thread hand-off. */
+        ssize_t w = send(s->fd, b->bytes, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) {
+            off = (size_t)w;
+            atomic_store_explicit(&t->last_tx_ms, clock_now_ms(), memory_order_relaxed);
+        }
+    }
+    if (off < b->len) {
+        enqueue_locked(c, b, off, false);
+        if (atomic_load(&c->state) == CONN_UP && s && s->up && !s->want_out) {
+            s->want_out = true;
+            sock_update_events(c);
+        }
+    }
+    pthread_mutex_unlock(&t->tx_lock);
+    return DD_OK;
+}
+
+void tcpc_send_and_switch(struct conn *c, struct obuf *marker,
+                          const struct rt_carrier_ops *next)
+{
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    struct hsio_sock *s = c->tcp->sock;
+    size_t off = 0;
+    if (txq_empty(&c->tcp->txq) && s && s->up && s->fd >= 0) {
+        ssize_t w = send(s->fd, marker->bytes, marker->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0)
+            off = (size_t)w;
+    }
+    if (off < marker->len) {
+        enqueue_locked(c, marker, off, true);
+        if (s && s->up && !s->want_out) {
+            s->want_out = true;
+            sock_update_events(c);
+        }
+    }
+    atomic_store(&c->carrier, next);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+}
+
+static void tcpc_peer_stats(struct conn *c, struct dd_peer_stats *out)
+{
+    out->max_heartbeat_gap_ns = atomic_exchange(&c->tcp->max_tick_gap_ns, 0);
+    out->max_rx_gap_ns = atomic_exchange(&c->tcp->max_rx_gap_ns, 0);
+}
+
+const struct rt_carrier_ops rt_tcp_carrier = {
+    .name = "tcp",
+    .kind = DD_CARRIER_TCP,
+    .send = tcpc_send,
+    .peer_stats = tcpc_peer_stats,
+    .switch_to = tcpc_send_and_switch,
+};
+
+void tcpc_kick(struct conn *c)
+{
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    if (flush_locked(c) < 0) {
+        pthread_mutex_unlock(&c->tcp->tx_lock);
+        conn_down(c, DD_EIO, "write error");
+        return;
+    }
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+}
+
+void tcpc_on_writable(struct conn *c)
+{
+    tcpc_kick(c);
+}
+
+void tcpc_drop_queue(struct conn *c)
+{
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    txq_drop_all(&c->tcp->txq);
+    pthread_cond_broadcast(&c->tcp->tx_room); /* blocked senders find the connection down */
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+}
+
+bool tcpc_busy(struct conn *c)
+{
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    bool busy = !txq_empty(&c->tcp->txq) && atomic_load(&c->state) == CONN_UP;
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+    return busy;
+}
+
+void tcpc_consumed(struct conn *c, size_t bytes)
+{
+    int64_t left = atomic_fetch_sub(&c->tcp->unconsumed, (int64_t)bytes) - (int64_t)bytes;
+    if (atomic_load(&c->tcp->rx_paused) && left < (int64_t)c->node->tcp->rx_unconsumed_limit / 2)
+        tcpc_resume_rx(c);
+}
+
+void tcpc_close(struct conn *c)
+{
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    struct hsio_sock *s = c->tcp->sock;
+    c->tcp->sock = NULL;
+    if (s)
+        s->owner = NULL;
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+    if (s)
+        hsio_sock_free(c->node, s);
+}
+
+/* Resumes reading a paused socket (control thread work item). */
+static void resume_rx_work(struct dd_node *n, void *arg)
+{
+    struct conn *c = arg;
+    (void)n;
+    if (atomic_exchange(&c->tcp->rx_paused, false)) {
+        pthread_mutex_lock(&c->tcp->tx_lock);
+        sock_update_events(c);
+        pthread_mutex_unlock(&c->tcp->tx_lock);
+        tcpc_on_readable(c);
+    }
+    conn_unref(c);
+}
+
+void tcpc_resume_rx(struct conn *c)
+{
+    conn_ref(c);
+    ctl_post(c->node, resume_rx_work, c);
+}
+
+/* Handles the complete packets at the front of the receive buffer. */
+static int process_packets(struct conn *c, struct hsio_sock *s)
+{
+    struct dd_node *n = c->node;
+    size_t pos = 0;
+    int rc = 0;
+    bool gave = false; /* reassembly memory given back */
+    while (pos < s->rx_len && atomic_load(&c->state) != CONN_DOWN && !c->tcp->rxb_waiting) {
+        struct distmsg_frame f;
+        enum distmsg_result r = distmsg_frame_next(s->rx + pos, s->rx_len - pos, n->max_msg, &f);
+        if (r == DISTMSG_E_NEED_MORE) {
+            /* A long packet reserves its length in the node's reassembly memory before its
+             * bytes pile up in the receive buffer. */
+            size_t plen = s->rx_len - pos >= DISTMSG_LEN_BYTES ? be32_get(s->rx + pos) : 0;
+            if (!c->tcp->rxb_pkt && DISTMSG_LEN_BYTES + plen > RXB_FREE_PACKET_BYTES &&
+                !rxb_take_packet(c, plen))
+                rc = rxb_wait(c, "a long packet");
+            break;
+        }
+        if (r != DISTMSG_OK) {
+            DLOG_WARN(n->log_name, "closing connection to %s: %s", c->peer, distmsg_strerror(r));
+            rc = -1;
+            break;
+        }
+        pos += f.total;
+        atomic_store_explicit(&c->tcp->last_rx_ms, clock_now_ms(), memory_order_relaxed);
+        uint64_t now = clock_now_ns();
+        if (c->tcp->last_pkt_ns && now - c->tcp->last_pkt_ns > atomic_load(&c->tcp->max_rx_gap_ns))
+            atomic_store(&c->tcp->max_rx_gap_ns, now - c->tcp->last_pkt_ns);
+        c->tcp->last_pkt_ns = now;
+        if (f.len == 0) { /* tick: track the largest gap between them */
+            if (c->tcp->last_tick_ns && now - c->tcp->last_tick_ns > atomic_load(&c->tcp->max_tick_gap_ns))
+                atomic_store(&c->tcp->max_tick_gap_ns, now - c->tcp->last_tick_ns);
+            c->tcp->last_tick_ns = now;
+            continue;
+        }
+        struct distmsg_body body;
+        bool complete;
+        r = distmsg_reasm_feed(&c->tcp->reasm, f.data, f.len, &body, &complete);
+        if (r == DISTMSG_E_REASM_SHARED) {
+            /* No room in the node's reassembly memory for the message this fragment starts:
+             * the packet stays unread until there is (rxbudget.c). */
+            pos -= f.total;
+            rc = rxb_wait(c, "a fragmented message");
+            break;
+        }
+        if (c->tcp->rxb_pkt) { /* the long packet it reserved for has been read */
+            rxb_give_packet(c);
+            gave = true;
+        }
+        if (r != DISTMSG_OK) {
+            DLOG_WARN(n->log_name, "closing connection to %s: bad packet: %s", c->peer,
+                      distmsg_strerror(r));
+            rc = -1;
+            break;
+        }
+        if (complete) {
+            struct dispatch_src src = {
+                .ctl = c->tcp->rx_ctl,
+                .acct = body.len,
+                .consumed_fn = tcpc_consumed,
+            };
+            atomic_fetch_add(&c->tcp->unconsumed, (int64_t)body.len);
+            dispatch_body(c, &body, &src);
+            size_t held = c->tcp->reasm.shared_bytes;
+            distmsg_reasm_release(&c->tcp->reasm); /* dispatch copied what it keeps */
+            gave |= c->tcp->reasm.shared_bytes < held;
+        }
+        if (atomic_load(&c->tcp->unconsumed) > (int64_t)n->tcp->rx_unconsumed_limit) {
+            atomic_store(&c->tcp->rx_paused, true);
+            pthread_mutex_lock(&c->tcp->tx_lock);
+            sock_update_events(c);
+            pthread_mutex_unlock(&c->tcp->tx_lock);
+            break;
+        }
+    }
+    if (pos) {
+        memmove(s->rx, s->rx + pos, s->rx_len - pos);
+        s->rx_len -= pos;
+    }
+    if (gave)
+        rxb_resume(n); /* connections waiting for reassembly memory may go on */
+    return rc;
+}
+
+void tcpc_on_readable(struct conn *c)
+{
+    struct hsio_sock *s = c->tcp->sock;
+    struct dd_node *n = c->node;
+    if (!s || s->fd < 0 || c->tcp->rxb_waiting) /* waiting: rxb_resume reads it again */
+        return;
+    /* Packets left from before a pause first. */
+    if (s->rx_len && process_packets(c, s) < 0) {
+        conn_down(c, DD_EIO, "protocol error");
+        return;
+    }
+    for (int rounds = 0; rounds < 16 && !atomic_load(&c->tcp->rx_paused) && !c->tcp->rxb_waiting; rounds++) {
+        size_t need = s->rx_len + TCPC_READ_CHUNK;
+        if (need > s->rx_cap) {
+            size_t cap = s->rx_cap ? s->rx_cap : TCPC_READ_CHUNK;
+            while (cap < need)
+                cap *= 2;
+            uint8_t *p = realloc(s->rx, cap);
+            if (!p) {
+                conn_down(c, DD_ENOMEM, "out of memory for the receive buffer");
+                return;
+            }
+            s->rx = p;
+            s->rx_cap = cap;
+        }
+        ssize_t r = recv(s->fd, s->rx + s->rx_len, s->rx_cap - s->rx_len, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            conn_down(c, DD_ENOCONN, r == 0 ? "connection closed by peer" : strerror(errno));
+            return;
+        }
+        s->rx_len += (size_t)r;
+        if (process_packets(c, s) < 0) {
+            conn_down(c, DD_EIO, "protocol error");
+            return;
+        }
+        /* Keep the buffer from staying huge after one large message. */
+        if (s->rx_len == 0 && s->rx_cap > 4 * TCPC_READ_CHUNK) {
+            free(s->rx);
+            s->rx = NULL;
+            s->rx_cap = 0;
+        }
+        if ((size_t)r < TCPC_READ_CHUNK)
+            break;
+    }
+    (void)n;
+}
+
+void tcpc_tick(struct conn *c, uint64_t now)
+{
+    struct dd_node *n = c->node;
+    if (atomic_load(&c->tcp->rx_paused) || c->tcp->rxb_waiting) {
+        /* We stopped reading (our application is behind, or the node's reassembly memory is
+         * full), not the peer sending: its data is waiting in the socket. Silence from a
+         * paused socket proves nothing. */
+        atomic_store_explicit(&c->tcp->last_rx_ms, now, memory_order_relaxed);
+    }
+    uint64_t last_rx = atomic_load_explicit(&c->tcp->last_rx_ms, memory_order_relaxed);
+    if (now > last_rx + n->ticktime_ms) {
+        DLOG_WARN(n->log_name, "node %s not responding: no data for %u ms (net_ticktime)",
+                  c->peer, n->ticktime_ms);
+        conn_down(c, DD_ETIMEDOUT, "net_tick_timeout");
+        return;
+    }
+    uint64_t last_tx = atomic_load_explicit(&c->tcp->last_tx_ms, memory_order_relaxed);
+    if (now >= last_tx + n->tick_interval_ms) {
+        /* An empty packet. With data queued the peer sees bytes arrive anyway, and OTP does
+         * not tick then either. */
+        pthread_mutex_lock(&c->tcp->tx_lock);
+        bool idle = txq_empty(&c->tcp->txq);
+        pthread_mutex_unlock(&c->tcp->tx_lock);
+        if (idle)
+            tcpc_send(c, n->tcp->tick, true);
+    }
+}

@@ -1,0 +1,77 @@
+#!/bin/bash
+# layering: the #include graph follows the dependency direction of docs/architecture.md.
+# Starts nothing: greps every #include of the source folders against the rule table below and
+# fails with the offending lines. One rule per line, fields separated by ';':
+#   FOLDER ; FORBIDDEN (ERE on the included path) ; EXCEPT (ERE, or -) ; why
+# A folder that holds no source file is a failure (a rule about nothing proves nothing).
+source "$(dirname "$0")/../lib/common.sh"
+dd_test_init layering
+cd "$DPDIST_SRC" || exit 1
+
+RULES=$(cat <<'TABLE'
+common     ; ^(control|dataplane|runtime|config|tools|perf|tests)/ ; - ; common/ is the bottom: it includes only itself
+control    ; ^(dataplane|runtime|config|tools|perf|tests)/ ; - ; control/ never includes the data plane, the runtime or tools
+dataplane  ; ^(control|runtime|config|tools|perf|tests)/ ; - ; dataplane/ never includes control/, the runtime or tools
+config     ; ^(control|dataplane|runtime|tools|perf|tests)/ ; ^dataplane/dp_(limits|devargs)\.h$ ; config/ needs no library but common/ (of the data plane: two header-only files)
+runtime    ; ^(tools|perf|tests)/ ; - ; libraries never include tools, benchmarks or tests
+runtime/core ; ^(config|runtime/api)/|^dataplane/ ; ^dataplane/dp_msg\.h$ ; the node core needs neither the config nor the data plane (but dp_msg.h: obuf's zero-copy hand-off)
+runtime/carrier_tcp ; ^(config|dataplane|runtime/api)/ ; - ; the TCP carrier needs neither the config nor the data plane
+runtime/carrier_dpdk ; ^runtime/api/ ; - ; the DPDK carrier does not include the API room
+TABLE
+)
+
+# The #include lines of the C sources under $1: "file:line:text".
+includes_of() {
+  grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' "$1" \
+    --include='*.c' --include='*.h' --include='*.cc' 2>/dev/null
+}
+
+# The lines of includes_of whose included path (without quotes or brackets) matches the ERE
+# $1 and not the ERE $2 ('-': no exception).
+includes_matching() {
+  awk -v want="$1" -v except="$2" '{
+    p = $0; sub(/^[^:]*:[0-9]+:[ \t]*#[ \t]*include[ \t]*["<]/, "", p); sub(/[">].*$/, "", p)
+    if (p ~ want && (except == "-" || p !~ except)) print
+  }'
+}
+
+# $1 without leading and trailing blanks.
+trim() {
+  local s=$1
+  s=${s#"${s%%[![:space:]]*}"}
+  printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
+
+while IFS=';' read -r dir forbid except why; do
+  dir=$(trim "$dir"); forbid=$(trim "$forbid"); except=$(trim "$except"); why=$(trim "$why")
+  [ -n "$dir" ] || continue
+  if [ -z "$(find "$dir" -name '*.[ch]' -print -quit 2>/dev/null)" ]; then
+    dd_fail "$dir: $why (no source file in $dir)"
+    continue
+  fi
+  bad=$(includes_of "$dir" | includes_matching "$forbid" "$except")
+  if [ -z "$bad" ]; then
+    dd_pass "$dir: $why"
+  else
+    dd_fail "$dir: $why"
+    printf '%s\n' "$bad" | sed 's/^/#   /' | head -n 20
+  fi
+done <<<"$RULES"
+
+# The public headers compile for a program that has only them and ei: nothing but standard C
+# headers, <ei.h> and each other.
+PUB_OK='^(dpdist/[a-z_]+\.h|ei\.h|(assert|errno|inttypes|limits|stdarg|stdbool|stddef|stdint|stdio|stdlib|string|time)\.h)$'
+pub_files=$(find include/dpdist -name '*.h' | sort)
+if [ -z "$pub_files" ]; then
+  dd_fail "include/dpdist: public headers include only std headers, <ei.h> and dpdist/ (no header)"
+else
+  bad=$(includes_of include/dpdist | includes_matching '.' "$PUB_OK")
+  if [ -z "$bad" ]; then
+    dd_pass "include/dpdist: public headers include only std headers, <ei.h> and dpdist/"
+  else
+    dd_fail "include/dpdist: public headers include only std headers, <ei.h> and dpdist/"
+    printf '%s\n' "$bad" | sed 's/^/#   /'
+  fi
+fi
+
+dd_done
