@@ -15,6 +15,10 @@
  *                 alive -> WAIT_ALIVE_REPLY --"true"--> queue N -> (as above)
  *              WAIT_COMPLEMENT --c--> WAIT_REPLY --r, digest ok--> queue a -> DONE
  *
+ * Transcript: queue_msg appends what it queues, hs_feed what it hands to dispatch, so the
+ * record is in the order this machine saw the messages; the handshake being lock-step (a side
+ * sends only in answer to what it received), that is the wire order at both ends.
+ *
  * Invariants: hs_feed consumes whole messages only and nothing after the message that ends
  * the handshake; a failed or finished object never changes again; nothing is read beyond a
  * message's declared length, and no declared length above HS_MSG_MAX is waited for. Refusals
@@ -88,6 +92,17 @@ static enum hs_step fail(struct hs *hs, enum hs_error e)
     return HS_FAILED;
 }
 
+/* Append one framed message (2-byte length included) to the transcript. */
+static void transcript_add(struct hs *hs, const uint8_t *framed, size_t len)
+{
+    if (hs->transcript_overflow || len > sizeof(hs->transcript) - hs->transcript_len) {
+        hs->transcript_overflow = true;
+        return;
+    }
+    memcpy(hs->transcript + hs->transcript_len, framed, len);
+    hs->transcript_len += len;
+}
+
 /* Queue one message: 2-byte length, then up to three parts (NULL/0 for none). */
 static bool queue_msg(struct hs *hs, const void *a, size_t a_len, const void *b, size_t b_len,
                       const void *c, size_t c_len)
@@ -108,6 +123,7 @@ static bool queue_msg(struct hs *hs, const void *a, size_t a_len, const void *b,
         memcpy(p + a_len, b, b_len);
     if (c_len)
         memcpy(p + a_len + b_len, c, c_len);
+    transcript_add(hs, p - 2, 2 + body);
     hs->out_len += 2 + body;
     return true;
 }
@@ -516,6 +532,7 @@ enum hs_step hs_feed(struct hs *hs, const uint8_t *data, size_t len, size_t *con
         if (len - off - 2 < mlen)
             break;
         const uint8_t *m = data + off + 2;
+        transcript_add(hs, data + off, 2 + mlen);
         off += 2 + mlen;
         step = dispatch(hs, m, mlen);
     }
@@ -548,4 +565,14 @@ enum hs_error hs_last_error(const struct hs *hs)
 const struct hs_result *hs_result(const struct hs *hs)
 {
     return &hs->res;
+}
+
+size_t hs_transcript(const struct hs *hs, const uint8_t **ptr)
+{
+    if (hs->transcript_overflow) {
+        *ptr = NULL;
+        return 0;
+    }
+    *ptr = hs->transcript;
+    return hs->transcript_len;
 }

@@ -30,6 +30,9 @@
  *   message; initiator: "false") output is still pending: send it before switching framing or
  *   closing.
  *
+ * The machine keeps the transcript of the messages (hs_transcript) in a fixed array: no
+ * allocation, no hashing here.
+ *
  * Policy stays with the caller through callbacks: which cookie for which peer, the challenge
  * (random in production, fixed in tests), what status to answer (simultaneous connect, node
  * already up), and what to answer to "alive".
@@ -61,6 +64,10 @@ extern "C" {
 #define HS_DIGEST_LEN 16
 /* The version the old 'n' send_name must carry. */
 #define HS_OLD_NAME_VERSION 5
+/* Messages one handshake can see, both directions: at most 4 received (acceptor: n, "true",
+ * c, r) and 3 sent (status, N, a); every one at most 2 + HS_MSG_MAX bytes. */
+#define HS_TRANSCRIPT_MSGS 7
+#define HS_TRANSCRIPT_MAX  (HS_TRANSCRIPT_MSGS * HS_RX_MAX)
 
 #define HS_ERRORS(X)                                                                               \
     X(HS_OK, "ok")                                                                                 \
@@ -169,7 +176,7 @@ struct hs_result {
     bool peer_used_old_name; /* acceptor: the peer sent 'n' + 'c' (OTP 23/24) */
 };
 
-/* One handshake. Caller-allocated (it is about 9 KB, no pointers to free); all fields are
+/* One handshake. Caller-allocated (it is about 23 KB, no pointers to free); all fields are
  * private to handshake.c: use the functions below. */
 struct hs {
     struct hs_config cfg; /* the strings, trailer and callbacks must outlive the handshake */
@@ -180,8 +187,11 @@ struct hs {
     uint32_t my_challenge;
     uint8_t expected_ack[HS_DIGEST_LEN]; /* initiator */
     struct hs_result res;
+    size_t transcript_len;
+    bool transcript_overflow; /* cannot happen within the bounds above; kept as a guard */
     size_t out_head, out_len;
     uint8_t out[HS_OUT_CAP];
+    uint8_t transcript[HS_TRANSCRIPT_MAX];
 };
 
 /* Start a handshake. The initiator queues its send_name at once. Returns HS_OK, or
@@ -208,6 +218,17 @@ enum hs_error hs_last_error(const struct hs *hs);
 
 /* Results so far (see struct hs_result); owned by hs. */
 const struct hs_result *hs_result(const struct hs *hs);
+
+/* The handshake transcript: every handshake message this machine sent or received, each as
+ * on the wire (2-byte big-endian length, then the body), in wire order, both directions
+ * interleaved. The handshake is lock-step, so on HS_DONE both ends hold the same bytes (what
+ * the data-plane key schedule hashes: control/keysched.h, docs/security.md); the old 'n' and
+ * its 'c', the alive/"true" exchange and the trailers are included as sent. Bytes after the
+ * message that ended the handshake are not (they belong to the connected phase). Sets *ptr
+ * and returns the length; *ptr is owned by hs, valid until the next call that takes a
+ * non-const hs. Returns 0 (and *ptr NULL) if the transcript did not fit, which the bounds of
+ * HS_TRANSCRIPT_MAX exclude. */
+size_t hs_transcript(const struct hs *hs, const uint8_t **ptr);
 
 #ifdef __cplusplus
 }

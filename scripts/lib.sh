@@ -10,11 +10,14 @@ DPDIST_ERLANG_APPS=(
   erts:erlang-base kernel:erlang-base stdlib:erlang-base
   compiler:erlang-base     # erlc (dd_interop.erl, dd_bench.erl)
   erl_interface:erlang-dev # libei, ei.h (meson.build)
+  eunit:erlang-eunit       # the EUnit tests of beam/ (suite beam)
+  crypto:erlang-crypto     # beam/: the handshake transcript's SHA-256 (later HKDF, X25519)
 )
 
 DPDIST_DEBIAN_PACKAGES=(
   build-essential pkg-config meson ninja-build
   libdpdk-dev dpdk dpdk-dev liburcu-dev libgtest-dev libssl-dev
+  libipsec-mb-dev          # frame authentication's fast backend (dataplane/fauth_imb.c)
   $(printf '%s\n' "${DPDIST_ERLANG_APPS[@]#*:}" | sort -u)
   clang libclang-rt-14-dev
   iproute2 procps util-linux hostname

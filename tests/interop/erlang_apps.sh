@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # erlang-apps: every Erlang module that the project's Erlang code calls is installed by the
 # project's own install steps. Starts: one short erl (Debian's) that says where each module
-# lives. Reads the Erlang code of the tests, the benchmarks and the demo (the .erl files and
-# the -eval strings of the scripts) for remote calls `module:function(`, and checks each
-# module belongs to an application of scripts/lib.sh's DPDIST_ERLANG_APPS (so that a fresh
-# machine gets its Debian package), and that erl finds every application of that list.
+# lives. Reads the Erlang code of the tests, the benchmarks, the demo and the BEAM application
+# (the .erl files, the -eval strings of the scripts and of beam/'s meson files) for remote
+# calls `module:function(`, and checks each module belongs to an application of
+# scripts/lib.sh's DPDIST_ERLANG_APPS (so that a fresh machine gets its Debian package), and
+# that erl finds every application of that list.
 # A module of an unlisted application (crypto: erlang-crypto) fails here, on any machine,
 # instead of only on a machine that lacks the package.
 source "$DPDIST_SRC/tests/lib/common.sh"
@@ -14,10 +15,11 @@ cd "$DPDIST_SRC" || exit 1
 
 sources=()
 for f in tests/interop/*.erl perf/*.erl scripts/demo tests/*/*.sh tests/lib/*.sh perf/run \
-  perf/benchlib/*.py; do
+  perf/benchlib/*.py beam/src/*.erl beam/test/*.erl beam/meson.build beam/*/meson.build; do
   [ "$f" = tests/interop/erlang_apps.sh ] || sources+=("$f")
 done
-own=$(for f in tests/interop/*.erl perf/*.erl; do basename "$f" .erl; done)
+own=$(for f in tests/interop/*.erl perf/*.erl beam/src/*.erl beam/test/*.erl; do
+  basename "$f" .erl; done)
 grep -ohE "\b[a-z][a-z0-9_]*:[a-z_][A-Za-z0-9_]*\(" "${sources[@]}" | cut -d: -f1 | sort -u |
   grep -vxF -f <(echo "$own") >"$DD_TMP/modules"
 dd_check "the Erlang code calls modules ($(wc -l <"$DD_TMP/modules") found)" \

@@ -34,11 +34,12 @@ dd_test_init() {
 dd_cleanup() {
   local rc=$?
   for pid in "${DD_PIDS[@]}"; do
+    dd_is_ours "$pid" || continue
     kill -CONT "$pid" 2>/dev/null
     kill -TERM "$pid" 2>/dev/null
   done
   sleep 0.2
-  for pid in "${DD_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  for pid in "${DD_PIDS[@]}"; do dd_is_ours "$pid" && kill -KILL "$pid" 2>/dev/null; done
   for cmd in "${DD_CLEANUP[@]}"; do eval "$cmd" 2>/dev/null; done
   if [ "${DD_KEEP_TMP:-0}" = 1 ] || [ $DD_FAILS -gt 0 ]; then
     echo "# test files kept in $DD_TMP"
@@ -49,7 +50,17 @@ dd_cleanup() {
   exit $rc
 }
 
-dd_track() { DD_PIDS+=("$1"); }
+# dd_track PID: the test's exit stops PID. Its start time is kept with it: PIDs wrap around
+# within seconds on a busy machine, and a PID whose process ended long ago may belong to
+# another test's (or another user's) process by then; dd_is_ours says whether it still is ours.
+declare -A DD_PID_START=()
+dd_pid_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+dd_track() { DD_PIDS+=("$1"); DD_PID_START[$1]=$(dd_pid_start "$1"); }
+dd_is_ours() {
+  local now
+  now=$(dd_pid_start "$1") || return 1
+  [ -n "$now" ] && [ "$now" = "${DD_PID_START[$1]:-}" ]
+}
 dd_on_exit() { DD_CLEANUP+=("$1"); }
 
 # A TCP port nobody listens on now (v4 and v6), from a range away from ephemeral ports.

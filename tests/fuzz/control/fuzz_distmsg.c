@@ -20,14 +20,9 @@
 #include "common/budget.h"
 #include "control/distmsg.h"
 #include "control/etf.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
 
 #define MAX_PACKET 4096
 #define MAX_SEQS   4

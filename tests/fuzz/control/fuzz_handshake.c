@@ -9,7 +9,8 @@
  * and once a byte at a time (accumulating, as the runtime does), and both runs must agree on
  * the outcome, the error, the output and the results; hs_feed only consumes whole frames;
  * output is always well-framed; a finished machine consumes nothing more; on HS_DONE the
- * results are coherent (valid peer name, negotiated = ours & theirs, required flags present).
+ * results are coherent (valid peer name, negotiated = ours & theirs, required flags present);
+ * the transcript never overflows its fixed array and is the same both ways.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,14 +18,9 @@
 #include <string.h>
 
 #include "control/handshake.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
 
 struct setup {
     uint8_t sel;
@@ -175,6 +171,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(whole.out_len == bytewise.out_len && memcmp(whole.out, bytewise.out, whole.out_len) == 0);
     CHECK(whole_frames(whole.out, whole.out_len));
     CHECK((whole.step == HS_FAILED) == (hs_last_error(&whole.hs) != HS_OK));
+
+    const uint8_t *ta, *tb;
+    size_t tla = hs_transcript(&whole.hs, &ta), tlb = hs_transcript(&bytewise.hs, &tb);
+    CHECK(ta != NULL && tb != NULL && tla == tlb && memcmp(ta, tb, tla) == 0);
+    CHECK(whole_frames(ta, tla) && tla <= HS_TRANSCRIPT_MAX);
 
     const struct hs_result *a = hs_result(&whole.hs), *b = hs_result(&bytewise.hs);
     CHECK(strcmp(a->peer_name, b->peer_name) == 0);

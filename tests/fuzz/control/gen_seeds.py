@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the control fuzz targets (corpus/handshake, corpus/distmsg,
-corpus/dpctl).
+corpus/dpctl, corpus/hsframe).
 
 The seeds are real message shapes: handshake exchanges with valid digests for the fixed cookie
 "abc" and challenge 1234567890 that fuzz_handshake.c uses, and distribution packets built with
@@ -286,7 +286,29 @@ def write(kind, seeds):
             f.write(data)
 
 
+# --- hsframe: the acceptor exchanges as a TLS peer sends them (4-byte lengths) ---------------
+
+
+def reframe4(stream):
+    """2-byte-framed messages -> 4-byte-framed; a trailing partial message is kept as is."""
+    out, off = b"", 0
+    while len(stream) - off >= 2:
+        n = struct.unpack(">H", stream[off:off + 2])[0]
+        if len(stream) - off - 2 < n:
+            break
+        out += struct.pack(">I", n) + stream[off + 2:off + 2 + n]
+        off += 2 + n
+    return out + stream[off:]
+
+
+HSFRAME = {name: reframe4(seed[1:]) for name, seed in HANDSHAKE.items()
+           if seed[0] == ACC and name != "acc_oversize"}
+HSFRAME["oversize_length"] = struct.pack(">I", 2049) + b"N" * 16
+HSFRAME["max_length_partial"] = struct.pack(">I", 2048) + b"N" * 100
+
 write("handshake", HANDSHAKE)
 write("distmsg", DISTMSG)
 write("dpctl", DPCTL)
-print(f"{len(HANDSHAKE)} handshake seeds, {len(DISTMSG)} distmsg seeds, {len(DPCTL)} dpctl seeds")
+write("hsframe", HSFRAME)
+print(f"{len(HANDSHAKE)} handshake seeds, {len(DISTMSG)} distmsg seeds, "
+      f"{len(DPCTL)} dpctl seeds, {len(HSFRAME)} hsframe seeds")

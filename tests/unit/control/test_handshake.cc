@@ -2,6 +2,7 @@
 // role against hand-built messages for the malformed and refused cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -155,9 +156,11 @@ struct Endpoint {
 };
 
 // Shuttle bytes between the two until neither makes progress. byte_at_a_time delivers one
-// byte per hs_feed call. mutate_to_a may alter bytes on their way to A.
+// byte per hs_feed call. mutate_to_a may alter bytes on their way to A. wire, if given,
+// receives every byte exchanged in wire order (the handshake is lock-step: in a round at most
+// one side has something to say).
 void run(Endpoint &a, Endpoint &b, bool byte_at_a_time = false,
-         void (*mutate_to_a)(Bytes &) = nullptr)
+         void (*mutate_to_a)(Bytes &) = nullptr, Bytes *wire = nullptr)
 {
     for (int round = 0; round < 20; round++) {
         Bytes ab = a.take_output();
@@ -166,6 +169,11 @@ void run(Endpoint &a, Endpoint &b, bool byte_at_a_time = false,
             mutate_to_a(ba);
         if (ab.empty() && ba.empty())
             return;
+        if (wire != nullptr) {
+            EXPECT_TRUE(ab.empty() || ba.empty()) << "both sides spoke in round " << round;
+            wire->insert(wire->end(), ab.begin(), ab.end());
+            wire->insert(wire->end(), ba.begin(), ba.end());
+        }
         if (byte_at_a_time) {
             for (uint8_t c : ab)
                 b.deliver(Bytes{c});
@@ -833,6 +841,147 @@ TEST(HandshakeOutput, PartialConsumption)
     EXPECT_EQ(Bytes(p, p + m), Bytes(all.begin() + 3, all.end()));
     hs_output_consumed(&a.hs, 1000); // clamps
     EXPECT_EQ(hs_output(&a.hs, &p), 0u);
+}
+
+// --- the transcript (hs_transcript) -------------------------------------------------------
+
+Bytes transcript(const Endpoint &e)
+{
+    const uint8_t *p = nullptr;
+    size_t n = hs_transcript(&e.hs, &p);
+    return n ? Bytes(p, p + n) : Bytes();
+}
+
+// The message tags of a transcript, in order ("Ns" + "Nra" ...), checking its framing.
+std::string tags_of(const Bytes &t)
+{
+    std::string tags;
+    size_t off = 0;
+    while (off < t.size()) {
+        EXPECT_GE(t.size() - off, 3u);
+        size_t len = (size_t)t[off] << 8 | t[off + 1];
+        EXPECT_LE(off + 2 + len, t.size());
+        tags += (char)t[off + 2];
+        off += 2 + len;
+    }
+    return tags;
+}
+
+// Both ends of a real pair hold the same transcript, and it is exactly the bytes that crossed
+// the wire: for every status path that completes, with trailers on both sides, whole and byte
+// by byte.
+TEST(HandshakeTranscript, BothEndsEqualTheWire)
+{
+    struct Case {
+        const char *name;
+        enum hs_status admit;
+        bool trailers, bytewise;
+        const char *tags;
+    } cases[] = {
+        {"ok", HS_STATUS_OK, false, false, "NsNra"},
+        {"ok_simultaneous", HS_STATUS_OK_SIMULTANEOUS, false, false, "NsNra"},
+        {"alive/true", HS_STATUS_ALIVE, false, false, "NssNra"},
+        {"trailers", HS_STATUS_OK, true, false, "NsNra"},
+        {"alive/true, trailers, byte at a time", HS_STATUS_ALIVE, true, true, "NssNra"},
+    };
+    const uint8_t ta[] = {'D', 'P', 'D', 'I', 'S', 'T', 2, 1, 0, 3, 0xa, 0xb, 0xc};
+    Bytes tb(HS_TRAILER_MAX, 0x5b);
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.name);
+        Pair p;
+        p.b.admit_status = c.admit;
+        p.a.alive_answer = true;
+        if (c.trailers) {
+            p.a.cfg.trailer = ta;
+            p.a.cfg.trailer_len = sizeof(ta);
+            p.b.cfg.trailer = tb.data();
+            p.b.cfg.trailer_len = tb.size();
+        }
+        p.start();
+        Bytes wire;
+        run(p.a, p.b, c.bytewise, nullptr, &wire);
+        expect_done(p);
+        Bytes t = transcript(p.a);
+        EXPECT_EQ(t, transcript(p.b));
+        EXPECT_EQ(t, wire);
+        EXPECT_EQ(tags_of(t), c.tags);
+        if (c.trailers) {
+            EXPECT_NE(std::search(t.begin(), t.end(), ta, ta + sizeof(ta)), t.end());
+            EXPECT_NE(std::search(t.begin(), t.end(), tb.begin(), tb.end()), t.end());
+        }
+    }
+}
+
+// Transcripts differ when anything differs: another challenge, another trailer byte.
+TEST(HandshakeTranscript, DependsOnEveryMessage)
+{
+    Pair p1, p2, p3;
+    p2.b.challenge ^= 1;
+    const uint8_t t1[] = {1, 2, 3}, t3[] = {1, 2, 4};
+    p1.a.cfg.trailer = p2.a.cfg.trailer = t1;
+    p3.a.cfg.trailer = t3;
+    p1.a.cfg.trailer_len = p2.a.cfg.trailer_len = p3.a.cfg.trailer_len = 3;
+    for (Pair *p : {&p1, &p2, &p3}) {
+        p->start();
+        run(p->a, p->b);
+        expect_done(*p);
+    }
+    EXPECT_NE(transcript(p1.a), transcript(p2.a));
+    EXPECT_NE(transcript(p1.a), transcript(p3.a));
+}
+
+// An OTP 23/24 initiator without epmd: 'n', then 'c' before 'r'. The acceptor's transcript
+// is the exchange as it crossed the wire.
+TEST(HandshakeTranscript, OldNameAndComplement)
+{
+    AcceptorCase c;
+    c.b.cookie = "abc";
+    Bytes wire, m;
+    m = Msg().u8('n').u16(5).u32(kFlags & 0xffffffff).str("a@host").frame();
+    wire.insert(wire.end(), m.begin(), m.end());
+    ASSERT_EQ(c.b.deliver(m), HS_CONTINUE);
+    m = c.b.take_output(); // status "ok" and the challenge
+    wire.insert(wire.end(), m.begin(), m.end());
+    m = Msg().u8('c').u32(kFlags >> 32).u32(0xC0FFEE).frame();
+    wire.insert(wire.end(), m.begin(), m.end());
+    ASSERT_EQ(c.b.deliver(m), HS_CONTINUE);
+    uint8_t digest[16];
+    ASSERT_EQ(cookie_digest("abc", 77, digest), COOKIE_OK);
+    m = Msg().u8('r').u32(5).raw(Bytes(digest, digest + 16)).frame();
+    wire.insert(wire.end(), m.begin(), m.end());
+    // Connected-phase bytes after the last message are not part of the transcript.
+    Bytes with_tick = m;
+    with_tick.insert(with_tick.end(), {0, 0, 0, 0});
+    ASSERT_EQ(c.b.deliver(with_tick), HS_DONE);
+    m = c.b.take_output(); // the ack
+    wire.insert(wire.end(), m.begin(), m.end());
+    EXPECT_EQ(transcript(c.b), wire);
+    EXPECT_EQ(tags_of(transcript(c.b)), "nsNcra");
+}
+
+// A long handshake with a message at the size limit is recorded whole: an 'N' of HS_MSG_MAX
+// bytes, the alive/"true" exchange, the challenge, the reply and the ack.
+TEST(HandshakeTranscript, MessageAtTheSizeLimitRecorded)
+{
+    AcceptorCase c;
+    c.b.cookie = "abc";
+    c.b.admit_status = HS_STATUS_ALIVE;
+    Bytes big = c.name_msg(kFlags, "a@host", Bytes(HS_MSG_MAX - 15 - 6, 0x77));
+    ASSERT_EQ(big.size(), (size_t)HS_RX_MAX);
+    size_t total = big.size();
+    ASSERT_EQ(c.b.deliver(big), HS_CONTINUE);
+    total += c.b.take_output().size();
+    Bytes yes = Msg().str("strue").frame();
+    ASSERT_EQ(c.b.deliver(yes), HS_CONTINUE);
+    total += yes.size() + c.b.take_output().size();
+    uint8_t digest[16];
+    ASSERT_EQ(cookie_digest("abc", 77, digest), COOKIE_OK);
+    Bytes r = Msg().u8('r').u32(5).raw(Bytes(digest, digest + 16)).frame();
+    ASSERT_EQ(c.b.deliver(r), HS_DONE);
+    total += r.size() + c.b.take_output().size();
+    EXPECT_EQ(transcript(c.b).size(), total);
+    EXPECT_EQ(tags_of(transcript(c.b)), "NssNra");
+    EXPECT_LE(total, (size_t)HS_TRANSCRIPT_MAX);
 }
 
 } // namespace
