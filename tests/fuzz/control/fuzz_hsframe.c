@@ -71,7 +71,7 @@ static void start(struct run *r)
     cfg.role = HS_ACCEPTOR;
     cfg.my_name = "bob@host";
     cfg.my_creation = 7;
-    cfg.my_flags = DD_FLAGS_ADVERTISED;
+    cfg.my_flags = DISTFLAGS_ADVERTISED;
     cfg.cb = &callbacks;
     memset(r, 0, offsetof(struct run, rx));
     r->have = r->offset = r->out_len = 0;
