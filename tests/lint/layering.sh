@@ -17,6 +17,7 @@ runtime    ; ^(tools|perf|tests)/ ; - ; libraries never include tools, benchmark
 runtime/core ; ^(config|runtime/api)/|^dataplane/ ; ^dataplane/dp_msg\.h$ ; the node core needs neither the config nor the data plane (but dp_msg.h: obuf's zero-copy hand-off)
 runtime/carrier_tcp ; ^(config|dataplane|runtime/api)/ ; - ; the TCP carrier needs neither the config nor the data plane
 runtime/carrier_dpdk ; ^runtime/api/ ; - ; the DPDK carrier does not include the API room
+agent      ; ^(runtime|tools|perf|tests)/ ; - ; the agent is not a node: it never includes the runtime, tools, benchmarks or tests
 TABLE
 )
 
