@@ -42,6 +42,16 @@
 extern "C" {
 #endif
 
+/* Exported from libdpdist.so: the library is compiled with -fvisibility=hidden. DD_EXPORT
+ * marks each function; the pragma makes every declaration of this header default-visible
+ * too, so a function added here without the mark is still exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DD_EXPORT __attribute__((visibility("default")))
+#pragma GCC visibility push(default)
+#else
+#define DD_EXPORT
+#endif
+
 /* ---- status codes ------------------------------------------------------------------ */
 
 #define DD_STATUS_CODES(X)                                                                         \
@@ -289,6 +299,10 @@ bool dd_ref_eq(const dd_ref *a, const dd_ref *b);
  * deeply nested term (a 10^6-deep list is 6 MB) overflows the stack; this walk is iterative
  * and bounded by len. Thread-safe, no allocation. */
 int dd_term_skip(const char *term, size_t len, int *idx);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
