@@ -4,8 +4,8 @@
 # root: dpdist-epmd, dpdist-echo, and examples/dd_echo_example built there with
 # `pkg-config --cflags --libs dpdist` alone (PKG_CONFIG_PATH pointing into the root).
 # Checks:
-#  1. the library, its soname link, the static library, the headers and both .pc files are
-#     installed; the shared library's soname is libdpdist.so.0;
+#  1. the library, its soname link, the static library, the headers (not the test-only
+#     dd_testing.h) and both .pc files are installed; the soname is libdpdist.so.0;
 #  2. it exports the public API and nothing else: every defined dynamic symbol is a dd_*
 #     function of version DPDIST_0, except munmap (dataplane/dp_mapguard.c), which must be
 #     there and unversioned (runtime/api/libdpdist.map says why);
@@ -44,6 +44,8 @@ for h in dpdist.h version.h; do
 done
 dd_check "the test-only header dd_testing.h is not installed" \
   test -z "$(find "$ROOT" -name dd_testing.h)"
+dd_check "  ... nor does an installed header declare its dd_dataplane_fault" \
+  test -z "$(grep -l dd_dataplane_fault "$INC"/*.h)"
 readelf -d "$LIBDIR/libdpdist.so" >"$DD_TMP/dynamic" 2>&1
 dd_check_grep "soname libdpdist.so.0" 'SONAME.*\[libdpdist\.so\.0\]' "$DD_TMP/dynamic"
 BIN=$(dirname "$(find "$ROOT" -name dpdist-echo -type f | head -n 1)")
@@ -61,6 +63,8 @@ dd_check "it exports dd_* functions ($(grep -c '^dd_' "$DD_TMP/exports"))" \
   test "$(grep -c '^dd_.*@@DPDIST_0$' "$DD_TMP/exports")" -ge 30
 grep -vE '^dd_[a-z0-9_]+@@DPDIST_0$|^DPDIST_0$|^munmap$' "$DD_TMP/exports" >"$DD_TMP/extra" || true
 dd_check_no_grep "and nothing else but munmap" . "$DD_TMP/extra"
+dd_check_no_grep "the test machinery (dd_dataplane_fault) is not exported" \
+  '^dd_dataplane_fault' "$DD_TMP/exports"
 dd_check_grep "munmap is exported unversioned (it interposes libc's for every library)" \
   '^munmap$' "$DD_TMP/exports"
 
