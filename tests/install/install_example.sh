@@ -6,7 +6,8 @@
 # Checks:
 #  1. the library, its soname link, the static library, the headers (not the test-only
 #     dd_testing.h) and both .pc files are installed; the soname is libdpdist.so.0;
-#  2. it exports the public API and nothing else: every defined dynamic symbol is a dd_*
+#  2. it exports the public API and nothing else: every function the installed headers
+#     declare is exported, and every defined dynamic symbol is a dd_*
 #     function of version DPDIST_0, except munmap (dataplane/dp_mapguard.c), which must be
 #     there and unversioned (runtime/api/libdpdist.map says why);
 #  3. `pkg-config --cflags dpdist` carries no DPDK compile flags (-march, rte_config.h);
@@ -63,6 +64,16 @@ dd_check "it exports dd_* functions ($(grep -c '^dd_' "$DD_TMP/exports"))" \
   test "$(grep -c '^dd_.*@@DPDIST_0$' "$DD_TMP/exports")" -ge 30
 grep -vE '^dd_[a-z0-9_]+@@DPDIST_0$|^DPDIST_0$|^munmap$' "$DD_TMP/exports" >"$DD_TMP/extra" || true
 dd_check_no_grep "and nothing else but munmap" . "$DD_TMP/extra"
+# every function the installed headers declare (comments stripped by the preprocessor) is
+# exported: a declaration without DD_EXPORT outside dpdist.h's visibility region would not be
+for h in "$INC"/*.h; do
+  cc -E -P -I "$(dirname "$INC")" -I "$(PKG_CONFIG_PATH="$PCDIR" pkg-config --variable=eidir dpdist)/include" \
+    "$h" 2>/dev/null
+done | grep -oE '\bdd_[a-z0-9_]+[[:space:]]*\(' | tr -d ' (' | sort -u >"$DD_TMP/declared"
+sed 's/@.*//' "$DD_TMP/exports" | sort -u >"$DD_TMP/exported"
+comm -23 "$DD_TMP/declared" "$DD_TMP/exported" >"$DD_TMP/unexported"
+dd_check "the installed headers declare functions ($(wc -l <"$DD_TMP/declared"))" test -s "$DD_TMP/declared"
+dd_check_no_grep "  ... and every one is exported" . "$DD_TMP/unexported"
 dd_check_no_grep "the test machinery (dd_dataplane_fault) is not exported" \
   '^dd_dataplane_fault' "$DD_TMP/exports"
 dd_check_grep "munmap is exported unversioned (it interposes libc's for every library)" \
