@@ -7,7 +7,14 @@
  *
  * Threads: any. budget_take is a compare-and-swap loop (lock-free: a failed CAS means another
  * thread's take or give succeeded); budget_give one atomic subtraction; no syscall, so the
- * data plane's fast path may call them. Fields are plain integers accessed only through the
+ * data plane's fast path may call them.
+ *
+ * Memory ordering and progress (liburcu's style; docs/architecture.md, "Lock-free
+ * constructs"): budget_take loads `used` relaxed and CASes it acq_rel (relaxed on failure):
+ * lock-free; budget_give is fetch_sub acq_rel: wait-free; budget_used loads acquire. The
+ * ordering only orders the counter itself: the budget publishes no data (the bytes' owner
+ * hands its buffer over by other means). high_water is a relaxed CAS maximum and refusals a
+ * relaxed counter: both approximate while takers race, exact when quiet. Fields are plain integers accessed only through the
  * __atomic builtins, so the header also serves C++ tests. `cap` is set by budget_init before
  * the budget is shared and never changes.
  */

@@ -6,6 +6,20 @@
  * peer table (receive demux) and in the engine's array (what the poller transmits for).
  * dp_chan_close asks the poller to send CLOSE; once it has, the control thread unpublishes
  * the channel and frees it with call_rcu, after every poller has passed a quiescent state.
+ *
+ * The send byte budget (dp_chan_send; fields in dp_pvt.h), in liburcu's style of statement
+ * (docs/architecture.md, "Lock-free constructs"):
+ *   - senders (any thread, any number): load(acked_bytes) first, then load(submitted_bytes),
+ *     then CAS(submitted_bytes, sub, sub + len), all seq_cst (stronger than needed), looping
+ *     while the CAS fails. Lock-free, not wait-free: a failed CAS means another sender's
+ *     reservation (or a give-back) succeeded. The message is then published through the
+ *     channel's MP-RTS rte_ring (lock-free producers, one consumer: the poller); a full ring
+ *     gives the reservation back (fetch_sub) and -EAGAIN.
+ *   - acked_bytes has one writer, the poller (dp_worker.c: store release), and only grows.
+ *     Read before submitted_bytes, it never exceeds it, so sub - acked cannot wrap; a stale
+ *     value only refuses early (a spurious -EAGAIN), never admits more than the bound plus
+ *     one message (a message larger than the bound goes alone, when nothing is pending).
+ *   Invariant: one writer of acked_bytes.
  */
 #include <errno.h>
 #include <stdatomic.h>

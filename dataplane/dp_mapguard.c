@@ -163,8 +163,11 @@ static int next_munmap(void *addr, size_t len)
     return rc == 0 ? 0 : -1; /* syscall() set errno */
 }
 
-/* The process's munmap (see the top of this file). */
-int munmap(void *addr, size_t len)
+/* The process's munmap (see the top of this file). Default visibility: the project compiles
+ * with -fvisibility=hidden, and a hidden definition would neither be exported by an executable
+ * nor by libdpdist.so (whose version script leaves it unversioned, so that the references of
+ * other libraries, bound to munmap@GLIBC_2.2.5, accept it: see runtime/api/libdpdist.map). */
+__attribute__((visibility("default"))) int munmap(void *addr, size_t len)
 {
     if (rte_thread_is_intr())
         wait_for_pollers();

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
+#include "runtime/api/dd_testing.h"
 #include "runtime/core/conn.h"
 #include "runtime/carrier_dpdk/dpc.h"
 #include "runtime/carrier_tcp/tcpc.h"
@@ -46,6 +47,11 @@ const char *dd_strerror(int status)
 const char *dd_last_error(void)
 {
     return lasterr_get();
+}
+
+const char *dd_version(void)
+{
+    return DPDIST_VERSION_STRING;
 }
 
 /* ---- argument checks ---------------------------------------------------------------- */

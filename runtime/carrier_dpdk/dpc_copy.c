@@ -10,7 +10,8 @@
  *   it is done. When no other thread polls (senders that never wait in dd_recv), the sender
  *   copies itself in DPC_SELF_COPY_CHUNK pieces and polls between them.
  *
- * Invariants and progress
+ * Invariants and progress (docs/architecture.md "Conventions": not lock-free, blocking but
+ * bounded; copy_lock is a leaf taken under recv_lock and poll_owner by the leader)
  *   - a job lives on its sender's stack from queueing until the sender returns; the leader
  *     touches it only under copy_lock, and the sender takes copy_lock once more before it
  *     returns, so the leader's last touch (its unlock after setting `finished`) is over;

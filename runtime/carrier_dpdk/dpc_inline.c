@@ -15,7 +15,8 @@
  *   themselves). Sleeping waiters check again every INLINE_FOLLOWER_NAP_NS; the control
  *   thread polls a few times per heartbeat interval whatever happens.
  *
- * Invariants and progress (liburcu's style of statement)
+ * Invariants and progress (liburcu's style of statement; docs/architecture.md "Conventions"
+ * has them with the lock order: recv_lock -> poll_owner (try) -> ... -> copy_lock)
  *   - leadership (inline_leader, CAS) is advisory: it says who spends time polling; what
  *     keeps two threads out of the engine at once is the engine's poll_owner try-lock
  *     (dp_engine_poll: acquire/release), so two threads that briefly both believe they lead

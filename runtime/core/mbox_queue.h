@@ -10,7 +10,8 @@
  *   store; the consumer needs no atomic read-modify-write except to re-insert the stub.
  *   A receiver with nothing to read sleeps on a futex word that producers bump.
  *
- * Memory ordering and progress (liburcu's style of statement)
+ * Memory ordering and progress (liburcu's style of statement; the same statements, with the
+ * other lock-free constructs and the lock order, are in docs/architecture.md "Conventions")
  *   - mbox_queue_push (any thread, any number at once): store(node->next, NULL, relaxed);
  *     prev = exchange(tail, node, acq_rel); store(prev->next, node, release). Wait-free:
  *     two atomic operations, no loop. The release store publishes the node's contents to

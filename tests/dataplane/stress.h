@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "dpdist/dpdist.h"
+#include "runtime/api/dd_testing.h"
 
 #define STRESS_MAGIC       0x44445354u /* "DDST" */
 #define STRESS_HDR_LEN     32u

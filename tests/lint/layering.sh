@@ -75,4 +75,19 @@ else
   fi
 fi
 
+# The examples are programs of the installed API: <dpdist/...>, <ei.h> and system headers
+# (no folder of this tree but dpdist/).
+EX_OK='^(dpdist/[a-z_]+\.h|[a-z_0-9]+\.h|(sys|arpa|netinet)/[a-z_]+\.h)$'
+if [ -z "$(find examples -name '*.c' -print -quit 2>/dev/null)" ]; then
+  dd_fail "examples: include only the public API, <ei.h> and system headers (no source file)"
+else
+  bad=$(includes_of examples | includes_matching '.' "$EX_OK")
+  if [ -z "$bad" ]; then
+    dd_pass "examples: include only the public API, <ei.h> and system headers"
+  else
+    dd_fail "examples: include only the public API, <ei.h> and system headers"
+    printf '%s\n' "$bad" | sed 's/^/#   /'
+  fi
+fi
+
 dd_done

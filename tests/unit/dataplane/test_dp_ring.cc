@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "dpdist/dpdist.h"
+#include "runtime/api/dd_testing.h"
 #include "tests/unit/runtime/rt_test_util.h" // the process's EPMD, wait_until
 
 namespace

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "rt_test_util.h"
+#include "runtime/api/dd_testing.h"
 
 using namespace rt_test;
 
