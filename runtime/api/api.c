@@ -588,18 +588,12 @@ bool dd_pid_eq(const dd_pid *a, const dd_pid *b)
 {
     if (need_pid(a, "a") || need_pid(b, "b"))
         return false;
-    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
-           strcmp(a->node, b->node) == 0;
+    return node_pid_eq(a, b);
 }
 
 bool dd_ref_eq(const dd_ref *a, const dd_ref *b)
 {
     if (need_ref(a, "a") || need_ref(b, "b"))
         return false;
-    if (a->len != b->len || a->creation != b->creation || strcmp(a->node, b->node) != 0)
-        return false;
-    for (int i = 0; i < a->len && i < 5; i++)
-        if (a->n[i] != b->n[i])
-            return false;
-    return true;
+    return node_ref_eq(a, b);
 }

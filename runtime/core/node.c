@@ -45,6 +45,22 @@ bool node_pid_is_local(const struct dd_node *n, const dd_pid *p)
     return p->creation == n->creation && strcmp(p->node, n->name) == 0;
 }
 
+bool node_pid_eq(const dd_pid *a, const dd_pid *b)
+{
+    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
+           strcmp(a->node, b->node) == 0;
+}
+
+bool node_ref_eq(const dd_ref *a, const dd_ref *b)
+{
+    if (a->len != b->len || a->creation != b->creation || strcmp(a->node, b->node) != 0)
+        return false;
+    for (int i = 0; i < a->len && i < 5; i++)
+        if (a->n[i] != b->n[i])
+            return false;
+    return true;
+}
+
 void node_make_ref(struct dd_node *n, dd_ref *out)
 {
     uint64_t v = atomic_fetch_add(&n->ref_counter, 1);

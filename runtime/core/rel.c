@@ -89,9 +89,9 @@ struct rel *rel_find(struct dd_mbox *mb, enum rel_kind kind, const dd_pid *pid, 
     for (struct rel *r = mb->rels; r; r = r->mb_next) {
         if (r->kind != kind)
             continue;
-        if (ref && !dd_ref_eq(&r->ref, ref))
+        if (ref && !node_ref_eq(&r->ref, ref))
             continue;
-        if (pid && !dd_pid_eq(&r->remote, pid))
+        if (pid && !node_pid_eq(&r->remote, pid))
             continue;
         return r;
     }
