@@ -236,8 +236,6 @@ int main(int argc, char **argv)
     int prc = node_args_parse(argc, argv, &a);
     bool extra = prc == 0 && a.rest_argc != 0;
     free(a.rest_argv); /* echo takes no arguments of its own */
-    if (prc == NODE_ARGS_CONFIG_ERROR)
-        return NODE_EXIT_CONFIG;
     if (prc < 0 || extra) {
         fprintf(stderr, "usage: dpdist-echo [options]\n%s", node_args_usage());
         return 2;

@@ -33,8 +33,6 @@ int main(int argc, char **argv)
         argc += 2;
     }
     int prc = node_args_parse(argc, argv, &a);
-    if (prc == NODE_ARGS_CONFIG_ERROR)
-        return NODE_EXIT_CONFIG;
     if (prc < 0 || a.rest_argc != 1) {
         fprintf(stderr, "usage: dpdist-ping [options] NODE\n%s", node_args_usage());
         return 2;

@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "control/cookie.h"
-#include "config/cfg.h"
 
 const char *node_args_usage(void)
 {
@@ -32,59 +30,6 @@ static int number(const char *flag, const char *v, unsigned long max, unsigned l
         return -1;
     }
     *out = x;
-    return 0;
-}
-
-/* Node settings from the config file's [node] section, where the command line gave none.
- * The node checks the whole file again (and the machine) when it starts. */
-static int node_args_from_config(struct node_args *a)
-{
-    static struct cfg_file cfg; /* the strings below point into it */
-    struct cfg_diags d;
-    cfg_diags_init(&d);
-    int rc = cfg_load(a->cfg.config_file, &cfg, &d);
-    if (rc != 0 || d.errors) {
-        cfg_diags_print(&d, stderr);
-        cfg_diags_free(&d);
-        fprintf(stderr, "%s: invalid configuration\n", a->cfg.config_file);
-        return -1;
-    }
-    cfg_diags_free(&d);
-    bool named = a->cfg.sname || a->cfg.name;
-    if (!named && cfg.node.sname[0])
-        a->cfg.sname = cfg.node.sname;
-    if (!named && cfg.node.name[0])
-        a->cfg.name = cfg.node.name;
-    if (!a->cfg.hidden)
-        a->cfg.hidden = cfg.node.hidden;
-    if (!a->cfg.ticktime_s && cfg.key_line[CFG_K_NODE_TICKTIME])
-        a->cfg.ticktime_s = cfg.node.ticktime_s;
-    if (!a->cfg.epmd_port && cfg.key_line[CFG_K_NODE_EPMD_PORT] && !getenv("ERL_EPMD_PORT"))
-        a->cfg.epmd_port = cfg.node.epmd_port;
-    if (!a->cfg.listen_port_min && cfg.node.listen_port_min) {
-        a->cfg.listen_port_min = cfg.node.listen_port_min;
-        a->cfg.listen_port_max = cfg.node.listen_port_max;
-    }
-    if (!a->cfg.handshake_backoff_ms)
-        a->cfg.handshake_backoff_ms = cfg.node.handshake_backoff_ms;
-    if (!a->cfg.handshake_backoff_max_ms)
-        a->cfg.handshake_backoff_max_ms = cfg.node.handshake_backoff_max_ms;
-    if (!a->cfg.max_message_bytes)
-        a->cfg.max_message_bytes = (size_t)cfg.node.max_message_bytes;
-    if (!a->cfg.max_reassembly_bytes)
-        a->cfg.max_reassembly_bytes = (size_t)cfg.node.max_reassembly_bytes;
-    if (!a->cfg.listen_address && cfg.key_line[CFG_K_NODE_LISTEN_ADDRESS])
-        a->cfg.listen_address = cfg.node.listen_address;
-    if (!a->cfg.cookie && cfg.node.cookie_file[0]) {
-        static char cookie[256];
-        char detail[512];
-        if (cookie_read_file(cfg.node.cookie_file, cookie, sizeof(cookie), detail,
-                             sizeof(detail)) != COOKIE_OK) {
-            fprintf(stderr, "%s\n", detail);
-            return -1;
-        }
-        a->cfg.cookie = cookie;
-    }
     return 0;
 }
 
@@ -151,9 +96,8 @@ int node_args_parse(int argc, char **argv, struct node_args *out)
             out->rest_argv[out->rest_argc++] = argv[i];
         }
     }
-    if (out->cfg.config_file && node_args_from_config(out) < 0)
-        return NODE_ARGS_CONFIG_ERROR;
-    if (!out->cfg.sname && !out->cfg.name) {
+    /* With -config, the name may come from the file's [node] (dd_node_start applies it). */
+    if (!out->cfg.sname && !out->cfg.name && !out->cfg.config_file) {
         fprintf(stderr, "give -sname NAME or -name NAME\n");
         return -1;
     }

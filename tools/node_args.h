@@ -13,9 +13,8 @@ struct node_args {
     char **rest_argv;
 };
 
-/* Returns 0; -1 after printing an error for a malformed flag; NODE_ARGS_CONFIG_ERROR after
- * printing the problems of the -config file. */
-#define NODE_ARGS_CONFIG_ERROR (-2)
+/* Returns 0; -1 after printing an error for a malformed flag. The -config file is read by
+ * dd_node_start (its [node] section fills what the flags leave unset). */
 int node_args_parse(int argc, char **argv, struct node_args *out);
 
 /* Exit status of a node that refuses its configuration (sysexits EX_CONFIG): the systemd

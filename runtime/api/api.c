@@ -18,6 +18,8 @@
 #include "control/nodename.h"
 #include "dpdist/dpdist.h"
 #include "runtime/core/conn.h"
+#include "config/cfg.h"
+#include "runtime/api/api_node_cfg.h"
 #include "runtime/carrier_dpdk/dpc.h"
 #include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/carrier.h"
@@ -135,10 +137,39 @@ static int need_term(const dd_node *n, const void *term, size_t len)
  * whole before anything listens), then TCP (it connects, and stays the control channel). */
 static const struct rt_transport *const g_transports[] = {&dpc_transport, &tcpc_transport};
 
+/* The config file is loaded here, once, and checked whole (the machine too) before anything
+ * starts; its [node] section fills what cfg leaves unset (api_node_cfg.c); the transports get
+ * the loaded file (the DPDK carrier starts the data plane from its [port]). */
 int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out)
 {
     lasterr_clear();
-    return node_start(cfg, g_transports, sizeof(g_transports) / sizeof(g_transports[0]), out);
+    if (!cfg || !out)
+        return lasterr_set(DD_EINVAL, "cfg and out are required");
+    struct rt_start st = {.cfg = cfg};
+    const unsigned n_transports = sizeof(g_transports) / sizeof(g_transports[0]);
+    if (!cfg->config_file || !cfg->config_file[0]) /* "": refused by the core's checks */
+        return node_start(&st, g_transports, n_transports, out);
+
+    struct cfg_file *file = malloc(sizeof(*file));
+    if (!file)
+        return lasterr_set(DD_ENOMEM, "out of memory");
+    if (cfg_load_for_node(cfg->config_file, file) != 0) {
+        free(file);
+        return lasterr_set(DD_ECONFIG, "invalid configuration %s (see the messages above)",
+                           cfg->config_file);
+    }
+    struct dd_node_cfg eff;
+    char cookie[256], err[768];
+    int rc = node_cfg_apply_file(cfg, file, &eff, cookie, sizeof(cookie), err, sizeof(err));
+    if (rc == DD_OK) {
+        st = (struct rt_start){.cfg = &eff, .file = file};
+        rc = node_start(&st, g_transports, n_transports, out);
+    } else {
+        lasterr_set(rc, "%s", err);
+    }
+    explicit_bzero(cookie, sizeof(cookie));
+    free(file);
+    return rc;
 }
 
 void dd_node_stop(dd_node *node)

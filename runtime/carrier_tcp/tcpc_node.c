@@ -29,9 +29,10 @@
 
 /* ---- the node ---------------------------------------------------------------------- */
 
-static int tcpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+static int tcpc_node_start(struct dd_node *n, const struct rt_start *st, char *err,
                            size_t errlen)
 {
+    const struct dd_node_cfg *cfg = st->cfg;
     struct tcpc_node *t = calloc(1, sizeof(*t));
     static const uint8_t no_bytes[1]; /* memcpy of 0 bytes still wants a pointer */
     struct obuf *tick = t ? obuf_from_bytes(no_bytes, 0, 0, RT_LANE_PULSE) : NULL;

@@ -307,14 +307,14 @@ static void node_unwind(struct dd_node *n)
 }
 
 /* Starts the transports in order; the trailer they advertise. */
-static int start_transports(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+static int start_transports(struct dd_node *n, const struct rt_start *st, char *err,
                             size_t errlen)
 {
     uint8_t caps = 0;
     for (unsigned i = 0; i < n->n_transports; i++) {
         const struct rt_transport *t = n->transports[i];
         if (t->node_start) {
-            int rc = t->node_start(n, cfg, err, errlen);
+            int rc = t->node_start(n, st, err, errlen);
             if (rc != DD_OK)
                 return rc;
         }
@@ -326,10 +326,11 @@ static int start_transports(struct dd_node *n, const struct dd_node_cfg *cfg, ch
     return DD_OK;
 }
 
-int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *transports,
+int node_start(const struct rt_start *st, const struct rt_transport *const *transports,
                unsigned n_transports, struct dd_node **out)
 {
     char err[512];
+    const struct dd_node_cfg *cfg = st->cfg;
     if (!cfg || !out)
         return lasterr_set(DD_EINVAL, "cfg and out are required");
     if ((cfg->sname != NULL) == (cfg->name != NULL))
@@ -417,7 +418,7 @@ int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *
         node_free(n);
         return lasterr_set(DD_EIO, "cannot create the event loop: %s", strerror(-erc));
     }
-    int rc = start_transports(n, cfg, err, sizeof(err));
+    int rc = start_transports(n, st, err, sizeof(err));
     if (rc == DD_OK)
         rc = register_epmd(n, nn.alive, err, sizeof(err));
     if (rc != DD_OK) {
