@@ -38,6 +38,10 @@ extern "C" {
 #define CFG_STR_MAX       256  /* rte_cfgfile values are at most 255 bytes */
 #define CFG_PATH_MAX      4096 /* the config file's own path */
 #define CFG_FILE_MAX      (1u << 20) /* larger config files are refused */
+/* [agent]: sun_path holds 108 bytes with the NUL; a connection id keeps its slot in 17 bits
+ * (agent/ag_agent.c), so at most 2^17 - 1 connections. */
+#define CFG_AGENT_SOCKET_MAX 107
+#define CFG_AGENT_CONNS_MAX  131071
 
 #include "config/cfg_keys.h"
 
@@ -72,6 +76,7 @@ enum cfg_type {
     CFG_T_IPV4,    /* dotted quad -> struct in_addr */
     CFG_T_ADDR,    /* IPv4 or IPv6 literal -> char[64], normalised */
     CFG_T_MAC,     /* aa:bb:cc:dd:ee:ff -> uint8_t[6]; all zero: not set */
+    CFG_T_MODE,    /* file permissions in octal `0660` -> uint32_t */
 };
 
 /* Choices of the ENUM and FLAGS keys, in the order of their "a|b|c" strings. */
@@ -194,6 +199,25 @@ struct cfg_file {
         char socket_path[CFG_STR_MAX];
     } telemetry;
 
+    struct { /* a file with [agent] configures dpdist-agent (cfg_is_agent) */
+        char socket[CFG_AGENT_SOCKET_MAX + 1];
+        uint32_t socket_mode;
+        char socket_group[64];
+        struct cfg_names allow_uids;
+        struct cfg_names allow_gids;
+        uint32_t max_vms;
+        uint32_t max_conns;
+        uint32_t attach_timeout_ms;
+        uint32_t vm_probe_interval_ms;
+        uint32_t vm_probe_timeout_ms;
+        uint64_t conn_tx_bytes;
+        uint64_t conn_rx_window;
+        uint64_t sndbuf;
+        uint32_t busy_poll_us;
+        uint32_t max_frag_seqs;
+        uint64_t max_packet;
+    } agent;
+
     /* Where each value came from: the file's line, or 0 for a default / derived value. */
     uint32_t key_line[CFG_K__COUNT];
     uint32_t section_line[CFG_SEC__COUNT];
@@ -298,6 +322,18 @@ int cfg_schema_markdown(FILE *out);
 /* One effective value as `show` writes it, by "section.key". Returns the length, or -ENOENT
  * for an unknown key, -ENODATA when it is not set, -ENOSPC if buf is too small. */
 int cfg_get(const struct cfg_file *cfg, const char *section_dot_key, char *buf, size_t len);
+
+/* --- the agent ([agent], docs/agent.md) --------------------------------------------- */
+
+/* Whether the file configures dpdist-agent (it has an [agent] section) rather than a node. */
+bool cfg_is_agent(const struct cfg_file *cfg);
+
+/* A user or group of allow_uids / allow_gids / socket_group: a number, or a name looked up
+ * in the system's databases (getpwnam_r, getgrnam_r). 0, or -ENOENT when there is no such
+ * name, -EINVAL for an empty string. The agent and `dpdist-config check` both use these, so
+ * what the check accepts is what the agent enforces. */
+int cfg_resolve_uid(const char *name, uint32_t *uid);
+int cfg_resolve_gid(const char *name, uint32_t *gid);
 
 /* --- the key table (config/cfg_keys.h) -------------------------------------------- */
 

@@ -588,6 +588,8 @@ int cfg_check_system(const struct cfg_file *cfg, const struct cfg_sysroot *root,
 
     check_files(s);
     check_listeners(s);
+    if (cfg_is_agent(cfg))
+        cfg_agent_check_system(cfg, d);
     if (cfg->port.kind != CFG_PORT_NONE) { /* only a data plane starts the EAL */
         load_cpu_nodes(s);
         check_lcores(s);

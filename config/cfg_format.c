@@ -191,6 +191,12 @@ int cfg_format_value(const struct cfg_key *k, const struct cfg_file *cfg, char *
         inet_ntop(AF_INET, &a, tmp, sizeof(tmp));
         break;
     }
+    case CFG_T_MODE: {
+        uint32_t v;
+        memcpy(&v, field, sizeof(v));
+        snprintf(tmp, sizeof(tmp), "%04o", (unsigned)v);
+        break;
+    }
     case CFG_T_MAC: {
         const uint8_t *m = field;
         static const uint8_t zero[6];

@@ -41,6 +41,7 @@ const struct cfg_key cfg_key_table[CFG_K__COUNT] = {CFG_KEYS(CFG_X_KEY)};
 #define SIZE_OK_IPV4(s)    ((s) == sizeof(struct in_addr))
 #define SIZE_OK_ADDR(s)    ((s) >= INET6_ADDRSTRLEN)
 #define SIZE_OK_MAC(s)     ((s) == 6)
+#define SIZE_OK_MODE(s)    ((s) == sizeof(uint32_t))
 #define CFG_X_CHECK(id_, sec_, key_, type_, field_, def_, min_, max_, choices_, doc_)              \
     _Static_assert(SIZE_OK_##type_(FIELD_SIZE(field_)), "storage of [" #sec_ "] " key_);
 CFG_KEYS(CFG_X_CHECK)
@@ -117,6 +118,8 @@ const char *cfg_type_name(enum cfg_type type)
         return "IP address";
     case CFG_T_MAC:
         return "MAC address";
+    case CFG_T_MODE:
+        return "octal mode";
     }
     return "?";
 }

@@ -29,7 +29,10 @@
     X(LANES, "lanes", "Channels, lanes, reliability and flow control (docs/dataplane.md).")        \
     X(MEMPOOL, "mempool", "The packet buffer pool of the data plane.")                             \
     X(FAULT, "fault", "Fault injection on the data plane, for tests only.")                        \
-    X(TELEMETRY, "telemetry", "DPDK telemetry of the data-plane counters.")
+    X(TELEMETRY, "telemetry", "DPDK telemetry of the data-plane counters.")                        \
+    X(AGENT, "agent",                                                                              \
+      "The host's dpdist-agent (docs/agent.md): its socket, who may use it, its limits. A file "   \
+      "with [agent] configures an agent, which is not a node: it has no [node].")
 
 /* clang-format off */
 #define CFG_KEYS(X)                                                                                \
@@ -193,7 +196,59 @@
       "`--no-telemetry`.")                                                                         \
     X(TELEMETRY_SOCKET_PATH, TELEMETRY, "socket_path", PATH, telemetry.socket_path, "", 0, 255,   \
       NULL, "Absolute path where the node links the telemetry socket. Default: only DPDK's "       \
-      "`/var/run/dpdk/<file_prefix>/dpdk_telemetry.v2`.")
+      "`/var/run/dpdk/<file_prefix>/dpdk_telemetry.v2`.")                                          \
+    /* [agent] */                                                                                  \
+    X(AGENT_SOCKET, AGENT, "socket", PATH, agent.socket, "/run/dpdist/agent.sock", 1,              \
+      CFG_AGENT_SOCKET_MAX, NULL,                                                                  \
+      "Absolute path of the agent's listening Unix socket (`-socket PATH` overrides). Its "        \
+      "directory must exist and not be writable by others.")                                      \
+    X(AGENT_SOCKET_MODE, AGENT, "socket_mode", MODE, agent.socket_mode, "0660", 0, 0777, NULL,     \
+      "Permissions of the socket, octal, set after bind: who may connect at all.")                 \
+    X(AGENT_SOCKET_GROUP, AGENT, "socket_group", STR, agent.socket_group, "", 0, 63, NULL,         \
+      "Group of the socket (name or number), set after bind. Default: the agent's own group.")     \
+    X(AGENT_ALLOW_UIDS, AGENT, "allow_uids", NAMES, agent.allow_uids, "", 0, CFG_NAMES_MAX, NULL,  \
+      "Users (names or numbers) whose VMs may use the agent, checked with SO_PEERCRED before a "   \
+      "byte is read; others are refused, logged and counted. With allow_gids also empty: every "   \
+      "user who can open the socket.")                                                             \
+    X(AGENT_ALLOW_GIDS, AGENT, "allow_gids", NAMES, agent.allow_gids, "", 0, CFG_NAMES_MAX, NULL,  \
+      "Groups (names or numbers): a VM whose primary group is listed may use the agent too.")      \
+    X(AGENT_MAX_VMS, AGENT, "max_vms", UINT, agent.max_vms, "64", 1, 4096, NULL,                   \
+      "VMs linked to the agent at once; more are refused (their connections use TCP).")            \
+    X(AGENT_MAX_CONNS, AGENT, "max_conns", UINT, agent.max_conns, "65536", 1, CFG_AGENT_CONNS_MAX, \
+      NULL, "Connections of all VMs together, pending offers included; more are refused and use "  \
+      "TCP.")                                                                                      \
+    X(AGENT_ATTACH_TIMEOUT_MS, AGENT, "attach_timeout_ms", UINT, agent.attach_timeout_ms, "7000",  \
+      100, 600000, NULL,                                                                           \
+      "Milliseconds an offer waits for its ATTACH, and an attached connection for its peer's, "    \
+      "before it is closed: as net_setuptime (7 s).")                                              \
+    X(AGENT_VM_PROBE_INTERVAL_MS, AGENT, "vm_probe_interval_ms", UINT, agent.vm_probe_interval_ms, \
+      "10", 1, 60000, NULL,                                                                        \
+      "Milliseconds between probes on each VM's link, both ways (the VM learns the values).")      \
+    X(AGENT_VM_PROBE_TIMEOUT_MS, AGENT, "vm_probe_timeout_ms", UINT, agent.vm_probe_timeout_ms,    \
+      "1000", 10, 600000, NULL,                                                                    \
+      "A VM that leaves a probe unanswered this long is frozen: the agent closes its "             \
+      "connections (nodedown at its peers). A busy VM answered 186 ms late on a loaded machine.")  \
+    X(AGENT_CONN_TX_BYTES, AGENT, "conn_tx_bytes", SIZE, agent.conn_tx_bytes, "2M", 65536,         \
+      (1ull << 30), NULL,                                                                          \
+      "Bytes read from a VM for one connection and not yet sent on; the agent stops reading "      \
+      "there, so a connection's queue stays in BEAM, where ticks are not behind it.")              \
+    X(AGENT_CONN_RX_WINDOW, AGENT, "conn_rx_window", SIZE, agent.conn_rx_window, "8M", 65536,      \
+      (1ull << 30), NULL,                                                                          \
+      "Bytes received for one connection and not yet written to its VM (the connection's "         \
+      "credit, in the offers); at least max_packet.")                                              \
+    X(AGENT_SNDBUF, AGENT, "sndbuf", SIZE, agent.sndbuf, "64K", 4096, (16ull << 20), NULL,         \
+      "SO_SNDBUF of the agent's data sockets: bytes in the kernel toward a VM, which the lanes "    \
+      "can no longer reorder.")                                                                    \
+    X(AGENT_BUSY_POLL_US, AGENT, "busy_poll_us", UINT, agent.busy_poll_us, "200", 0, 1000000,      \
+      NULL, "After the last activity, the agent polls its sockets this long before it sleeps "     \
+      "(a wake-up costs ~15 us per message); 0: never spins.")                                     \
+    X(AGENT_MAX_FRAG_SEQS, AGENT, "max_frag_seqs", UINT, agent.max_frag_seqs, "4096", 1,           \
+      (1u << 20), NULL,                                                                            \
+      "Fragmented messages in flight per connection (BEAM has one per sending process); more "    \
+      "close the connection.")                                                                     \
+    X(AGENT_MAX_PACKET, AGENT, "max_packet", SIZE, agent.max_packet, "8M", 65536, (1ull << 30),    \
+      NULL, "Longest distribution packet a VM may write; BEAM cuts messages into 64 KiB "          \
+      "fragments, so only a huge control message is longer. Longer closes the connection.")
 /* clang-format on */
 
 #endif

@@ -189,6 +189,10 @@ static bool section_inactive(const struct cfg_file *cfg, enum cfg_section s)
         return cfg->port.kind == CFG_PORT_NONE;
     case CFG_SEC_FAULT:
         return cfg->port.kind == CFG_PORT_NONE || !cfg->section_line[CFG_SEC_FAULT];
+    case CFG_SEC_NODE:
+        return cfg_is_agent(cfg);
+    case CFG_SEC_AGENT:
+        return !cfg_is_agent(cfg);
     default:
         return false;
     }
@@ -290,6 +294,10 @@ static void values_text(const struct cfg_key *k, char *buf, size_t len)
         return;
     case CFG_T_MEMLIST:
         snprintf(buf, len, "up to %llu nodes", (unsigned long long)k->max);
+        return;
+    case CFG_T_MODE:
+        snprintf(buf, len, "%04llo..%04llo", (unsigned long long)k->min,
+                 (unsigned long long)k->max);
         return;
     default:
         buf[0] = '\0';

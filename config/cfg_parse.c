@@ -568,6 +568,25 @@ static int parse_mac(const char *s, void *field, struct why *w)
     return 0;
 }
 
+/* Octal permission bits, as chmod takes them: `0660` or `660`. */
+static int parse_mode(const struct cfg_key *k, const char *s, void *field, struct why *w)
+{
+    uint32_t v = 0;
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 5;
+    for (const char *p = s; ok && *p; p++) {
+        ok = *p >= '0' && *p <= '7';
+        v = v * 8 + (uint32_t)(*p - '0');
+    }
+    if (!ok || v > k->max) {
+        WHY(w, "`%s` is not an octal mode of at most %04llo", s, (unsigned long long)k->max);
+        FIX(w, "write it as chmod does, e.g. 0660 (owner and group read and write)");
+        return -EINVAL;
+    }
+    memcpy(field, &v, sizeof(v));
+    return 0;
+}
+
 int cfg_parse_value(const struct cfg_key *k, const char *text, struct cfg_file *cfg, char *why,
                     size_t whylen, char *fix, size_t fixlen)
 {
@@ -604,6 +623,8 @@ int cfg_parse_value(const struct cfg_key *k, const char *text, struct cfg_file *
         return parse_addr(text, field, &w);
     case CFG_T_MAC:
         return parse_mac(text, field, &w);
+    case CFG_T_MODE:
+        return parse_mode(k, text, field, &w);
     }
     WHY(&w, "internal: unknown type");
     return -EINVAL;

@@ -129,4 +129,9 @@ unsigned cfg_scan_line(const struct cfg_scan *s, const char *section, const char
  * bad[k] marks keys whose value failed to parse: rules that need them are skipped. */
 void cfg_rules(struct cfg_file *cfg, const bool *bad, struct cfg_diags *d);
 
+/* The rules of an agent's file (cfg_agent.c): no [node], limits that fit together. */
+void cfg_agent_rules(struct cfg_file *cfg, const bool *bad, struct cfg_diags *d);
+/* The agent's system checks: its socket's directory, the users and groups it names. */
+void cfg_agent_check_system(const struct cfg_file *cfg, struct cfg_diags *d);
+
 #endif

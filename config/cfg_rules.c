@@ -287,6 +287,8 @@ static void rules_eal(struct rules *r)
                 break;
             }
         }
+    } else if (cfg_is_agent(cfg)) {
+        snprintf(cfg->eal.file_prefix, sizeof(cfg->eal.file_prefix), "dpdist-agent");
     } else {
         char alive[CFG_STR_MAX];
         cfg_node_alive(cfg, alive, sizeof(alive));
@@ -630,7 +632,10 @@ static void rules_unused(struct rules *r)
 void cfg_rules(struct cfg_file *cfg, const bool *bad, struct cfg_diags *d)
 {
     struct rules rr = {cfg, bad, d}, *r = &rr;
-    rules_node(r);
+    if (cfg_is_agent(cfg))
+        cfg_agent_rules(cfg, bad, d); /* an agent has no [node] */
+    else
+        rules_node(r);
     rules_eal(r);
     char drv[64] = "";
     cfg_vdev_driver(cfg->port.vdev, drv, sizeof(drv));

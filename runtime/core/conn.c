@@ -116,6 +116,15 @@ struct conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed)
     rcu_rd_enter();
     struct cds_lfht_node *got =
         cds_lfht_add_unique(n->conns, conn_hash(peer), conn_match, peer, &c->ht_node);
+    while (got != &c->ht_node &&
+           atomic_load(&caa_container_of(got, struct conn, ht_node)->state) == CONN_DOWN) {
+        /* conn_down has woken the waiters but not yet taken the entry out (it needs
+         * n->lock, which our caller holds): a new attempt must not join the failed one.
+         * Take it out here; conn_down's own cds_lfht_del then finds it gone, and the
+         * table's reference is still released by conn_down. */
+        cds_lfht_del(n->conns, got);
+        got = cds_lfht_add_unique(n->conns, conn_hash(peer), conn_match, peer, &c->ht_node);
+    }
     if (got != &c->ht_node) {
         struct conn *old = caa_container_of(got, struct conn, ht_node);
         conn_ref(old);

@@ -76,7 +76,8 @@ struct conn *conn_get_or_dial(struct dd_node *n, const char *peer);
  * make sense on the connection their relation lives on (dropped, not a reason to dial). */
 struct conn *conn_get_live(struct dd_node *n, const char *peer);
 /* A new PENDING connection in the table (node->lock held), referenced for the caller; if
- * one exists already, *existed and that one (referenced). NULL when out of memory or when
+ * one exists already, *existed and that one (referenced); one that is DOWN but not yet out of
+ * the table does not count (it is taken out, so a new attempt never joins a failed one). NULL when out of memory or when
  * the node is stopping (node->closing). */
 struct conn *conn_insert_new(struct dd_node *n, const char *peer, bool *existed);
 void conn_ref(struct conn *c);

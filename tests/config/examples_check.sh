@@ -14,6 +14,7 @@ DDC="$DPDIST_BUILD/tools/dpdist-config"
 CONFIGS="$DPDIST_SRC/configs"
 LOCAL=(local-memif-a.ini local-memif-b.ini netns-afpacket-1.ini netns-afpacket-2.ini netns-afpacket-3.ini)
 HARDWARE=(vfio-i40e.ini vfio-ice.ini mlx5-bifurcated.ini)
+AGENT=(agent-loopback.ini)
 
 # check_ok DESC OUT ARGS...: exit 0 and no error lines
 check_ok() {
@@ -27,7 +28,7 @@ check_ok() {
 # every example is in one of the lists (a new one must be added here)
 for f in "$CONFIGS"/*.ini; do
   name=$(basename "$f")
-  dd_check "$name is tested" grep -qw "$name" <<<"${LOCAL[*]} ${HARDWARE[*]}"
+  dd_check "$name is tested" grep -qw "$name" <<<"${LOCAL[*]} ${HARDWARE[*]} ${AGENT[*]}"
 done
 
 for f in "${LOCAL[@]}"; do
@@ -43,6 +44,16 @@ dd_check_grep "the netns trio: shared CPU noticed" \
 for f in "${HARDWARE[@]}"; do
   check_ok "$f without system checks" "$DD_TMP/$f.nosys" --no-system "$CONFIGS/$f"
   dd_check_no_grep "$f without system checks: no warnings" ': warning: ' "$DD_TMP/$f.nosys"
+done
+
+# the agent's examples: as written, and with system checks for a socket in a directory of
+# this test (the example's /run/dpdist exists only under the service unit)
+for f in "${AGENT[@]}"; do
+  check_ok "$f without system checks" "$DD_TMP/$f.nosys" --no-system "$CONFIGS/$f"
+  dd_check_no_grep "$f without system checks: no warnings" ': warning: ' "$DD_TMP/$f.nosys"
+  mkdir -p "$DD_TMP/run" && chmod 755 "$DD_TMP/run"
+  sed "s|^socket = .*|socket = $DD_TMP/run/agent.sock|" "$CONFIGS/$f" >"$DD_TMP/$f"
+  check_ok "$f on this machine (socket under $DD_TMP/run)" "$DD_TMP/$f.sys" "$DD_TMP/$f"
 done
 
 # the fake machine the hardware examples were written for

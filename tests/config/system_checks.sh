@@ -99,6 +99,22 @@ chmod 400 "$DD_TMP/cookie"
 "$DDC" check "$DD_TMP/cookie.ini" >"$DD_TMP/cookie-ok.out" 2>&1
 dd_check "cookie file with mode 400 passes" test $? -eq 0
 
+# an agent's socket directory and the users and groups it names (real files and databases)
+mkdir -p "$DD_TMP/agentdir" && chmod 777 "$DD_TMP/agentdir"
+printf '[agent]\nsocket = %s/agent.sock\nallow_uids = root,nosuchuser%s\nallow_gids = 0\n' \
+  "$DD_TMP/agentdir" "$RANDOM" >"$DD_TMP/agent.ini"
+expect_fail agent-dir-and-users "$DD_TMP/agent.ini" \
+  "agent.ini:2: error: \[agent\] socket: the socket's directory .*agentdir is writable by every user \(mode 0777\).* fix: chmod o-w" \
+  "agent.ini:3: error: \[agent\] allow_uids: there is no user .nosuchuser[0-9]*. here"
+printf '[agent]\nsocket = %s/nodir/agent.sock\n' "$DD_TMP" >"$DD_TMP/agent2.ini"
+expect_fail agent-no-dir "$DD_TMP/agent2.ini" \
+  "agent2.ini:2: error: \[agent\] socket: the socket's directory .*nodir does not exist"
+chmod 755 "$DD_TMP/agentdir"
+printf '[agent]\nsocket = %s/agent.sock\nallow_uids = root,0\nsocket_group = root\n' \
+  "$DD_TMP/agentdir" >"$DD_TMP/agent3.ini"
+"$DDC" check "$DD_TMP/agent3.ini" >"$DD_TMP/agent3.out" 2>&1
+dd_check "an agent with a private socket directory and known users passes" test $? -eq 0
+
 # --no-system skips all of it
 fresh
 rm -rf "$M/sys/bus/pci/devices"

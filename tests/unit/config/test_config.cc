@@ -313,6 +313,61 @@ TEST(ConfigLoad, TcpOnlyNode)
     EXPECT_EQ(l.cfg->node.listen_port_max, 5000); // derived, as inet_dist_listen_max
 }
 
+TEST(ConfigTypes, OctalModes)
+{
+    EXPECT_EQ(parse(CFG_K_AGENT_SOCKET_MODE, "0660").cfg.agent.socket_mode, 0660u);
+    EXPECT_EQ(parse(CFG_K_AGENT_SOCKET_MODE, "600").cfg.agent.socket_mode, 0600u);
+    EXPECT_EQ(parse(CFG_K_AGENT_SOCKET_MODE, "0").cfg.agent.socket_mode, 0u);
+    for (const char *t : {"", "0668", "1777", "rw-rw----", "0x1b6", "-660", "000660"})
+        EXPECT_EQ(parse(CFG_K_AGENT_SOCKET_MODE, t).rc, -EINVAL) << t;
+    cfg_file cfg;
+    cfg_defaults(&cfg);
+    char buf[16];
+    ASSERT_GT(cfg_format_value(&cfg_key_table[CFG_K_AGENT_SOCKET_MODE], &cfg, buf, sizeof(buf)), 0);
+    EXPECT_STREQ(buf, "0660");
+}
+
+TEST(ConfigLoad, AgentFile)
+{
+    TempDir dir;
+    Loaded l;
+    l.load(dir, "[agent]\nsocket = /run/x/a.sock\nallow_uids = root,1000\nmax_vms = 8\n",
+           "agent.ini");
+    ASSERT_EQ(l.rc, 0) << l.text();
+    EXPECT_EQ(l.diags.n, 0u) << l.text(); // no [node], no name: not an error for an agent
+    EXPECT_TRUE(cfg_is_agent(l.cfg.get()));
+    EXPECT_STREQ(l.cfg->agent.socket, "/run/x/a.sock");
+    EXPECT_EQ(l.cfg->agent.allow_uids.n, 2u);
+    EXPECT_EQ(l.cfg->agent.max_vms, 8u);
+    EXPECT_EQ(l.cfg->agent.conn_tx_bytes, 2u << 20);
+    EXPECT_STREQ(l.cfg->eal.file_prefix, "dpdist-agent");
+    Loaded node;
+    node.load(dir, "[node]\nsname = n\n");
+    ASSERT_EQ(node.rc, 0) << node.text();
+    EXPECT_FALSE(cfg_is_agent(node.cfg.get()));
+    Loaded both;
+    both.load(dir, "[agent]\n[node]\nsname = n\n", "both.ini");
+    EXPECT_EQ(both.rc, -EINVAL);
+    EXPECT_NE(both.find("an agent is not a node"), nullptr) << both.text();
+}
+
+TEST(ConfigAgent, ResolvesUsersAndGroups)
+{
+    uint32_t id = 99;
+    EXPECT_EQ(cfg_resolve_uid("0", &id), 0);
+    EXPECT_EQ(id, 0u);
+    EXPECT_EQ(cfg_resolve_uid("root", &id), 0);
+    EXPECT_EQ(id, 0u);
+    EXPECT_EQ(cfg_resolve_uid("4294967294", &id), 0);
+    EXPECT_EQ(id, 4294967294u);
+    EXPECT_EQ(cfg_resolve_uid("4294967295", &id), -ENOENT); // (uid_t)-1 is no user
+    EXPECT_EQ(cfg_resolve_uid("no-such-user-dpdist", &id), -ENOENT);
+    EXPECT_EQ(cfg_resolve_uid("", &id), -EINVAL);
+    EXPECT_EQ(cfg_resolve_gid("root", &id), 0);
+    EXPECT_EQ(id, 0u);
+    EXPECT_EQ(cfg_resolve_gid("no-such-group-dpdist", &id), -ENOENT);
+}
+
 TEST(ConfigLoad, CommentsAndEscapes)
 {
     TempDir dir;
