@@ -76,11 +76,16 @@ static void rel_conn_del(struct rel *r)
     conn_unref(c);
 }
 
-void rel_remove(struct dd_mbox *mb, struct rel *r)
+void rel_detach(struct dd_mbox *mb, struct rel *r)
 {
     rel_unlink_mb(mb, r);
     if (r->conn)
         rel_conn_del(r);
+}
+
+void rel_remove(struct dd_mbox *mb, struct rel *r)
+{
+    rel_detach(mb, r);
     free(r);
 }
 
