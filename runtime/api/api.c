@@ -142,7 +142,6 @@ static const struct rt_transport *const g_transports[] = {&dpc_transport, &tcpc_
  * the loaded file (the DPDK carrier starts the data plane from its [port]). */
 int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out)
 {
-    lasterr_clear();
     if (!cfg || !out)
         return lasterr_set(DD_EINVAL, "cfg and out are required");
     struct rt_start st = {.cfg = cfg};
@@ -201,9 +200,11 @@ int dd_connect(dd_node *node, const char *peer, int timeout_ms)
     int rc;
     if ((rc = need_node(node)) || (rc = need_node_name(peer, "peer")))
         return rc;
+    if (strcmp(peer, node->name) == 0)
+        return DD_OK; /* connected to itself: a success that sets no error */
     struct conn *c = conn_get_or_dial(node, peer);
     if (!c)
-        return strcmp(peer, node->name) == 0 ? DD_OK : lasterr_status();
+        return lasterr_status();
     rc = conn_wait_up(c, timeout_ms);
     conn_unref(c);
     return rc;
@@ -274,6 +275,7 @@ int dd_nodes(dd_node *node, enum dd_nodes_which which, char ***names, size_t *co
     if (which != DD_NODES_VISIBLE && which != DD_NODES_HIDDEN && which != DD_NODES_CONNECTED)
         return lasterr_set(DD_EINVAL, "which must be DD_NODES_VISIBLE, _HIDDEN or _CONNECTED");
     size_t cap = 16, k = 0;
+    bool oom = false;
     char **out = malloc(cap * sizeof(*out));
     if (!out)
         return lasterr_set(DD_ENOMEM, "out of memory");
@@ -289,17 +291,25 @@ int dd_nodes(dd_node *node, enum dd_nodes_which which, char ***names, size_t *co
             continue;
         if (k + 1 >= cap) {
             char **p = realloc(out, cap * 2 * sizeof(*out));
-            if (!p)
+            if (!p) {
+                oom = true;
                 break;
+            }
             out = p;
             cap *= 2;
         }
-        if (!(out[k] = strdup(c->peer)))
+        if (!(out[k] = strdup(c->peer))) {
+            oom = true;
             break;
+        }
         k++;
     }
     rcu_rd_leave();
     out[k] = NULL;
+    if (oom) { /* a partial list would pass for the whole one */
+        dd_nodes_free(out);
+        return lasterr_set(DD_ENOMEM, "out of memory");
+    }
     *names = out;
     if (count)
         *count = k;

@@ -200,3 +200,22 @@ TEST(RuntimeNodeStart, StartAndStopLeaveNothing)
     EXPECT_TRUE(wait_until([&] { return open_fds() == before; }, 2000))
         << open_fds() << " fds open, " << before << " before";
 }
+
+// dd_last_error is the message of the thread's last failed call, and successful calls leave
+// it alone (the rte_errno rule): dd_node_start used to clear it.
+TEST(RuntimeNodeStart, LastErrorOutlivesSuccessfulCalls)
+{
+    EXPECT_EQ(dd_set_cookie(nullptr, nullptr, "c"), DD_EINVAL);
+    std::string failed = dd_last_error();
+    ASSERT_FALSE(failed.empty());
+    Base b;
+    dd_node *n = nullptr;
+    ASSERT_EQ(dd_node_start(&b.cfg, &n), DD_OK) << dd_last_error();
+    EXPECT_EQ(dd_last_error(), failed) << "a successful dd_node_start changed the error";
+    dd_mbox *mb = nullptr;
+    ASSERT_EQ(dd_mbox_open(n, nullptr, 0, &mb), DD_OK);
+    EXPECT_EQ(dd_connect(n, dd_node_name(n), 100), DD_OK);
+    EXPECT_EQ(dd_last_error(), failed) << "a successful call changed the error";
+    dd_mbox_close(mb);
+    dd_node_stop(n);
+}
