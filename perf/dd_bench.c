@@ -28,7 +28,7 @@
 
 #include "common/log.h"
 #include "perf/dd_bench.h"
-#include "tools/node_args.h"
+#include "dpdist/dpdist_args.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -58,7 +58,7 @@ static int usage(void)
             "                [-bulk-size SIZE] [-pulse-ms MS] [-samples FILE]\n"
             "                [-expect-carrier tcp|dpdk] [-timeout S]\n"
             "node flags:\n%s",
-            node_args_usage());
+            dd_args_usage());
     return 2;
 }
 
@@ -169,9 +169,11 @@ int main(int argc, char **argv)
     dlog_set_level(DLOG_WARN);
     if (argc < 2 || (strcmp(argv[1], "server") && strcmp(argv[1], "client")))
         return usage();
-    struct node_args a;
-    if (node_args_parse(argc - 1, argv + 1, &a) < 0)
+    struct dd_args a;
+    if (dd_args_parse(argc - 1, argv + 1, &a) != DD_OK) {
+        fprintf(stderr, "dd-bench: %s\n", dd_last_error());
         return usage();
+    }
     const char *role = argv[1];
     struct ddb_opts o;
     if (parse_opts(a.rest_argc, a.rest_argv, role, &o) < 0)
@@ -189,5 +191,6 @@ int main(int argc, char **argv)
     }
     int status = !strcmp(role, "server") ? ddb_server(node, &o) : ddb_client(node, &o);
     dd_node_stop(node);
+    dd_args_free(&a); /* after the run: o points into rest_argv's strings (argv) */
     return status;
 }

@@ -21,7 +21,7 @@
 
 #include "common/log.h"
 #include "dpdist/dpdist.h"
-#include "tools/node_args.h"
+#include "dpdist/dpdist_args.h"
 
 static volatile sig_atomic_t g_stop, g_summary;
 
@@ -232,21 +232,22 @@ static void handle(struct echo *e, const dd_msg *m)
 int main(int argc, char **argv)
 {
     dlog_set_ident("dpdist-echo");
-    struct node_args a;
-    int prc = node_args_parse(argc, argv, &a);
-    bool extra = prc == 0 && a.rest_argc != 0;
-    free(a.rest_argv); /* echo takes no arguments of its own */
-    if (prc == NODE_ARGS_CONFIG_ERROR)
-        return NODE_EXIT_CONFIG;
-    if (prc < 0 || extra) {
-        fprintf(stderr, "usage: dpdist-echo [options]\n%s", node_args_usage());
+    struct dd_args a;
+    int prc = dd_args_parse(argc, argv, &a);
+    if (prc != DD_OK)
+        fprintf(stderr, "dpdist-echo: %s\n", dd_last_error());
+    bool extra = prc == DD_OK && a.rest_argc != 0;
+    if (prc != DD_OK || extra) {
+        dd_args_free(&a); /* echo takes no arguments of its own */
+        fprintf(stderr, "usage: dpdist-echo [options]\n%s", dd_args_usage());
         return 2;
     }
     dd_node *node;
     int rc = dd_node_start(&a.cfg, &node);
     if (rc != DD_OK) {
         fprintf(stderr, "dpdist-echo: %s: %s\n", dd_strerror(rc), dd_last_error());
-        return rc == DD_ECONFIG ? NODE_EXIT_CONFIG : 1;
+        dd_args_free(&a);
+        return rc == DD_ECONFIG ? DD_EXIT_CONFIG : 1;
     }
     struct echo e = {0};
     rc = dd_mbox_open(node, "echo", 0, &e.mb);

@@ -7,13 +7,13 @@
 
 #include "common/log.h"
 #include "dpdist/dpdist.h"
-#include "tools/node_args.h"
+#include "dpdist/dpdist_args.h"
 
 int main(int argc, char **argv)
 {
     dlog_set_ident("dpdist-ping");
     dlog_set_level(DLOG_WARN);
-    struct node_args a;
+    struct dd_args a;
     char auto_name[64];
     char **av = NULL;
     bool named = false;
@@ -32,11 +32,13 @@ int main(int argc, char **argv)
         argv = av;
         argc += 2;
     }
-    int prc = node_args_parse(argc, argv, &a);
-    if (prc == NODE_ARGS_CONFIG_ERROR)
-        return NODE_EXIT_CONFIG;
-    if (prc < 0 || a.rest_argc != 1) {
-        fprintf(stderr, "usage: dpdist-ping [options] NODE\n%s", node_args_usage());
+    int prc = dd_args_parse(argc, argv, &a);
+    if (prc != DD_OK)
+        fprintf(stderr, "dpdist-ping: %s\n", dd_last_error());
+    if (prc != DD_OK || a.rest_argc != 1) {
+        fprintf(stderr, "usage: dpdist-ping [options] NODE\n%s", dd_args_usage());
+        dd_args_free(&a);
+        free(av);
         return 2;
     }
     const char *target = a.rest_argv[0];
@@ -44,7 +46,9 @@ int main(int argc, char **argv)
     int rc = dd_node_start(&a.cfg, &node);
     if (rc != DD_OK) {
         fprintf(stderr, "dpdist-ping: %s: %s\n", dd_strerror(rc), dd_last_error());
-        return rc == DD_ECONFIG ? NODE_EXIT_CONFIG : 2;
+        dd_args_free(&a);
+        free(av);
+        return rc == DD_ECONFIG ? DD_EXIT_CONFIG : 2;
     }
     rc = dd_ping(node, target, 10000);
     if (rc == DD_OK)
@@ -56,6 +60,6 @@ int main(int argc, char **argv)
     fflush(stdout);
     dd_node_stop(node);
     free(av);
-    free(a.rest_argv);
+    dd_args_free(&a);
     return rc == DD_OK ? 0 : 1;
 }

@@ -19,6 +19,8 @@
 #include "dpdist/dpdist.h"
 #include "runtime/api/dd_testing.h"
 #include "runtime/core/conn.h"
+#include "config/cfg.h"
+#include "runtime/api/api_node_cfg.h"
 #include "runtime/carrier_dpdk/dpc.h"
 #include "runtime/carrier_tcp/tcpc.h"
 #include "runtime/core/carrier.h"
@@ -141,10 +143,38 @@ static int need_term(const dd_node *n, const void *term, size_t len)
  * whole before anything listens), then TCP (it connects, and stays the control channel). */
 static const struct rt_transport *const g_transports[] = {&dpc_transport, &tcpc_transport};
 
+/* The config file is loaded here, once, and checked whole (the machine too) before anything
+ * starts; its [node] section fills what cfg leaves unset (api_node_cfg.c); the transports get
+ * the loaded file (the DPDK carrier starts the data plane from its [port]). */
 int dd_node_start(const struct dd_node_cfg *cfg, dd_node **out)
 {
-    lasterr_clear();
-    return node_start(cfg, g_transports, sizeof(g_transports) / sizeof(g_transports[0]), out);
+    if (!cfg || !out)
+        return lasterr_set(DD_EINVAL, "cfg and out are required");
+    struct rt_start st = {.cfg = cfg};
+    const unsigned n_transports = sizeof(g_transports) / sizeof(g_transports[0]);
+    if (!cfg->config_file || !cfg->config_file[0]) /* "": refused by the core's checks */
+        return node_start(&st, g_transports, n_transports, out);
+
+    struct cfg_file *file = malloc(sizeof(*file));
+    if (!file)
+        return lasterr_set(DD_ENOMEM, "out of memory");
+    if (cfg_load_for_node(cfg->config_file, file) != 0) {
+        free(file);
+        return lasterr_set(DD_ECONFIG, "invalid configuration %s (see the messages above)",
+                           cfg->config_file);
+    }
+    struct dd_node_cfg eff;
+    char cookie[256], err[768];
+    int rc = node_cfg_apply_file(cfg, file, &eff, cookie, sizeof(cookie), err, sizeof(err));
+    if (rc == DD_OK) {
+        st = (struct rt_start){.cfg = &eff, .file = file};
+        rc = node_start(&st, g_transports, n_transports, out);
+    } else {
+        lasterr_set(rc, "%s", err);
+    }
+    explicit_bzero(cookie, sizeof(cookie));
+    free(file);
+    return rc;
 }
 
 void dd_node_stop(dd_node *node)
@@ -176,9 +206,11 @@ int dd_connect(dd_node *node, const char *peer, int timeout_ms)
     int rc;
     if ((rc = need_node(node)) || (rc = need_node_name(peer, "peer")))
         return rc;
+    if (strcmp(peer, node->name) == 0)
+        return DD_OK; /* connected to itself: a success that sets no error */
     struct conn *c = conn_get_or_dial(node, peer);
     if (!c)
-        return strcmp(peer, node->name) == 0 ? DD_OK : lasterr_status();
+        return lasterr_status();
     rc = conn_wait_up(c, timeout_ms);
     conn_unref(c);
     return rc;
@@ -249,6 +281,7 @@ int dd_nodes(dd_node *node, enum dd_nodes_which which, char ***names, size_t *co
     if (which != DD_NODES_VISIBLE && which != DD_NODES_HIDDEN && which != DD_NODES_CONNECTED)
         return lasterr_set(DD_EINVAL, "which must be DD_NODES_VISIBLE, _HIDDEN or _CONNECTED");
     size_t cap = 16, k = 0;
+    bool oom = false;
     char **out = malloc(cap * sizeof(*out));
     if (!out)
         return lasterr_set(DD_ENOMEM, "out of memory");
@@ -264,17 +297,25 @@ int dd_nodes(dd_node *node, enum dd_nodes_which which, char ***names, size_t *co
             continue;
         if (k + 1 >= cap) {
             char **p = realloc(out, cap * 2 * sizeof(*out));
-            if (!p)
+            if (!p) {
+                oom = true;
                 break;
+            }
             out = p;
             cap *= 2;
         }
-        if (!(out[k] = strdup(c->peer)))
+        if (!(out[k] = strdup(c->peer))) {
+            oom = true;
             break;
+        }
         k++;
     }
     rcu_rd_leave();
     out[k] = NULL;
+    if (oom) { /* a partial list would pass for the whole one */
+        dd_nodes_free(out);
+        return lasterr_set(DD_ENOMEM, "out of memory");
+    }
     *names = out;
     if (count)
         *count = k;
@@ -594,18 +635,12 @@ bool dd_pid_eq(const dd_pid *a, const dd_pid *b)
 {
     if (need_pid(a, "a") || need_pid(b, "b"))
         return false;
-    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
-           strcmp(a->node, b->node) == 0;
+    return node_pid_eq(a, b);
 }
 
 bool dd_ref_eq(const dd_ref *a, const dd_ref *b)
 {
     if (need_ref(a, "a") || need_ref(b, "b"))
         return false;
-    if (a->len != b->len || a->creation != b->creation || strcmp(a->node, b->node) != 0)
-        return false;
-    for (int i = 0; i < a->len && i < 5; i++)
-        if (a->n[i] != b->n[i])
-            return false;
-    return true;
+    return node_ref_eq(a, b);
 }

@@ -73,7 +73,9 @@ void dpc_on_down(void *ctx, enum chan_down_reason why);
 
 /* ---- start, stop, advertising (dpc_start.c) ------------------------------------------- */
 
-int dpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, char *err, size_t errlen);
+/* Starts the data plane when st->file has a [port] (the file was loaded and checked whole by
+ * the API: it is copied, not read again); DD_OK and nothing else without one. */
+int dpc_node_start(struct dd_node *n, const struct rt_start *st, char *err, size_t errlen);
 void dpc_node_stop(struct dd_node *n);
 uint8_t dpc_trailer_caps(struct dd_node *n);
 size_t dpc_epmd_extra(struct dd_node *n, uint8_t *buf, size_t cap);

@@ -87,28 +87,21 @@ static void params_from_cfg(struct dd_node *n, const struct cfg_file *cfg,
     p->notify_arg = n;
 }
 
-int dpc_node_start(struct dd_node *n, const struct dd_node_cfg *ncfg, char *err, size_t errlen)
+int dpc_node_start(struct dd_node *n, const struct rt_start *st, char *err, size_t errlen)
 {
-    const char *config_file = ncfg->config_file;
-    if (!config_file)
+    if (!st->file)
         return DD_OK;
+    const char *config_file = st->file->path;
+    if (st->file->port.kind == CFG_PORT_NONE) {
+        DLOG_INFO(n->log_name, "%s has no [port]: TCP only", config_file);
+        return DD_OK;
+    }
     struct dpc_node *dp = calloc(1, sizeof(*dp));
     if (!dp) {
         snprintf(err, errlen, "out of memory");
         return DD_ENOMEM;
     }
-    /* The whole config is checked before anything touches the NIC. */
-    if (cfg_load_for_node(config_file, &dp->cfg) != 0) {
-        snprintf(err, errlen, "invalid configuration %s (see the messages above)",
-                 config_file);
-        free(dp);
-        return DD_ECONFIG;
-    }
-    if (dp->cfg.port.kind == CFG_PORT_NONE) {
-        DLOG_INFO(n->log_name, "%s has no [port]: TCP only", config_file);
-        free(dp);
-        return DD_OK;
-    }
+    dp->cfg = *st->file; /* plain data: the strings are arrays inside */
     if (n->reasm_budget.cap < dp->cfg.lanes.max_msg_bytes) {
         snprintf(err, errlen,
                  "the node's max_reassembly_bytes (%llu) is below [lanes] max_msg_bytes (%llu) "

@@ -29,9 +29,12 @@
 
 /* ---- the node ---------------------------------------------------------------------- */
 
-static int tcpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+static void tcpc_node_stop(struct dd_node *n);
+
+static int tcpc_node_start(struct dd_node *n, const struct rt_start *st, char *err,
                            size_t errlen)
 {
+    const struct dd_node_cfg *cfg = st->cfg;
     struct tcpc_node *t = calloc(1, sizeof(*t));
     static const uint8_t no_bytes[1]; /* memcpy of 0 bytes still wants a pointer */
     struct obuf *tick = t ? obuf_from_bytes(no_bytes, 0, 0, RT_LANE_PULSE) : NULL;
@@ -48,14 +51,15 @@ static int tcpc_node_start(struct dd_node *n, const struct dd_node_cfg *cfg, cha
     hsg_init(&t->hsguard, &(struct hsg_params){.base_delay_ms = cfg->handshake_backoff_ms,
                                                .max_delay_ms = cfg->handshake_backoff_max_ms});
     n->tcp = t;
-    if (listen_open(n, cfg, err, errlen) < 0)
-        return DD_EIO;
-    int rc = listen_register(n);
-    if (rc < 0) {
+    if (listen_open(n, cfg, err, errlen) == 0) {
+        int rc = listen_register(n);
+        if (rc == 0)
+            return DD_OK;
         snprintf(err, errlen, "cannot poll the listener: %s", strerror(-rc));
-        return DD_EIO;
     }
-    return DD_OK;
+    /* the core stops only the transports that started: undo this one here */
+    tcpc_node_stop(n);
+    return DD_EIO;
 }
 
 /* The control thread has ended: diallers still blocked finish alone (those that posted

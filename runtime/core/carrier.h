@@ -60,6 +60,16 @@ struct rt_carrier_ops {
 
 /* ---- per node: a carrier's lifecycle ----------------------------------------------- */
 
+struct cfg_file; /* config/cfg.h: the core passes it on without looking inside */
+
+/* What a node starts with: the effective settings (the caller's, with the config file's
+ * [node] section applied by the API) and the config file loaded once and checked whole
+ * (NULL: no file). Both outlive node_start only as copies the transports make. */
+struct rt_start {
+    const struct dd_node_cfg *cfg;
+    const struct cfg_file *file;
+};
+
 struct rt_transport {
     const char *name;
     /* The carrier a new connection starts on (the transport that connects), else NULL. */
@@ -68,7 +78,7 @@ struct rt_transport {
     /* Node lifecycle (node_start calls node_start in table order after the core is set up,
      * node_stop calls node_halt once the control thread has ended, then node_stop in
      * reverse order; node_stop also undoes a node_start whose later transports failed). */
-    int (*node_start)(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+    int (*node_start)(struct dd_node *n, const struct rt_start *st, char *err,
                       size_t errlen);     /* DD_OK or a DD_E* with err */
     void (*node_halt)(struct dd_node *n); /* let go of what would post to the control thread */
     void (*node_stop)(struct dd_node *n);

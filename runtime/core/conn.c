@@ -93,7 +93,12 @@ static struct conn *conn_new(struct dd_node *n, const char *peer)
     atomic_init(&c->carrier, n->dialler->carrier);
     pthread_mutex_init(&c->reg_lock, NULL);
     pthread_mutex_init(&c->up_lock, NULL);
-    pthread_cond_init(&c->up_cond, NULL);
+    /* conn_wait_up's deadline is on CLOCK_MONOTONIC: a wall-clock step moves no timeout */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->up_cond, &ca);
+    pthread_condattr_destroy(&ca);
     cds_lfht_node_init(&c->ht_node);
     for (unsigned i = 0; i < n->n_transports; i++) {
         const struct rt_transport *t = n->transports[i];
@@ -323,7 +328,7 @@ void conn_set_up(struct conn *c)
 int conn_wait_up(struct conn *c, int timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of up_cond (conn_new) */
     uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)(timeout_ms < 0 ? 3600000 : timeout_ms) * 1000000u;
     ts.tv_sec += (time_t)(ns / 1000000000u);
     ts.tv_nsec = (long)(ns % 1000000000u);

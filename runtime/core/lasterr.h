@@ -10,7 +10,7 @@
  * `return lasterr_set(DD_EINVAL, "...")` reads as it does. */
 int lasterr_set(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* No error: DD_OK and an empty message. */
-void lasterr_clear(void);
+void lasterr_clear(void); /* not called by the API: dd_last_error outlives successes */
 /* The status of the thread's last lasterr_set (DD_OK after lasterr_clear). */
 int lasterr_status(void);
 /* The thread's last message (never NULL; "" when none). */

@@ -331,11 +331,13 @@ void mbox_bounce(struct dd_node *n, const dd_pid *dead, struct sig *s)
 
 /* Closes a mailbox: no new signals reach it once it is out of the tables and a grace period
  * has passed; then every relation gets its exit signal. */
-void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
+/* ---- closing: unpublish, quiesce, drain, detach relations, fire them, release ------- */
+
+/* Nobody finds the mailbox any more: name, slot and node monitors gone (node.lock); the
+ * poller lets go of it; a receiver sleeping in dd_recv wakes. */
+static void mbox_unpublish(struct dd_mbox *mb)
 {
     struct dd_node *n = mb->node;
-    if (atomic_exchange(&mb->closed, true))
-        return;
     pthread_mutex_lock(&n->lock);
     rcu_rd_enter();
     if (mb->regname[0])
@@ -348,43 +350,72 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
     pthread_mutex_unlock(&n->lock);
     if (n->poller && n->poller->mbox_closed)
         n->poller->mbox_closed(mb); /* it may have been the one polling */
-    mbox_queue_wake_all(&mb->q); /* a receiver sleeping in dd_recv */
+    mbox_queue_wake_all(&mb->q);
+}
 
-    /* Producers look the mailbox up inside RCU read sections: after a grace period nobody
-     * can push any more. */
+/* Producers look the mailbox up inside RCU read sections: after a grace period nobody can
+ * push any more (but conn_down, which pushes under reg_lock: see mbox_detach_relations). */
+static void mbox_quiesce(void)
+{
     if (rcu_rd_depth() == 0)
         urcu_qsbr_synchronize_rcu();
-    pthread_mutex_lock(&mb->recv_lock);
+}
+
+/* recv_lock held. Empties the queue. keep_relations: signals that change relations (links,
+ * monitors, their removal) are processed, so that the relations get their signals at the
+ * close; messages are dropped. Otherwise everything is dropped. */
+static void mbox_drain(struct dd_mbox *mb, bool keep_relations)
+{
     struct sig *s;
     for (;;) {
         while ((s = mbox_queue_pop(&mb->q)) != NULL) {
-            /* Signals that arrived before the close still count: process links and
-             * monitors so that they get their exit signals below. */
-            if (s->kind == SIG_MESSAGE || s->kind == SIG_READY || s->kind == SIG_EXIT2) {
-                sig_free(s);
-                continue;
-            }
-            s = mbox_process(mb, s);
+            if (keep_relations && s->kind != SIG_MESSAGE && s->kind != SIG_READY &&
+                s->kind != SIG_EXIT2)
+                s = mbox_process(mb, s);
             if (s)
                 sig_free(s);
         }
         if (!mbox_queue_maybe_nonempty(&mb->q))
             break;
     }
+}
 
+/* recv_lock held. Takes every relation off the mailbox and its connection (mb->lock) and
+ * returns those whose other side must hear of the close, linked by mb_next; the relations
+ * on a connection that is down are freed (the other side has seen noconnection already,
+ * and sending would dial the node again for a relation that no longer exists). */
+static struct rel *mbox_detach_relations(struct dd_mbox *mb)
+{
+    struct rel *fire = NULL;
     pthread_mutex_lock(&mb->lock);
     while (mb->rels) {
         struct rel *r = mb->rels;
-        if (r->conn && atomic_load(&r->conn->state) == CONN_DOWN) {
-            /* That connection is gone: the other side has seen noconnection already, and
-             * sending would dial the node again for a relation that no longer exists. */
-            rel_remove(mb, r);
-            continue;
+        bool gone = r->conn && atomic_load(&r->conn->state) == CONN_DOWN;
+        bool silent = r->kind == REL_LINK && r->unlink_id != 0; /* unlinking already */
+        rel_detach(mb, r);
+        if (gone || silent) {
+            free(r);
+        } else {
+            r->mb_next = fire;
+            fire = r;
         }
+    }
+    pthread_mutex_unlock(&mb->lock);
+    return fire;
+}
+
+/* No lock held (sending may wait for room on a TCP queue). The close's signals: an exit to
+ * each link, a 'DOWN' to each watcher, a demonitor for each of our monitors; frees the list. */
+static void mbox_fire_relations(struct dd_mbox *mb, struct rel *fire, const uint8_t *reason,
+                                size_t reason_len)
+{
+    struct dd_node *n = mb->node;
+    while (fire) {
+        struct rel *r = fire;
+        fire = r->mb_next;
         switch (r->kind) {
         case REL_LINK:
-            if (r->unlink_id == 0)
-                route_exit_signal(n, &mb->pid, &r->remote, reason, reason_len, true);
+            route_exit_signal(n, &mb->pid, &r->remote, reason, reason_len, true);
             break;
         case REL_WATCHER:
             route_monitor_exit(n, &mb->pid, r->to_name[0] ? mb->regname : NULL, &r->remote,
@@ -395,17 +426,15 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
                             &r->ref);
             break;
         }
-        rel_remove(mb, r);
+        free(r);
     }
-    pthread_mutex_unlock(&mb->lock);
-    /* A nodedown that raced with us queued signals for relations we just removed (conn_down
-     * pushes them under the connection's reg_lock, which rel_remove waited for): they
-     * are all linked in by now and nobody can push any more. */
-    while ((s = mbox_queue_pop(&mb->q)) != NULL || mbox_queue_maybe_nonempty(&mb->q))
-        if (s)
-            sig_free(s);
-    pthread_mutex_unlock(&mb->recv_lock);
+}
 
+/* The pid number goes back to the free list (after the close's signals went out under this
+ * pid), and the mailbox is freed. */
+static void mbox_release(struct dd_mbox *mb)
+{
+    struct dd_node *n = mb->node;
     pthread_mutex_lock(&n->lock);
     n->free_slots[n->n_free++] = mb->pid.num;
     n->n_mailboxes--;
@@ -413,4 +442,27 @@ void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
     pthread_mutex_destroy(&mb->recv_lock);
     pthread_mutex_destroy(&mb->lock);
     free(mb);
+}
+
+/* Lock order: recv_lock -> mb->lock -> reg_lock (rel_detach), never a wait under them: the
+ * close's signals are sent after both are released (PLAN-11 §9 item 2: they used to go out
+ * under mb->lock and recv_lock, and a full TCP queue made the close wait there). */
+void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len)
+{
+    if (atomic_exchange(&mb->closed, true))
+        return;
+    mbox_unpublish(mb);
+    mbox_quiesce();
+    pthread_mutex_lock(&mb->recv_lock);
+    /* Signals that arrived before the close still count: links and monitors made by them
+     * get their signals below. */
+    mbox_drain(mb, true);
+    struct rel *fire = mbox_detach_relations(mb);
+    /* A nodedown that raced with us queued signals for relations we just detached
+     * (rel_conn_down pushes them under the connection's reg_lock, which rel_detach waited
+     * for): they are all linked in by now and nobody can push any more. */
+    mbox_drain(mb, false);
+    pthread_mutex_unlock(&mb->recv_lock);
+    mbox_fire_relations(mb, fire, reason, reason_len);
+    mbox_release(mb);
 }

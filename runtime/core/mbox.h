@@ -48,7 +48,8 @@ struct dd_mbox *mbox_lookup_name(struct dd_node *n, const char *name);
 /* Open a mailbox (any thread). DD_ENAMEINUSE, DD_ELIMIT, DD_ENOMEM, DD_EINVAL. */
 int mbox_open(struct dd_node *n, const char *regname, unsigned flags, struct dd_mbox **out);
 /* Close: sends exit signals with reason to linked processes, 'DOWN' to monitors; frees mb.
- * No other thread may use mb during or after the call. */
+ * No other thread may use mb during or after the call. Sends with no lock held (may wait
+ * for room on a TCP queue, as a blocking dd_send). */
 void mbox_close(struct dd_mbox *mb, const uint8_t *reason, size_t reason_len);
 /* Receive (serialised per mailbox). */
 int mbox_recv(struct dd_mbox *mb, dd_msg **out, int timeout_ms);

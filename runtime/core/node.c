@@ -45,6 +45,22 @@ bool node_pid_is_local(const struct dd_node *n, const dd_pid *p)
     return p->creation == n->creation && strcmp(p->node, n->name) == 0;
 }
 
+bool node_pid_eq(const dd_pid *a, const dd_pid *b)
+{
+    return a->num == b->num && a->serial == b->serial && a->creation == b->creation &&
+           strcmp(a->node, b->node) == 0;
+}
+
+bool node_ref_eq(const dd_ref *a, const dd_ref *b)
+{
+    if (a->len != b->len || a->creation != b->creation || strcmp(a->node, b->node) != 0)
+        return false;
+    for (int i = 0; i < a->len && i < 5; i++)
+        if (a->n[i] != b->n[i])
+            return false;
+    return true;
+}
+
 void node_make_ref(struct dd_node *n, dd_ref *out)
 {
     uint64_t v = atomic_fetch_add(&n->ref_counter, 1);
@@ -279,10 +295,16 @@ static int check_cfg(const struct dd_node_cfg *cfg)
     return DD_OK;
 }
 
-/* Stops the transports that started (reverse order), waits for what they and the
- * connections handed to call_rcu (conn_fini uses n->transports), and frees n. */
-static void node_unwind(struct dd_node *n)
+/* The one unwind path of node_start, and the end of node_stop: closes the system mailbox if
+ * it opened, stops the transports that started (reverse order), waits for what they and the
+ * connections handed to call_rcu (conn_fini uses n->transports), and frees n with every fd
+ * and table that exists (node_free checks each). Idempotent parts only: safe at any stage. */
+static void node_teardown(struct dd_node *n)
 {
+    if (n->system) {
+        mbox_close(n->system, term_normal, term_normal_len);
+        n->system = NULL;
+    }
     for (unsigned i = n->n_transports; i-- > 0;)
         if (n->transport_started[i] && n->transports[i]->node_stop)
             n->transports[i]->node_stop(n);
@@ -291,14 +313,14 @@ static void node_unwind(struct dd_node *n)
 }
 
 /* Starts the transports in order; the trailer they advertise. */
-static int start_transports(struct dd_node *n, const struct dd_node_cfg *cfg, char *err,
+static int start_transports(struct dd_node *n, const struct rt_start *st, char *err,
                             size_t errlen)
 {
     uint8_t caps = 0;
     for (unsigned i = 0; i < n->n_transports; i++) {
         const struct rt_transport *t = n->transports[i];
         if (t->node_start) {
-            int rc = t->node_start(n, cfg, err, errlen);
+            int rc = t->node_start(n, st, err, errlen);
             if (rc != DD_OK)
                 return rc;
         }
@@ -310,20 +332,14 @@ static int start_transports(struct dd_node *n, const struct dd_node_cfg *cfg, ch
     return DD_OK;
 }
 
-int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *transports,
-               unsigned n_transports, struct dd_node **out)
+/* The struct with its locks, transports and every fd at -1: what node_teardown can always
+ * undo. NULL when out of memory. */
+static struct dd_node *node_alloc(const struct rt_transport *const *transports,
+                                  unsigned n_transports)
 {
-    char err[512];
-    if (!cfg || !out)
-        return lasterr_set(DD_EINVAL, "cfg and out are required");
-    if ((cfg->sname != NULL) == (cfg->name != NULL))
-        return lasterr_set(DD_EINVAL, "give exactly one of sname and name");
-    int bad = check_cfg(cfg);
-    if (bad != DD_OK)
-        return bad;
     struct dd_node *n = calloc(1, sizeof(*n));
     if (!n)
-        return lasterr_set(DD_ENOMEM, "out of memory");
+        return NULL;
     n->epmd_fd = -1;
     ctl_preinit(&n->ctl);
     for (unsigned i = 0; i < n_transports && i < RT_TRANSPORTS_MAX; i++) {
@@ -333,17 +349,19 @@ int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *
     }
     pthread_mutex_init(&n->lock, NULL);
     pthread_mutex_init(&n->cookie_lock, NULL);
+    return n;
+}
 
-    struct nodename nn;
+/* Name, flags and limits from cfg (checked by check_cfg). */
+static int node_settings(struct dd_node *n, const struct dd_node_cfg *cfg, struct nodename *nn)
+{
     enum nodename_kind kind = cfg->sname ? NODENAME_SHORT : NODENAME_LONG;
-    enum nodename_result nr = nodename_from_arg(&nn, cfg->sname ? cfg->sname : cfg->name, kind);
-    if (nr != NODENAME_OK) {
-        node_free(n);
-        return lasterr_set(DD_EINVAL, "node name '%s': %s", cfg->sname ? cfg->sname : cfg->name,
-                       nodename_strerror(nr));
-    }
-    snprintf(n->name, sizeof(n->name), "%s", nn.full);
-    snprintf(n->log_name, sizeof(n->log_name), "%.*s", (int)sizeof(n->log_name) - 1, nn.full);
+    const char *arg = cfg->sname ? cfg->sname : cfg->name;
+    enum nodename_result nr = nodename_from_arg(nn, arg, kind);
+    if (nr != NODENAME_OK)
+        return lasterr_set(DD_EINVAL, "node name '%s': %s", arg, nodename_strerror(nr));
+    snprintf(n->name, sizeof(n->name), "%s", nn->full);
+    snprintf(n->log_name, sizeof(n->log_name), "%.*s", (int)sizeof(n->log_name) - 1, nn->full);
     n->kind = kind;
     n->hidden = cfg->hidden;
     n->flags = DISTFLAGS_ADVERTISED | (cfg->hidden ? 0 : DFLAG_PUBLISHED);
@@ -357,77 +375,109 @@ int node_start(const struct dd_node_cfg *cfg, const struct rt_transport *const *
         n->max_mailboxes = NODE_MAX_MAILBOXES - 1;
     size_t reasm_cap =
         cfg->max_reassembly_bytes ? cfg->max_reassembly_bytes : NODE_DEFAULT_REASM_BYTES;
-    if (reasm_cap < n->max_msg) {
-        size_t max_msg = n->max_msg;
-        node_free(n);
+    if (reasm_cap < n->max_msg)
         return lasterr_set(DD_EINVAL,
-                       "max_reassembly_bytes (%zu) must be at least max_message_bytes (%zu): "
-                       "the largest message must fit",
-                       reasm_cap, max_msg);
-    }
+                           "max_reassembly_bytes (%zu) must be at least max_message_bytes (%zu): "
+                           "the largest message must fit",
+                           reasm_cap, n->max_msg);
     budget_init(&n->reasm_budget, reasm_cap);
     n->epmd_port = cfg->epmd_port ? cfg->epmd_port : default_epmd_port();
     if (cfg->epmd_host) {
         snprintf(n->epmd_host, sizeof(n->epmd_host), "%s", cfg->epmd_host);
         n->epmd_host_set = true;
     }
+    return DD_OK;
+}
 
-    char cookie[256];
+static int node_cookie_init(struct dd_node *n, const struct dd_node_cfg *cfg)
+{
+    char cookie[256], err[512];
+    err[0] = '\0';
     enum cookie_result cr = cookie_get(cfg->cookie, NULL, cookie, sizeof(cookie), err, sizeof(err));
-    if (cr != COOKIE_OK) {
-        node_free(n);
+    if (cr != COOKIE_OK)
         return lasterr_set(DD_ECOOKIE, "%s", err[0] ? err : cookie_strerror(cr));
-    }
     n->cookie = strdup(cookie);
+    explicit_bzero(cookie, sizeof(cookie));
+    return n->cookie ? DD_OK : lasterr_set(DD_ENOMEM, "out of memory");
+}
 
+/* Mailbox slots (slot 1 handed out first), the connection and name tables. */
+static int node_tables_init(struct dd_node *n)
+{
     n->slots = calloc(n->max_mailboxes + 1, sizeof(*n->slots));
     n->slot_serial = calloc(n->max_mailboxes + 1, sizeof(*n->slot_serial));
     n->free_slots = calloc(n->max_mailboxes, sizeof(*n->free_slots));
     n->conns = new_table();
     n->names = new_table();
-    if (!n->cookie || !n->slots || !n->slot_serial || !n->free_slots || !n->conns ||
-        !n->names) {
-        node_free(n);
+    if (!n->slots || !n->slot_serial || !n->free_slots || !n->conns || !n->names)
         return lasterr_set(DD_ENOMEM, "out of memory");
-    }
     for (size_t i = 0; i < n->max_mailboxes; i++)
-        n->free_slots[i] = (uint32_t)(n->max_mailboxes - i); /* slot 1 first */
+        n->free_slots[i] = (uint32_t)(n->max_mailboxes - i);
     n->n_free = n->max_mailboxes;
     atomic_init(&n->ref_counter, 1);
+    return DD_OK;
+}
 
+/* Algorithm: each stage acquires one kind of resource and records it in n (fds >= 0, tables,
+ * transport_started[], n->system); any failure sets the thread's last error and jumps to the
+ * single unwind path, node_teardown, which releases exactly what exists. Order: settings
+ * and cookie (nothing to release), tables, the control loop's fds, the transports (data
+ * plane, then the TCP listener), EPMD registration, the system mailbox, the control
+ * thread (after it runs, a failure can no longer happen). */
+int node_start(const struct rt_start *st, const struct rt_transport *const *transports,
+               unsigned n_transports, struct dd_node **out)
+{
+    const struct dd_node_cfg *cfg = st ? st->cfg : NULL;
+    if (!cfg || !out)
+        return lasterr_set(DD_EINVAL, "cfg and out are required");
+    if ((cfg->sname != NULL) == (cfg->name != NULL))
+        return lasterr_set(DD_EINVAL, "give exactly one of sname and name");
+    int rc = check_cfg(cfg);
+    if (rc != DD_OK)
+        return rc;
+    struct dd_node *n = node_alloc(transports, n_transports);
+    if (!n)
+        return lasterr_set(DD_ENOMEM, "out of memory");
+
+    char err[512];
+    struct nodename nn;
+    if ((rc = node_settings(n, cfg, &nn)) != DD_OK || (rc = node_cookie_init(n, cfg)) != DD_OK ||
+        (rc = node_tables_init(n)) != DD_OK)
+        goto fail;
     /* the timer: twice per tick interval (ticks are due every tick interval) */
     int erc = ctl_init(n, n->tick_interval_ms / 2);
     if (erc < 0) {
-        node_free(n);
-        return lasterr_set(DD_EIO, "cannot create the event loop: %s", strerror(-erc));
+        rc = lasterr_set(DD_EIO, "cannot create the event loop: %s", strerror(-erc));
+        goto fail;
     }
-    int rc = start_transports(n, cfg, err, sizeof(err));
-    if (rc == DD_OK)
-        rc = register_epmd(n, nn.alive, err, sizeof(err));
-    if (rc != DD_OK) {
-        node_unwind(n);
-        return lasterr_set(rc, "%s", err);
+    if ((rc = start_transports(n, st, err, sizeof(err))) != DD_OK ||
+        (rc = register_epmd(n, nn.alive, err, sizeof(err))) != DD_OK) {
+        lasterr_set(rc, "%s", err);
+        goto fail;
     }
     n->epmd_item.on_event = epmd_event;
     erc = ctl_add_fd(n, n->epmd_fd, EPOLLIN | EPOLLRDHUP, &n->epmd_item);
     if (erc < 0) {
-        node_unwind(n);
-        return lasterr_set(DD_EIO, "cannot poll the EPMD connection: %s", strerror(-erc));
+        rc = lasterr_set(DD_EIO, "cannot poll the EPMD connection: %s", strerror(-erc));
+        goto fail;
     }
     if (mbox_open(n, NULL, 0, &n->system) != DD_OK) {
-        node_unwind(n);
-        return lasterr_set(DD_ENOMEM, "cannot open the system mailbox");
+        n->system = NULL;
+        rc = lasterr_set(DD_ENOMEM, "cannot open the system mailbox");
+        goto fail;
     }
     if (ctl_start(n) != 0) {
-        mbox_close(n->system, term_normal, term_normal_len);
-        node_unwind(n);
-        return lasterr_set(DD_EIO, "cannot start the control thread");
+        rc = lasterr_set(DD_EIO, "cannot start the control thread");
+        goto fail;
     }
     DLOG_INFO(n->log_name, "node %s started: listening on %s port %u, creation %u, %s",
               n->name, n->listen_address, n->listen_port, n->creation,
               n->hidden ? "hidden" : "visible");
     *out = n;
     return DD_OK;
+fail:
+    node_teardown(n);
+    return rc;
 }
 
 void node_stop(struct dd_node *n)
@@ -480,5 +530,6 @@ void node_stop(struct dd_node *n)
     rcu_rd_enter();
     ctl_drain(n);
     rcu_rd_leave();
-    node_unwind(n); /* the transports stop in reverse order */
+    n->system = NULL; /* closed above */
+    node_teardown(n); /* the transports stop in reverse order */
 }

@@ -130,7 +130,10 @@ struct dd_node {
 /* Identities. */
 void node_make_ref(struct dd_node *n, dd_ref *out);
 bool node_pid_is_local(const struct dd_node *n, const dd_pid *p);
-bool node_ref_is_local(const struct dd_node *n, const dd_ref *r);
+/* Equality of identities (pure; arguments not NULL). dd_pid_eq/dd_ref_eq are these plus the
+ * API's NULL checks: the core calls these, never the public functions. */
+bool node_pid_eq(const dd_pid *a, const dd_pid *b);
+bool node_ref_eq(const dd_ref *a, const dd_ref *b);
 
 /* Node events (node.c): nodeup/nodedown to the subscribers of dd_monitor_nodes. */
 void node_notify_nodes(struct dd_node *n, const char *peer, bool up, bool visible);

@@ -76,11 +76,16 @@ static void rel_conn_del(struct rel *r)
     conn_unref(c);
 }
 
-void rel_remove(struct dd_mbox *mb, struct rel *r)
+void rel_detach(struct dd_mbox *mb, struct rel *r)
 {
     rel_unlink_mb(mb, r);
     if (r->conn)
         rel_conn_del(r);
+}
+
+void rel_remove(struct dd_mbox *mb, struct rel *r)
+{
+    rel_detach(mb, r);
     free(r);
 }
 
@@ -89,9 +94,9 @@ struct rel *rel_find(struct dd_mbox *mb, enum rel_kind kind, const dd_pid *pid, 
     for (struct rel *r = mb->rels; r; r = r->mb_next) {
         if (r->kind != kind)
             continue;
-        if (ref && !dd_ref_eq(&r->ref, ref))
+        if (ref && !node_ref_eq(&r->ref, ref))
             continue;
-        if (pid && !dd_pid_eq(&r->remote, pid))
+        if (pid && !node_pid_eq(&r->remote, pid))
             continue;
         return r;
     }

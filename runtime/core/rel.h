@@ -42,7 +42,10 @@ struct rel *rel_find(struct dd_mbox *mb, enum rel_kind kind, const dd_pid *pid, 
  * caller then treats the other side as gone: noconnection). */
 struct rel *rel_add(struct dd_mbox *mb, enum rel_kind kind, const dd_pid *remote, const dd_ref *ref,
                     const char *to_name, struct conn *conn);
-/* mb->lock held. Takes r off the mailbox and its connection, and frees it. */
+/* mb->lock held. Takes r off the mailbox and its connection (r->conn becomes NULL, its
+ * reference dropped); r stays the caller's (free). */
+void rel_detach(struct dd_mbox *mb, struct rel *r);
+/* mb->lock held. rel_detach, then frees r. */
 void rel_remove(struct dd_mbox *mb, struct rel *r);
 /* c went down: every relation on it leaves c's list and gets its nodedown signal pushed to
  * its mailbox (exit `noconnection`, 'DOWN' `noconnection`, or a dropped monitor); the

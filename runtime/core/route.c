@@ -332,7 +332,7 @@ static void self_noconnection(struct dd_mbox *mb, bool link, const dd_pid *pid, 
 int route_link(struct dd_mbox *mb, const dd_pid *to)
 {
     struct dd_node *n = mb->node;
-    if (dd_pid_eq(to, &mb->pid))
+    if (node_pid_eq(to, &mb->pid))
         return DD_OK;
     bool unreachable;
     struct conn *c = rel_conn(n, to->node, &unreachable);

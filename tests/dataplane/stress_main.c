@@ -18,7 +18,7 @@
 
 #include "common/log.h"
 #include "tests/dataplane/stress.h"
-#include "tools/node_args.h"
+#include "dpdist/dpdist_args.h"
 
 struct stress_proc g_stress;
 __thread bool t_stress_lazy;
@@ -44,15 +44,16 @@ static void usage(void)
             "  watch --victim NODE --peer NODE [--duration S] [--ping-ms MS]\n"
             "  stream --to NODE [--size BYTES] [--senders N] [--duration S]\n"
             "node flags:\n%s",
-            node_args_usage());
+            dd_args_usage());
 }
 
 int main(int argc, char **argv)
 {
     dlog_set_ident("dd_stress");
     setvbuf(stdout, NULL, _IOLBF, 0);
-    struct node_args a;
-    if (node_args_parse(argc, argv, &a) < 0) {
+    struct dd_args a;
+    if (dd_args_parse(argc, argv, &a) != DD_OK) {
+        fprintf(stderr, "dd_stress: %s\n", dd_last_error());
         usage();
         return 2;
     }
@@ -111,6 +112,6 @@ int main(int argc, char **argv)
     }
     stress_serve_wait();
     dd_node_stop(g_stress.node);
-    free(a.rest_argv);
+    dd_args_free(&a);
     return status;
 }

@@ -72,7 +72,7 @@ dd_check_no_grep "the BEAM node logs no warning or error report" \
 P=${DD_SWARM_PUBLISHED:-100}
 T0=$(date +%s%N)
 run_swarm "$DD_TMP/swarm3.log" -count "$P" -prefix "p$DD_RUN_ID" -target "$E@$H" -published \
-  -hold 1000 -loglevel 2
+  -hold 1000 -loglevel info
 rc=$?
 T1=$(date +%s%N)
 sed 's/^/# /' "$DD_TMP/swarm3.log" | grep "swarm:"

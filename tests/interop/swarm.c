@@ -24,20 +24,18 @@
 
 #include "common/log.h"
 #include "dpdist/dpdist.h"
+#include "dpdist/dpdist_args.h"
 
 #define SWARM_MAX_NODES  2000
 #define SWARM_TIMEOUT_MS 30000
 
 struct swarm_opts {
+    struct dd_args node; /* the node flags (dd_args_parse): cookie, EPMD port, ticktime.. */
     int count;
     const char *prefix;
     const char *target;
-    const char *cookie;
-    uint16_t epmd_port;
     bool published;
-    unsigned ticktime_s;
     int hold_ms;
-    int log_level;
 };
 
 struct swarm_peer {
@@ -173,13 +171,19 @@ static int count_seen(dd_node *node, struct swarm_peer *peers, int n, int *total
     return seen;
 }
 
+/* The node flags (dd_args_parse, which also applies -loglevel), then the swarm's own. */
 static int parse(int argc, char **argv, struct swarm_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->count = 100;
-    o->log_level = DLOG_WARN;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (dd_args_parse(argc, argv, &o->node) != DD_OK) {
+        fprintf(stderr, "swarm: %s\n", dd_last_error());
+        return -1;
+    }
+    int rest_argc = o->node.rest_argc;
+    char **rest = o->node.rest_argv;
+    for (int i = 0; i < rest_argc; i++) {
+        const char *a = rest[i], *v = i + 1 < rest_argc ? rest[i + 1] : NULL;
         if (!strcmp(a, "-published")) {
             o->published = true;
             continue;
@@ -193,16 +197,8 @@ static int parse(int argc, char **argv, struct swarm_opts *o)
             o->prefix = v;
         else if (!strcmp(a, "-target"))
             o->target = v;
-        else if (!strcmp(a, "-setcookie"))
-            o->cookie = v;
-        else if (!strcmp(a, "-epmd_port"))
-            o->epmd_port = (uint16_t)atoi(v);
-        else if (!strcmp(a, "-ticktime"))
-            o->ticktime_s = (unsigned)atoi(v);
         else if (!strcmp(a, "-hold"))
             o->hold_ms = atoi(v);
-        else if (!strcmp(a, "-loglevel"))
-            o->log_level = atoi(v);
         else
             return -1;
     }
@@ -215,14 +211,14 @@ int main(int argc, char **argv)
 {
     struct swarm_opts o;
     dlog_set_ident("swarm");
-    dlog_set_level(DLOG_WARN);
+    dd_log_set_level(DD_LOG_WARNING);
     if (parse(argc, argv, &o) < 0) {
-        fprintf(stderr, "usage: swarm -count N -prefix NAME -target NODE [-setcookie C] "
-                        "[-epmd_port P] [-published] [-ticktime S] [-hold MS] "
-                        "[-loglevel 0..3]\n");
+        fprintf(stderr, "usage: swarm -count N -prefix NAME -target NODE [-published] "
+                        "[-hold MS] [node flags]\nnode flags (the name is PREFIX<i>):\n%s",
+                dd_args_usage());
+        dd_args_free(&o.node);
         return 2;
     }
-    dlog_set_level((enum dlog_level)o.log_level);
     g_opts = &o;
     struct swarm_peer *peers = calloc((size_t)o.count, sizeof(*peers));
     pthread_t *threads = calloc((size_t)o.count, sizeof(*threads));
@@ -235,13 +231,10 @@ int main(int argc, char **argv)
         struct swarm_peer *p = &peers[i];
         p->index = i;
         snprintf(p->sname, sizeof(p->sname), "%s%d", o.prefix, i);
-        struct dd_node_cfg cfg = {
-            .sname = p->sname,
-            .cookie = o.cookie,
-            .hidden = !o.published,
-            .ticktime_s = o.ticktime_s,
-            .epmd_port = o.epmd_port,
-        };
+        struct dd_node_cfg cfg = o.node.cfg;
+        cfg.sname = p->sname;
+        cfg.name = NULL;
+        cfg.hidden = !o.published;
         if (dd_node_start(&cfg, &p->node) != DD_OK) {
             fprintf(stderr, "swarm: cannot start %s: %s\n", p->sname, dd_last_error());
             break;
@@ -321,6 +314,7 @@ int main(int argc, char **argv)
     printf("swarm: stopped %d nodes in %.0f ms\n", o.count, now_ms() - t4);
     free(peers);
     free(threads);
+    dd_args_free(&o.node);
     bool ok = connected == o.count && echoed == o.count && seen == o.count && meshed;
     printf("swarm: %s\n", ok ? "ok" : "FAILED");
     return ok ? 0 : 1;

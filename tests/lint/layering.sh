@@ -14,9 +14,9 @@ control    ; ^(dataplane|runtime|config|tools|perf|tests)/ ; - ; control/ never 
 dataplane  ; ^(control|runtime|config|tools|perf|tests)/ ; - ; dataplane/ never includes control/, the runtime or tools
 config     ; ^(control|dataplane|runtime|tools|perf|tests)/ ; ^dataplane/dp_(limits|devargs)\.h$ ; config/ needs no library but common/ (of the data plane: two header-only files)
 runtime    ; ^(tools|perf|tests)/ ; - ; libraries never include tools, benchmarks or tests
-runtime/core ; ^(config|runtime/api)/|^dataplane/ ; ^dataplane/dp_msg\.h$ ; the node core needs neither the config nor the data plane (but dp_msg.h: obuf's zero-copy hand-off)
-runtime/carrier_tcp ; ^(config|dataplane|runtime/api)/ ; - ; the TCP carrier needs neither the config nor the data plane
-runtime/carrier_dpdk ; ^runtime/api/ ; - ; the DPDK carrier does not include the API room
+runtime/core ; ^(config|runtime/api|runtime/carrier_[a-z]+)/|^dataplane/ ; ^dataplane/dp_msg\.h$ ; the node core knows the carriers only through core/carrier.h, needs neither the config nor the data plane (but dp_msg.h: obuf's zero-copy hand-off)
+runtime/carrier_tcp ; ^(config|dataplane|runtime/api|runtime/carrier_dpdk)/ ; - ; the TCP carrier needs neither the config, the data plane nor the other carrier
+runtime/carrier_dpdk ; ^(runtime/api|runtime/carrier_tcp)/ ; - ; the DPDK carrier includes neither the API room nor the other carrier
 agent      ; ^(runtime|tools|perf|tests)/ ; - ; the agent is not a node: it never includes the runtime, tools, benchmarks or tests
 TABLE
 )

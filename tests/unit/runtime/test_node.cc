@@ -30,7 +30,7 @@
 #include "rt_test_util.h"
 extern "C" {
 #include "control/epmd/epmd_client.h"
-#include "tools/node_args.h"
+#include "dpdist/dpdist_args.h"
 }
 
 using namespace rt_test;
@@ -125,7 +125,7 @@ TEST(RuntimeNode, DefaultListenerTakesIPv4AndIPv6)
     EXPECT_EQ(dd_connect(b.n, a.name().c_str(), 3000), DD_OK) << dd_last_error();
 }
 
-// [node] listen_address in the config file, read as the node tools read it (node_args).
+// [node] listen_address in the config file, applied by dd_node_start to the flags of the tools.
 TEST(RuntimeNode, ListenAddressFromTheConfigFile)
 {
     std::string alive = fresh_name("lscfg");
@@ -137,14 +137,14 @@ TEST(RuntimeNode, ListenAddressFromTheConfigFile)
     std::string port_arg = std::to_string(epmd_port());
     std::vector<const char *> argv = {"test",      "-config",    path.c_str(), "-setcookie",
                                       "rtcookie", "-epmd_port", port_arg.c_str()};
-    struct node_args args;
-    ASSERT_EQ(node_args_parse(int(argv.size()), const_cast<char **>(argv.data()), &args), 0);
-    ASSERT_STREQ(args.cfg.listen_address, "127.0.0.1");
+    struct dd_args args;
+    ASSERT_EQ(dd_args_parse(int(argv.size()), const_cast<char **>(argv.data()), &args), DD_OK);
+    ASSERT_EQ(args.cfg.listen_address, nullptr); // the flags gave none: the file's counts
     dd_node *a = nullptr;
-    int rc = dd_node_start(&args.cfg, &a); // reads the file again (and checks it whole)
+    int rc = dd_node_start(&args.cfg, &a); // reads the file (and checks it whole)
     unlink(path.c_str());
     ASSERT_EQ(rc, DD_OK) << dd_last_error();
-    free(args.rest_argv);
+    dd_args_free(&args);
     uint16_t port = port_of(dd_node_name(a));
     EXPECT_TRUE(can_connect("127.0.0.1", port));
     if (ipv6_usable()) {
