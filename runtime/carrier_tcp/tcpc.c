@@ -19,6 +19,8 @@
  * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -60,6 +62,16 @@ void tcpc_update_events(struct conn *c)
     pthread_mutex_lock(&c->tcp->tx_lock);
     sock_update_events(c);
     pthread_mutex_unlock(&c->tcp->tx_lock);
+}
+
+void tcpc_sock_up(struct dd_node *n, int fd, const char *peer)
+{
+    int lowat = (int)TXQ_SOCK_NOTSENT_BYTES;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
+        DLOG_WARN(n->log_name,
+                  "connection to %s: cannot set TCP_NOTSENT_LOWAT (%s): the kernel will hold "
+                  "up to a send buffer of unsent data ahead of small messages",
+                  peer, strerror(errno));
 }
 
 /* Whether b goes to c's peer in fragments (txq.h): the peer takes them and b is large. */

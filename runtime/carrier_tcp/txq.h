@@ -34,6 +34,13 @@
 #include "runtime/core/obuf.h"
 
 #define TXQ_FRAG_DATA_BYTES (64u * 1024) /* a fragment's data */
+/* What the queue leaves to the kernel: the socket's TCP_NOTSENT_LOWAT (tcpc_sock_up). The
+ * kernel takes more only while fewer than this many bytes are unsent in the socket, so once
+ * the peer stops keeping up, the order of everything else is decided here (one write may
+ * overshoot by the skb it fills, at most 64 KiB on loopback). Two fragments: enough to keep
+ * the wire busy between two wake-ups of the writer, small enough that a tick or a small
+ * message waits behind at most that much unsent data on our side. */
+#define TXQ_SOCK_NOTSENT_BYTES (128u * 1024)
 
 /* A queued outgoing buffer. */
 struct txq_entry {

@@ -11,11 +11,20 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <dirent.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <thread>
 #include <vector>
 
 #include "rt_test_util.h"
+extern "C" {
+#include "runtime/carrier_tcp/txq.h"
+}
 
 using namespace rt_test;
 using Clock = std::chrono::steady_clock;
@@ -423,6 +432,102 @@ TEST(RuntimeConn, SmallMessagesPassLargeOnesBetweenFragments)
     dd_mbox_close(rx);
     dd_mbox_close(big_tx);
     dd_mbox_close(small_tx);
+}
+
+// The node's end of a connection whose other end is `peer_fd` (both in this process, on
+// loopback): the socket in /proc/self/fd whose local port is the peer's remote one and vice
+// versa (ports only: the node's side may see the IPv4 addresses mapped into IPv6).
+int other_end(int peer_fd)
+{
+    auto port = [](const sockaddr_storage &a) {
+        return a.ss_family == AF_INET ? ntohs(((const sockaddr_in &)a).sin_port)
+                                      : ntohs(((const sockaddr_in6 &)a).sin6_port);
+    };
+    sockaddr_storage pl{}, pr{};
+    socklen_t ll = sizeof(pl), rl = sizeof(pr);
+    if (getsockname(peer_fd, (sockaddr *)&pl, &ll) < 0 || getpeername(peer_fd, (sockaddr *)&pr, &rl) < 0)
+        return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int found = -1;
+    while (dirent *e = readdir(d)) {
+        int fd = atoi(e->d_name);
+        if (fd == peer_fd || e->d_name[0] == '.')
+            continue;
+        sockaddr_storage l{}, r{};
+        socklen_t l1 = sizeof(l), r1 = sizeof(r);
+        if (getsockname(fd, (sockaddr *)&l, &l1) == 0 && getpeername(fd, (sockaddr *)&r, &r1) == 0 &&
+            (l.ss_family == AF_INET || l.ss_family == AF_INET6) && port(l) == port(pr) &&
+            port(r) == port(pl)) {
+            found = fd;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+// The queue stays in dpdist, not in the kernel: toward a peer that reads slowly, the bytes
+// the node leaves unsent in its socket (SIOCOUTQNSD) stay under TXQ_SOCK_NOTSENT_BYTES (plus
+// the one skb a write may fill), however much is queued behind them. Without
+// TCP_NOTSENT_LOWAT the kernel takes up to its send buffer (MiBs on loopback) and every tick
+// and small message waits behind it.
+TEST(RuntimeConn, UnsentBytesInTheSocketStayUnderTheBound)
+{
+    std::string alive = fresh_name("lowat");
+    Node a(alive);
+    ASSERT_TRUE(a.n);
+    RawPeer slow;
+    ASSERT_TRUE(slow.connect_to(alive));
+    ASSERT_TRUE(slow.handshake("slow@" + short_host(), a.name()));
+    int afd = other_end(slow.fd());
+    ASSERT_GE(afd, 0) << "the node's socket was not found";
+    dd_mbox *tx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &tx), DD_OK);
+    erlang_pid to = slow.pid(1);
+    Bytes big = big_seq(1, 1 << 20);
+    std::atomic<bool> stop{false};
+    std::atomic<long> sent{0};
+    std::thread sender([&] {
+        while (!stop) {
+            int rc = dd_send_flags(tx, &to, big.data(), big.size(), DD_SEND_NONBLOCK);
+            if (rc == DD_OK)
+                sent++;
+            else if (rc == DD_EWOULDBLOCK)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            else
+                break;
+        }
+    });
+    // First not at all (every buffer on the way fills), then 64 KiB every 5 ms.
+    const size_t kSlack = 64 * 1024;
+    int max_unsent = 0;
+    size_t got = 0;
+    std::vector<uint8_t> buf(64 * 1024);
+    auto until = Clock::now() + std::chrono::milliseconds(2000);
+    auto reading_from = Clock::now() + std::chrono::milliseconds(300);
+    while (Clock::now() < until) {
+        int unsent = 0;
+        ASSERT_EQ(ioctl(afd, SIOCOUTQNSD, &unsent), 0) << strerror(errno);
+        max_unsent = std::max(max_unsent, unsent);
+        if (Clock::now() >= reading_from) {
+            ssize_t r = recv(slow.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+            if (r > 0)
+                got += size_t(r);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop = true;
+    sender.join();
+    std::cout << "# " << sent.load() << " MiB queued, " << (got >> 10) << " KiB read slowly, "
+              << "at most " << max_unsent << " bytes unsent in the node's socket (bound "
+              << TXQ_SOCK_NOTSENT_BYTES << " + " << kSlack << ")\n";
+    EXPECT_GE(sent.load(), 8) << "the sender did not get ahead of the reader";
+    EXPECT_GT(got, size_t(1) << 20) << "the slow reader got nothing";
+    EXPECT_GT(max_unsent, 0) << "the socket never held unsent data: nothing was tested";
+    EXPECT_LE(size_t(max_unsent), TXQ_SOCK_NOTSENT_BYTES + kSlack);
+    dd_mbox_close(tx);
 }
 
 // dd_peer_stats().max_rx_gap_ns on the TCP carrier: the largest time between two packets
