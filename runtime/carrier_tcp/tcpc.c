@@ -99,6 +99,8 @@ static int flush_locked(struct conn *c)
     while (!txq_empty(&t->txq)) {
         struct iovec iov[TCPC_WRITE_IOV];
         int n = txq_gather(&t->txq, iov, TCPC_WRITE_IOV);
+        if (n == 0)
+            break;
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0) {
@@ -455,12 +457,10 @@ void tcpc_tick(struct conn *c, uint64_t now)
     }
     uint64_t last_tx = atomic_load_explicit(&c->tcp->last_tx_ms, memory_order_relaxed);
     if (now >= last_tx + n->tick_interval_ms) {
-        /* An empty packet. With data queued the peer sees bytes arrive anyway, and OTP does
-         * not tick then either. */
-        pthread_mutex_lock(&c->tcp->tx_lock);
-        bool idle = txq_empty(&c->tcp->txq);
-        pthread_mutex_unlock(&c->tcp->tx_lock);
-        if (idle)
-            tcpc_send(c, n->tcp->tick, true);
+        /* An empty packet, also with data queued: it goes ahead of everything at the next
+         * packet boundary (txq.h, lanes), and at most one waits. Nothing went out for a
+         * tick interval, so the peer is not reading fast; the tick then tells it at once
+         * that we are alive once it reads again. */
+        tcpc_send(c, n->tcp->tick, true);
     }
 }

@@ -464,7 +464,7 @@ bool RawPeer::handshake(const std::string &my_name, const std::string &peer,
     }
 }
 
-int RawPeer::read_packet(Bytes *body, int timeout_ms)
+int RawPeer::read_packet(Bytes *body, int timeout_ms, bool ticks)
 {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -473,7 +473,7 @@ int RawPeer::read_packet(Bytes *body, int timeout_ms)
         if (r == DISTMSG_OK) {
             Bytes got(f.data, f.data + f.len);
             rx_.erase(rx_.begin(), rx_.begin() + long(f.total));
-            if (f.len == 0)
+            if (f.len == 0 && !ticks)
                 continue; // tick
             *body = got;
             return 1;

@@ -170,7 +170,8 @@ class RawPeer
     // A packet: 4-byte length + body.
     bool send_packet(const Bytes &body);
     // Next non-tick packet body within timeout_ms: 1 = got one, 0 = timeout, -1 = closed.
-    int read_packet(Bytes *body, int timeout_ms);
+    // With ticks, a tick is a packet too (an empty body).
+    int read_packet(Bytes *body, int timeout_ms, bool ticks = false);
     // True if the node closes the connection within timeout_ms (data before is skipped).
     bool wait_closed(int timeout_ms);
     // A pid of this peer (for replies addressed to it).

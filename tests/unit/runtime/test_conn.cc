@@ -530,6 +530,114 @@ TEST(RuntimeConn, UnsentBytesInTheSocketStayUnderTheBound)
     dd_mbox_close(tx);
 }
 
+// Lanes on the wire: during a 64 MiB transfer toward a peer that reads slowly (one fragment
+// a millisecond, and once not at all for 1.2 s, more than twice the tick interval whatever
+// the phase of the node's tick timer), a 64-byte message of another sender and a tick reach
+// the peer before the transfer's last fragment. Before, ticks went out only on an idle queue.
+TEST(RuntimeConn, TickAndSmallMessageGoAheadOfABulkTransfer)
+{
+    Bytes big = big_seq(1, 64u << 20);
+    Bytes small = term([](ei_x_buff *x) {
+        std::string s(48, 's');
+        ei_x_encode_binary(x, s.data(), long(s.size()));
+    });
+    std::string alive = fresh_name("lane");
+    NodeOpts o;
+    o.ticktime_s = 2; // a tick every 500 ms
+    Node a(alive, o);
+    ASSERT_TRUE(a.n);
+    RawPeer slow;
+    ASSERT_TRUE(slow.connect_to(alive));
+    ASSERT_TRUE(slow.handshake("slowlane@" + short_host(), a.name()));
+    dd_mbox *big_tx, *small_tx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &small_tx), DD_OK);
+    erlang_pid to = slow.pid(1);
+    std::atomic<int> big_rc{-1};
+    std::thread sender([&] { big_rc = dd_send(big_tx, &to, big.data(), big.size()); });
+    int frags = 0, last_frag = -1, small_at = -1, ticks_before = 0, packets = 0;
+    bool small_sent = false;
+    auto t0 = Clock::now(), last_tick = t0 - std::chrono::seconds(1);
+    while (last_frag < 0 && Clock::now() < t0 + std::chrono::seconds(30)) {
+        if (Clock::now() - last_tick > std::chrono::milliseconds(100)) { // we stay alive too
+            ASSERT_TRUE(slow.send_bytes(Bytes{0, 0, 0, 0}));
+            last_tick = Clock::now();
+        }
+        if (!small_sent && frags >= 64) { // 4 MiB into the transfer
+            ASSERT_EQ(dd_send(small_tx, &to, small.data(), small.size()), DD_OK);
+            small_sent = true;
+            // and a pause of more than a tick interval: the node has written nothing for
+            // that long, so a tick is due while the transfer is queued
+            for (int i = 0; i < 12; i++) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                ASSERT_TRUE(slow.send_bytes(Bytes{0, 0, 0, 0}));
+            }
+        }
+        Bytes body;
+        int r = slow.read_packet(&body, 1000, /*ticks*/ true);
+        ASSERT_EQ(r, 1) << "after " << frags << " fragments";
+        packets++;
+        if (body.empty()) {
+            ticks_before++;
+            continue;
+        }
+        ASSERT_GE(body.size(), 2u);
+        if (body[1] == 'E' || body[1] == 'F') {
+            frags++;
+            uint64_t id = 0;
+            for (int i = 0; i < 8; i++)
+                id = id << 8 | body[2 + 8 + i];
+            if (id == 1)
+                last_frag = packets;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        } else if (small_sent && small_at < 0 && body.size() < 200) {
+            small_at = packets;
+        }
+    }
+    sender.join();
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::cout << "# " << frags << " fragments in " << secs << " s; the 64-byte message was packet "
+              << small_at << ", the last fragment " << last_frag << "; " << ticks_before
+              << " ticks before it\n";
+    EXPECT_EQ(big_rc.load(), DD_OK);
+    EXPECT_GT(frags, 1000) << "the large message did not go in fragments";
+    ASSERT_GT(last_frag, 0) << "the transfer did not end";
+    EXPECT_GT(small_at, 0) << "the 64-byte message did not arrive";
+    EXPECT_LT(small_at, last_frag) << "the 64-byte message waited for the transfer";
+    EXPECT_GT(secs, 1.2) << "the transfer was too fast for a tick to be due";
+    EXPECT_GE(ticks_before, 1) << "no tick during a " << secs << " s transfer";
+    dd_mbox_close(big_tx);
+    dd_mbox_close(small_tx);
+}
+
+// Large messages of different senders interleave fragment by fragment between dpdist nodes:
+// a 1 MiB message sent while a 48 MiB one of another sender is on its way arrives first.
+TEST(RuntimeConn, LargeMessagesOfDifferentSendersInterleave)
+{
+    Node a(fresh_name("ila")), b(fresh_name("ilb"));
+    ASSERT_TRUE(a.n && b.n);
+    dd_mbox *rx, *big_tx, *mid_tx;
+    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &rx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &mid_tx), DD_OK);
+    dd_pid rxpid = *dd_mbox_pid(rx);
+    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
+    Bytes big = big_seq(0, 48u << 20), mid = big_seq(1, 1u << 20);
+    ASSERT_EQ(dd_send(big_tx, &rxpid, big.data(), big.size()), DD_OK) << dd_last_error();
+    ASSERT_EQ(dd_send(mid_tx, &rxpid, mid.data(), mid.size()), DD_OK) << dd_last_error();
+    std::string order;
+    for (int i = 0; i < 2; i++) {
+        dd_msg *m = recv_one(rx, 20000);
+        ASSERT_TRUE(m) << "after " << order;
+        order += m->len == mid.size() ? "m" : m->len == big.size() ? "B" : "?";
+        dd_msg_free(m);
+    }
+    EXPECT_EQ(order, "mB") << "the 1 MiB message waited for the 48 MiB one";
+    dd_mbox_close(rx);
+    dd_mbox_close(big_tx);
+    dd_mbox_close(mid_tx);
+}
+
 // dd_peer_stats().max_rx_gap_ns on the TCP carrier: the largest time between two packets
 // from the peer since the previous read, then reset.
 TEST(RuntimeConn, LargestReceiveGapIsMeasuredAndReset)
