@@ -638,6 +638,91 @@ TEST(RuntimeConn, LargeMessagesOfDifferentSendersInterleave)
     dd_mbox_close(mid_tx);
 }
 
+// BEAM reassembles what dpdist sends in fragments: every size from 1 byte to 64 MiB (around
+// the 64 KiB fragment boundary byte by byte), from three senders at once, so that their
+// fragments interleave; each arrives whole, with its content, in its sender's order. Then a
+// 64-byte message sent just after a 64 MiB one of another sender reaches BEAM first.
+TEST(RuntimeConn, BeamReassemblesEverySizeFromSeveralSenders)
+{
+    if (!have_erl())
+        GTEST_SKIP() << "no erl here";
+    std::string b_alive = fresh_name("reasmbeam");
+    Beam beam(b_alive,
+              "register(inbox, self()), io:format(\"ready~n\"), "
+              "L = fun L(Next) -> receive {S, I, Bin} when is_integer(S) -> "
+              "  Ok = Bin =:= binary:copy(<<((S * 31 + I) rem 256)>>, byte_size(Bin)), "
+              "  InOrder = I =:= maps:get(S, Next, 0), "
+              "  io:format(\"got ~p ~p ~p ~p~n\", [S, I, byte_size(Bin), Ok andalso InOrder]), "
+              "  L(Next#{S => I + 1}) "
+              "after 60000 -> halt(1) end end, L(#{}).");
+    ASSERT_TRUE(beam.wait_for("ready", 20000)) << ::testing::PrintToString(beam.lines());
+    NodeOpts o;
+    o.long_name = true;
+    Node a(fresh_name("reasmsrc"), o);
+    ASSERT_TRUE(a.n);
+    std::string b_name = b_alive + "@127.0.0.1";
+    ASSERT_EQ(dd_connect(a.n, b_name.c_str(), 10000), DD_OK) << dd_last_error();
+
+    std::vector<size_t> sizes = {1, 2, 3, 64, 100, 1000, 64u << 20};
+    for (int k = 10; k <= 25; k++)
+        for (long d = -1; d <= 1; d++)
+            sizes.push_back(size_t((1l << k) + d));
+    for (size_t z = 65536 - 80; z <= 65536 + 20; z++) // the fragment boundary, byte by byte
+        sizes.push_back(z);
+    const int kSenders = 3;
+    std::vector<std::vector<size_t>> per(kSenders);
+    for (size_t i = 0; i < sizes.size(); i++)
+        per[i % kSenders].push_back(sizes[i]);
+    auto msg = [](long sender, long i, size_t len) {
+        return term([&](ei_x_buff *x) {
+            ei_x_encode_tuple_header(x, 3);
+            ei_x_encode_long(x, sender);
+            ei_x_encode_long(x, i);
+            std::vector<char> blob(len, char((sender * 31 + i) % 256));
+            ei_x_encode_binary(x, blob.data(), long(blob.size()));
+        });
+    };
+    std::vector<std::thread> senders;
+    for (int sdr = 0; sdr < kSenders; sdr++)
+        senders.emplace_back([&, sdr] {
+            dd_mbox *mb;
+            ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &mb), DD_OK);
+            for (size_t i = 0; i < per[sdr].size(); i++) {
+                Bytes t = msg(sdr, long(i), per[sdr][i]);
+                EXPECT_EQ(dd_send_reg(mb, "inbox", b_name.c_str(), t.data(), t.size()), DD_OK)
+                    << dd_last_error();
+            }
+            dd_mbox_close(mb);
+        });
+    for (auto &t : senders)
+        t.join();
+    EXPECT_TRUE(wait_until([&] { return beam.lines().size() > sizes.size(); }, 60000))
+        << "BEAM got " << beam.lines().size() - 1 << " of " << sizes.size();
+    auto got = beam.lines();
+    for (int sdr = 0; sdr < kSenders; sdr++)
+        for (size_t i = 0; i < per[sdr].size(); i++) {
+            std::string want = "got " + std::to_string(sdr) + " " + std::to_string(i) + " " +
+                               std::to_string(per[sdr][i]) + " true";
+            EXPECT_TRUE(std::find(got.begin(), got.end(), want) != got.end()) << "missing: " << want;
+        }
+
+    // A 64-byte message of another sender overtakes a 64 MiB message on its way.
+    dd_mbox *bulk, *small;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &bulk), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &small), DD_OK);
+    Bytes b64 = msg(7, 0, 64u << 20), s64 = msg(8, 0, 64);
+    ASSERT_EQ(dd_send_reg(bulk, "inbox", b_name.c_str(), b64.data(), b64.size()), DD_OK);
+    ASSERT_EQ(dd_send_reg(small, "inbox", b_name.c_str(), s64.data(), s64.size()), DD_OK);
+    std::string big_line = "got 7 0 " + std::to_string(64u << 20) + " true";
+    ASSERT_TRUE(beam.wait_for(big_line, 60000)) << "the 64 MiB message did not arrive";
+    auto lines = beam.lines();
+    auto small_at = std::find(lines.begin(), lines.end(), "got 8 0 64 true");
+    auto big_at = std::find(lines.begin(), lines.end(), big_line);
+    EXPECT_TRUE(small_at < big_at) << "the 64-byte message waited for the 64 MiB one";
+    dd_mbox_close(bulk);
+    dd_mbox_close(small);
+}
+
 // dd_peer_stats().max_rx_gap_ns on the TCP carrier: the largest time between two packets
 // from the peer since the previous read, then reset.
 TEST(RuntimeConn, LargestReceiveGapIsMeasuredAndReset)
