@@ -61,27 +61,17 @@ static struct txq_entry *lane_pop(struct txq_lane *l)
     return e;
 }
 
-static void after_append(struct txq_entry *w, struct txq_entry *e)
-{
-    e->next = NULL;
-    if (w->after_tail)
-        w->after_tail->next = e;
-    else
-        w->after = e;
-    w->after_tail = e;
-}
-
 /* Puts e where it waits or goes (Order per sender); behind the barrier if there is one and
  * e was pushed after it. */
 static void place(struct txq *q, struct txq_entry *e, bool after_barrier)
 {
     if (after_barrier && q->barrier) {
-        after_append(q->barrier, e);
+        lane_append(&q->barrier->after, e);
         return;
     }
     for (struct txq_entry *f = q->frags.head; f; f = f->next)
         if (f->sender == e->sender) {
-            after_append(f, e);
+            lane_append(&f->after, e);
             return;
         }
     if (e->barrier)
@@ -95,8 +85,8 @@ static void place(struct txq *q, struct txq_entry *e, bool after_barrier)
  * waiters of a message were pushed before the barrier, if any, and stay ahead of it. */
 static void release(struct txq *q, struct txq_entry *e)
 {
-    struct txq_entry *w = e->after;
-    e->after = e->after_tail = NULL;
+    struct txq_entry *w = e->after.head;
+    e->after.head = e->after.tail = NULL;
     while (w) {
         struct txq_entry *next = w->next;
         place(q, w, false);
@@ -324,7 +314,7 @@ static void free_list(struct txq_entry *e)
 {
     while (e) {
         struct txq_entry *next = e->next;
-        for (struct txq_entry *w = e->after, *wn; w; w = wn) {
+        for (struct txq_entry *w = e->after.head, *wn; w; w = wn) {
             wn = w->next;
             entry_free(w);
         }

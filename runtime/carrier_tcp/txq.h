@@ -59,6 +59,12 @@
  * message waits behind at most that much unsent data on our side. */
 #define TXQ_SOCK_NOTSENT_BYTES (128u * 1024)
 
+/* A FIFO of queued entries: a lane, or the entries waiting for one entry. */
+struct txq_entry;
+struct txq_lane {
+    struct txq_entry *head, *tail;
+};
+
 /* A queued outgoing buffer. */
 struct txq_entry {
     struct txq_entry *next;
@@ -68,7 +74,7 @@ struct txq_entry {
     bool barrier;    /* the carrier switch marker: written last */
     bool fragmented; /* goes in fragments (frags_left of them remain) */
     /* Entries that wait for this one to be written (see Order per sender), a FIFO. */
-    struct txq_entry *after, *after_tail;
+    struct txq_lane after;
     /* Sent in fragments: the FragmentId of the next one; started when its first went out. */
     uint64_t frag_seq, frags_left, frags_total;
     bool started;
@@ -76,11 +82,6 @@ struct txq_entry {
     uint8_t pkt_hdr_len; /* 4-byte length + fragment header */
     uint8_t pkt_hdr[DISTMSG_LEN_BYTES + DISTMSG_HDR_FRAG_MAX_LEN];
     size_t pkt_data, pkt_off; /* the fragment's data bytes; bytes of the packet written */
-};
-
-/* A lane: a FIFO of entries. */
-struct txq_lane {
-    struct txq_entry *head, *tail;
 };
 
 struct txq {
