@@ -141,8 +141,10 @@ static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
          * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
          * pings), so it may go past the limit, up to twice it; beyond that the peer does
          * not read what it asked for and is cut off. (Counted as for any sender: a large
-         * message on its way in fragments is not the peer failing to read.) */
-        if (atomic_load(&c->state) != CONN_DOWN && txq_bytes_for(&t->txq, frag) >= 2 * limit) {
+         * message on its way in fragments is not the peer failing to read; nor is a tick,
+         * which takes no room: at most one waits.) */
+        if (b != c->node->tcp->tick && atomic_load(&c->state) != CONN_DOWN &&
+            txq_bytes_for(&t->txq, frag) >= 2 * limit) {
             size_t queued = t->txq.bytes;
             pthread_mutex_unlock(&t->tx_lock);
             DLOG_WARN(c->node->log_name,

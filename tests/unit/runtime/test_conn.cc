@@ -530,6 +530,35 @@ TEST(RuntimeConn, UnsentBytesInTheSocketStayUnderTheBound)
     dd_mbox_close(tx);
 }
 
+// A tick is due while a large whole message waits for a peer that does not read (one that
+// takes no fragments: the message stays whole, above twice the queue limit). The tick is
+// not an answer the peer failed to read: the connection stays.
+TEST(RuntimeConn, ATickBehindALargeWholeMessageKeepsTheConnection)
+{
+    std::string alive = fresh_name("tickbig");
+    NodeOpts o;
+    o.ticktime_s = 2; // a tick every 500 ms
+    Node a(alive, o);
+    ASSERT_TRUE(a.n);
+    RawPeer stuck;
+    ASSERT_TRUE(stuck.connect_to(alive));
+    ASSERT_TRUE(stuck.handshake("nofrag@" + short_host(), a.name(), "rtcookie",
+                                (DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED) & ~uint64_t(DFLAG_FRAGMENTS)));
+    dd_mbox *tx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &tx), DD_OK);
+    erlang_pid to = stuck.pid(1);
+    Bytes big = big_seq(1, 40u << 20);
+    ASSERT_EQ(dd_send(tx, &to, big.data(), big.size()), DD_OK);
+    for (int i = 0; i < 15; i++) { // 1.5 s: ticks are due; we tick too, and read nothing
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ASSERT_TRUE(stuck.send_bytes(Bytes{0, 0, 0, 0}));
+    }
+    auto peers = nodes_of(a.n);
+    EXPECT_NE(std::find(peers.begin(), peers.end(), "nofrag@" + short_host()), peers.end())
+        << "the connection was closed";
+    dd_mbox_close(tx);
+}
+
 // Lanes on the wire: during a 64 MiB transfer toward a peer that reads slowly (one fragment
 // a millisecond, and once not at all for 1.2 s, more than twice the tick interval whatever
 // the phase of the node's tick timer), a 64-byte message of another sender and a tick reach
