@@ -103,7 +103,11 @@ static void entry_free(struct txq_entry *e)
 bool txq_push(struct txq *q, struct obuf *b, size_t off, bool barrier, bool fragmented)
 {
     if (b == q->tick && !barrier && !fragmented) {
-        q->ticks = 1; /* one pending tick says as much as several */
+        /* One pending tick says as much as several; one partly written by its sender (on
+         * an empty queue) is finished from where it stopped. */
+        if (!q->ticks)
+            q->tick_off = off;
+        q->ticks = 1;
         return true;
     }
     struct txq_entry *e = calloc(1, sizeof(*e));

@@ -280,6 +280,21 @@ TEST_F(Txq, TheTickGoesFirst)
     EXPECT_EQ(std::count_if(ev.begin(), ev.end(), [](const Event &e) { return e.kind == "tick"; }), 1);
 }
 
+// A tick its sender wrote in part (straight to the socket, the queue empty) is finished
+// from there, before anything else.
+TEST_F(Txq, APartlyWrittenTickIsFinishedFirst)
+{
+    ASSERT_TRUE(txq_push(&q, tick, 3, false, false)); // 3 of its 4 bytes went out
+    push({2, 0, SMALL});
+    std::vector<uint8_t> stream = {0, 0, 0}; // what its sender wrote
+    auto rest = drain(&q, {1u << 30});
+    stream.insert(stream.end(), rest.begin(), rest.end());
+    auto ev = parse(stream);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].kind, "tick");
+    EXPECT_EQ(at(ev, 2, 0), 1);
+}
+
 TEST_F(Txq, OrderPerSenderHoldsWhateverTheSocketTakes)
 {
     std::mt19937 rng(7);
