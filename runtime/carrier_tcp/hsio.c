@@ -430,6 +430,7 @@ static void handshake_done(struct dd_node *n, struct hsio_sock *s)
     free(s->hs);
     s->hs = NULL;
     s->up = true;
+    tcpc_sock_up(n, s->fd, c->peer);
     uint64_t now = clock_now_ms();
     atomic_store(&c->tcp->last_rx_ms, now);
     atomic_store(&c->tcp->last_tx_ms, now);

@@ -19,6 +19,8 @@
  * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -62,6 +64,16 @@ void tcpc_update_events(struct conn *c)
     pthread_mutex_unlock(&c->tcp->tx_lock);
 }
 
+void tcpc_sock_up(struct dd_node *n, int fd, const char *peer)
+{
+    int lowat = (int)TXQ_SOCK_NOTSENT_BYTES;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
+        DLOG_WARN(n->log_name,
+                  "connection to %s: cannot set TCP_NOTSENT_LOWAT (%s): the kernel will hold "
+                  "up to a send buffer of unsent data ahead of small messages",
+                  peer, strerror(errno));
+}
+
 /* Whether b goes to c's peer in fragments (txq.h): the peer takes them and b is large. */
 static bool fragmentable(const struct conn *c, const struct obuf *b)
 {
@@ -87,6 +99,8 @@ static int flush_locked(struct conn *c)
     while (!txq_empty(&t->txq)) {
         struct iovec iov[TCPC_WRITE_IOV];
         int n = txq_gather(&t->txq, iov, TCPC_WRITE_IOV);
+        if (n == 0)
+            break;
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0) {
@@ -127,8 +141,10 @@ static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
          * it sends answers the peer's own requests (noproc exits and 'DOWN's, unlink acks,
          * pings), so it may go past the limit, up to twice it; beyond that the peer does
          * not read what it asked for and is cut off. (Counted as for any sender: a large
-         * message on its way in fragments is not the peer failing to read.) */
-        if (atomic_load(&c->state) != CONN_DOWN && txq_bytes_for(&t->txq, frag) >= 2 * limit) {
+         * message on its way in fragments is not the peer failing to read; nor is a tick,
+         * which takes no room: at most one waits.) */
+        if (b != c->node->tcp->tick && atomic_load(&c->state) != CONN_DOWN &&
+            txq_bytes_for(&t->txq, frag) >= 2 * limit) {
             size_t queued = t->txq.bytes;
             pthread_mutex_unlock(&t->tx_lock);
             DLOG_WARN(c->node->log_name,
@@ -443,12 +459,10 @@ void tcpc_tick(struct conn *c, uint64_t now)
     }
     uint64_t last_tx = atomic_load_explicit(&c->tcp->last_tx_ms, memory_order_relaxed);
     if (now >= last_tx + n->tick_interval_ms) {
-        /* An empty packet. With data queued the peer sees bytes arrive anyway, and OTP does
-         * not tick then either. */
-        pthread_mutex_lock(&c->tcp->tx_lock);
-        bool idle = txq_empty(&c->tcp->txq);
-        pthread_mutex_unlock(&c->tcp->tx_lock);
-        if (idle)
-            tcpc_send(c, n->tcp->tick, true);
+        /* An empty packet, also with data queued: it goes ahead of everything at the next
+         * packet boundary (txq.h, lanes), and at most one waits. Nothing went out for a
+         * tick interval, so the peer is not reading fast; the tick then tells it at once
+         * that we are alive once it reads again. */
+        tcpc_send(c, n->tcp->tick, true);
     }
 }

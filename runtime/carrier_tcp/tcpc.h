@@ -84,6 +84,10 @@ struct tcpc_node {
     uint64_t rxb_resumed_ms; /* when waiting connections were last let go on */
 };
 
+/* The socket of a connection that has just come up (control thread): bounds its unsent
+ * bytes to TXQ_SOCK_NOTSENT_BYTES (TCP_NOTSENT_LOWAT). The send buffer is left to the
+ * kernel's autotuning (no fixed SO_SNDBUF): it then holds what is in flight, not a queue. */
+void tcpc_sock_up(struct dd_node *n, int fd, const char *peer);
 /* Start sending what queued while pending (any thread). */
 void tcpc_kick(struct conn *c);
 /* Control thread: the socket is writable / readable. */

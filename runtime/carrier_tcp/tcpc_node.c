@@ -104,7 +104,7 @@ static int tcpc_conn_init(struct conn *c)
     distmsg_reasm_share(&t->reasm, &n->reasm_budget, DISTMSG_FRAG_EST_BYTES);
     pthread_mutex_init(&t->tx_lock, NULL);
     pthread_cond_init(&t->tx_room, NULL);
-    txq_init(&t->txq, n->tcp->tick);
+    txq_init(&t->txq, n->tcp->tick, n->max_msg); /* the peer's bound, taken as ours */
     c->tcp = t;
     return DD_OK;
 }

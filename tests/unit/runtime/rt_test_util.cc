@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -464,7 +466,7 @@ bool RawPeer::handshake(const std::string &my_name, const std::string &peer,
     }
 }
 
-int RawPeer::read_packet(Bytes *body, int timeout_ms)
+int RawPeer::read_packet(Bytes *body, int timeout_ms, bool ticks)
 {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -473,7 +475,7 @@ int RawPeer::read_packet(Bytes *body, int timeout_ms)
         if (r == DISTMSG_OK) {
             Bytes got(f.data, f.data + f.len);
             rx_.erase(rx_.begin(), rx_.begin() + long(f.total));
-            if (f.len == 0)
+            if (f.len == 0 && !ticks)
                 continue; // tick
             *body = got;
             return 1;
@@ -546,6 +548,74 @@ std::vector<Bytes> fragment_body(const Bytes &body, uint64_t seq_id, size_t frag
         out.push_back(std::move(p));
     }
     return out;
+}
+
+// ---- a real BEAM node ----------------------------------------------------------------
+
+Beam::Beam(const std::string &alive, const std::string &expr)
+{
+    int out[2];
+    if (pipe(out) < 0)
+        return;
+    std::string name = alive + "@127.0.0.1", port = std::to_string(epmd_port());
+    pid_ = fork();
+    if (pid_ == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        close(out[0]);
+        setenv("ERL_EPMD_PORT", port.c_str(), 1);
+        execlp("erl", "erl", "-name", name.c_str(), "-setcookie", "rtcookie", "-start_epmd",
+               "false", "-noshell", "-noinput", "-eval", expr.c_str(), (char *)nullptr);
+        _exit(127);
+    }
+    close(out[1]);
+    fd_ = out[0];
+    reader_ = std::thread([this] {
+        std::string line;
+        char c;
+        while (read(fd_, &c, 1) == 1) {
+            if (c != '\n') {
+                line += c;
+                continue;
+            }
+            std::lock_guard<std::mutex> g(mu_);
+            lines_.push_back(line);
+            line.clear();
+        }
+    });
+}
+
+Beam::~Beam()
+{
+    if (pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    if (reader_.joinable())
+        reader_.join();
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+bool Beam::wait_for(const std::string &line, int timeout_ms)
+{
+    return wait_until(
+        [&] {
+            std::lock_guard<std::mutex> g(mu_);
+            return std::find(lines_.begin(), lines_.end(), line) != lines_.end();
+        },
+        timeout_ms);
+}
+
+std::vector<std::string> Beam::lines()
+{
+    std::lock_guard<std::mutex> g(mu_);
+    return lines_;
+}
+
+bool have_erl()
+{
+    return system("command -v erl >/dev/null 2>&1") == 0;
 }
 
 } // namespace rt_test

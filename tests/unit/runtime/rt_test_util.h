@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <sys/types.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,6 +148,32 @@ class LogCapture
     std::vector<std::string> lines_;
 };
 
+// ---- a real BEAM node ----------------------------------------------------------------
+
+// A real BEAM node (Debian's erl -name NAME@127.0.0.1) registered with the test EPMD, running
+// expr; its output lines are collected. Killed when the object goes.
+class Beam
+{
+  public:
+    Beam(const std::string &alive, const std::string &expr);
+    ~Beam();
+    Beam(const Beam &) = delete;
+    Beam &operator=(const Beam &) = delete;
+    // Waits for the exact line; true if seen within timeout_ms.
+    bool wait_for(const std::string &line, int timeout_ms);
+    std::vector<std::string> lines();
+
+  private:
+    pid_t pid_ = -1;
+    int fd_ = -1;
+    std::thread reader_;
+    std::mutex mu_;
+    std::vector<std::string> lines_;
+};
+
+// Whether erl is on PATH (tests that need it skip without).
+bool have_erl();
+
 // ---- a raw distribution peer ----------------------------------------------------------
 
 // A TCP client speaking the distribution protocol byte by byte. Connects to a node's listen
@@ -170,7 +197,8 @@ class RawPeer
     // A packet: 4-byte length + body.
     bool send_packet(const Bytes &body);
     // Next non-tick packet body within timeout_ms: 1 = got one, 0 = timeout, -1 = closed.
-    int read_packet(Bytes *body, int timeout_ms);
+    // With ticks, a tick is a packet too (an empty body).
+    int read_packet(Bytes *body, int timeout_ms, bool ticks = false);
     // True if the node closes the connection within timeout_ms (data before is skipped).
     bool wait_closed(int timeout_ms);
     // A pid of this peer (for replies addressed to it).

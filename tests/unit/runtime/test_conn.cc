@@ -11,11 +11,20 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <dirent.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <thread>
 #include <vector>
 
 #include "rt_test_util.h"
+extern "C" {
+#include "runtime/carrier_tcp/txq.h"
+}
 
 using namespace rt_test;
 using Clock = std::chrono::steady_clock;
@@ -423,6 +432,324 @@ TEST(RuntimeConn, SmallMessagesPassLargeOnesBetweenFragments)
     dd_mbox_close(rx);
     dd_mbox_close(big_tx);
     dd_mbox_close(small_tx);
+}
+
+// The node's end of a connection whose other end is `peer_fd` (both in this process, on
+// loopback): the socket in /proc/self/fd whose local port is the peer's remote one and vice
+// versa (ports only: the node's side may see the IPv4 addresses mapped into IPv6).
+int other_end(int peer_fd)
+{
+    auto port = [](const sockaddr_storage &a) {
+        return a.ss_family == AF_INET ? ntohs(((const sockaddr_in &)a).sin_port)
+                                      : ntohs(((const sockaddr_in6 &)a).sin6_port);
+    };
+    sockaddr_storage pl{}, pr{};
+    socklen_t ll = sizeof(pl), rl = sizeof(pr);
+    if (getsockname(peer_fd, (sockaddr *)&pl, &ll) < 0 || getpeername(peer_fd, (sockaddr *)&pr, &rl) < 0)
+        return -1;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int found = -1;
+    while (dirent *e = readdir(d)) {
+        int fd = atoi(e->d_name);
+        if (fd == peer_fd || e->d_name[0] == '.')
+            continue;
+        sockaddr_storage l{}, r{};
+        socklen_t l1 = sizeof(l), r1 = sizeof(r);
+        if (getsockname(fd, (sockaddr *)&l, &l1) == 0 && getpeername(fd, (sockaddr *)&r, &r1) == 0 &&
+            (l.ss_family == AF_INET || l.ss_family == AF_INET6) && port(l) == port(pr) &&
+            port(r) == port(pl)) {
+            found = fd;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+// The queue stays in dpdist, not in the kernel: toward a peer that reads slowly, the bytes
+// the node leaves unsent in its socket (SIOCOUTQNSD) stay under TXQ_SOCK_NOTSENT_BYTES (plus
+// the one skb a write may fill), however much is queued behind them. Without
+// TCP_NOTSENT_LOWAT the kernel takes up to its send buffer (MiBs on loopback) and every tick
+// and small message waits behind it.
+TEST(RuntimeConn, UnsentBytesInTheSocketStayUnderTheBound)
+{
+    std::string alive = fresh_name("lowat");
+    Node a(alive);
+    ASSERT_TRUE(a.n);
+    RawPeer slow;
+    ASSERT_TRUE(slow.connect_to(alive));
+    ASSERT_TRUE(slow.handshake("slow@" + short_host(), a.name()));
+    int afd = other_end(slow.fd());
+    ASSERT_GE(afd, 0) << "the node's socket was not found";
+    dd_mbox *tx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &tx), DD_OK);
+    erlang_pid to = slow.pid(1);
+    Bytes big = big_seq(1, 1 << 20);
+    std::atomic<bool> stop{false};
+    std::atomic<long> sent{0};
+    std::thread sender([&] {
+        while (!stop) {
+            int rc = dd_send_flags(tx, &to, big.data(), big.size(), DD_SEND_NONBLOCK);
+            if (rc == DD_OK)
+                sent++;
+            else if (rc == DD_EWOULDBLOCK)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            else
+                break;
+        }
+    });
+    // First not at all (every buffer on the way fills), then 64 KiB every 5 ms.
+    const size_t kSlack = 64 * 1024;
+    int max_unsent = 0;
+    size_t got = 0;
+    std::vector<uint8_t> buf(64 * 1024);
+    auto until = Clock::now() + std::chrono::milliseconds(2000);
+    auto reading_from = Clock::now() + std::chrono::milliseconds(300);
+    while (Clock::now() < until) {
+        int unsent = 0;
+        ASSERT_EQ(ioctl(afd, SIOCOUTQNSD, &unsent), 0) << strerror(errno);
+        max_unsent = std::max(max_unsent, unsent);
+        if (Clock::now() >= reading_from) {
+            ssize_t r = recv(slow.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+            if (r > 0)
+                got += size_t(r);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop = true;
+    sender.join();
+    std::cout << "# " << sent.load() << " MiB queued, " << (got >> 10) << " KiB read slowly, "
+              << "at most " << max_unsent << " bytes unsent in the node's socket (bound "
+              << TXQ_SOCK_NOTSENT_BYTES << " + " << kSlack << ")\n";
+    EXPECT_GE(sent.load(), 8) << "the sender did not get ahead of the reader";
+    EXPECT_GT(got, size_t(1) << 20) << "the slow reader got nothing";
+    EXPECT_GT(max_unsent, 0) << "the socket never held unsent data: nothing was tested";
+    EXPECT_LE(size_t(max_unsent), TXQ_SOCK_NOTSENT_BYTES + kSlack);
+    dd_mbox_close(tx);
+}
+
+// A tick is due while a large whole message waits for a peer that does not read (one that
+// takes no fragments: the message stays whole, above twice the queue limit). The tick is
+// not an answer the peer failed to read: the connection stays.
+TEST(RuntimeConn, ATickBehindALargeWholeMessageKeepsTheConnection)
+{
+    std::string alive = fresh_name("tickbig");
+    NodeOpts o;
+    o.ticktime_s = 2; // a tick every 500 ms
+    Node a(alive, o);
+    ASSERT_TRUE(a.n);
+    RawPeer stuck;
+    ASSERT_TRUE(stuck.connect_to(alive));
+    ASSERT_TRUE(stuck.handshake("nofrag@" + short_host(), a.name(), "rtcookie",
+                                (DISTFLAGS_ADVERTISED | DFLAG_PUBLISHED) & ~uint64_t(DFLAG_FRAGMENTS)));
+    dd_mbox *tx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &tx), DD_OK);
+    erlang_pid to = stuck.pid(1);
+    Bytes big = big_seq(1, 40u << 20);
+    ASSERT_EQ(dd_send(tx, &to, big.data(), big.size()), DD_OK);
+    for (int i = 0; i < 15; i++) { // 1.5 s: ticks are due; we tick too, and read nothing
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ASSERT_TRUE(stuck.send_bytes(Bytes{0, 0, 0, 0}));
+    }
+    auto peers = nodes_of(a.n);
+    EXPECT_NE(std::find(peers.begin(), peers.end(), "nofrag@" + short_host()), peers.end())
+        << "the connection was closed";
+    dd_mbox_close(tx);
+}
+
+// Lanes on the wire: during a 64 MiB transfer toward a peer that reads slowly (one fragment
+// a millisecond, and once not at all for 1.2 s, more than twice the tick interval whatever
+// the phase of the node's tick timer), a 64-byte message of another sender and a tick reach
+// the peer before the transfer's last fragment. Before, ticks went out only on an idle queue.
+TEST(RuntimeConn, TickAndSmallMessageGoAheadOfABulkTransfer)
+{
+    Bytes big = big_seq(1, 64u << 20);
+    Bytes small = term([](ei_x_buff *x) {
+        std::string s(48, 's');
+        ei_x_encode_binary(x, s.data(), long(s.size()));
+    });
+    std::string alive = fresh_name("lane");
+    NodeOpts o;
+    o.ticktime_s = 2; // a tick every 500 ms
+    Node a(alive, o);
+    ASSERT_TRUE(a.n);
+    RawPeer slow;
+    ASSERT_TRUE(slow.connect_to(alive));
+    ASSERT_TRUE(slow.handshake("slowlane@" + short_host(), a.name()));
+    dd_mbox *big_tx, *small_tx;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &small_tx), DD_OK);
+    erlang_pid to = slow.pid(1);
+    std::atomic<int> big_rc{-1};
+    std::thread sender([&] { big_rc = dd_send(big_tx, &to, big.data(), big.size()); });
+    int frags = 0, last_frag = -1, small_at = -1, ticks_before = 0, packets = 0;
+    bool small_sent = false;
+    auto t0 = Clock::now(), last_tick = t0 - std::chrono::seconds(1);
+    while (last_frag < 0 && Clock::now() < t0 + std::chrono::seconds(30)) {
+        if (Clock::now() - last_tick > std::chrono::milliseconds(100)) { // we stay alive too
+            ASSERT_TRUE(slow.send_bytes(Bytes{0, 0, 0, 0}));
+            last_tick = Clock::now();
+        }
+        if (!small_sent && frags >= 64) { // 4 MiB into the transfer
+            ASSERT_EQ(dd_send(small_tx, &to, small.data(), small.size()), DD_OK);
+            small_sent = true;
+            // and a pause of more than a tick interval: the node has written nothing for
+            // that long, so a tick is due while the transfer is queued
+            for (int i = 0; i < 12; i++) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                ASSERT_TRUE(slow.send_bytes(Bytes{0, 0, 0, 0}));
+            }
+        }
+        Bytes body;
+        int r = slow.read_packet(&body, 1000, /*ticks*/ true);
+        ASSERT_EQ(r, 1) << "after " << frags << " fragments";
+        packets++;
+        if (body.empty()) {
+            ticks_before++;
+            continue;
+        }
+        ASSERT_GE(body.size(), 2u);
+        if (body[1] == 'E' || body[1] == 'F') {
+            frags++;
+            uint64_t id = 0;
+            for (int i = 0; i < 8; i++)
+                id = id << 8 | body[2 + 8 + i];
+            if (id == 1)
+                last_frag = packets;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        } else if (small_sent && small_at < 0 && body.size() < 200) {
+            small_at = packets;
+        }
+    }
+    sender.join();
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::cout << "# " << frags << " fragments in " << secs << " s; the 64-byte message was packet "
+              << small_at << ", the last fragment " << last_frag << "; " << ticks_before
+              << " ticks before it\n";
+    EXPECT_EQ(big_rc.load(), DD_OK);
+    EXPECT_GT(frags, 1000) << "the large message did not go in fragments";
+    ASSERT_GT(last_frag, 0) << "the transfer did not end";
+    EXPECT_GT(small_at, 0) << "the 64-byte message did not arrive";
+    EXPECT_LT(small_at, last_frag) << "the 64-byte message waited for the transfer";
+    EXPECT_GT(secs, 1.2) << "the transfer was too fast for a tick to be due";
+    EXPECT_GE(ticks_before, 1) << "no tick during a " << secs << " s transfer";
+    dd_mbox_close(big_tx);
+    dd_mbox_close(small_tx);
+}
+
+// Large messages of different senders interleave fragment by fragment between dpdist nodes:
+// a 1 MiB message sent while a 48 MiB one of another sender is on its way arrives first.
+TEST(RuntimeConn, LargeMessagesOfDifferentSendersInterleave)
+{
+    Node a(fresh_name("ila")), b(fresh_name("ilb"));
+    ASSERT_TRUE(a.n && b.n);
+    dd_mbox *rx, *big_tx, *mid_tx;
+    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &rx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &mid_tx), DD_OK);
+    dd_pid rxpid = *dd_mbox_pid(rx);
+    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
+    Bytes big = big_seq(0, 48u << 20), mid = big_seq(1, 1u << 20);
+    ASSERT_EQ(dd_send(big_tx, &rxpid, big.data(), big.size()), DD_OK) << dd_last_error();
+    ASSERT_EQ(dd_send(mid_tx, &rxpid, mid.data(), mid.size()), DD_OK) << dd_last_error();
+    std::string order;
+    for (int i = 0; i < 2; i++) {
+        dd_msg *m = recv_one(rx, 20000);
+        ASSERT_TRUE(m) << "after " << order;
+        order += m->len == mid.size() ? "m" : m->len == big.size() ? "B" : "?";
+        dd_msg_free(m);
+    }
+    EXPECT_EQ(order, "mB") << "the 1 MiB message waited for the 48 MiB one";
+    dd_mbox_close(rx);
+    dd_mbox_close(big_tx);
+    dd_mbox_close(mid_tx);
+}
+
+// BEAM reassembles what dpdist sends in fragments: every size from 1 byte to 64 MiB (around
+// the 64 KiB fragment boundary byte by byte), from three senders at once, so that their
+// fragments interleave; each arrives whole, with its content, in its sender's order. Then a
+// 64-byte message sent just after a 64 MiB one of another sender reaches BEAM first.
+TEST(RuntimeConn, BeamReassemblesEverySizeFromSeveralSenders)
+{
+    if (!have_erl())
+        GTEST_SKIP() << "no erl here";
+    std::string b_alive = fresh_name("reasmbeam");
+    Beam beam(b_alive,
+              "register(inbox, self()), io:format(\"ready~n\"), "
+              "L = fun L(Next) -> receive {S, I, Bin} when is_integer(S) -> "
+              "  Ok = Bin =:= binary:copy(<<((S * 31 + I) rem 256)>>, byte_size(Bin)), "
+              "  InOrder = I =:= maps:get(S, Next, 0), "
+              "  io:format(\"got ~p ~p ~p ~p~n\", [S, I, byte_size(Bin), Ok andalso InOrder]), "
+              "  L(Next#{S => I + 1}) "
+              "after 60000 -> halt(1) end end, L(#{}).");
+    ASSERT_TRUE(beam.wait_for("ready", 20000)) << ::testing::PrintToString(beam.lines());
+    NodeOpts o;
+    o.long_name = true;
+    Node a(fresh_name("reasmsrc"), o);
+    ASSERT_TRUE(a.n);
+    std::string b_name = b_alive + "@127.0.0.1";
+    ASSERT_EQ(dd_connect(a.n, b_name.c_str(), 10000), DD_OK) << dd_last_error();
+
+    std::vector<size_t> sizes = {1, 2, 3, 64, 100, 1000, 64u << 20};
+    for (int k = 10; k <= 25; k++)
+        for (long d = -1; d <= 1; d++)
+            sizes.push_back(size_t((1l << k) + d));
+    for (size_t z = 65536 - 80; z <= 65536 + 20; z++) // the fragment boundary, byte by byte
+        sizes.push_back(z);
+    const int kSenders = 3;
+    std::vector<std::vector<size_t>> per(kSenders);
+    for (size_t i = 0; i < sizes.size(); i++)
+        per[i % kSenders].push_back(sizes[i]);
+    auto msg = [](long sender, long i, size_t len) {
+        return term([&](ei_x_buff *x) {
+            ei_x_encode_tuple_header(x, 3);
+            ei_x_encode_long(x, sender);
+            ei_x_encode_long(x, i);
+            std::vector<char> blob(len, char((sender * 31 + i) % 256));
+            ei_x_encode_binary(x, blob.data(), long(blob.size()));
+        });
+    };
+    std::vector<std::thread> senders;
+    for (int sdr = 0; sdr < kSenders; sdr++)
+        senders.emplace_back([&, sdr] {
+            dd_mbox *mb;
+            ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &mb), DD_OK);
+            for (size_t i = 0; i < per[sdr].size(); i++) {
+                Bytes t = msg(sdr, long(i), per[sdr][i]);
+                EXPECT_EQ(dd_send_reg(mb, "inbox", b_name.c_str(), t.data(), t.size()), DD_OK)
+                    << dd_last_error();
+            }
+            dd_mbox_close(mb);
+        });
+    for (auto &t : senders)
+        t.join();
+    EXPECT_TRUE(wait_until([&] { return beam.lines().size() > sizes.size(); }, 60000))
+        << "BEAM got " << beam.lines().size() - 1 << " of " << sizes.size();
+    auto got = beam.lines();
+    for (int sdr = 0; sdr < kSenders; sdr++)
+        for (size_t i = 0; i < per[sdr].size(); i++) {
+            std::string want = "got " + std::to_string(sdr) + " " + std::to_string(i) + " " +
+                               std::to_string(per[sdr][i]) + " true";
+            EXPECT_TRUE(std::find(got.begin(), got.end(), want) != got.end()) << "missing: " << want;
+        }
+
+    // A 64-byte message of another sender overtakes a 64 MiB message on its way.
+    dd_mbox *bulk, *small;
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &bulk), DD_OK);
+    ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &small), DD_OK);
+    Bytes b64 = msg(7, 0, 64u << 20), s64 = msg(8, 0, 64);
+    ASSERT_EQ(dd_send_reg(bulk, "inbox", b_name.c_str(), b64.data(), b64.size()), DD_OK);
+    ASSERT_EQ(dd_send_reg(small, "inbox", b_name.c_str(), s64.data(), s64.size()), DD_OK);
+    std::string big_line = "got 7 0 " + std::to_string(64u << 20) + " true";
+    ASSERT_TRUE(beam.wait_for(big_line, 60000)) << "the 64 MiB message did not arrive";
+    auto lines = beam.lines();
+    auto small_at = std::find(lines.begin(), lines.end(), "got 8 0 64 true");
+    auto big_at = std::find(lines.begin(), lines.end(), big_line);
+    EXPECT_TRUE(small_at < big_at) << "the 64-byte message waited for the 64 MiB one";
+    dd_mbox_close(bulk);
+    dd_mbox_close(small);
 }
 
 // dd_peer_stats().max_rx_gap_ns on the TCP carrier: the largest time between two packets

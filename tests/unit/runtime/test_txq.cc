@@ -3,15 +3,17 @@
 // gave, txq_advance), the byte stream is parsed back into packets and reassembled with
 // control/distmsg's reassembler, and the order is checked against the rules of txq.h:
 //  - one sender's messages keep their order, fragmented or not;
-//  - whole messages of other senders pass a fragmented one between its fragments; one of
-//    its own sender does not, nor anything behind that one;
-//  - one fragmented message at a time;
+//  - lanes: the tick first, then whole messages, then the next fragment: whole messages of
+//    other senders go before the next fragment of a fragmented one; one of its own sender
+//    does not;
+//  - fragmented messages of different senders interleave fragment by fragment, within the
+//    interleaving bound;
 //  - nothing passes a barrier, and it passes nothing;
-//  - the tick goes anywhere;
 //  - the stream is the same whatever sizes the socket takes;
 //  - admission counts whole and fragmented bytes apart; dropping releases every buffer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <random>
@@ -80,7 +82,7 @@ std::vector<Event> parse(const std::vector<uint8_t> &stream)
 {
     std::vector<Event> ev;
     distmsg_reasm ra;
-    EXPECT_EQ(distmsg_reasm_init(&ra, 4, 64u << 20), DISTMSG_OK);
+    EXPECT_EQ(distmsg_reasm_init(&ra, TXQ_INFLIGHT_MAX, 64u << 20), DISTMSG_OK);
     size_t off = 0;
     while (off < stream.size()) {
         distmsg_frame f;
@@ -123,7 +125,7 @@ class Txq : public ::testing::Test
     {
         static const uint8_t none[1] = {0};
         tick = obuf_from_bytes(none, 0, 0, 0);
-        txq_init(&q, tick);
+        txq_init(&q, tick, 64u << 20);
     }
     void TearDown() override
     {
@@ -169,59 +171,128 @@ TEST_F(Txq, OtherSendersPassAFragmentedMessageItsOwnSenderDoesNot)
     ASSERT_GE(other, 0);
     ASSERT_GE(own, 0);
     ASSERT_GE(third, 0);
-    EXPECT_EQ(ev[0].kind, "start");
-    EXPECT_LT(other, big) << "a small message of another sender waits for the whole big one";
-    EXPECT_EQ(other, 1) << "it goes right after the first fragment";
+    EXPECT_EQ(other, 0) << "whole messages go before the next fragment";
+    EXPECT_EQ(third, 1) << "a message behind the big one's own sender waits for it";
+    EXPECT_EQ(ev[2].kind, "start");
     EXPECT_GT(own, big) << "the big message's own sender overtook it";
-    EXPECT_GT(third, own) << "a message behind the big one's own sender moved ahead of it";
 }
 
-TEST_F(Txq, OneFragmentedMessageAtATime)
+// A whole message pushed while a fragmented one is being written goes at the next fragment
+// boundary, not after the next fragment.
+TEST_F(Txq, WholeMessagesGoBeforeTheNextFragment)
+{
+    push({1, 0, BIG});
+    iovec iov[8];
+    int n = txq_gather(&q, iov, 8);
+    ASSERT_EQ(n, 2); // the first fragment's header and data
+    std::vector<uint8_t> stream(static_cast<uint8_t *>(iov[0].iov_base),
+                                static_cast<uint8_t *>(iov[0].iov_base) + iov[0].iov_len);
+    stream.insert(stream.end(), static_cast<uint8_t *>(iov[1].iov_base),
+                  static_cast<uint8_t *>(iov[1].iov_base) + 10);
+    txq_advance(&q, iov[0].iov_len + 10); // the header and 10 bytes of data
+    push({2, 0, SMALL});
+    push_tick();
+    auto rest = drain(&q, {1u << 30});
+    stream.insert(stream.end(), rest.begin(), rest.end());
+    auto ev = parse(stream);
+    ASSERT_GE(ev.size(), 4u);
+    EXPECT_EQ(ev[0].kind, "start");
+    EXPECT_EQ(ev[1].kind, "tick");
+    EXPECT_EQ(at(ev, 2, 0), 2);
+    EXPECT_EQ(ev[3].kind, "frag");
+}
+
+TEST_F(Txq, LargeMessagesOfDifferentSendersInterleaveFragmentByFragment)
 {
     push({1, 0, BIG});
     push({2, 0, BIG});
-    push({3, 0, SMALL});
+    push({3, 0, BIG});
+    push({1, 1, SMALL}); // waits for sender 1's big one
     auto ev = parse(drain(&q, {1u << 30}));
-    uint64_t open = 0;
+    std::vector<uint64_t> seqs;
+    for (const Event &e : ev)
+        if (e.frag_seq)
+            seqs.push_back(e.frag_seq);
+    ASSERT_EQ(seqs.size(), 18u);
+    for (size_t i = 0; i < seqs.size(); i++)
+        EXPECT_EQ(seqs[i], 1 + i % 3) << "fragment " << i << ": not round robin";
+    int own = at(ev, 1, 1);
+    EXPECT_GT(own, at(ev, 1, 0)) << "a sender's small message overtook its large one";
+    EXPECT_LT(own, at(ev, 2, 0)) << "released at once when its large one ended";
+}
+
+// The receiver holds every message in flight: a message starts only within the bound
+// (FragmentIds x 64 KiB together), or when none is in flight.
+TEST_F(Txq, InterleavingStaysWithinTheReceiversBound)
+{
+    txq_drop_all(&q);
+    txq_init(&q, tick, 2 * 6 * TXQ_FRAG_DATA_BYTES); // room for two of six fragments
+    push({1, 0, BIG});
+    push({2, 0, BIG});
+    push({3, 0, BIG});
+    push({4, 0, 30 * TXQ_FRAG_DATA_BYTES}); // larger than the bound alone
+    auto ev = parse(drain(&q, {1u << 30}));
+    std::map<uint64_t, bool> open;
+    size_t max_open = 0, with_four = 0;
     for (const Event &e : ev) {
-        if (e.kind == "start") {
-            EXPECT_EQ(open, 0u) << "a second fragmented message started before the first ended";
-            open = e.frag_seq;
-        } else if (e.kind == "frag") {
-            EXPECT_EQ(e.frag_seq, open);
-        } else if (e.kind == "msg" && e.frag_seq) {
-            EXPECT_EQ(e.frag_seq, open);
-            open = 0;
-        }
+        if (e.kind == "start")
+            open[e.frag_seq] = true;
+        else if (e.kind == "msg" && e.frag_seq)
+            open.erase(e.frag_seq);
+        max_open = std::max(max_open, open.size());
+        if (open.count(4) && open.size() > 1)
+            with_four++;
     }
-    // the small one cannot pass the second big one, which the first cannot pass; once the
-    // first is done it passes the second between its fragments
-    EXPECT_LT(at(ev, 1, 0), at(ev, 3, 0));
-    EXPECT_LT(at(ev, 3, 0), at(ev, 2, 0));
+    EXPECT_EQ(max_open, 2u);
+    EXPECT_EQ(with_four, 0u) << "the message larger than the bound started beside another";
+    for (uint64_t s = 1; s <= 4; s++)
+        EXPECT_GE(at(ev, s, 0), 0) << "sender " << s << "'s message never went";
 }
 
 TEST_F(Txq, NothingPassesABarrierAndItPassesNothing)
 {
     push({1, 0, BIG});
+    push({1, 1, SMALL}); // waits for its sender's big one, and is still ahead of the barrier
     push({7, 0, SMALL}, /*barrier*/ true);
     push({2, 0, SMALL});
     auto ev = parse(drain(&q, {1u << 30}));
-    int big = at(ev, 1, 0), barrier = at(ev, 7, 0), after = at(ev, 2, 0);
+    int big = at(ev, 1, 0), own = at(ev, 1, 1), barrier = at(ev, 7, 0), after = at(ev, 2, 0);
     ASSERT_GE(big, 0);
+    ASSERT_GE(own, 0);
     ASSERT_GE(barrier, 0);
     ASSERT_GE(after, 0);
-    EXPECT_LT(big, barrier) << "the fragmented message went on past the barrier";
+    EXPECT_LT(big, own);
+    EXPECT_LT(own, barrier) << "a message pushed before the barrier went after it";
     EXPECT_LT(barrier, after) << "a message moved ahead of the barrier";
 }
 
-TEST_F(Txq, TheTickGoesAnywhere)
+TEST_F(Txq, TheTickGoesFirst)
 {
     push({0, 0, BIG}); // the tick's own sender tag: it passes anyway
+    push({2, 0, SMALL});
     push_tick();
+    push_tick(); // one pending tick says it all
     auto ev = parse(drain(&q, {1u << 30}));
-    ASSERT_GE(ev.size(), 2u);
-    EXPECT_EQ(ev[0].kind, "start");
-    EXPECT_EQ(ev[1].kind, "tick") << "the tick waited for the big message";
+    ASSERT_GE(ev.size(), 3u);
+    EXPECT_EQ(ev[0].kind, "tick") << "the tick waited";
+    EXPECT_EQ(at(ev, 2, 0), 1);
+    EXPECT_EQ(ev[2].kind, "start");
+    EXPECT_EQ(std::count_if(ev.begin(), ev.end(), [](const Event &e) { return e.kind == "tick"; }), 1);
+}
+
+// A tick its sender wrote in part (straight to the socket, the queue empty) is finished
+// from there, before anything else.
+TEST_F(Txq, APartlyWrittenTickIsFinishedFirst)
+{
+    ASSERT_TRUE(txq_push(&q, tick, 3, false, false)); // 3 of its 4 bytes went out
+    push({2, 0, SMALL});
+    std::vector<uint8_t> stream = {0, 0, 0}; // what its sender wrote
+    auto rest = drain(&q, {1u << 30});
+    stream.insert(stream.end(), rest.begin(), rest.end());
+    auto ev = parse(stream);
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].kind, "tick");
+    EXPECT_EQ(at(ev, 2, 0), 1);
 }
 
 TEST_F(Txq, OrderPerSenderHoldsWhateverTheSocketTakes)
@@ -239,7 +310,7 @@ TEST_F(Txq, OrderPerSenderHoldsWhateverTheSocketTakes)
     for (const auto &sizes : std::vector<std::vector<size_t>>{
              {1u << 30}, {1}, {7, 1000, 3}, {TXQ_FRAG_DATA_BYTES - 1}, {65536 + 19}}) {
         txq_drop_all(&q);
-        txq_init(&q, tick); /* the same SequenceIds each run */
+        txq_init(&q, tick, 64u << 20); /* the same SequenceIds each run */
         for (const Msg &m : msgs)
             push(m);
         if (sizes.size() == 1 && sizes[0] == 1)
@@ -282,10 +353,11 @@ TEST_F(Txq, AdmissionCountsWholeAndFragmentedBytesApart)
     // partly written: the counts follow
     iovec iov[8];
     int n = txq_gather(&q, iov, 8);
-    ASSERT_EQ(n, 2); // the first fragment's header and data
-    txq_advance(&q, iov[0].iov_len + iov[1].iov_len);
+    ASSERT_EQ(n, 3); // the small message, the first fragment's header and data
+    txq_advance(&q, iov[0].iov_len + iov[1].iov_len + iov[2].iov_len);
     EXPECT_EQ(q.frag_bytes, big_data - TXQ_FRAG_DATA_BYTES);
-    EXPECT_EQ(txq_bytes_for(&q, false), small->len);
+    EXPECT_EQ(txq_bytes_for(&q, false), 0u);
+    EXPECT_EQ(txq_bytes_for(&q, true), big_data - TXQ_FRAG_DATA_BYTES);
 }
 
 TEST_F(Txq, DroppingReleasesEveryBuffer)
