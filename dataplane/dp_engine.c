@@ -504,8 +504,14 @@ unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
     unsigned work = 0;
     for (unsigned i = 0; i < iterations; i++)
         work += dp_worker_iteration(e);
+    atomic_store_explicit(&e->last_poll_ns, dp_clock_ns(), memory_order_relaxed);
     rte_spinlock_unlock(&e->poll_owner);
     return work;
+}
+
+uint64_t dp_engine_last_poll_ns(const struct dp_engine *e)
+{
+    return atomic_load_explicit(&e->last_poll_ns, memory_order_relaxed);
 }
 
 /* ---- channels ----------------------------------------------------------------------- */
@@ -736,9 +742,10 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
     fprintf(out, "data plane %s: port %s, mtu %u, %s polling\n", e->name, e->dev_name, e->mtu,
             e->lcore >= 0 ? "lcore" : "inline");
     fprintf(out, "  port: rx %lu frames %lu bytes, tx %lu frames %lu bytes, tx retries %lu, "
-                 "no mbuf %lu, blocked %lu\n",
+                 "pulse dropped %lu, no mbuf %lu, blocked %lu\n",
             (unsigned long)ps.rx_frames, (unsigned long)ps.rx_bytes, (unsigned long)ps.tx_frames,
-            (unsigned long)ps.tx_bytes, (unsigned long)ps.tx_full, (unsigned long)ps.no_mbuf,
+            (unsigned long)ps.tx_bytes, (unsigned long)ps.tx_full,
+            (unsigned long)ps.tx_pulse_dropped, (unsigned long)ps.no_mbuf,
             (unsigned long)ps.rx_blocked);
     for (int d = 0; d < WIRE_DROP__COUNT; d++)
         if (ps.rx_drops[d])
