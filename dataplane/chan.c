@@ -128,7 +128,7 @@ void chan_params_default(struct chan_params *p)
     p->ack_delay_ns = 20 * UINT64_C(1000);
     p->ack_every = 16;
     p->express_weight = 4;
-    p->normal_weight = 1;
+    p->normal_weight = 0; /* strict priority for the express lane */
     p->max_transmissions = 32;
 }
 
@@ -152,8 +152,8 @@ const char *chan_params_error(const struct chan_params *p)
         return "hb_interval x hb_missed_limit overflows";
     if (p->min_rto_ns == 0 || p->max_rto_ns < p->min_rto_ns)
         return "need 0 < min_rto <= max_rto";
-    if (p->express_weight == 0 || p->normal_weight == 0)
-        return "lane weights must be at least 1";
+    if (p->express_weight == 0)
+        return "express_weight must be at least 1";
     if (p->ack_every == 0)
         return "ack_every must be at least 1";
     if (p->ack_delay_ns >= p->min_rto_ns)

@@ -38,7 +38,7 @@ struct chan_params {
     uint64_t max_rto_ns;
     uint64_t initial_rto_ns; /* before the first RTT sample */
     uint32_t express_weight; /* lane WRR weights, in frames */
-    uint32_t normal_weight;
+    uint32_t normal_weight;  /* 0: the express lane strictly ahead (sched.h) */
     uint32_t max_transmissions; /* a frame sent this often without an ack: down; 0 = never */
     uint64_t ack_delay_ns;      /* delayed ACK: longest wait for data to go with (20 us) */
     uint32_t ack_every;         /* ... or after this many DATA frames (16) */
