@@ -91,6 +91,12 @@ bool dp_engine_inline(const struct dp_engine *e);
  * caller is an online QSBR reader. */
 unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations);
 
+/* Inline mode: as dp_engine_poll, but waits while another thread polls. The lease is a
+ * priority-inheritance mutex: a real-time caller (the watchdog poller) lifts a holder that
+ * the scheduler preempted mid-iteration to its own priority, so the holder finishes its
+ * iterations at once instead of after other processes' time slices. */
+unsigned dp_engine_poll_wait(struct dp_engine *e, unsigned iterations);
+
 /* Inline mode: when a dp_engine_poll call last finished its iterations (dp_clock_ns; 0:
  * never). Any thread; a hint (relaxed): a watchdog polls only when nobody else did lately. */
 uint64_t dp_engine_last_poll_ns(const struct dp_engine *e);

@@ -2,6 +2,7 @@
 #ifndef DPDIST_DATAPLANE_DP_PVT_H
 #define DPDIST_DATAPLANE_DP_PVT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,10 +20,6 @@
 
 #define DP_BURST        32   /* frames per receive burst */
 #define DP_MAX_CHANS    256  /* channels one engine polls */
-/* Receive: an iteration reads bursts until the port has no more, at most this many (the
- * rings of the ports we use hold 1024 descriptors by default): a pulse frame never waits in
- * the ring behind data that arrived before it for longer than one iteration (dp_worker.c). */
-#define DP_RX_DRAIN_BURSTS 32
 /* Transmit bounds of one poll iteration (dp_worker.c). Every data frame built is sent or kept
  * in the stage for the next iteration, never counted as sent and dropped: */
 #define DP_TX_PER_CHAN       16 /* frames asked from one channel per iteration, at most */
@@ -113,7 +110,10 @@ struct dp_engine {
 
     /* Poller state. */
     int guard_slot;         /* dp_mapguard slot: "inside a port burst" (dp_mapguard.h) */
-    rte_spinlock_t poll_owner; /* inline mode: taken with trylock only, never waited for */
+    /* Inline mode: who polls. Application threads only try it (never wait); the watchdog
+     * poller waits for it, and priority inheritance then lifts a holder the scheduler put
+     * aside mid-iteration to the watchdog's real-time priority (dp_engine_poll_wait). */
+    pthread_mutex_t poll_owner;
     _Atomic uint64_t last_poll_ns; /* inline mode: the end of the last dp_engine_poll */
     int lcore;              /* -1 inline */
     _Atomic bool stop;

@@ -2,8 +2,7 @@
  * buffers inside the channel protocol).
  *
  * One poll-loop iteration:
- *   1. receive: bursts until the port has no more (at most DP_RX_DRAIN_BURSTS), so a pulse
- *      frame is read in the iteration after it arrived whatever the data ahead of it; each
+ *   1. receive a burst; each
  *      frame is demultiplexed by its session id through the RCU peer table, its source
  *      checked, and handed to the channel (which delivers completed messages through the
  *      runtime's callback, or drops and counts data it cannot take now: the sender sends it
@@ -261,39 +260,33 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     return sent;
 }
 
-/* Reads the port until it has no more frames (DP_RX_DRAIN_BURSTS at most) and hands them to
- * their channels. Returns the frames read. */
+/* Reads one burst and hands its frames to their channels. Returns the frames read. (Reading
+ * the port dry every iteration made an overloaded receiver's iterations long and its own
+ * heartbeats late: docs/dataplane.md §7.) */
 static unsigned receive(struct dp_engine *e)
 {
-    unsigned total = 0;
-    for (unsigned b = 0; b < DP_RX_DRAIN_BURSTS; b++) {
-        struct rte_mbuf *pkts[DP_BURST * 2];
-        /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
-         * under them when its peer dies (dp_mapguard.h). */
-        dp_mapguard_enter(e->guard_slot);
-        unsigned got = rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts, DP_BURST);
-        dp_mapguard_leave(e->guard_slot);
-        /* The clock is read after the receive: an inline poller preempted before it must not
-         * stamp what it then finds with a stale time (the peer would look silent for as long
-         * as the preemption lasted: a false heartbeat timeout). */
-        uint64_t now = dp_clock_ns();
-        unsigned nb = got;
-        if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
-                     e->fault_rx.p.on_rx))
-            nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);
-        for (unsigned i = 0; i < nb; i++) {
-            if (i + 1 < nb)
-                rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-            e->st.rx_frames++;
-            e->st.rx_bytes += pkts[i]->pkt_len;
-            handle_rx(e, pkts[i], now);
-            rte_pktmbuf_free(pkts[i]);
-        }
-        total += nb;
-        if (got < DP_BURST)
-            break;
+    struct rte_mbuf *pkts[DP_BURST * 2];
+    /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
+     * under them when its peer dies (dp_mapguard.h). */
+    dp_mapguard_enter(e->guard_slot);
+    unsigned nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts, DP_BURST);
+    dp_mapguard_leave(e->guard_slot);
+    /* The clock is read after the receive: an inline poller preempted before it must not
+     * stamp what it then finds with a stale time (the peer would look silent for as long
+     * as the preemption lasted: a false heartbeat timeout). */
+    uint64_t now = dp_clock_ns();
+    if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
+                 e->fault_rx.p.on_rx))
+        nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);
+    for (unsigned i = 0; i < nb; i++) {
+        if (i + 1 < nb)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        e->st.rx_frames++;
+        e->st.rx_bytes += pkts[i]->pkt_len;
+        handle_rx(e, pkts[i], now);
+        rte_pktmbuf_free(pkts[i]);
     }
-    return total;
+    return nb;
 }
 
 unsigned dp_worker_iteration(struct dp_engine *e)

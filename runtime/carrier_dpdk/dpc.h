@@ -111,6 +111,8 @@ extern const struct rt_poller_ops dpc_inline_poller;
  * RCU read section is taken (dpc_poll) or held by the caller (dpc_poll_locked). */
 unsigned dpc_poll(struct dd_node *n, unsigned iterations);
 unsigned dpc_poll_locked(struct dd_node *n, unsigned iterations);
+/* As dpc_poll, but waits for the poll lease (dp_engine_poll_wait): the watchdog poller. */
+unsigned dpc_poll_wait(struct dd_node *n, unsigned iterations);
 /* Another thread is polling the port right now (the inline leader, and not this thread
  * between two of its dd_recv calls). */
 bool dpc_inline_leader_polling(struct dd_node *n);

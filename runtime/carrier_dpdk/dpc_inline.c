@@ -110,6 +110,17 @@ unsigned dpc_poll(struct dd_node *n, unsigned iterations)
     return w;
 }
 
+unsigned dpc_poll_wait(struct dd_node *n, unsigned iterations)
+{
+    struct dpc_node *dp = n->dp;
+    if (!dp || !dp->inline_poll)
+        return 0;
+    rcu_rd_enter();
+    unsigned w = dp_engine_poll_wait(dp->engine, iterations);
+    rcu_rd_leave();
+    return w;
+}
+
 unsigned dpc_poll_locked(struct dd_node *n, unsigned iterations)
 {
     struct dpc_node *dp = n->dp;

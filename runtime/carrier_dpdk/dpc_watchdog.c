@@ -7,11 +7,14 @@
  *   sleeps on an absolute timer of DPC_WATCHDOG_PERIODS_PER_HB wake-ups per heartbeat
  *   interval. On each wake-up it looks at when a dp_engine_poll call last finished: when an
  *   application thread (the inline leader) or the control thread polled less than half a
- *   period ago, it goes back to sleep; else it takes the poll lease (the engine's try-lock,
- *   as any inline poller) and runs iterations until one finds no work, at most
- *   DPC_WATCHDOG_RUN_MAX_NS: due heartbeats and acks go out, the port is drained, the
- *   channels' liveness is checked. The inline leader stays the fast path: while it polls,
- *   the watchdog only looks at a clock.
+ *   period ago, it goes back to sleep; else it takes the poll lease and runs iterations
+ *   until one finds no work, at most DPC_WATCHDOG_RUN_MAX_NS: due heartbeats and acks go
+ *   out, the port is read, the channels' liveness is checked. Unlike application threads
+ *   it waits for the lease: the lease is a priority-inheritance mutex, so a leader that the
+ *   kernel preempted in the middle of an iteration (other processes' threads on its core)
+ *   runs at once at the watchdog's priority until it lets go, instead of holding everyone
+ *   off for their time slices. The inline leader stays the fast path: while it polls, the
+ *   watchdog only looks at a clock.
  *   Duty-cycle cap: after running for R ns it sleeps at least R x (100 - cap) / cap
  *   (DPC_WATCHDOG_DUTY_PCT), so under a flood it takes at most that share of the core from
  *   the application threads it preempts.
@@ -66,7 +69,9 @@ static uint64_t watchdog_run(struct dd_node *n)
     uint64_t t0 = dp_clock_ns(), now = t0;
     unsigned runs = 0;
     do {
-        unsigned w = dpc_poll(n, 1);
+        /* waits for the lease: an application thread preempted while polling is lifted to
+         * our priority meanwhile (priority inheritance) and finishes its iteration first */
+        unsigned w = dpc_poll_wait(n, 1);
         now = dp_clock_ns();
         runs++;
         if (w == 0)
