@@ -146,9 +146,11 @@
     X(LANES_HB_MISSED_LIMIT, LANES, "hb_missed_limit", UINT, lanes.hb_missed_limit, "10", 2,       \
       1000, NULL, "A channel silent for hb_interval_us times this is down (nodedown).")             \
     X(LANES_EXPRESS_WEIGHT, LANES, "express_weight", UINT, lanes.express_weight, "4", 1, 1000,     \
-      NULL, "Frames the express lane sends per round while both data lanes have work.")            \
-    X(LANES_NORMAL_WEIGHT, LANES, "normal_weight", UINT, lanes.normal_weight, "1", 1, 1000, NULL,  \
-      "Frames the normal lane sends per round while both data lanes have work.")                   \
+      NULL, "Frames the express lane sends per round while both data lanes have work (with "       \
+      "normal_weight >= 1).")                                                                      \
+    X(LANES_NORMAL_WEIGHT, LANES, "normal_weight", UINT, lanes.normal_weight, "0", 0, 1000, NULL,  \
+      "Frames the normal lane sends per round while both data lanes have work; 0: none, the "      \
+      "express lane is strictly ahead.")                                                           \
     X(LANES_MAX_MSG_BYTES, LANES, "max_msg_bytes", SIZE, lanes.max_msg_bytes, "64M", 1024,        \
       (1ull << 30), NULL, "Largest message the data plane carries (suffix K, M, G: binary).")      \
     X(LANES_RX_WINDOW_BYTES, LANES, "rx_window_bytes", SIZE, lanes.rx_window_bytes, "128M",        \

@@ -128,7 +128,7 @@ void chan_params_default(struct chan_params *p)
     p->ack_delay_ns = 20 * UINT64_C(1000);
     p->ack_every = 16;
     p->express_weight = 4;
-    p->normal_weight = 1;
+    p->normal_weight = 0; /* strict priority for the express lane */
     p->max_transmissions = 32;
 }
 
@@ -152,8 +152,8 @@ const char *chan_params_error(const struct chan_params *p)
         return "hb_interval x hb_missed_limit overflows";
     if (p->min_rto_ns == 0 || p->max_rto_ns < p->min_rto_ns)
         return "need 0 < min_rto <= max_rto";
-    if (p->express_weight == 0 || p->normal_weight == 0)
-        return "lane weights must be at least 1";
+    if (p->express_weight == 0)
+        return "express_weight must be at least 1";
     if (p->ack_every == 0)
         return "ack_every must be at least 1";
     if (p->ack_delay_ns >= p->min_rto_ns)
@@ -405,17 +405,29 @@ static inline uint64_t grant(const struct chan *c)
     return c->consumed + c->p.rx_window_bytes;
 }
 
-unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
+bool chan_check_liveness(struct chan *c, uint64_t now)
 {
-    unsigned n = 0;
     if (unlikely(c->down != CHAN_UP))
-        goto down;
+        return false;
     if (unlikely(now > c->last_rx_ns && now - c->last_rx_ns >= c->dead_after_ns)) {
         go_down(c, CHAN_DOWN_HEARTBEAT);
-        return 0;
+        return false;
     }
+    return true;
+}
 
-    /* pulse */
+unsigned chan_tx_pulse(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
+{
+    unsigned n = 0;
+    if (unlikely(c->down != CHAN_UP)) {
+        if (c->close_pending && max > 0) {
+            emit_pulse(c, &out[n++], WIRE_T_CLOSE, 0, 0, NULL, 0);
+            c->close_pending = false;
+        }
+        return n;
+    }
+    if (!chan_check_liveness(c, now))
+        return 0;
     bool data_next = ackwin_tx_rtx_pending(&c->atx) ||
                      (sched_has_work(c->sched) && ackwin_tx_can_push(&c->atx)) ||
                      (c->sq_head && c->tx_started + c->sq_head->len <= c->peer_credit);
@@ -446,6 +458,14 @@ unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, uns
         c->credit_dirty = false;
         c->advertised = grant(c);
     }
+    return n;
+}
+
+unsigned chan_tx_data(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
+{
+    unsigned n = 0;
+    if (unlikely(c->down != CHAN_UP))
+        return 0;
 
     /* retransmissions */
     if (unlikely(ackwin_tx_timer_due(&c->atx, now)))
@@ -495,13 +515,12 @@ unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, uns
         emit_data(c, &out[n++], f);
     }
     return n;
+}
 
-down:
-    if (c->close_pending && max > 0) {
-        emit_pulse(c, &out[n++], WIRE_T_CLOSE, 0, 0, NULL, 0);
-        c->close_pending = false;
-    }
-    return n;
+unsigned chan_tx_burst(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
+{
+    unsigned n = chan_tx_pulse(c, now, out, max);
+    return n + chan_tx_data(c, now, out + n, max - n);
 }
 
 /* ------------------------------------------------------------ receive ------------ */

@@ -38,7 +38,7 @@ struct chan_params {
     uint64_t max_rto_ns;
     uint64_t initial_rto_ns; /* before the first RTT sample */
     uint32_t express_weight; /* lane WRR weights, in frames */
-    uint32_t normal_weight;
+    uint32_t normal_weight;  /* 0: the express lane strictly ahead (sched.h) */
     uint32_t max_transmissions; /* a frame sent this often without an ack: down; 0 = never */
     uint64_t ack_delay_ns;      /* delayed ACK: longest wait for data to go with (20 us) */
     uint32_t ack_every;         /* ... or after this many DATA frames (16) */
@@ -169,6 +169,21 @@ uint32_t chan_submit_space(const struct chan *c);
  * within W frames in flight. Also runs the liveness and retransmission timers. Returns
  * the number of frames filled. */
 unsigned chan_tx_burst(struct chan *c, uint64_t now_ns, struct chan_frame *out, unsigned max);
+
+/* The two halves of chan_tx_burst, for a poller that must keep the pulse lane going while it
+ * has no room for data (a backed-up port): chan_tx_pulse runs the liveness check and fills
+ * only pulse frames (CLOSE; HEARTBEAT when due; ACK when due), at most 2, or CLOSE alone;
+ * chan_tx_data fills retransmissions and new DATA (nothing once the channel is down). Calling
+ * chan_tx_pulse then chan_tx_data is chan_tx_burst. */
+unsigned chan_tx_pulse(struct chan *c, uint64_t now_ns, struct chan_frame *out, unsigned max);
+unsigned chan_tx_data(struct chan *c, uint64_t now_ns, struct chan_frame *out, unsigned max);
+
+/* The dead-peer check alone: a channel that heard nothing from its peer for hb_interval x
+ * hb_missed_limit goes down (CHAN_DOWN_HEARTBEAT, through ops.down). Returns whether it is
+ * up. chan_tx_pulse runs it; a poller calls it (or chan_tx_pulse) every iteration, whatever
+ * its transmit path is doing, so a silent peer is detected on time even while nothing can be
+ * sent. */
+bool chan_check_liveness(struct chan *c, uint64_t now_ns);
 
 /* One received frame for this channel (header decoded and checked by wire_parse; the
  * rules are checked again here, so any input is safe). Returns WIRE_OK or the drop reason

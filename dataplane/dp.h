@@ -91,6 +91,16 @@ bool dp_engine_inline(const struct dp_engine *e);
  * caller is an online QSBR reader. */
 unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations);
 
+/* Inline mode: as dp_engine_poll, but waits while another thread polls. The lease is a
+ * priority-inheritance mutex: a real-time caller (the watchdog poller) lifts a holder that
+ * the scheduler preempted mid-iteration to its own priority, so the holder finishes its
+ * iterations at once instead of after other processes' time slices. */
+unsigned dp_engine_poll_wait(struct dp_engine *e, unsigned iterations);
+
+/* Inline mode: when a dp_engine_poll call last finished its iterations (dp_clock_ns; 0:
+ * never). Any thread; a hint (relaxed): a watchdog polls only when nobody else did lately. */
+uint64_t dp_engine_last_poll_ns(const struct dp_engine *e);
+
 /* ---- channels --------------------------------------------------------------------- */
 
 struct dp_chan_cfg {
@@ -151,6 +161,8 @@ struct dp_port_stats {
     uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes;
     uint64_t rx_drops[WIRE_DROP__COUNT]; /* frames dropped before reaching a channel */
     uint64_t tx_full;       /* frames the NIC did not take at once (retried) */
+    uint64_t tx_pulse_dropped; /* pulse frames the NIC refused with the stage full (they recur) */
+    uint64_t tx_staged;     /* gauge: frames the NIC refused, waiting for the next iteration */
     uint64_t no_mbuf;       /* transmit attempts that found the mempool empty */
     uint64_t rx_blocked;    /* frames dropped for a channel not yet unblocked */
     uint64_t polls, busy_polls;

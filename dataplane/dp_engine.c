@@ -284,7 +284,12 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
     snprintf(e->port_spec, sizeof(e->port_spec), "%s", p->port ? p->port : "");
     e->p.port = e->port_spec;
     e->lcore = p->poll_lcore;
-    rte_spinlock_init(&e->poll_owner);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    /* PI: glibc's uncontended trylock/unlock stay one atomic instruction in user space */
+    pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&e->poll_owner, &ma);
+    pthread_mutexattr_destroy(&ma);
     e->guard_slot = dp_mapguard_slot_get();
     if (e->guard_slot < 0) {
         snprintf(err, errlen, "this process already has %d data-plane engines", DP_MAPGUARD_SLOTS);
@@ -450,6 +455,7 @@ void dp_engine_destroy(struct dp_engine *e)
     dp_mapguard_slot_put(e->guard_slot); /* the poller is stopped, the port released */
     if (e->pool)
         rte_mempool_free(e->pool);
+    pthread_mutex_destroy(&e->poll_owner);
     free(e);
 }
 
@@ -505,6 +511,17 @@ static void lcore_register_thread(void)
     /* else (all lcore ids taken): it polls without a cache, slower but correct */
 }
 
+/* Runs the iterations with poll_owner held, and releases it. */
+static unsigned poll_locked(struct dp_engine *e, unsigned iterations)
+{
+    unsigned work = 0;
+    for (unsigned i = 0; i < iterations; i++)
+        work += dp_worker_iteration(e);
+    atomic_store_explicit(&e->last_poll_ns, dp_clock_ns(), memory_order_relaxed);
+    pthread_mutex_unlock(&e->poll_owner);
+    return work;
+}
+
 unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
 {
     if (e->lcore >= 0)
@@ -513,13 +530,25 @@ unsigned dp_engine_poll(struct dp_engine *e, unsigned iterations)
         lcore_register_thread();
     /* acquire here, release at the unlock: consecutive inline pollers see each other's
      * engine state; a thread that finds it taken goes on without polling */
-    if (!rte_spinlock_trylock(&e->poll_owner))
+    if (pthread_mutex_trylock(&e->poll_owner) != 0)
         return 0;
-    unsigned work = 0;
-    for (unsigned i = 0; i < iterations; i++)
-        work += dp_worker_iteration(e);
-    rte_spinlock_unlock(&e->poll_owner);
-    return work;
+    return poll_locked(e, iterations);
+}
+
+unsigned dp_engine_poll_wait(struct dp_engine *e, unsigned iterations)
+{
+    if (e->lcore >= 0)
+        return 0;
+    if (!t_lcore_tried)
+        lcore_register_thread();
+    if (pthread_mutex_lock(&e->poll_owner) != 0)
+        return 0;
+    return poll_locked(e, iterations);
+}
+
+uint64_t dp_engine_last_poll_ns(const struct dp_engine *e)
+{
+    return atomic_load_explicit(&e->last_poll_ns, memory_order_relaxed);
 }
 
 /* ---- channels ----------------------------------------------------------------------- */
@@ -750,9 +779,10 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
     fprintf(out, "data plane %s: port %s, mtu %u, %s polling\n", e->name, e->dev_name, e->mtu,
             e->lcore >= 0 ? "lcore" : "inline");
     fprintf(out, "  port: rx %lu frames %lu bytes, tx %lu frames %lu bytes, tx retries %lu, "
-                 "no mbuf %lu, blocked %lu\n",
+                 "pulse dropped %lu, no mbuf %lu, blocked %lu\n",
             (unsigned long)ps.rx_frames, (unsigned long)ps.rx_bytes, (unsigned long)ps.tx_frames,
-            (unsigned long)ps.tx_bytes, (unsigned long)ps.tx_full, (unsigned long)ps.no_mbuf,
+            (unsigned long)ps.tx_bytes, (unsigned long)ps.tx_full,
+            (unsigned long)ps.tx_pulse_dropped, (unsigned long)ps.no_mbuf,
             (unsigned long)ps.rx_blocked);
     for (int d = 0; d < WIRE_DROP__COUNT; d++)
         if (ps.rx_drops[d])

@@ -2,6 +2,7 @@
 #ifndef DPDIST_DATAPLANE_DP_PVT_H
 #define DPDIST_DATAPLANE_DP_PVT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,16 +20,20 @@
 
 #define DP_BURST        32   /* frames per receive burst */
 #define DP_MAX_CHANS    256  /* channels one engine polls */
-/* Transmit bounds of one poll iteration (dp_worker.c). Every frame built is sent or kept in
- * the stage for the next iteration, never counted as sent and dropped: */
+/* Transmit bounds of one poll iteration (dp_worker.c). Every data frame built is sent or kept
+ * in the stage for the next iteration, never counted as sent and dropped: */
 #define DP_TX_PER_CHAN       16 /* frames asked from one channel per iteration, at most */
-#define DP_TX_PULSE_PER_CALL 2  /* pulse frames chan_tx_burst gives per call (HEARTBEAT + ACK) */
-#define DP_TX_PULSE_MAX      (DP_BURST * 2) /* pulse frames collected per iteration */
+#define DP_TX_PULSE_PER_CALL 2  /* pulse frames chan_tx_pulse gives per call (HEARTBEAT + ACK) */
+/* Every channel is asked for its pulse frames every iteration, whatever the data path does
+ * (a backed-up port, full arrays): room for all of them. */
+#define DP_TX_PULSE_MAX      (DP_MAX_CHANS * DP_TX_PULSE_PER_CALL)
 #define DP_TX_DATA_MAX       (DP_BURST * 2) /* data frames collected per iteration */
 #define DP_TX_STAGE          (DP_BURST * 8) /* frames the port did not take, kept in order */
-/* New frames are collected only while the stage could take back everything the iteration
- * hands to the port (pulse + stage + data) if the port takes none of it. */
-#define DP_TX_COLLECT_BELOW (DP_TX_STAGE - DP_TX_PULSE_MAX - DP_TX_DATA_MAX)
+/* New data frames are collected only while the stage could take back all the data the
+ * iteration hands to the port (stage + new data) if the port takes none of it. Pulse frames
+ * the port refuses are kept too while the stage has room, else dropped and counted
+ * (tx_pulse_dropped: they recur, a heartbeat every interval and an ACK with it). */
+#define DP_TX_COLLECT_BELOW (DP_TX_STAGE - DP_TX_DATA_MAX)
 #define DP_TX_PORT_BURST    64 /* frames per rte_eth_tx_burst call */
 /* Messages dropped per iteration from the send ring of a channel that is down. */
 #define DP_TX_DRAIN_DOWN_MSGS 256
@@ -36,11 +41,10 @@
 #define DP_FAULT_HOLD   64   /* frames the fault injector may hold back */
 
 _Static_assert(DP_TX_PER_CHAN >= DP_TX_PULSE_PER_CALL, "a channel's pulse frames fit one ask");
-_Static_assert(DP_TX_PULSE_MAX >= DP_TX_PER_CHAN && DP_TX_DATA_MAX >= DP_TX_PER_CHAN,
-               "one channel's frames fit the per-iteration arrays");
+_Static_assert(DP_TX_DATA_MAX >= DP_TX_PER_CHAN, "one channel's data fits the iteration's array");
 _Static_assert(DP_TX_COLLECT_BELOW >= DP_BURST, "the stage leaves room to collect a burst");
-_Static_assert(DP_TX_COLLECT_BELOW - 1 + DP_TX_PULSE_MAX + DP_TX_DATA_MAX <= DP_TX_STAGE,
-               "what one iteration hands to the port fits the stage");
+_Static_assert(DP_TX_COLLECT_BELOW - 1 + DP_TX_DATA_MAX <= DP_TX_STAGE,
+               "the data one iteration hands to the port fits the stage");
 
 struct dp_chan {
     struct dp_engine *e;
@@ -106,7 +110,11 @@ struct dp_engine {
 
     /* Poller state. */
     int guard_slot;         /* dp_mapguard slot: "inside a port burst" (dp_mapguard.h) */
-    rte_spinlock_t poll_owner; /* inline mode: taken with trylock only, never waited for */
+    /* Inline mode: who polls. Application threads only try it (never wait); the watchdog
+     * poller waits for it, and priority inheritance then lifts a holder the scheduler put
+     * aside mid-iteration to the watchdog's real-time priority (dp_engine_poll_wait). */
+    pthread_mutex_t poll_owner;
+    _Atomic uint64_t last_poll_ns; /* inline mode: the end of the last dp_engine_poll */
     int lcore;              /* -1 inline */
     _Atomic bool stop;
     bool launched;

@@ -44,6 +44,8 @@ static void add_port(struct rte_tel_data *d, const struct dp_engine *e)
     rte_tel_data_add_dict_u64(d, "tx_frames", s.tx_frames);
     rte_tel_data_add_dict_u64(d, "tx_bytes", s.tx_bytes);
     rte_tel_data_add_dict_u64(d, "tx_retry", s.tx_full);
+    rte_tel_data_add_dict_u64(d, "tx_pulse_dropped", s.tx_pulse_dropped);
+    rte_tel_data_add_dict_u64(d, "tx_staged", s.tx_staged);
     rte_tel_data_add_dict_u64(d, "no_mbuf", s.no_mbuf);
     rte_tel_data_add_dict_u64(d, "rx_blocked", s.rx_blocked);
     rte_tel_data_add_dict_u64(d, "polls", s.polls);

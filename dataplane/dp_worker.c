@@ -2,16 +2,23 @@
  * buffers inside the channel protocol).
  *
  * One poll-loop iteration:
- *   1. receive a burst; demultiplex each frame by its session id through the RCU peer
- *      table; check its source; hand it to the channel (which delivers completed messages
- *      through the runtime's callback);
- *   2. for every channel: move what senders queued on its ring into the protocol, apply
- *      consumed credit, ask it for frames (pulse frames come first from every channel);
- *   3. transmit: all pulse frames of this iteration first, then data frames left over from
+ *   1. receive a burst; each
+ *      frame is demultiplexed by its session id through the RCU peer table, its source
+ *      checked, and handed to the channel (which delivers completed messages through the
+ *      runtime's callback, or drops and counts data it cannot take now: the sender sends it
+ *      again);
+ *   2. for every channel, every iteration: move what senders queued on its ring into the
+ *      protocol, apply consumed credit, run the liveness check and take its pulse frames
+ *      (chan_tx_pulse): heartbeats, acks and the dead-peer check never wait for the data path;
+ *   3. for the channels in round-robin order while the data array and the stage have room:
+ *      retransmissions and new data (chan_tx_data);
+ *   4. transmit: all pulse frames of this iteration first, then data frames left over from
  *      the last burst the NIC did not take, then the new data frames.
- * Bounds (dp_pvt.h, checked by static assertions): a channel is asked for no more frames than
- * the pulse and data arrays still hold, and new frames are collected only while the stage can
- * take back all the port refuses, so a frame built is always sent or kept, in order.
+ * Bounds (dp_pvt.h, checked by static assertions): every channel's pulse frames fit the pulse
+ * array; a channel is asked for no more data frames than the data array still holds, and new
+ * data is collected only while the stage can take back all the data the port refuses, so a
+ * data frame built is always sent or kept, in order. Refused pulse frames are kept while the
+ * stage has room, else dropped and counted (tx_pulse_dropped).
  * A lcore runs iterations back to back and announces a QSBR quiescent state after each; in
  * inline mode, application threads run them (dp_engine_poll).
  */
@@ -156,39 +163,58 @@ static struct rte_mbuf *build_frame(struct dp_engine *e, struct dp_chan *ch,
     return m;
 }
 
-/* Collects up to `max` frames of one channel: pulse frames to e->pulse, data frames to
- * `data`. The caller gives max <= the free room of both arrays, so every frame built has a
- * place whatever the mix. Returns the data frames added. */
-static unsigned collect_tx(struct dp_engine *e, struct dp_chan *ch, uint64_t now,
-                           struct rte_mbuf **data, unsigned max)
+/* Builds a channel's frames: pulse frames to e->pulse, data frames to `data` (NULL when only
+ * pulse frames were asked for). Returns the data frames added. */
+static unsigned build_frames(struct dp_engine *e, struct dp_chan *ch,
+                             const struct chan_frame *frames, unsigned n, struct rte_mbuf **data)
 {
-    struct chan_frame frames[DP_TX_PER_CHAN];
-    RTE_ASSERT(max <= DP_TX_PER_CHAN && e->n_pulse + max <= DP_TX_PULSE_MAX);
-    unsigned n = chan_tx_burst(ch->c, now, frames, max);
     unsigned nd = 0;
     for (unsigned i = 0; i < n; i++) {
         struct rte_mbuf *m = build_frame(e, ch, &frames[i]);
         if (!m)
             continue; /* not built (no mbuf): the protocol retransmits data; pulse recurs */
-        if (frames[i].hdr.lane == WIRE_LANE_PULSE)
+        if (frames[i].hdr.lane == WIRE_LANE_PULSE) {
+            RTE_ASSERT(e->n_pulse < DP_TX_PULSE_MAX);
             e->pulse[e->n_pulse++] = m;
-        else
+        } else {
             data[nd++] = m;
+        }
     }
+    return nd;
+}
+
+/* The channel's pulse frames and its liveness check, every iteration (at most
+ * DP_TX_PULSE_PER_CALL frames: the pulse array holds them for every channel). */
+static void collect_pulse(struct dp_engine *e, struct dp_chan *ch, uint64_t now)
+{
+    struct chan_frame frames[DP_TX_PULSE_PER_CALL];
+    unsigned n = chan_tx_pulse(ch->c, now, frames, DP_TX_PULSE_PER_CALL);
+    build_frames(e, ch, frames, n, NULL);
     if (n > 0 && frames[0].hdr.type == WIRE_T_CLOSE)
         atomic_store(&ch->closed, true);
-    return nd;
+}
+
+/* Up to `max` data frames of one channel (retransmissions, then new data) into `data`. */
+static unsigned collect_data(struct dp_engine *e, struct dp_chan *ch, uint64_t now,
+                             struct rte_mbuf **data, unsigned max)
+{
+    struct chan_frame frames[DP_TX_PER_CHAN];
+    RTE_ASSERT(max <= DP_TX_PER_CHAN);
+    unsigned n = chan_tx_data(ch->c, now, frames, max);
+    return build_frames(e, ch, frames, n, data);
 }
 
 /* Hands this iteration's frames to the port: pulse frames, then the stage's leftovers of
  * earlier iterations, then new data (each channel's frames keep their order, so the peer sees
  * no reordering that would look like loss). What the port does not take goes back to the
- * stage, in order: n <= DP_TX_STAGE (DP_TX_COLLECT_BELOW), so all of it fits. */
+ * stage, in order: the data always fits (n_stage + nd <= DP_TX_STAGE: DP_TX_COLLECT_BELOW);
+ * refused pulse frames take what room is left, the oldest of them are dropped first. */
 static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned nd, uint64_t now)
 {
-    struct rte_mbuf *out[DP_TX_STAGE];
-    RTE_ASSERT(e->n_pulse + e->n_stage + nd <= RTE_DIM(out));
+    struct rte_mbuf *out[DP_TX_PULSE_MAX + DP_TX_STAGE];
+    RTE_ASSERT(e->n_stage + nd <= DP_TX_STAGE);
     unsigned n = 0;
+    unsigned np = e->n_pulse;
     for (unsigned i = 0; i < e->n_pulse; i++)
         out[n++] = e->pulse[i];
     e->n_pulse = 0;
@@ -200,8 +226,10 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     if (n == 0)
         return 0;
     if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
-                 e->fault_tx.p.on_tx))
+                 e->fault_tx.p.on_tx)) {
         n = dp_fault_apply(&e->fault_tx, e->pool, out, n, RTE_DIM(out), now, &e->st);
+        np = RTE_MIN(np, n);
+    }
     unsigned sent = 0;
     dp_mapguard_enter(e->guard_slot);
     while (sent < n) {
@@ -217,17 +245,26 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     dp_mapguard_leave(e->guard_slot);
     if (sent < n) {
         e->st.tx_full += n - sent;
-        for (unsigned i = sent; i < n; i++)
+        unsigned i = sent;
+        /* refused pulse frames beyond the stage's room (the data after them always fits) */
+        unsigned pulse_left = np > sent ? np - sent : 0;
+        unsigned room = DP_TX_STAGE - (n - sent - pulse_left);
+        for (; pulse_left > room; pulse_left--, i++) {
+            rte_pktmbuf_free(out[i]);
+            e->st.tx_pulse_dropped++;
+        }
+        for (; i < n; i++)
             e->stage[e->n_stage++] = out[i];
     }
+    e->st.tx_staged = e->n_stage;
     return sent;
 }
 
-unsigned dp_worker_iteration(struct dp_engine *e)
+/* Reads one burst and hands its frames to their channels. Returns the frames read. (Reading
+ * the port dry every iteration made an overloaded receiver's iterations long and its own
+ * heartbeats late: docs/dataplane.md §7.) */
+static unsigned receive(struct dp_engine *e)
 {
-    unsigned work = 0;
-    e->st.polls++;
-
     struct rte_mbuf *pkts[DP_BURST * 2];
     /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
      * under them when its peer dies (dp_mapguard.h). */
@@ -249,14 +286,18 @@ unsigned dp_worker_iteration(struct dp_engine *e)
         handle_rx(e, pkts[i], now);
         rte_pktmbuf_free(pkts[i]);
     }
-    work += nb;
+    return nb;
+}
 
-    struct rte_mbuf *data[DP_TX_DATA_MAX];
-    unsigned nd = 0;
+unsigned dp_worker_iteration(struct dp_engine *e)
+{
+    e->st.polls++;
+    unsigned work = receive(e);
+    uint64_t now = dp_clock_ns();
+
+    /* Every channel: submissions, credit, liveness and pulse frames, whatever the data path. */
     unsigned hi = atomic_load_explicit(&e->chan_hi, memory_order_acquire);
-    unsigned start = hi ? e->rr++ % hi : 0;
-    for (unsigned k = 0; k < hi; k++) {
-        unsigned i = start + k < hi ? start + k : start + k - hi;
+    for (unsigned i = 0; i < hi; i++) {
         struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
         if (!ch)
             continue;
@@ -272,15 +313,24 @@ unsigned dp_worker_iteration(struct dp_engine *e)
         if (consumed)
             chan_consumed(ch->c, consumed);
         feed_submissions(ch);
-        /* Ask a channel for at most as many frames as both arrays still hold (it may return
-         * any mix of pulse and data); when they are full, the channels after it wait for the
-         * next iteration (the round-robin start moves on). While the port is backed up
-         * (stage at DP_TX_COLLECT_BELOW), data waits in the protocol. */
-        unsigned room = RTE_MIN(RTE_MIN(DP_TX_PULSE_MAX - e->n_pulse, DP_TX_DATA_MAX - nd),
-                                (unsigned)DP_TX_PER_CHAN);
-        if (room >= DP_TX_PULSE_PER_CALL && e->n_stage < DP_TX_COLLECT_BELOW &&
-            chan_next_deadline(ch->c) <= now)
-            nd += collect_tx(e, ch, now, data + nd, room);
+        collect_pulse(e, ch, now);
+    }
+
+    /* Data, channels in round-robin order: at most as many frames as the data array still
+     * holds; when it is full, the channels after it wait for the next iteration (the start
+     * moves on). While the port is backed up (stage at DP_TX_COLLECT_BELOW), data waits in
+     * the protocol. */
+    struct rte_mbuf *data[DP_TX_DATA_MAX];
+    unsigned nd = 0;
+    unsigned start = hi ? e->rr++ % hi : 0;
+    for (unsigned k = 0; k < hi; k++) {
+        unsigned i = start + k < hi ? start + k : start + k - hi;
+        struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
+        if (!ch)
+            continue;
+        unsigned room = RTE_MIN(DP_TX_DATA_MAX - nd, (unsigned)DP_TX_PER_CHAN);
+        if (room > 0 && e->n_stage < DP_TX_COLLECT_BELOW && chan_next_deadline(ch->c) <= now)
+            nd += collect_data(e, ch, now, data + nd, room);
         atomic_store_explicit(&ch->acked_bytes, released_bytes(ch), memory_order_release);
         dp_chan_publish_stats(ch, now);
     }

@@ -11,7 +11,9 @@
  *   at most one quantum, a fresh turn always covers a fragment: one step per pick. A flow
  *   that runs out of fragments leaves the ring and forgets its deficit; a newly active
  *   flow joins just before `cur` (the end of the current round).
- *   Between the lanes: when both have flows, express gets `express_weight` picks, then
+ *   Between the lanes: with normal_weight 0 (the default), strict priority: the express lane
+ *   takes every pick while it has a flow, the normal lane only the picks express leaves.
+ *   With normal_weight >= 1, when both have flows, express gets `express_weight` picks, then
  *   normal gets `normal_weight`, and so on; when one lane is empty the other takes every
  *   pick.
  *
@@ -61,7 +63,7 @@ static inline int lane_index(uint8_t lane)
 struct sched *sched_create(uint32_t max_flows, uint32_t quantum, uint32_t express_weight,
                            uint32_t normal_weight)
 {
-    if (max_flows == 0 || quantum == 0 || express_weight == 0 || normal_weight == 0) {
+    if (max_flows == 0 || quantum == 0 || express_weight == 0) {
         errno = EINVAL;
         return NULL;
     }
@@ -177,7 +179,9 @@ int sched_pick(struct sched *s, uint8_t *lane)
 {
     bool e = s->lanes[0].cur != NONE, n = s->lanes[1].cur != NONE;
     uint32_t li;
-    if (e && n) {
+    if (s->weight[1] == 0 && (e || n)) {
+        li = e ? 0 : 1; /* strict priority */
+    } else if (e && n) {
         if (s->wrr_left == 0) {
             s->wrr_lane ^= 1u;
             s->wrr_left = s->weight[s->wrr_lane];

@@ -2,8 +2,8 @@
  *
  * sched: the channel's transmit scheduler for DATA fragments (dataplane.md §3).
  * Per data lane (express, normal) a deficit-round-robin ring of active flows, quantum =
- * one maximum payload, one fragment per pick; weighted round robin in frames between
- * the two lanes when both have work. The pulse lane is not scheduled here: chan sends
+ * one maximum payload, one fragment per pick; between the two lanes strict priority for
+ * express (normal_weight 0) or weighted round robin in frames when both have work. The pulse lane is not scheduled here: chan sends
  * pulse frames before asking for data.
  *
  * The scheduler knows flows only by slot number and the length of each active flow's
@@ -19,7 +19,8 @@
 struct sched;
 
 /* Slow path. quantum: bytes added to a flow's deficit per turn (the maximum payload;
- * every fragment must be <= quantum). Weights in frames, >= 1. NULL with errno EINVAL or
+ * every fragment must be <= quantum). Weights in frames: express_weight >= 1; normal_weight
+ * 0 makes the express lane strictly ahead of the normal one. NULL with errno EINVAL or
  * ENOMEM. */
 struct sched *sched_create(uint32_t max_flows, uint32_t quantum, uint32_t express_weight,
                            uint32_t normal_weight);

@@ -202,6 +202,13 @@ static int dpc_summary(struct dd_node *n, FILE *out)
                 " by their sender polling between chunks\n",
                 atomic_load(&n->dp->inline_takeovers), atomic_load(&n->dp->copies_by_leader),
                 atomic_load(&n->dp->copies_taken_back), atomic_load(&n->dp->copies_self_polled));
+    if (n->dp->watchdog_started)
+        fprintf(out,
+                "watchdog poller (%s, every %" PRIu64 " us): %" PRIu64 " runs, %" PRIu64
+                " iterations\n",
+                atomic_load(&n->dp->watchdog_rt) ? "SCHED_FIFO" : "normal priority",
+                n->dp->watchdog_period_ns / 1000, atomic_load(&n->dp->watchdog_runs),
+                atomic_load(&n->dp->watchdog_iterations));
     return DD_OK;
 }
 

@@ -55,6 +55,15 @@ struct dpc_node {
     pthread_mutex_t copy_lock;
     struct dpc_copy_job *copy_head, *copy_tail;
     _Atomic bool copy_pending;
+    /* The watchdog poller (dpc_watchdog.c): inline mode only. Set before its thread starts;
+     * the flags are the control thread's and the watchdog's. */
+    pthread_t watchdog;
+    _Atomic bool watchdog_started;
+    uint64_t watchdog_period_ns;
+    _Atomic bool watchdog_stop;
+    _Atomic bool watchdog_rt;                /* it runs at SCHED_FIFO */
+    _Atomic uint64_t watchdog_runs;          /* wake-ups that found nobody polling and polled */
+    _Atomic uint64_t watchdog_iterations;    /* poll-loop iterations it ran */
     /* Counters for dd_dataplane_summary. */
     _Atomic uint64_t inline_takeovers;   /* leadership changes */
     _Atomic uint64_t copies_by_leader;   /* payloads the leader copied for a sender */
@@ -89,6 +98,13 @@ void dpc_conn_up(struct conn *c);
 /* An upgrade message from the peer (the transport's peer_msg). */
 void dpc_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
 
+/* ---- the watchdog poller (dpc_watchdog.c) ----------------------------------------------- */
+
+/* Starts the node's watchdog poller (inline mode; n->dp set). 0 or -errno. */
+int dpc_watchdog_start(struct dd_node *n);
+/* Stops and joins it (no-op if not started); before the engine goes. */
+void dpc_watchdog_stop(struct dd_node *n);
+
 /* ---- polling (dpc_inline.c) ----------------------------------------------------------- */
 
 /* Waiting, copying and closing when application threads poll (n->poller). */
@@ -97,6 +113,8 @@ extern const struct rt_poller_ops dpc_inline_poller;
  * RCU read section is taken (dpc_poll) or held by the caller (dpc_poll_locked). */
 unsigned dpc_poll(struct dd_node *n, unsigned iterations);
 unsigned dpc_poll_locked(struct dd_node *n, unsigned iterations);
+/* As dpc_poll, but waits for the poll lease (dp_engine_poll_wait): the watchdog poller. */
+unsigned dpc_poll_wait(struct dd_node *n, unsigned iterations);
 /* Another thread is polling the port right now (the inline leader, and not this thread
  * between two of its dd_recv calls). */
 bool dpc_inline_leader_polling(struct dd_node *n);

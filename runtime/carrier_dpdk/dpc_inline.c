@@ -12,8 +12,9 @@
  *   DPC_INLINE_LEASE_NS (busy elsewhere or gone: a leader in dd_recv that the scheduler has
  *   put aside keeps it, or two threads would spin by turns again), or when the waiter's
  *   mailbox is express and the leader's is not (latency-critical receivers poll
- *   themselves). Sleeping waiters check again every INLINE_FOLLOWER_NAP_NS; the control
- *   thread polls a few times per heartbeat interval whatever happens.
+ *   themselves). Sleeping waiters check again every INLINE_FOLLOWER_NAP_NS; when no
+ *   application thread polled for a while, the watchdog poller (dpc_watchdog.c) does, at
+ *   real-time priority (the control thread only when the watchdog could not start).
  *
  * Invariants and progress (liburcu's style of statement; docs/architecture.md "Conventions"
  * has them with the lock order: recv_lock -> poll_owner (try) -> ... -> copy_lock)
@@ -27,8 +28,8 @@
  *     only read section, so writers' grace periods end while it polls.
  *
  * Bounds
- *   A follower sleeps at most INLINE_FOLLOWER_NAP_NS per nap; the control thread polls at
- *   least 4 times per heartbeat interval whatever the application threads do.
+ *   A follower sleeps at most INLINE_FOLLOWER_NAP_NS per nap; the watchdog (or, without it,
+ *   the control thread) polls 4 times per heartbeat interval when nobody else does.
  */
 #include <stdatomic.h>
 #include <time.h>
@@ -106,6 +107,17 @@ unsigned dpc_poll(struct dd_node *n, unsigned iterations)
         return 0;
     rcu_rd_enter();
     unsigned w = dp_engine_poll(dp->engine, iterations);
+    rcu_rd_leave();
+    return w;
+}
+
+unsigned dpc_poll_wait(struct dd_node *n, unsigned iterations)
+{
+    struct dpc_node *dp = n->dp;
+    if (!dp || !dp->inline_poll)
+        return 0;
+    rcu_rd_enter();
+    unsigned w = dp_engine_poll_wait(dp->engine, iterations);
     rcu_rd_leave();
     return w;
 }
@@ -195,13 +207,18 @@ static bool inline_wait(struct dd_mbox *mb, uint64_t deadline_ns)
     }
 }
 
+/* The fallback when the node has no watchdog poller (dpc_watchdog.c; its thread could not
+ * be started): the watchdog does this job at real-time priority and on its own timer, where
+ * the control thread is a normal thread that also runs handshakes. */
 static unsigned inline_control_poll(struct dd_node *n)
 {
+    if (n->dp->watchdog_started)
+        return 0;
     return dpc_poll(n, INLINE_CONTROL_POLL_ITERATIONS);
 }
 
 /* A few control-thread polls per heartbeat interval keep heartbeats and acks going when no
- * application thread polls. */
+ * application thread polls and there is no watchdog. */
 static uint64_t inline_control_period_ns(struct dd_node *n)
 {
     uint64_t hb = dp_engine_params(n->dp->engine)->chan.hb_interval_ns;

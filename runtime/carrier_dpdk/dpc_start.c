@@ -151,8 +151,13 @@ int dpc_node_start(struct dd_node *n, const struct rt_start *st, char *err, size
     dp->idle_sleep_ns = (uint64_t)dp->cfg.eal.idle_sleep_us * 1000;
     pthread_mutex_init(&dp->copy_lock, NULL);
     n->dp = dp;
-    if (dp->inline_poll)
+    if (dp->inline_poll) {
         n->poller = &dpc_inline_poller; /* receivers and the control thread poll */
+        int rc = dpc_watchdog_start(n);  /* ... and the watchdog when they do not */
+        if (rc != 0)
+            DLOG_WARN(n->log_name, "no watchdog poller (%s): liveness depends on the "
+                      "application threads and the control thread", strerror(-rc));
+    }
     DLOG_INFO(n->log_name, "DPDK data plane on %s (%s polling)", dp->cfg.port.kind == CFG_PORT_PCI
                                                                     ? dp->cfg.port.pci
                                                                     : dp->cfg.port.vdev,
@@ -165,6 +170,7 @@ void dpc_node_stop(struct dd_node *n)
     struct dpc_node *dp = n->dp;
     if (!dp)
         return;
+    dpc_watchdog_stop(n); /* it polls through n->dp */
     n->dp = NULL;
     n->poller = NULL;
     urcu_qsbr_barrier(); /* channels retired with call_rcu are freed first */

@@ -39,7 +39,7 @@ static void usage(void)
             "  source --to NODE [--senders N] [--count M] [--dist mixed|small|SIZE]\n"
             "         [--max BYTES] [--seed S] [--stall MS] [--recover M] [--warmup W]\n"
             "         [--timeout S]"
-            " [--stop-peer 1]\n"
+            " [--stop-peer 1] [--hog MS]\n"
             "  priority --to NODE [--big BYTES] [--bigs K]\n"
             "  watch --victim NODE --peer NODE [--duration S] [--ping-ms MS]\n"
             "  stream --to NODE [--size BYTES] [--senders N] [--duration S]\n"

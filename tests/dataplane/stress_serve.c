@@ -5,6 +5,10 @@
  *   {ping, From, N}        -> {pong, N}
  *   {report, From}         -> {report, <<"key=value ...">>}: counters for From's node
  *   {fault, From, 0|1}     -> dd_dataplane_fault(node, Arg), {fault_ok, Status}
+ *   {hog, From, Ms}        -> {hogging}, then STRESS_HOG_THREADS more threads and this one
+ *                             spin on the CPU for Ms without calling dd_recv (a node whose
+ *                             application threads keep its only core busy: the process is
+ *                             pinned to one CPU by the scripts); prints a HOG line after
  *   {stall, From, Ms}      -> {stalling}, then no dd_recv for Ms while sampling the
  *                             receiver's unconsumed bytes and resident memory
  *   {whois, From}          -> {pid, Pid}
@@ -27,6 +31,7 @@
 #define MAX_SOURCES     8
 #define SAMPLE_EVERY_NS 50000000ull
 #define STALL_SAMPLE_US 2000
+#define STRESS_HOG_THREADS 3
 
 struct sender_state {
     uint64_t next, msgs, bytes, dups, gaps, corrupt;
@@ -226,6 +231,41 @@ static void stall(uint64_t ms, const char *node)
     fflush(stdout);
 }
 
+static void spin_until(uint64_t end_ns)
+{
+    volatile uint64_t x = 0;
+    while (stress_now_ns() < end_ns && !g_stress_stop)
+        for (int i = 0; i < 1000; i++)
+            x += (uint64_t)i;
+}
+
+static void *hog_main(void *arg)
+{
+    spin_until(*(const uint64_t *)arg);
+    return NULL;
+}
+
+/* Keeps the process's CPU busy for ms milliseconds: STRESS_HOG_THREADS threads and this one
+ * spin (no dd_recv, no sleep). */
+static void hog(uint64_t ms)
+{
+    uint64_t t0 = stress_now_ns(), end = t0 + ms * 1000000ull;
+    pthread_t th[STRESS_HOG_THREADS];
+    bool started[STRESS_HOG_THREADS];
+    for (unsigned i = 0; i < STRESS_HOG_THREADS; i++)
+        started[i] = pthread_create(&th[i], NULL, hog_main, &end) == 0;
+    spin_until(end);
+    unsigned n = 0;
+    for (unsigned i = 0; i < STRESS_HOG_THREADS; i++)
+        if (started[i]) {
+            pthread_join(th[i], NULL);
+            n++;
+        }
+    printf("HOG ms=%llu threads=%u took_ms=%llu\n", (unsigned long long)ms, n + 1,
+           (unsigned long long)((stress_now_ns() - t0) / 1000000ull));
+    fflush(stdout);
+}
+
 /* A request {Tag, FromPid [, Int]}; false for {stop, ...}. */
 static bool on_request(const dd_msg *m)
 {
@@ -254,6 +294,9 @@ static bool on_request(const dd_msg *m)
     } else if (!strcmp(tag, "stall")) {
         reply_atom(&from, "stalling", 0, 0);
         stall((uint64_t)arg, from.node);
+    } else if (!strcmp(tag, "hog")) {
+        reply_atom(&from, "hogging", 0, 0);
+        hog((uint64_t)arg);
     } else if (!strcmp(tag, "frames")) {
         reply_atom(&from, "frames", 1, (long)stress_port_rx_frames());
     } else if (!strcmp(tag, "whois")) {

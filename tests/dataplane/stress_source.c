@@ -3,13 +3,16 @@
  *
  *   source --to NODE [--senders N] [--count M] [--dist mixed|small|SIZE] [--max BYTES]
  *          [--seed S] [--stall MS] [--recover M] [--warmup W] [--timeout S] [--stop-peer 1]
+ *          [--hog MS]
  *
  * Phases, each ending with one `RESULT source phase=NAME ...` line:
  *   warmup    (--warmup W) W messages first, so that buffers and pools are in use before
  *             what is measured;
  *   main      M messages in total from N senders (blocking sends; with --stall, the peer
  *             first stops reading for MS ms and the senders use non-blocking sends, counting
- *             the "would block" answers and the bytes accepted while the peer stalled);
+ *             the "would block" answers and the bytes accepted while the peer stalled;
+ *             with --hog, the peer's threads first keep its CPU busy for MS ms without
+ *             reading: {hog, From, Ms} in stress_serve.c);
  *   recover   (--recover M) fault injection off on both nodes, then M more messages: the
  *             retransmission count of this phase shows whether the channel recovered.
  * A phase is complete when the peer reports, for every sender, exactly the sequence numbers
@@ -32,6 +35,7 @@ struct src_opts {
     struct stress_dist dist;
     uint64_t seed;
     uint64_t stall_ms;
+    uint64_t hog_ms;
     uint64_t recover;
     uint64_t warmup;
     unsigned timeout_s;
@@ -130,6 +134,8 @@ static bool parse_opts(int argc, char **argv)
             O.seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "--stall"))
             O.stall_ms = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "--hog"))
+            O.hog_ms = strtoull(v, NULL, 10);
         else if (!strcmp(k, "--recover"))
             O.recover = strtoull(v, NULL, 10);
         else if (!strcmp(k, "--warmup"))
@@ -183,6 +189,19 @@ static const char *carrier_name(enum dd_carrier_kind k)
     return k == DD_CARRIER_DPDK ? "dpdk" : k == DD_CARRIER_TCP ? "tcp" : "none";
 }
 
+/* Sends {Tag, Self, Ms} to the peer's stress mailbox and waits for its {Answer}. */
+static bool ask_peer(dd_mbox *mb, const char *tag, uint64_t ms, const char *answer)
+{
+    stress_request(mb, O.to, tag, 1, (long)ms, 0);
+    dd_msg *m = stress_await(mb, answer, 5000, NULL, NULL);
+    if (!m) {
+        fprintf(stderr, "stress: the peer does not answer %s with %s\n", tag, answer);
+        return false;
+    }
+    dd_msg_free(m);
+    return true;
+}
+
 static int run_phase(dd_mbox *mb, const char *phase, uint64_t count, bool stall)
 {
     struct dd_peer_stats st0, st1;
@@ -191,15 +210,10 @@ static int run_phase(dd_mbox *mb, const char *phase, uint64_t count, bool stall)
     atomic_store(&g_sent_msgs, 0);
     atomic_store(&g_sent_bytes, 0);
     atomic_store(&g_wouldblock, 0);
-    if (stall) {
-        stress_request(mb, O.to, "stall", 1, (long)O.stall_ms, 0);
-        dd_msg *m = stress_await(mb, "stalling", 5000, NULL, NULL);
-        if (!m) {
-            fprintf(stderr, "stress: the peer does not stall\n");
-            return 1;
-        }
-        dd_msg_free(m);
-    }
+    if (stall && !ask_peer(mb, "stall", O.stall_ms, "stalling"))
+        return 1;
+    if (O.hog_ms && !strcmp(phase, "main") && !ask_peer(mb, "hog", O.hog_ms, "hogging"))
+        return 1;
     uint64_t t0 = stress_now_ns();
     for (unsigned i = 0; i < O.senders; i++) {
         struct sender *s = &g_senders[i];

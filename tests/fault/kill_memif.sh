@@ -29,20 +29,8 @@ SEGV0=$(dmesg_segv)
 crashed=0 guarded=0
 for round in $(seq 1 "$ROUNDS"); do
   la="$DD_TMP/a$round.log" lb="$DD_TMP/b$round.log"
-  rm -f "$DD_TMP/memif-a-b.sock" # a killed server leaves its socket file behind
-  if ! dp_start a 0 "$la" serve; then
-    dd_fail "round $round: node A starts"; tail -n 5 "$la" | sed 's/^/#   /'; continue
-  fi
-  PA=$DP_PID
-  if ! dp_start b "" "$lb" stream --to "$DP_NODE_A" --size 1024 --senders 2 --duration 20; then
-    dd_fail "round $round: node B starts"; tail -n 5 "$lb" | sed 's/^/#   /'
-    kill -KILL "$PA" 2>/dev/null; wait "$PA" 2>/dev/null; continue
-  fi
-  PB=$DP_PID
-  if ! dp_wait_line "$lb" '^RESULT stream phase=connect connected=1 carrier=dpdk' 20; then
-    dd_fail "round $round: B reached A over DPDK"; tail -n 5 "$lb" | sed 's/^/#   /'
-    kill -KILL "$PA" "$PB" 2>/dev/null; wait "$PA" "$PB" 2>/dev/null; continue
-  fi
+  dp_start_round "$round" "" stream --to "$DP_NODE_A" --size 1024 --senders 2 \
+    --duration 20 || continue
   sleep "$(printf '0.%d' $((3 + RANDOM % 10)))"
   kill -KILL "$PA" 2>/dev/null
   wait "$PA" 2>/dev/null

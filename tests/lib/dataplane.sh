@@ -54,6 +54,30 @@ dp_start() {
   return 1
 }
 
+# dp_start_round ROUND BCPU B-ARGS...: one round of a memif pair made by dp_memif_pair a b:
+# node A (`serve`, CPU 0, log $DD_TMP/aROUND.log) and node B (CPU BCPU, log
+# $DD_TMP/bROUND.log) running B-ARGS, which must print B's connect RESULT line; waits until B
+# reached A over DPDK. Sets PA and PB. On failure reports it, kills what it started, returns 1.
+dp_start_round() {
+  local round=$1 bcpu=$2; shift 2
+  local la="$DD_TMP/a$round.log" lb="$DD_TMP/b$round.log"
+  rm -f "$DD_TMP/memif-a-b.sock" # a killed server leaves its socket file behind
+  if ! dp_start a 0 "$la" serve; then
+    dd_fail "round $round: node A starts"; tail -n 5 "$la" | sed 's/^/#   /'; return 1
+  fi
+  PA=$DP_PID
+  if ! dp_start b "$bcpu" "$lb" "$@"; then
+    dd_fail "round $round: node B starts"; tail -n 5 "$lb" | sed 's/^/#   /'
+    kill -KILL "$PA" 2>/dev/null; wait "$PA" 2>/dev/null; return 1
+  fi
+  PB=$DP_PID
+  if ! dp_wait_line "$lb" '^RESULT stream phase=connect connected=1 carrier=dpdk' 20; then
+    dd_fail "round $round: B reached A over DPDK"; tail -n 5 "$lb" | sed 's/^/#   /'
+    kill -KILL "$PA" "$PB" 2>/dev/null; wait "$PA" "$PB" 2>/dev/null; return 1
+  fi
+  return 0
+}
+
 # dp_wait PID SECONDS: waits for a process to end, killing it after SECONDS; returns its
 # status (124 when it had to be killed).
 dp_wait() {

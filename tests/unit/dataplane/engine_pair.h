@@ -61,6 +61,7 @@ struct Side {
     uint64_t next_seq = 0; // expected on delivery
     uint64_t delivered = 0, out_of_order = 0;
     int downs = 0;
+    enum chan_down_reason why = CHAN_UP; // of the last down
     bool retired = false;
 };
 
@@ -77,9 +78,10 @@ inline void on_deliver(void *ctx, const chan_delivery *m)
     bigbuf_free(m->buf);
 }
 
-inline void on_down(void *ctx, enum chan_down_reason)
+inline void on_down(void *ctx, enum chan_down_reason why)
 {
     static_cast<Side *>(ctx)->downs++;
+    static_cast<Side *>(ctx)->why = why;
 }
 
 inline void on_retired(void *arg)
@@ -87,8 +89,15 @@ inline void on_retired(void *arg)
     static_cast<Side *>(arg)->retired = true;
 }
 
+// Protocol settings a test may change before SetUp (the defaults suit most tests).
+struct PairTuning {
+    uint32_t hb_missed_limit = 10000;
+    uint32_t window_frames = 4096;
+};
+
 // An engine on `port` (side 0 or 1 picks its name, MAC and IP).
-inline dp_engine *make_engine_on(const std::string &port, int side, char *err)
+inline dp_engine *make_engine_on(const std::string &port, int side, char *err,
+                                 const PairTuning &t = PairTuning())
 {
     struct dp_engine_params p = {};
     p.name = side ? "B" : "A";
@@ -109,16 +118,19 @@ inline dp_engine *make_engine_on(const std::string &port, int side, char *err)
     p.chan.max_rto_ns = 2000 * 1000000ull;
     // Heartbeats every ms: many channels' pulse frames come due in the same iterations.
     p.chan.hb_interval_ns = 1000000;
-    p.chan.hb_missed_limit = 10000;
+    p.chan.hb_missed_limit = t.hb_missed_limit;
+    p.chan.window_frames = t.window_frames;
     p.chan.tx_queue_msgs = 64; // the protocol's start queue: the rest waits in the send ring
     p.tx_queue_bytes = 64u << 20;
     p.tx_ring_msgs = 4096;
     return dp_engine_create(&p, err, DP_ERR_LEN);
 }
 
-inline dp_engine *make_engine(const std::string &pair, int side, char *err)
+inline dp_engine *make_engine(const std::string &pair, int side, char *err,
+                              const PairTuning &t = PairTuning())
 {
-    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side), side, err);
+    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side), side, err,
+                          t);
 }
 
 // Two engines over a fresh ring pair; the test thread is their QSBR reader and poller.
@@ -127,6 +139,7 @@ class EnginePair : public ::testing::Test
   protected:
     dp_engine *a = nullptr, *b = nullptr;
     std::vector<Side *> sides;
+    PairTuning tuning; // a derived fixture's constructor may change it
 
     void SetUp() override
     {
@@ -134,9 +147,9 @@ class EnginePair : public ::testing::Test
         std::string pair =
             "dpe" + std::to_string(getpid() % 100000) + "_" + std::to_string(g_pair_seq++);
         char err[DP_ERR_LEN] = "";
-        a = make_engine(pair, 0, err);
+        a = make_engine(pair, 0, err, tuning);
         ASSERT_NE(a, nullptr) << err;
-        b = make_engine(pair, 1, err);
+        b = make_engine(pair, 1, err, tuning);
         ASSERT_NE(b, nullptr) << err;
     }
 

@@ -266,7 +266,7 @@ TEST(Chan, ParamsValidation)
     q.hb_missed_limit = 0;
     EXPECT_EQ(-EINVAL, chan_params_check(&q));
     q = p;
-    q.normal_weight = 0;
+    q.express_weight = 0;
     EXPECT_EQ(-EINVAL, chan_params_check(&q));
     Sink s;
     chan_ops o = s.ops();

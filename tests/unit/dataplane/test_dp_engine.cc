@@ -53,13 +53,16 @@ TEST_F(EnginePair, ManyBusyChannelsSendEveryFrameOnceAndLeakNoMbuf)
                 return false;
         return true;
     };
-    // Each side sends up to DP_TX_DATA_MAX frames an iteration and receives DP_BURST: the
-    // rings between them fill, and each sender's stage holds what its port refuses.
-    ASSERT_TRUE(poll_until(all_delivered, std::chrono::seconds(60),
-                           [&] {
-                               poll(a);
-                               poll(b);
-                           }))
+    // Each side sends up to DP_TX_DATA_MAX frames an iteration and a receiver drains its ring
+    // (4096 frames) when it polls: turns of 80 iterations of one side, then of the other,
+    // fill the rings between them, and each sender's stage holds what its port refuses.
+    auto turns = [&] {
+        for (int i = 0; i < 80; i++)
+            poll(a);
+        for (int i = 0; i < 80; i++)
+            poll(b);
+    };
+    ASSERT_TRUE(poll_until(all_delivered, std::chrono::seconds(60), turns))
         << "messages delivered on channel 0: " << chans[0].second->delivered;
     // Everything acknowledged, so the senders have released every reservation.
     ASSERT_TRUE(poll_until(
@@ -134,6 +137,127 @@ TEST_F(EnginePair, ChannelDownReleasesTheReservationsOfQueuedMessages)
     dp_msg *m = make_msg(MSGS, LEN);
     EXPECT_EQ(dp_chan_send(sa->ch, m), -ENOTCONN);
     dp_msg_unref(m);
+}
+
+// A peer that stops polling (what SIGSTOP does to a node): B never reads again, so the ring
+// from A to B (4096 frames) fills, A's stage fills behind it, and A's port refuses everything.
+// A window of 8192 frames and 4 KiB messages (3 frames each) make A's data outlast the ring
+// plus the stage.
+class FrozenPeer : public EnginePair
+{
+  protected:
+    FrozenPeer()
+    {
+        tuning.window_frames = 8192;
+    }
+
+    static constexpr unsigned MSGS = 2000; // x 3 frames
+    static constexpr uint32_t LEN = 4096;
+
+    // A streams to B (and B sent A a little first, so A owes acks); then only A is polled
+    // until its port is backed up: the ring full, the stage past the collection threshold.
+    void freeze_b_behind_a_stream(Side *sa, Side *sb)
+    {
+        for (uint64_t k = 0; k < 4; k++) {
+            dp_msg *m = make_msg(k, 100);
+            ASSERT_EQ(dp_chan_send(sb->ch, m), 0);
+            dp_msg_unref(m);
+        }
+        ASSERT_TRUE(poll_until([&] { return sa->delivered == 4; }, std::chrono::seconds(5),
+                               [&] {
+                                   poll(b);
+                                   poll(a);
+                               }));
+        for (uint64_t k = 0; k < MSGS; k++) {
+            dp_msg *m = make_msg(k, LEN);
+            ASSERT_EQ(dp_chan_send(sa->ch, m), 0);
+            dp_msg_unref(m);
+        }
+        ASSERT_TRUE(poll_until([&] { return staged(a) >= STAGE_BACKED_UP; },
+                               std::chrono::seconds(10), [&] { poll(a); }))
+            << "A's stage never filled: " << staged(a);
+    }
+
+    uint64_t staged(dp_engine *e)
+    {
+        dp_port_stats st;
+        dp_engine_port_stats(e, &st);
+        return st.tx_staged;
+    }
+
+    // DP_TX_STAGE / 2: at and above it the engine (before and after the pulse pass) collects
+    // no new data, so a stage this full means "the port is backed up".
+    static constexpr uint64_t STAGE_BACKED_UP = 128;
+};
+
+// The same with a liveness window of 50 heartbeats of 1 ms.
+class FrozenPeerShortWindow : public FrozenPeer
+{
+  protected:
+    FrozenPeerShortWindow()
+    {
+        tuning.hb_missed_limit = LIMIT;
+    }
+    static constexpr uint64_t HB_NS = 1000000, LIMIT = 50; // as the fixture: 1 ms heartbeats
+};
+
+TEST_F(FrozenPeerShortWindow, ADeadPeerIsDetectedWhileThePortIsBackedUp)
+{
+    // Before: the dead-peer check ran only inside chan_tx_burst, which a backed-up port never
+    // reached: a frozen peer was declared down only when it woke up again.
+    auto [sa, sb] = add_pair(0);
+    freeze_b_behind_a_stream(sa, sb);
+    if (HasFatalFailure())
+        return;
+    // B stays frozen (never polled again).
+    auto t0 = std::chrono::steady_clock::now();
+    bool down = poll_until([&] { return sa->downs > 0; }, std::chrono::seconds(3),
+                           [&] { poll(a); });
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+    EXPECT_TRUE(down) << "A never declared its frozen peer down (stage " << staged(a) << ")";
+    EXPECT_EQ(sa->downs, 1);
+    EXPECT_GE(staged(a), STAGE_BACKED_UP) << "the port was not backed up: nothing tested";
+    // The window is counted from B's last frame, before the freeze: at most 50 ms plus what a
+    // shared machine delays the test thread.
+    EXPECT_LE(ms, int64_t(HB_NS * LIMIT / 1000000) + 500);
+    EXPECT_EQ(sa->why, CHAN_DOWN_HEARTBEAT);
+}
+
+TEST_F(FrozenPeer, ABackedUpPortStillLetsHeartbeatsAndAcksOut)
+{
+    // Before: while the stage held DP_TX_COLLECT_BELOW frames no channel was asked for frames:
+    // heartbeats and acks stopped with the data, for as long as the port stayed backed up.
+    auto [sa, sb] = add_pair(0);
+    freeze_b_behind_a_stream(sa, sb);
+    if (HasFatalFailure())
+        return;
+    dp_port_stats ps;
+    for (int round = 0; round < 5; round++) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        usleep(1200); // a heartbeat is due, and so is the stats snapshot
+        poll(a);      // the port refuses everything: the ring is full
+        chan_stats before;
+        dp_chan_stats(sa->ch, &before);
+        ASSERT_GE(staged(a), STAGE_BACKED_UP);
+        poll(b, 1);   // B wakes for one iteration: room in the ring
+        usleep(1200);
+        dp_engine_port_stats(a, &ps);
+        uint64_t dropped = ps.tx_pulse_dropped;
+        ASSERT_GE(ps.tx_staged, STAGE_BACKED_UP);
+        poll(a);      // backed up when it collects: pulse only, and it goes first
+        chan_stats after;
+        dp_chan_stats(sa->ch, &after);
+        dp_engine_port_stats(a, &ps);
+        EXPECT_EQ(after.heartbeats_tx, before.heartbeats_tx + 1);
+        EXPECT_EQ(after.acks_tx, before.acks_tx + 1) << "an ACK goes with every heartbeat";
+        EXPECT_EQ(ps.tx_pulse_dropped, dropped) << "the port took them";
+        // refill: B frozen again, A backed up again
+        ASSERT_TRUE(poll_until([&] { return staged(a) >= STAGE_BACKED_UP; },
+                               std::chrono::seconds(10), [&] { poll(a); }));
+    }
+    EXPECT_EQ(sa->downs, 0);
 }
 
 } // namespace

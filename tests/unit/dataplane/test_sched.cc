@@ -138,6 +138,26 @@ TEST(Sched, LaneWeights)
     EXPECT_EQ(1u, sched_active_flows(sim.s, WIRE_LANE_EXPRESS));
 }
 
+TEST(Sched, ExpressStrictlyAheadWithNormalWeightZero)
+{
+    // The default (normal_weight 0): while the express lane has a flow it takes every pick;
+    // an express message that arrives mid-stream of a normal bulk goes at the next pick.
+    Sim sim(4, 0);
+    ASSERT_NE(nullptr, sim.s) << "normal_weight 0 refused";
+    sim.add(2, 1ull << 30, WIRE_LANE_NORMAL);
+    for (int i = 0; i < 10; i++)
+        EXPECT_EQ(2, sim.step());
+    sim.add(1, 100 * uint64_t(Q), WIRE_LANE_EXPRESS);
+    sim.add(3, 50 * uint64_t(Q), WIRE_LANE_EXPRESS);
+    std::map<int, int> count;
+    for (int i = 0; i < 150; i++)
+        count[sim.step()]++;
+    EXPECT_EQ(100, count[1]);
+    EXPECT_EQ(50, count[3]);
+    EXPECT_EQ(0, count[2]) << "the normal lane got picks while express had work";
+    EXPECT_EQ(2, sim.step()); // express empty: normal again
+}
+
 TEST(Sched, LaneWeightsOtherRatio)
 {
     Sim sim(1, 3);
