@@ -2,13 +2,14 @@
  * buffers inside the channel protocol).
  *
  * One poll-loop iteration:
- *   1. receive a burst; demultiplex each frame by its session id through the RCU peer
+ *   1. receive a burst of the pulse queue, then one of the data queue; demultiplex each frame by its session id through the RCU peer
  *      table; check its source; hand it to the channel (which delivers completed messages
  *      through the runtime's callback);
  *   2. for every channel: move what senders queued on its ring into the protocol, apply
  *      consumed credit, ask it for frames (pulse frames come first from every channel);
  *   3. transmit: all pulse frames of this iteration first, then data frames left over from
- *      the last burst the NIC did not take, then the new data frames.
+ *      the last burst the NIC did not take, then the new data frames; on a port with a
+ *      pulse queue pair, the pulse frames go to their own queue (port_tx).
  * Bounds (dp_pvt.h, checked by static assertions): a channel is asked for no more frames than
  * the pulse and data arrays still hold, and new frames are collected only while the stage can
  * take back all the port refuses, so a frame built is always sent or kept, in order.
@@ -180,6 +181,70 @@ static unsigned collect_tx(struct dp_engine *e, struct dp_chan *ch, uint64_t now
     return nd;
 }
 
+/* ---- the port's queues ------------------------------------------------------------
+ * With a pulse pair (e->n_queues == 2, dp_engine.c setup_port), pulse frames have their own
+ * transmit queue, so none waits behind the data frames already in the data queue's
+ * descriptor ring, and the receiver reads the pulse queue before the data queue. With one
+ * pair, both share it. Called inside the map guard. */
+
+/* Receives up to DP_BURST frames of each queue, the pulse queue's first; returns how many. */
+static unsigned port_rx(struct dp_engine *e, struct rte_mbuf **pkts)
+{
+    unsigned nb = 0;
+    if (e->n_queues > 1)
+        nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_PULSE, pkts, DP_BURST);
+    return nb + rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts + nb, DP_BURST);
+}
+
+static unsigned port_tx_queue(struct dp_engine *e, uint16_t q, struct rte_mbuf **out, unsigned n)
+{
+    unsigned sent = 0;
+    while (sent < n) {
+        uint16_t k = rte_eth_tx_burst(e->port_id, q, out + sent,
+                                      (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
+        for (unsigned i = 0; i < k; i++)
+            e->st.tx_bytes += out[sent + i]->pkt_len;
+        sent += k;
+        if (k == 0)
+            break;
+    }
+    e->st.tx_frames += sent;
+    return sent;
+}
+
+static inline bool is_pulse_frame(const struct rte_mbuf *m)
+{
+    return m->data_len > WIRE_LANE_OFF &&
+           rte_pktmbuf_mtod(m, const uint8_t *)[WIRE_LANE_OFF] == WIRE_LANE_PULSE;
+}
+
+/* Hands out[0..n) to the port: with a pulse pair, the pulse frames among them to the pulse
+ * queue first, the rest to the data queue. Returns how many the port took; those it did not
+ * take end up in out[0..n - taken), in their order. */
+static unsigned port_tx(struct dp_engine *e, struct rte_mbuf **out, unsigned n)
+{
+    if (e->n_queues == 1) {
+        unsigned sent = port_tx_queue(e, DP_QUEUE_DATA, out, n);
+        memmove(out, out + sent, (n - sent) * sizeof(*out));
+        return sent;
+    }
+    struct rte_mbuf *pulse[DP_TX_STAGE];
+    unsigned np = 0, nd = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (is_pulse_frame(out[i]))
+            pulse[np++] = out[i];
+        else
+            out[nd++] = out[i];
+    }
+    unsigned sp = port_tx_queue(e, DP_QUEUE_PULSE, pulse, np);
+    unsigned sd = port_tx_queue(e, DP_QUEUE_DATA, out, nd);
+    /* left: pulse frames the pulse queue refused (tried first next time), then data */
+    unsigned left_p = np - sp, left_d = nd - sd;
+    memmove(out + left_p, out + sd, left_d * sizeof(*out));
+    memcpy(out, pulse + sp, left_p * sizeof(*out));
+    return sp + sd;
+}
+
 /* Hands this iteration's frames to the port: pulse frames, then the stage's leftovers of
  * earlier iterations, then new data (each channel's frames keep their order, so the peer sees
  * no reordering that would look like loss). What the port does not take goes back to the
@@ -202,22 +267,12 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
                  e->fault_tx.p.on_tx))
         n = dp_fault_apply(&e->fault_tx, e->pool, out, n, RTE_DIM(out), now, &e->st);
-    unsigned sent = 0;
     dp_mapguard_enter(e->guard_slot);
-    while (sent < n) {
-        uint16_t k = rte_eth_tx_burst(e->port_id, DP_QUEUE_DATA, out + sent,
-                                      (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
-        for (unsigned i = 0; i < k; i++)
-            e->st.tx_bytes += out[sent + i]->pkt_len;
-        sent += k;
-        e->st.tx_frames += k;
-        if (k == 0)
-            break;
-    }
+    unsigned sent = port_tx(e, out, n);
     dp_mapguard_leave(e->guard_slot);
     if (sent < n) {
         e->st.tx_full += n - sent;
-        for (unsigned i = sent; i < n; i++)
+        for (unsigned i = 0; i < n - sent; i++)
             e->stage[e->n_stage++] = out[i];
     }
     return sent;
@@ -228,11 +283,11 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     unsigned work = 0;
     e->st.polls++;
 
-    struct rte_mbuf *pkts[DP_BURST * 2];
+    struct rte_mbuf *pkts[DP_BURST * 3]; /* the pulse and data bursts, room for faults */
     /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
      * under them when its peer dies (dp_mapguard.h). */
     dp_mapguard_enter(e->guard_slot);
-    unsigned nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts, DP_BURST);
+    unsigned nb = port_rx(e, pkts);
     dp_mapguard_leave(e->guard_slot);
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long
