@@ -127,10 +127,12 @@
       "IP MTU of the data plane; messages are cut into fragments that fit it.")                    \
     X(PORT_RX_QUEUES, PORT, "rx_queues", UINT, port.rx_queues, DP_LIMIT_STR(DP_PORT_RX_QUEUES), \
       1, 64, NULL, "Receive queues of the port. The engine sets up "                               \
-      DP_LIMIT_STR(DP_PORT_RX_QUEUES) "; another value is not honoured (check warns).")            \
+      DP_LIMIT_STR(DP_PORT_RX_QUEUES) " (data and pulse) where the port has them, else 1; "        \
+      "another value is not honoured (check warns).")            \
     X(PORT_TX_QUEUES, PORT, "tx_queues", UINT, port.tx_queues, DP_LIMIT_STR(DP_PORT_TX_QUEUES), \
       1, 64, NULL, "Transmit queues of the port. The engine sets up "                              \
-      DP_LIMIT_STR(DP_PORT_TX_QUEUES) "; another value is not honoured (check warns).")            \
+      DP_LIMIT_STR(DP_PORT_TX_QUEUES) " (data and pulse) where the port has them, else 1; "        \
+      "another value is not honoured (check warns).")            \
     X(PORT_RX_DESC, PORT, "rx_desc", UINT, port.rx_desc, "1024", 64, 32768, NULL,                  \
       "Descriptors per receive queue, a multiple of 32.")                                          \
     X(PORT_TX_DESC, PORT, "tx_desc", UINT, port.tx_desc, "1024", 64, 32768, NULL,                  \

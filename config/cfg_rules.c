@@ -340,12 +340,20 @@ static void rules_vdev(struct rules *r)
         unsigned qpairs = 1;
         if (cfg_vdev_arg(vdev, !strcmp(drv, "net_af_xdp") ? "queue_count" : "qpairs", v, sizeof(v)))
             qpairs = (unsigned)strtoul(v, NULL, 10);
-        unsigned need =
+        unsigned want =
             DP_PORT_RX_QUEUES > DP_PORT_TX_QUEUES ? DP_PORT_RX_QUEUES : DP_PORT_TX_QUEUES;
-        if (qpairs < need) {
-            g = ERR(PORT_VDEV, "the device has %u queue pairs, the engine uses %u", qpairs, need);
-            cfg_diag_fix(g, "add %s=%u to the vdev",
-                         !strcmp(drv, "net_af_xdp") ? "queue_count" : "qpairs", need);
+        const char *qkey = !strcmp(drv, "net_af_xdp") ? "queue_count" : "qpairs";
+        if (qpairs < DP_PORT_QUEUES_MIN) {
+            g = ERR(PORT_VDEV, "the device has %u queue pairs, the engine needs %u", qpairs,
+                    DP_PORT_QUEUES_MIN);
+            cfg_diag_fix(g, "add %s=%u to the vdev", qkey, want);
+        } else if (qpairs < want) {
+            /* it runs, but heartbeats and acks queue behind data (docs/dataplane.md §7) */
+            g = WARN(PORT_VDEV,
+                     "the device has %u queue pair%s: the pulse lane shares the data queue "
+                     "(the engine uses %u: data and pulse)",
+                     qpairs, qpairs == 1 ? "" : "s", want);
+            cfg_diag_fix(g, "write %s=%u in the vdev", qkey, want);
         }
     }
     if (!strcmp(drv, "net_memif")) {
@@ -446,8 +454,9 @@ static void rules_port(struct rules *r)
 
     /* mbufs: every descriptor of the queues the engine sets up may hold one, every lcore
      * cache some, plus a burst in hand */
-    uint64_t need = (uint64_t)DP_PORT_RX_QUEUES * cfg->port.rx_desc +
-                    (uint64_t)DP_PORT_TX_QUEUES * cfg->port.tx_desc +
+    uint64_t need = (uint64_t)cfg->port.rx_desc + cfg->port.tx_desc +
+                    (uint64_t)(DP_PORT_RX_QUEUES - 1) * DP_PULSE_DESC +
+                    (uint64_t)(DP_PORT_TX_QUEUES - 1) * DP_PULSE_DESC +
                     (uint64_t)cfg->eal.lcores.n * cfg->mempool.cache_size + 64;
     if (!BAD(MEMPOOL_MBUF_COUNT) && cfg->mempool.mbuf_count < need) {
         uint64_t fit = 1;

@@ -41,6 +41,7 @@
 #include <rte_log.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
+#include <rte_tm.h>
 
 #include "common/bigbuf.h"
 #include "common/clock.h"
@@ -129,26 +130,31 @@ static int make_ring_pair(struct dp_engine *e, const char *spec, char *err, size
         snprintf(err, errlen, "ring pair '%s': needs pair=NAME and side=0 or side=1", spec);
         return -1;
     }
-    char a2b[RTE_RING_NAMESIZE], b2a[RTE_RING_NAMESIZE];
-    snprintf(a2b, sizeof(a2b), "%s_ab", pair);
-    snprintf(b2a, sizeof(b2a), "%s_ba", pair);
-    struct rte_ring *r[2];
-    const char *names[2] = {a2b, b2a};
-    for (int i = 0; i < 2; i++) {
-        r[i] = rte_ring_lookup(names[i]);
-        if (!r[i])
-            r[i] = rte_ring_create(names[i], 4096, (int)rte_socket_id(),
-                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
-        if (!r[i]) {
-            snprintf(err, errlen, "cannot create ring %s: %s", names[i],
-                     rte_strerror(rte_errno));
-            return -1;
+    /* Per direction one ring per queue pair: data (4096 frames) and pulse (DP_PULSE_DESC), so
+     * the pair behaves like a memif pair, frames of a transmit queue arriving on the receive
+     * queue of the same id. */
+    static const char *const kind[DP_PORT_TX_QUEUES] = {"d", "p"};
+    static const unsigned size[DP_PORT_TX_QUEUES] = {4096, DP_PULSE_DESC};
+    _Static_assert(DP_QUEUE_DATA == 0 && DP_QUEUE_PULSE == 1, "ring order = queue ids");
+    struct rte_ring *r[2][DP_PORT_TX_QUEUES]; /* [direction: a to b, b to a][queue] */
+    for (int dir = 0; dir < 2; dir++)
+        for (int q = 0; q < DP_PORT_TX_QUEUES; q++) {
+            char name[RTE_RING_NAMESIZE];
+            snprintf(name, sizeof(name), "%s_%s%s", pair, dir ? "ba" : "ab", kind[q]);
+            r[dir][q] = rte_ring_lookup(name);
+            if (!r[dir][q])
+                r[dir][q] = rte_ring_create(name, size[q], (int)rte_socket_id(),
+                                            RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (!r[dir][q]) {
+                snprintf(err, errlen, "cannot create ring %s: %s", name, rte_strerror(rte_errno));
+                return -1;
+            }
         }
-    }
-    struct rte_ring *rx = side[0] == '0' ? r[1] : r[0];
-    struct rte_ring *tx = side[0] == '0' ? r[0] : r[1];
+    struct rte_ring **rx = side[0] == '0' ? r[1] : r[0];
+    struct rte_ring **tx = side[0] == '0' ? r[0] : r[1];
     snprintf(e->dev_name, sizeof(e->dev_name), "%s_%s", pair, side);
-    int port = rte_eth_from_rings(e->dev_name, &rx, 1, &tx, 1, rte_socket_id());
+    int port = rte_eth_from_rings(e->dev_name, rx, DP_PORT_RX_QUEUES, tx, DP_PORT_TX_QUEUES,
+                                  rte_socket_id());
     if (port < 0) {
         snprintf(err, errlen, "cannot create the ring port %s: %s", e->dev_name,
                  rte_strerror(rte_errno));
@@ -188,6 +194,58 @@ static int find_port(struct dp_engine *e, char *err, size_t errlen)
     return -1;
 }
 
+/* Strict priority for the pulse transmit queue at the port's scheduler, where the PMD has
+ * rte_tm: a root node with two strict-priority levels and the two queues as its leaves
+ * (pulse at priority 0). Virtual devices (memif, af_packet, ring) have no rte_tm: the pulse
+ * queue then has its own descriptor ring only, served in the order the PMD drains its
+ * queues. Best effort: any refusal is logged and the port runs with its default hierarchy.
+ * Before rte_eth_dev_start (the hierarchy is committed to a stopped port). */
+static bool setup_pulse_priority(struct dp_engine *e)
+{
+    enum { ROOT_NODE_ID = 1000000 };
+    struct rte_tm_capabilities cap;
+    struct rte_tm_error terr = {0};
+    int rc = rte_tm_capabilities_get(e->port_id, &cap, &terr);
+    if (rc != 0) {
+        DLOG_INFO(LOG_MOD, "port %s: no traffic manager (rte_tm: %s)", e->dev_name,
+                  rte_strerror(-rc));
+        return false;
+    }
+    if (cap.sched_sp_n_priorities_max < 2) {
+        DLOG_INFO(LOG_MOD, "port %s: rte_tm has %u strict priorities: no pulse priority",
+                  e->dev_name, cap.sched_sp_n_priorities_max);
+        return false;
+    }
+    struct rte_tm_node_params root = {.shaper_profile_id = RTE_TM_SHAPER_PROFILE_ID_NONE};
+    root.nonleaf.n_sp_priorities = 2;
+    struct rte_tm_node_params leaf = {.shaper_profile_id = RTE_TM_SHAPER_PROFILE_ID_NONE};
+    leaf.leaf.cman = RTE_TM_CMAN_TAIL_DROP;
+    leaf.leaf.wred.wred_profile_id = RTE_TM_WRED_PROFILE_ID_NONE;
+    const char *step = "root node";
+    rc = rte_tm_node_add(e->port_id, ROOT_NODE_ID, RTE_TM_NODE_ID_NULL, 0, 1,
+                         RTE_TM_NODE_LEVEL_ID_ANY, &root, &terr);
+    if (rc == 0) {
+        step = "pulse leaf";
+        rc = rte_tm_node_add(e->port_id, DP_QUEUE_PULSE, ROOT_NODE_ID, 0, 1,
+                             RTE_TM_NODE_LEVEL_ID_ANY, &leaf, &terr);
+    }
+    if (rc == 0) {
+        step = "data leaf";
+        rc = rte_tm_node_add(e->port_id, DP_QUEUE_DATA, ROOT_NODE_ID, 1, 1,
+                             RTE_TM_NODE_LEVEL_ID_ANY, &leaf, &terr);
+    }
+    if (rc == 0) {
+        step = "commit";
+        rc = rte_tm_hierarchy_commit(e->port_id, 1, &terr);
+    }
+    if (rc != 0) {
+        DLOG_WARN(LOG_MOD, "port %s: rte_tm refused the pulse priority at %s (%s: %s)",
+                  e->dev_name, step, rte_strerror(-rc), terr.message ? terr.message : "");
+        return false;
+    }
+    return true;
+}
+
 static int setup_port(struct dp_engine *e, char *err, size_t errlen)
 {
     struct rte_eth_dev_info info;
@@ -207,10 +265,15 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
         e->rx_ip_cksum = true;
     }
-    /* One queue pair: the worker's bursts (dp_worker.c) use DP_QUEUE_DATA only. */
-    _Static_assert(DP_PORT_RX_QUEUES == 1 && DP_PORT_TX_QUEUES == 1 && DP_QUEUE_DATA == 0,
-                   "dp_worker.c polls and sends on the one queue pair, DP_QUEUE_DATA");
-    rc = rte_eth_dev_configure(e->port_id, DP_PORT_RX_QUEUES, DP_PORT_TX_QUEUES, &conf);
+    /* A data pair, and a pulse pair where the port has a second one (dp_worker.c: port_rx,
+     * port_tx); a port with one pair carries the pulse lane on it. */
+    _Static_assert(DP_PORT_RX_QUEUES == 2 && DP_PORT_TX_QUEUES == 2 && DP_QUEUE_DATA == 0 &&
+                       DP_QUEUE_PULSE == 1 && DP_PORT_QUEUES_MIN == 1,
+                   "dp_worker.c polls and sends on a data pair and maybe a pulse pair");
+    e->n_queues = info.max_rx_queues >= DP_PORT_RX_QUEUES && info.max_tx_queues >= DP_PORT_TX_QUEUES
+                      ? DP_PORT_RX_QUEUES
+                      : DP_PORT_QUEUES_MIN;
+    rc = rte_eth_dev_configure(e->port_id, e->n_queues, e->n_queues, &conf);
     if (rc != 0) {
         snprintf(err, errlen, "port %s: configure failed: %s", e->dev_name, rte_strerror(-rc));
         return -1;
@@ -248,6 +311,24 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
                  rte_strerror(-rc));
         return -1;
     }
+    if (e->n_queues > DP_PORT_QUEUES_MIN) {
+        uint16_t prxd = DP_PULSE_DESC, ptxd = DP_PULSE_DESC;
+        rte_eth_dev_adjust_nb_rx_tx_desc(e->port_id, &prxd, &ptxd);
+        if ((rc = rte_eth_rx_queue_setup(e->port_id, DP_QUEUE_PULSE, prxd, (unsigned)socket,
+                                         NULL, e->pool)) != 0 ||
+            (rc = rte_eth_tx_queue_setup(e->port_id, DP_QUEUE_PULSE, ptxd, (unsigned)socket,
+                                         &txconf)) != 0) {
+            snprintf(err, errlen, "port %s: pulse queue set-up failed: %s", e->dev_name,
+                     rte_strerror(-rc));
+            return -1;
+        }
+        e->pulse_sp = setup_pulse_priority(e);
+    }
+    DLOG_INFO(LOG_MOD, "port %s: %s", e->dev_name,
+              e->n_queues == DP_PORT_QUEUES_MIN
+                  ? "one queue pair: the pulse lane shares it with data (docs/dataplane.md §7)"
+              : e->pulse_sp ? "pulse queue pair, strict priority at the port's scheduler (rte_tm)"
+                            : "pulse queue pair (own descriptor rings; no rte_tm priority)");
     /* A memif client connects while starting and fails if the server is not up yet. */
     for (int attempt = 0;; attempt++) {
         rc = rte_eth_dev_start(e->port_id);

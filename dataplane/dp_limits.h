@@ -12,13 +12,19 @@
 #ifndef DPDIST_DATAPLANE_DP_LIMITS_H
 #define DPDIST_DATAPLANE_DP_LIMITS_H
 
-/* Receive and transmit queues of the port: one pair, which the one poller serves (lane 0,
- * the pulse lane, shares it with the data lanes: docs/dataplane.md). */
-#define DP_PORT_RX_QUEUES 1
-#define DP_PORT_TX_QUEUES 1
-/* The queue id of each: data and pulse frames alike (a port with a second pair would give
- * the pulse lane its own, DP_QUEUE_PULSE). */
-#define DP_QUEUE_DATA 0
+/* Receive and transmit queues of the port, at most: a data pair and a pulse pair (lane 0:
+ * heartbeats, acks, credit, close), which the one poller serves. A port that offers one pair
+ * only (net_af_packet without qpairs=2, a plain net_ring) runs on DP_PORT_QUEUES_MIN, the
+ * pulse lane sharing it with the data lanes (docs/dataplane.md §7, "The pulse queue"). */
+#define DP_PORT_RX_QUEUES  2
+#define DP_PORT_TX_QUEUES  2
+#define DP_PORT_QUEUES_MIN 1
+/* The queue ids. */
+#define DP_QUEUE_DATA  0
+#define DP_QUEUE_PULSE 1
+/* Descriptors of each pulse queue (pulse frames are few: a heartbeat and an ack per channel
+ * and iteration at most). */
+#define DP_PULSE_DESC 256
 
 /* Polling lcores besides the main lcore: one dedicated poller (the first lcore of [eal]
  * lcores after the main one), or inline polling when the node has a single lcore. */

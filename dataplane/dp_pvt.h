@@ -102,6 +102,8 @@ struct dp_engine {
     uint16_t mtu;
     bool tx_ip_cksum;   /* the port fills IPv4 checksums */
     bool rx_ip_cksum;   /* the port verifies them */
+    uint16_t n_queues;  /* queue pairs set up: 2 = data + pulse (DP_QUEUE_PULSE), 1 = shared */
+    bool pulse_sp;      /* the pulse TX queue has strict priority at the port (rte_tm) */
 
     struct peertab *peers;
     /* Channels: control thread writes slots, the poller reads them (RCU pointers). */

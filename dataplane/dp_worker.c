@@ -2,18 +2,19 @@
  * buffers inside the channel protocol).
  *
  * One poll-loop iteration:
- *   1. receive a burst; each
- *      frame is demultiplexed by its session id through the RCU peer table, its source
- *      checked, and handed to the channel (which delivers completed messages through the
- *      runtime's callback, or drops and counts data it cannot take now: the sender sends it
- *      again);
+ *   1. receive a burst of the pulse queue, then one of the data queue (one queue pair: one
+ *      burst); each frame is demultiplexed by its session id through the RCU peer table,
+ *      its source checked, and handed to the channel (which delivers completed messages
+ *      through the runtime's callback, or drops and counts data it cannot take now: the
+ *      sender sends it again);
  *   2. for every channel, every iteration: move what senders queued on its ring into the
  *      protocol, apply consumed credit, run the liveness check and take its pulse frames
  *      (chan_tx_pulse): heartbeats, acks and the dead-peer check never wait for the data path;
  *   3. for the channels in round-robin order while the data array and the stage have room:
  *      retransmissions and new data (chan_tx_data);
  *   4. transmit: all pulse frames of this iteration first, then data frames left over from
- *      the last burst the NIC did not take, then the new data frames.
+ *      the last burst the NIC did not take, then the new data frames; on a port with a
+ *      pulse queue pair, the pulse frames go to their own queue (port_tx).
  * Bounds (dp_pvt.h, checked by static assertions): every channel's pulse frames fit the pulse
  * array; a channel is asked for no more data frames than the data array still holds, and new
  * data is collected only while the stage can take back all the data the port refuses, so a
@@ -204,6 +205,70 @@ static unsigned collect_data(struct dp_engine *e, struct dp_chan *ch, uint64_t n
     return build_frames(e, ch, frames, n, data);
 }
 
+/* ---- the port's queues ------------------------------------------------------------
+ * With a pulse pair (e->n_queues == 2, dp_engine.c setup_port), pulse frames have their own
+ * transmit queue, so none waits behind the data frames already in the data queue's
+ * descriptor ring, and the receiver reads the pulse queue before the data queue. With one
+ * pair, both share it. Called inside the map guard. */
+
+/* Receives up to DP_BURST frames of each queue, the pulse queue's first; returns how many. */
+static unsigned port_rx(struct dp_engine *e, struct rte_mbuf **pkts)
+{
+    unsigned nb = 0;
+    if (e->n_queues > 1)
+        nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_PULSE, pkts, DP_BURST);
+    return nb + rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts + nb, DP_BURST);
+}
+
+static unsigned port_tx_queue(struct dp_engine *e, uint16_t q, struct rte_mbuf **out, unsigned n)
+{
+    unsigned sent = 0;
+    while (sent < n) {
+        uint16_t k = rte_eth_tx_burst(e->port_id, q, out + sent,
+                                      (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
+        for (unsigned i = 0; i < k; i++)
+            e->st.tx_bytes += out[sent + i]->pkt_len;
+        sent += k;
+        if (k == 0)
+            break;
+    }
+    e->st.tx_frames += sent;
+    return sent;
+}
+
+static inline bool is_pulse_frame(const struct rte_mbuf *m)
+{
+    return m->data_len > WIRE_LANE_OFF &&
+           rte_pktmbuf_mtod(m, const uint8_t *)[WIRE_LANE_OFF] == WIRE_LANE_PULSE;
+}
+
+/* Hands out[0..n) to the port: with a pulse pair, the pulse frames among them to the pulse
+ * queue first, the rest to the data queue. Returns how many the port took; those it did not
+ * take end up in out[0..n - taken), in their order. */
+static unsigned port_tx(struct dp_engine *e, struct rte_mbuf **out, unsigned n)
+{
+    if (e->n_queues == 1) {
+        unsigned sent = port_tx_queue(e, DP_QUEUE_DATA, out, n);
+        memmove(out, out + sent, (n - sent) * sizeof(*out));
+        return sent;
+    }
+    struct rte_mbuf *pulse[DP_TX_PULSE_MAX + DP_TX_STAGE];
+    unsigned np = 0, nd = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (is_pulse_frame(out[i]))
+            pulse[np++] = out[i];
+        else
+            out[nd++] = out[i];
+    }
+    unsigned sp = port_tx_queue(e, DP_QUEUE_PULSE, pulse, np);
+    unsigned sd = port_tx_queue(e, DP_QUEUE_DATA, out, nd);
+    /* left: pulse frames the pulse queue refused (tried first next time), then data */
+    unsigned left_p = np - sp, left_d = nd - sd;
+    memmove(out + left_p, out + sd, left_d * sizeof(*out));
+    memcpy(out, pulse + sp, left_p * sizeof(*out));
+    return sp + sd;
+}
+
 /* Hands this iteration's frames to the port: pulse frames, then the stage's leftovers of
  * earlier iterations, then new data (each channel's frames keep their order, so the peer sees
  * no reordering that would look like loss). What the port does not take goes back to the
@@ -214,7 +279,6 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     struct rte_mbuf *out[DP_TX_PULSE_MAX + DP_TX_STAGE];
     RTE_ASSERT(e->n_stage + nd <= DP_TX_STAGE);
     unsigned n = 0;
-    unsigned np = e->n_pulse;
     for (unsigned i = 0; i < e->n_pulse; i++)
         out[n++] = e->pulse[i];
     e->n_pulse = 0;
@@ -226,34 +290,26 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     if (n == 0)
         return 0;
     if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
-                 e->fault_tx.p.on_tx)) {
+                 e->fault_tx.p.on_tx))
         n = dp_fault_apply(&e->fault_tx, e->pool, out, n, RTE_DIM(out), now, &e->st);
-        np = RTE_MIN(np, n);
-    }
-    unsigned sent = 0;
     dp_mapguard_enter(e->guard_slot);
-    while (sent < n) {
-        uint16_t k = rte_eth_tx_burst(e->port_id, DP_QUEUE_DATA, out + sent,
-                                      (uint16_t)RTE_MIN(n - sent, DP_TX_PORT_BURST));
-        for (unsigned i = 0; i < k; i++)
-            e->st.tx_bytes += out[sent + i]->pkt_len;
-        sent += k;
-        e->st.tx_frames += k;
-        if (k == 0)
-            break;
-    }
+    unsigned sent = port_tx(e, out, n);
     dp_mapguard_leave(e->guard_slot);
     if (sent < n) {
         e->st.tx_full += n - sent;
-        unsigned i = sent;
-        /* refused pulse frames beyond the stage's room (the data after them always fits) */
-        unsigned pulse_left = np > sent ? np - sent : 0;
-        unsigned room = DP_TX_STAGE - (n - sent - pulse_left);
-        for (; pulse_left > room; pulse_left--, i++) {
+        unsigned left = n - sent, i = 0;
+        /* Refused pulse frames (port_tx puts them first) beyond the stage's room are dropped,
+         * the oldest first: the data after them always fits (n_stage + nd <= DP_TX_STAGE),
+         * except for frames fault injection duplicated, which may go too (data: resent). */
+        unsigned pulse_left = 0;
+        while (pulse_left < left && is_pulse_frame(out[pulse_left]))
+            pulse_left++;
+        for (; left - i > DP_TX_STAGE; i++) {
+            if (i < pulse_left)
+                e->st.tx_pulse_dropped++;
             rte_pktmbuf_free(out[i]);
-            e->st.tx_pulse_dropped++;
         }
-        for (; i < n; i++)
+        for (; i < left; i++)
             e->stage[e->n_stage++] = out[i];
     }
     e->st.tx_staged = e->n_stage;
@@ -265,11 +321,11 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
  * heartbeats late: docs/dataplane.md §7.) */
 static unsigned receive(struct dp_engine *e)
 {
-    struct rte_mbuf *pkts[DP_BURST * 2];
+    struct rte_mbuf *pkts[DP_BURST * 3]; /* the pulse and data bursts, room for faults */
     /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
      * under them when its peer dies (dp_mapguard.h). */
     dp_mapguard_enter(e->guard_slot);
-    unsigned nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts, DP_BURST);
+    unsigned nb = port_rx(e, pkts);
     dp_mapguard_leave(e->guard_slot);
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long

@@ -23,6 +23,9 @@
 #define WIRE_DP_HDR_LEN   32
 #define WIRE_L3_HDRS_LEN  (WIRE_IPV4_LEN + WIRE_UDP_LEN + WIRE_DP_HDR_LEN) /* 60: MTU - payload */
 #define WIRE_ALL_HDRS_LEN (WIRE_ETH_LEN + WIRE_L3_HDRS_LEN)                /* 74 */
+/* Offset of the dpdist header's `lane` byte in a whole frame (the engine sorts the frames it
+ * built onto the port's pulse or data queue by it). */
+#define WIRE_LANE_OFF (WIRE_ETH_LEN + WIRE_IPV4_LEN + WIRE_UDP_LEN + 2)
 
 #define WIRE_ETHERTYPE_IPV4 0x0800
 #define WIRE_IPPROTO_UDP    17

@@ -216,7 +216,7 @@ dp_netns_config() {
     printf '[node]\nname = %s@10.66.1.%s\nlisten_address = 10.66.1.%s\n' "$name$DD_RUN_ID" "$i" "$i"
     printf '[eal]\nlcores = %s\nno_huge = true\nmem_mb = 256\nfile_prefix = ddt-%s-%s\n' \
       $(((i + 1) % 2)) "$DD_RUN_ID" "$name"
-    printf '[port]\nvdev = net_af_packet0,iface=eth0,qpairs=1\nip = 10.66.2.%s\nudp_port = 4370\n' "$i"
+    printf '[port]\nvdev = net_af_packet0,iface=eth0,qpairs=2\nip = 10.66.2.%s\nudp_port = 4370\n' "$i"
     printf '[mempool]\nmbuf_count = 16383\n'
     printf '%b\n' "$extra"
   } >"$DD_TMP/$name.ini"

@@ -590,8 +590,16 @@ TEST(ConfigRules, PortShapes)
     b.load(dir, "[node]\nsname = a\n[eal]\nno_huge = true\n[port]\n"
                 "vdev = net_af_packet0,qpairs=0\nip = 10.0.0.1\ndriver = vfio-pci\n");
     EXPECT_NE(b.find("net_af_packet needs the interface"), nullptr) << b.text();
-    EXPECT_NE(b.find("the device has 0 queue pairs, the engine uses 1"), nullptr) << b.text();
+    EXPECT_NE(b.find("the device has 0 queue pairs, the engine needs 1"), nullptr) << b.text();
     EXPECT_NE(b.find("driver applies to PCI ports"), nullptr) << b.text();
+    {
+        // one queue pair runs (a warning): the pulse lane shares the data queue
+        Loaded q;
+        q.load(dir, "[node]\nsname = a\n[eal]\nno_huge = true\n[port]\n"
+                    "vdev = net_af_packet0,iface=eth1,qpairs=1\nip = 10.0.0.1\n");
+        EXPECT_NE(q.find("the pulse lane shares the data queue"), nullptr) << q.text();
+        EXPECT_EQ(q.diags.errors, 0u) << q.text();
+    }
     c.load(dir, "[node]\nsname = a\n[eal]\nno_huge = true\n[port]\n"
                 "vdev = net_memif0,role=host,socket=rel.sock,zero-copy=yes\nip = 10.0.0.1\n"
                 "mtu = 9000\n");

@@ -9,6 +9,8 @@
 //    retransmitted on this loss-free link, and every mbuf comes back to the mempool;
 //  - a channel that goes down with messages queued (in its send ring and in the protocol)
 //    releases their byte reservations (dp_chan_queued_bytes back to 0);
+//  - a pulse frame (heartbeat) sent while hundreds of data frames wait in the peer's data
+//    receive queue is read by the peer's next iteration: its own queue pair, read first;
 //  - a ring pair's arguments are read as DPDK's drivers read theirs (rte_kvargs: in any order,
 //    among other keys, an empty or wrong value refused);
 //  - the map guard (dataplane/dp_mapguard.c): an munmap on EAL's interrupt thread (where
@@ -258,6 +260,46 @@ TEST_F(FrozenPeer, ABackedUpPortStillLetsHeartbeatsAndAcksOut)
                                std::chrono::seconds(10), [&] { poll(a); }));
     }
     EXPECT_EQ(sa->downs, 0);
+}
+
+TEST_F(EnginePair, APulseFrameOvertakesTheDataQueuedAheadOfIt)
+{
+    // B does not poll while A fills B's data receive queue with hundreds of frames; then A
+    // sends a heartbeat. It travels on the pulse queue pair, which B's poller reads before
+    // the data queue: B's very next iteration sees every heartbeat A sent. On a shared queue
+    // the last one would sit behind all that data (a receive burst takes 32 frames).
+    auto [sa, sb] = add_pair(0);
+    auto settle_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+    while (std::chrono::steady_clock::now() < settle_end) { // the first heartbeats, both ways
+        poll(a);
+        poll(b);
+    }
+    constexpr unsigned MSGS = 1000, AHEAD = 600;
+    constexpr uint32_t LEN = 1024; // one frame each
+    for (uint64_t k = 0; k < MSGS; k++) {
+        dp_msg *m = make_msg(k, LEN);
+        ASSERT_EQ(dp_chan_send(sa->ch, m), 0);
+        dp_msg_unref(m);
+    }
+    dp_port_stats before, after;
+    dp_engine_port_stats(a, &before);
+    ASSERT_TRUE(poll_until(
+        [&] {
+            dp_engine_port_stats(a, &after);
+            return after.tx_frames >= before.tx_frames + AHEAD;
+        },
+        std::chrono::seconds(5), [&] { poll(a); }))
+        << "A sent only " << after.tx_frames - before.tx_frames << " frames";
+    usleep(1500); // a heartbeat is due (every ms), and A's stats snapshot too
+    poll(a);
+    chan_stats as, bs;
+    dp_chan_stats(sa->ch, &as);
+    poll(b); // one iteration; its stats snapshot is due (B was idle for over a ms)
+    dp_chan_stats(sb->ch, &bs);
+    EXPECT_EQ(bs.heartbeats_rx, as.heartbeats_tx)
+        << "B's first iteration did not see the heartbeats A sent after its data";
+    EXPECT_LT(sb->delivered, uint64_t(AHEAD / 2)) << "the data was not queued ahead at B";
+    EXPECT_EQ(sb->downs + sa->downs, 0);
 }
 
 } // namespace
