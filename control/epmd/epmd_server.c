@@ -513,7 +513,12 @@ static void conn_close(struct epmd_server *srv, struct epmd_conn *c)
     if (c->exit_after)
         srv->stop = 1; /* KILL accepted: exit even if "OK" did not go out, as the reference */
     lru_unlink(srv, c);
-    close(c->item.fd); /* also leaves the epoll set: these descriptors are never duplicated */
+    /* Leave the epoll set explicitly: close() alone leaves it only when no other descriptor
+     * refers to the socket, and a fork() of the process that hosts this server (a test that
+     * starts erl, a program that spawns a helper) holds a copy until its exec; epoll would
+     * then report events for this connection after its memory is freed. */
+    epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->item.fd, NULL);
+    close(c->item.fd);
     c->item.fd = -1;
     c->dead = true;
     c->next_dead = srv->graveyard;

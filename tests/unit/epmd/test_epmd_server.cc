@@ -324,6 +324,32 @@ TEST_F(EpmdServer, AnyByteOnARegistrationUnregisters)
     EXPECT_TRUE(lookup("bystander").found);
 }
 
+// A connection the server closes while a fork()ed copy of the process still holds its socket
+// (a program or test that starts erl, between its fork and exec): the server must take it out
+// of its epoll set itself. close() alone did not, and the client's next bytes were reported
+// as an event for the freed connection (heap-use-after-free under ASan, a busy loop without).
+TEST_F(EpmdServer, ClosedConnectionHeldOpenByAForkGetsNoMoreEvents)
+{
+    start();
+    int reg = register_name("forked");
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        usleep(600 * 1000); // holds every descriptor of the process, the server's too
+        _exit(0);
+    }
+    send_bytes(reg, Bytes{0}); // any byte on a registration unregisters and closes it
+    EXPECT_TRUE(wait_registered(0));
+    send_bytes(reg, Bytes{1, 2, 3}); // the socket lives on in the child: these arrive
+    shutdown(reg, SHUT_WR);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    register_name("after"); // and the server still serves
+    EXPECT_TRUE(wait_registered(1));
+    EXPECT_TRUE(lookup("after").found);
+    int status = 0;
+    EXPECT_EQ(waitpid(child, &status, 0), child);
+}
+
 TEST_F(EpmdServer, MalformedRequestsAreClosedAndHarmNobody)
 {
     start();
