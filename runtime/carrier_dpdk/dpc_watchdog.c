@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "dataplane/dp.h"
 #include "runtime/carrier_dpdk/dpc.h"
@@ -53,13 +54,6 @@ static void sleep_until(uint64_t t_ns)
     struct timespec ts = {.tv_sec = (time_t)(t_ns / NS_PER_S), .tv_nsec = (long)(t_ns % NS_PER_S)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 /* One run: iterations until one finds nothing, at most DPC_WATCHDOG_RUN_MAX_NS. Returns the
@@ -98,7 +92,7 @@ static void *watchdog_main(void *arg)
                   strerror(rc));
     atomic_store(&dp->watchdog_rt, rc == 0);
     uint64_t period = dp->watchdog_period_ns;
-    uint64_t next = mono_ns() + period;
+    uint64_t next = clock_now_ns() + period;
     while (!atomic_load_explicit(&dp->watchdog_stop, memory_order_acquire)) {
         sleep_until(next);
         uint64_t now = dp_clock_ns();
@@ -111,7 +105,7 @@ static void *watchdog_main(void *arg)
         }
         /* the duty-cycle cap: after R of work, at least R x (100 - cap) / cap of sleep */
         uint64_t rest = ran * (100 - DPC_WATCHDOG_DUTY_PCT) / DPC_WATCHDOG_DUTY_PCT;
-        uint64_t t = mono_ns();
+        uint64_t t = clock_now_ns();
         next = t + (rest > period ? rest : period);
     }
     return NULL;
