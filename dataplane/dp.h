@@ -29,7 +29,7 @@
 /* Process-wide EAL initialisation; the first call wins, later calls only count (EAL runs
  * once per process). Returns 0 when this call initialised EAL (EAL keeps argv for the
  * process's life), 1 when EAL was up already (argv was not used: the caller may free it),
- * or -1 with err. */
+ * or a negative errno (rte_errno's, EIO when EAL set none) with err. */
 int dp_eal_init(int argc, char **argv, char *err, size_t errlen);
 /* Drop one user; EAL is cleaned up with the last one. */
 void dp_eal_release(void);

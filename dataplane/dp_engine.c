@@ -95,10 +95,11 @@ int dp_eal_init(int argc, char **argv, char *err, size_t errlen)
     rte_log_set_global_level(dlog_enabled(DLOG_DEBUG) ? RTE_LOG_INFO : RTE_LOG_WARNING);
     int rc = rte_eal_init(argc, argv);
     if (rc < 0) {
+        int e = rte_errno > 0 ? rte_errno : EIO;
         snprintf(err, errlen, "EAL initialisation failed: %s",
                  rte_errno ? rte_strerror(rte_errno) : "see the EAL messages above");
         pthread_mutex_unlock(&g_eal_lock);
-        return -1;
+        return -e;
     }
     g_eal_ok = true;
     g_eal_users = 1;
