@@ -129,6 +129,8 @@ void fauth_key_wipe(struct fauth_key *k)
 enum fauth_error fauth_key_init_backend(struct fauth_key *k, enum fauth_backend b,
                                         enum fauth_mode mode, const uint8_t *key, const uint8_t *iv)
 {
+    if (k == NULL)
+        return FAUTH_E_ARG;
     if (k->ready)
         fauth_key_wipe(k);
     memset(k, 0, offsetof(struct fauth_key, imb_key));
