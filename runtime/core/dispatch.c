@@ -195,26 +195,44 @@ static void relation_signal(struct conn *c, const struct distmsg_ctl *ctl,
     mbox_bounce(n, &dead, s);
 }
 
-static void exit_signal(struct conn *c, const struct distmsg_ctl *ctl,
-                        const struct distmsg_body *body, bool link_exit)
+/* The reason of an exit or a monitor exit as a whole external term (malloc'ed, *len set),
+ * or NULL when out of memory. */
+static uint8_t *reason_term(const struct distmsg_ctl *ctl, const struct distmsg_body *body,
+                            size_t *len)
 {
-    struct dd_node *n = c->node;
     const struct distmsg_span *reason = ctl->has_reason ? &ctl->reason : &ctl->payload;
     uint8_t *r = malloc(reason->len + 1);
     if (!r)
-        return;
+        return NULL;
     r[0] = ETF_VERSION;
     memcpy(r + 1, body->data + reason->off, reason->len);
+    *len = reason->len + 1;
+    return r;
+}
+
+/* Delivers s to the local mailbox of pid `to`, or frees it when there is none. */
+static void deliver_to_pid(struct conn *c, const dd_pid *to, struct sig *s)
+{
+    rcu_rd_enter();
+    struct dd_mbox *mb = mbox_lookup_pid(c->node, to);
+    if (mb)
+        deliver(c, mb, s);
+    rcu_rd_leave();
+    if (!mb)
+        sig_free(s);
+}
+
+static void exit_signal(struct conn *c, const struct distmsg_ctl *ctl,
+                        const struct distmsg_body *body, bool link_exit)
+{
+    size_t len;
+    uint8_t *r = reason_term(ctl, body, &len);
+    if (!r)
+        return;
     struct sig *s = sig_new(link_exit ? SIG_EXIT : SIG_EXIT2);
-    if (s && sig_make_exit_term(s, &ctl->from, r, reason->len + 1)) {
+    if (s && sig_make_exit_term(s, &ctl->from, r, len)) {
         s->peer = ctl->from;
-        rcu_rd_enter();
-        struct dd_mbox *mb = mbox_lookup_pid(n, &ctl->to);
-        if (mb)
-            deliver(c, mb, s);
-        rcu_rd_leave();
-        if (!mb)
-            sig_free(s);
+        deliver_to_pid(c, &ctl->to, s);
     } else {
         sig_free(s);
     }
@@ -224,24 +242,15 @@ static void exit_signal(struct conn *c, const struct distmsg_ctl *ctl,
 static void monitor_exit(struct conn *c, const struct distmsg_ctl *ctl,
                          const struct distmsg_body *body)
 {
-    struct dd_node *n = c->node;
-    const struct distmsg_span *reason = ctl->has_reason ? &ctl->reason : &ctl->payload;
-    uint8_t *r = malloc(reason->len + 1);
+    size_t len;
+    uint8_t *r = reason_term(ctl, body, &len);
     if (!r)
         return;
-    r[0] = ETF_VERSION;
-    memcpy(r + 1, body->data + reason->off, reason->len);
     struct sig *s = sig_new(SIG_DOWN);
     if (s && sig_make_down_term(s, &ctl->ref, ctl->from_is_name ? NULL : &ctl->from,
-                                   ctl->from_name, c->peer, r, reason->len + 1)) {
+                                   ctl->from_name, c->peer, r, len)) {
         s->ref = ctl->ref;
-        rcu_rd_enter();
-        struct dd_mbox *mb = mbox_lookup_pid(n, &ctl->to);
-        if (mb)
-            deliver(c, mb, s);
-        rcu_rd_leave();
-        if (!mb)
-            sig_free(s);
+        deliver_to_pid(c, &ctl->to, s);
     } else {
         sig_free(s);
     }
