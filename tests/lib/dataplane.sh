@@ -73,6 +73,7 @@ dp_start_round() {
   PB=$DP_PID
   if ! dp_wait_line "$lb" '^RESULT stream phase=connect connected=1 carrier=dpdk' 20; then
     dd_fail "round $round: B reached A over DPDK"; tail -n 5 "$lb" | sed 's/^/#   /'
+    echo "#   node A:"; tail -n 40 "$la" | sed 's/^/#   /'
     kill -KILL "$PA" "$PB" 2>/dev/null; wait "$PA" "$PB" 2>/dev/null; return 1
   fi
   return 0
