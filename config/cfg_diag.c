@@ -98,15 +98,22 @@ void cfg_diag_fix(struct cfg_diag *diag, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A diagnostic at key `at`'s line, or its section's line when the key is not in the file. */
+static struct cfg_diag *diag_vat_key(struct cfg_diags *d, enum cfg_severity sev,
+                                     const struct cfg_file *cfg, enum cfg_key_id at,
+                                     const char *fmt, va_list ap)
+{
+    const struct cfg_key *k = &cfg_key_table[at];
+    unsigned line = cfg->key_line[at] ? cfg->key_line[at] : cfg->section_line[k->section];
+    return diag_vadd(d, sev, cfg->path, line, cfg_section_name(k->section), k->name, fmt, ap);
+}
+
 struct cfg_diag *cfg_diag_key(struct cfg_diags *d, enum cfg_severity sev, const struct cfg_file *cfg,
                               enum cfg_key_id key, const char *fmt, ...)
 {
-    const struct cfg_key *k = &cfg_key_table[key];
-    unsigned line = cfg->key_line[key] ? cfg->key_line[key] : cfg->section_line[k->section];
     va_list ap;
     va_start(ap, fmt);
-    struct cfg_diag *g =
-        diag_vadd(d, sev, cfg->path, line, cfg_section_name(k->section), k->name, fmt, ap);
+    struct cfg_diag *g = diag_vat_key(d, sev, cfg, key, fmt, ap);
     va_end(ap);
     return g;
 }
@@ -115,12 +122,9 @@ struct cfg_diag *cfg_diag_key2(struct cfg_diags *d, enum cfg_severity sev, const
                                enum cfg_key_id key, enum cfg_key_id other, const char *fmt, ...)
 {
     enum cfg_key_id at = !cfg->key_line[key] && cfg->key_line[other] ? other : key;
-    const struct cfg_key *k = &cfg_key_table[at];
-    unsigned line = cfg->key_line[at] ? cfg->key_line[at] : cfg->section_line[k->section];
     va_list ap;
     va_start(ap, fmt);
-    struct cfg_diag *g =
-        diag_vadd(d, sev, cfg->path, line, cfg_section_name(k->section), k->name, fmt, ap);
+    struct cfg_diag *g = diag_vat_key(d, sev, cfg, at, fmt, ap);
     va_end(ap);
     return g;
 }

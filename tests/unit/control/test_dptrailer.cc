@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "control/dptrailer.h"
+#include "tests/lib/hex.h"
 
 #ifndef DPDIST_VECTORS_DIR
 #error "DPDIST_VECTORS_DIR must name tests/vectors (set by tests/unit/control/meson.build)"
@@ -29,14 +30,10 @@ struct Vector {
     std::map<std::string, std::string> fields;
 };
 
+// "-" stands for no bytes in the vector file.
 Bytes from_hex(const std::string &hex)
 {
-    Bytes out;
-    if (hex == "-")
-        return out;
-    for (size_t i = 0; i + 1 < hex.size(); i += 2)
-        out.push_back((uint8_t)std::stoul(hex.substr(i, 2), nullptr, 16));
-    return out;
+    return hex == "-" ? Bytes{} : testhex::bytes(hex);
 }
 
 std::vector<Vector> load_vectors()
