@@ -120,7 +120,7 @@ struct fauth_key {
 
 /* Prepare k for mode with key[FAUTH_KEY_LEN] and iv[FAUTH_IV_LEN] (both copied; the caller
  * wipes its copies). FAUTH_NONE ignores key and iv (they may be NULL). Returns FAUTH_OK,
- * FAUTH_E_ARG (mode, NULL key/iv) or FAUTH_E_BACKEND (not built in, or the library failed);
+ * FAUTH_E_ARG (mode, NULL k, key or iv) or FAUTH_E_BACKEND (not built in, or the library failed);
  * on error k is wiped. k must be zero-filled, wiped, or initialised before (then it is wiped
  * first). Slow path. */
 enum fauth_error fauth_key_init(struct fauth_key *k, enum fauth_mode mode, const uint8_t *key,

@@ -305,6 +305,7 @@ TEST(FauthKey, ArgumentsModesAndWipe)
     EXPECT_EQ(fauth_key_init(k.k, (fauth_mode)3, key.data(), iv.data()), FAUTH_E_ARG);
     EXPECT_EQ(fauth_key_init(k.k, FAUTH_GMAC, nullptr, iv.data()), FAUTH_E_ARG);
     EXPECT_EQ(fauth_key_init(k.k, FAUTH_GMAC, key.data(), nullptr), FAUTH_E_ARG);
+    EXPECT_EQ(fauth_key_init(nullptr, FAUTH_GMAC, key.data(), iv.data()), FAUTH_E_ARG);
     uint8_t f[64] = {0}, tag[16];
     EXPECT_EQ(fauth_seal(k.k, 1, f, 0, sizeof(f), nullptr, tag), FAUTH_E_ARG); // not ready
     ASSERT_EQ(fauth_key_init(k.k, FAUTH_GMAC, key.data(), iv.data()), FAUTH_OK);
