@@ -249,6 +249,27 @@ TEST_F(Txq, InterleavingStaysWithinTheReceiversBound)
         EXPECT_GE(at(ev, s, 0), 0) << "sender " << s << "'s message never went";
 }
 
+TEST_F(Txq, NoMoreThanInflightMaxMessagesStartedAtOnce)
+{
+    // A byte bound that never binds: the count cap alone holds the interleaving.
+    const uint64_t senders = TXQ_INFLIGHT_MAX + 4;
+    for (uint64_t s = 1; s <= senders; s++)
+        push({s, 0, 2 * TXQ_FRAG_DATA_BYTES + 1}); // three fragments each
+    auto ev = parse(drain(&q, {1u << 30}));
+    std::map<uint64_t, bool> open;
+    size_t max_open = 0;
+    for (const Event &e : ev) {
+        if (e.kind == "start")
+            open[e.frag_seq] = true;
+        else if (e.kind == "msg" && e.frag_seq)
+            open.erase(e.frag_seq);
+        max_open = std::max(max_open, open.size());
+    }
+    EXPECT_EQ(max_open, size_t(TXQ_INFLIGHT_MAX));
+    for (uint64_t s = 1; s <= senders; s++)
+        EXPECT_GE(at(ev, s, 0), 0) << "sender " << s << "'s message never went";
+}
+
 TEST_F(Txq, NothingPassesABarrierAndItPassesNothing)
 {
     push({1, 0, BIG});
