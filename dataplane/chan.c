@@ -641,6 +641,14 @@ uint64_t chan_next_deadline(const struct chan *c)
     return dead < d ? dead : d;
 }
 
+uint64_t chan_liveness_deadline(const struct chan *c)
+{
+    if (c->down != CHAN_UP)
+        return c->close_pending ? 0 : UINT64_MAX;
+    uint64_t dead = c->last_rx_ns + c->dead_after_ns;
+    return dead < c->next_hb_ns ? dead : c->next_hb_ns;
+}
+
 void chan_close(struct chan *c)
 {
     if (c->down != CHAN_UP)

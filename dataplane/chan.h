@@ -197,6 +197,10 @@ void chan_consumed(struct chan *c, uint64_t bytes);
 
 /* The earliest time chan_tx_burst() has work: 0 if it has work now, UINT64_MAX if none. */
 uint64_t chan_next_deadline(const struct chan *c);
+/* The earliest time a poll must run to keep the channel's liveness: its next heartbeat, or
+ * when the peer's silence reaches the limit (0: closing, poll now; UINT64_MAX: down). Unlike
+ * chan_next_deadline it ignores data work, so it moves only once per heartbeat interval. */
+uint64_t chan_liveness_deadline(const struct chan *c);
 
 /* Tear down: the next chan_tx_burst() emits one CLOSE frame and nothing else; the
  * channel is down (CHAN_DOWN_LOCAL_CLOSE) from now on. */

@@ -100,6 +100,10 @@ unsigned dp_engine_poll_wait(struct dp_engine *e, unsigned iterations);
 /* Inline mode: when a dp_engine_poll call last finished its iterations (dp_clock_ns; 0:
  * never). Any thread; a hint (relaxed): a watchdog polls only when nobody else did lately. */
 uint64_t dp_engine_last_poll_ns(const struct dp_engine *e);
+/* Inline mode: the earliest liveness deadline of the engine's channels (chan_liveness_deadline)
+ * as the last dp_engine_poll call left it (dp_clock_ns; UINT64_MAX: no channel). A poll must
+ * run by then or a heartbeat leaves late. Any thread; relaxed. */
+uint64_t dp_engine_liveness_due_ns(const struct dp_engine *e);
 
 /* ---- channels --------------------------------------------------------------------- */
 

@@ -372,6 +372,7 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
     pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
     pthread_mutex_init(&e->poll_owner, &ma);
     pthread_mutexattr_destroy(&ma);
+    atomic_store(&e->liveness_due_ns, UINT64_MAX);
     e->guard_slot = dp_mapguard_slot_get();
     if (e->guard_slot < 0) {
         snprintf(err, errlen, "this process already has %d data-plane engines", DP_MAPGUARD_SLOTS);
@@ -599,6 +600,15 @@ static unsigned poll_locked(struct dp_engine *e, unsigned iterations)
     unsigned work = 0;
     for (unsigned i = 0; i < iterations; i++)
         work += dp_worker_iteration(e);
+    /* what a sleeping watchdog must wake for (dpc_watchdog.c): a few loads per channel */
+    uint64_t due = UINT64_MAX;
+    unsigned hi = atomic_load_explicit(&e->chan_hi, memory_order_acquire);
+    for (unsigned i = 0; i < hi; i++) {
+        struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
+        uint64_t d = ch ? chan_liveness_deadline(ch->c) : UINT64_MAX;
+        due = d < due ? d : due;
+    }
+    atomic_store_explicit(&e->liveness_due_ns, due, memory_order_relaxed);
     atomic_store_explicit(&e->last_poll_ns, dp_clock_ns(), memory_order_relaxed);
     pthread_mutex_unlock(&e->poll_owner);
     return work;
@@ -631,6 +641,11 @@ unsigned dp_engine_poll_wait(struct dp_engine *e, unsigned iterations)
 uint64_t dp_engine_last_poll_ns(const struct dp_engine *e)
 {
     return atomic_load_explicit(&e->last_poll_ns, memory_order_relaxed);
+}
+
+uint64_t dp_engine_liveness_due_ns(const struct dp_engine *e)
+{
+    return atomic_load_explicit(&e->liveness_due_ns, memory_order_relaxed);
 }
 
 /* ---- channels ----------------------------------------------------------------------- */

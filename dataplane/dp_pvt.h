@@ -117,6 +117,7 @@ struct dp_engine {
      * aside mid-iteration to the watchdog's real-time priority (dp_engine_poll_wait). */
     pthread_mutex_t poll_owner;
     _Atomic uint64_t last_poll_ns; /* inline mode: the end of the last dp_engine_poll */
+    _Atomic uint64_t liveness_due_ns; /* inline mode: its channels' earliest liveness deadline */
     int lcore;              /* -1 inline */
     _Atomic bool stop;
     bool launched;

@@ -204,11 +204,13 @@ static int dpc_summary(struct dd_node *n, FILE *out)
                 atomic_load(&n->dp->copies_taken_back), atomic_load(&n->dp->copies_self_polled));
     if (n->dp->watchdog_started)
         fprintf(out,
-                "watchdog poller (%s, every %" PRIu64 " us): %" PRIu64 " runs, %" PRIu64
-                " iterations\n",
+                "watchdog poller (%s, at least every %" PRIu64 " us): %" PRIu64 " runs, %" PRIu64
+                " iterations, %" PRIu64 " wake-ups, %" PRIu64 " held back by the duty cap, busy %"
+                PRIu64 " us\n",
                 atomic_load(&n->dp->watchdog_rt) ? "SCHED_FIFO" : "normal priority",
-                n->dp->watchdog_period_ns / 1000, atomic_load(&n->dp->watchdog_runs),
-                atomic_load(&n->dp->watchdog_iterations));
+                n->dp->watchdog_backstop_ns / 1000, atomic_load(&n->dp->watchdog_runs),
+                atomic_load(&n->dp->watchdog_iterations), atomic_load(&n->dp->watchdog_wakeups),
+                atomic_load(&n->dp->watchdog_capped), atomic_load(&n->dp->watchdog_busy_ns) / 1000);
     return DD_OK;
 }
 

@@ -59,11 +59,18 @@ struct dpc_node {
      * the flags are the control thread's and the watchdog's. */
     pthread_t watchdog;
     _Atomic bool watchdog_started;
-    uint64_t watchdog_period_ns;
+    uint64_t watchdog_backstop_ns; /* the longest sleep: one heartbeat interval */
+    uint64_t watchdog_slack_ns;    /* how late after a deadline it steps in */
     _Atomic bool watchdog_stop;
     _Atomic bool watchdog_rt;                /* it runs at SCHED_FIFO */
+    int watchdog_tfd;                        /* its timer (timerfd, CLOCK_MONOTONIC) */
+    pthread_mutex_t watchdog_arm_lock;       /* leaf: held around one timerfd_settime */
+    _Atomic uint64_t watchdog_armed_due;     /* the liveness deadline pollers armed it for */
+    _Atomic uint64_t watchdog_wakeups;       /* timer expiries it saw */
     _Atomic uint64_t watchdog_runs;          /* wake-ups that found nobody polling and polled */
     _Atomic uint64_t watchdog_iterations;    /* poll-loop iterations it ran */
+    _Atomic uint64_t watchdog_busy_ns;       /* time it spent polling */
+    _Atomic uint64_t watchdog_capped;        /* wake-ups sent back to sleep by the duty cap */
     /* Counters for dd_dataplane_summary. */
     _Atomic uint64_t inline_takeovers;   /* leadership changes */
     _Atomic uint64_t copies_by_leader;   /* payloads the leader copied for a sender */
@@ -104,6 +111,18 @@ void dpc_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result r
 int dpc_watchdog_start(struct dd_node *n);
 /* Stops and joins it (no-op if not started); before the engine goes. */
 void dpc_watchdog_stop(struct dd_node *n);
+/* After a poll by any other thread: moves the watchdog's timer to the engine's new liveness
+ * deadline when it changed (about once per heartbeat interval: one timerfd_settime), so a
+ * watchdog never wakes while somebody else keeps polling. Any thread; cheap otherwise. */
+void dpc_watchdog_push(struct dd_node *n);
+/* The watchdog's schedule (pure; tests/unit/runtime/test_watchdog.cc). The duty-cycle cap:
+ * after a run of ran_ns that ended at end_ns, the earliest next run. */
+uint64_t dpc_watchdog_rest_until(uint64_t end_ns, uint64_t ran_ns);
+/* The next run after one (ran_ns 0: after a wake-up that did not poll): while traffic flows
+ * (flowing) as soon as the cap allows; else for the liveness deadline due (UINT64_MAX: none)
+ * plus slack_ns, at the latest backstop_ns after end_ns; never before the cap allows. */
+uint64_t dpc_watchdog_next_run(uint64_t end_ns, uint64_t ran_ns, bool flowing, uint64_t due,
+                               uint64_t slack_ns, uint64_t backstop_ns);
 
 /* ---- polling (dpc_inline.c) ----------------------------------------------------------- */
 

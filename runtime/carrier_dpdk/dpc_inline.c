@@ -108,6 +108,7 @@ unsigned dpc_poll(struct dd_node *n, unsigned iterations)
     rcu_rd_enter();
     unsigned w = dp_engine_poll(dp->engine, iterations);
     rcu_rd_leave();
+    dpc_watchdog_push(n);
     return w;
 }
 
@@ -125,7 +126,11 @@ unsigned dpc_poll_wait(struct dd_node *n, unsigned iterations)
 unsigned dpc_poll_locked(struct dd_node *n, unsigned iterations)
 {
     struct dpc_node *dp = n->dp;
-    return dp && dp->inline_poll ? dp_engine_poll(dp->engine, iterations) : 0;
+    if (!dp || !dp->inline_poll)
+        return 0;
+    unsigned w = dp_engine_poll(dp->engine, iterations);
+    dpc_watchdog_push(n);
+    return w;
 }
 
 /* The leader's wait: poll until mb has something, the deadline, or another waiter took

@@ -150,6 +150,8 @@ int dpc_node_start(struct dd_node *n, const struct rt_start *st, char *err, size
     dp->busy_poll_ns = (uint64_t)dp->cfg.eal.busy_poll_us * 1000;
     dp->idle_sleep_ns = (uint64_t)dp->cfg.eal.idle_sleep_us * 1000;
     pthread_mutex_init(&dp->copy_lock, NULL);
+    pthread_mutex_init(&dp->watchdog_arm_lock, NULL);
+    dp->watchdog_tfd = -1;
     n->dp = dp;
     if (dp->inline_poll) {
         n->poller = &dpc_inline_poller; /* receivers and the control thread poll */
@@ -177,6 +179,7 @@ void dpc_node_stop(struct dd_node *n)
     dp_engine_destroy(dp->engine);
     dp_eal_release();
     pthread_mutex_destroy(&dp->copy_lock);
+    pthread_mutex_destroy(&dp->watchdog_arm_lock);
     free(dp);
 }
 

@@ -97,6 +97,9 @@ bool stress_wait_dpdk(const char *peer, int timeout_ms);
 uint64_t stress_port_rx_frames(void);
 /* Frames this node's fault injection dropped, duplicated, reordered so far (all 0 if none). */
 void stress_fault_counts(uint64_t out[3]);
+/* The watchdog poller's counters from the summary: out = {wake-ups, runs, busy us}; all 0
+ * without a watchdog. */
+void stress_watchdog_counts(uint64_t out[3]);
 /* Sends {Tag, SelfPid, Arg...} style requests: tuple with an atom tag, the mailbox's pid and
  * up to two integers (nargs 0..2). */
 int stress_request(dd_mbox *mb, const char *node, const char *tag, int nargs, long a, long b);

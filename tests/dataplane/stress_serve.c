@@ -5,10 +5,13 @@
  *   {ping, From, N}        -> {pong, N}
  *   {report, From}         -> {report, <<"key=value ...">>}: counters for From's node
  *   {fault, From, 0|1}     -> dd_dataplane_fault(node, Arg), {fault_ok, Status}
- *   {hog, From, Ms}        -> {hogging}, then STRESS_HOG_THREADS more threads and this one
- *                             spin on the CPU for Ms without calling dd_recv (a node whose
- *                             application threads keep its only core busy: the process is
- *                             pinned to one CPU by the scripts); prints a HOG line after
+ *   {hog, From, Ms}        -> first STRESS_CALM_MS polling in dd_recv on a mailbox nobody
+ *                             sends to (prints a CALM line: the watchdog's wake-ups, none
+ *                             expected), then {hogging}, then STRESS_HOG_THREADS more
+ *                             threads and this one spin on the CPU for Ms without calling
+ *                             dd_recv (a node whose application threads keep its only core
+ *                             busy: the process is pinned to one CPU by the scripts); prints
+ *                             a HOG line after, with the watchdog's busy time meanwhile
  *   {stall, From, Ms}      -> {stalling}, then no dd_recv for Ms while sampling the
  *                             receiver's unconsumed bytes and resident memory
  *   {whois, From}          -> {pid, Pid}
@@ -32,6 +35,7 @@
 #define SAMPLE_EVERY_NS 50000000ull
 #define STALL_SAMPLE_US 2000
 #define STRESS_HOG_THREADS 3
+#define STRESS_CALM_MS     200 /* {hog}: first this long polling in dd_recv (calm) */
 
 struct sender_state {
     uint64_t next, msgs, bytes, dups, gaps, corrupt;
@@ -245,10 +249,33 @@ static void *hog_main(void *arg)
     return NULL;
 }
 
+/* This thread polls for STRESS_CALM_MS in dd_recv on a mailbox nobody sends to; prints how
+ * often the watchdog woke meanwhile (it has no reason to while somebody polls). */
+static void calm(void)
+{
+    dd_mbox *mb;
+    if (dd_mbox_open(g_stress.node, NULL, 0, &mb) != DD_OK)
+        return;
+    uint64_t w0[3], w1[3];
+    stress_watchdog_counts(w0);
+    uint64_t t0 = stress_now_ns();
+    dd_msg *m = NULL;
+    if (dd_recv(mb, &m, STRESS_CALM_MS) == DD_OK)
+        dd_msg_free(m);
+    stress_watchdog_counts(w1);
+    printf("CALM ms=%llu watchdog_wakeups=%llu watchdog_runs=%llu\n",
+           (unsigned long long)((stress_now_ns() - t0) / 1000000ull),
+           (unsigned long long)(w1[0] - w0[0]), (unsigned long long)(w1[1] - w0[1]));
+    fflush(stdout);
+    dd_mbox_close(mb);
+}
+
 /* Keeps the process's CPU busy for ms milliseconds: STRESS_HOG_THREADS threads and this one
- * spin (no dd_recv, no sleep). */
+ * spin (no dd_recv, no sleep). Prints the watchdog's busy time meanwhile (its duty cycle). */
 static void hog(uint64_t ms)
 {
+    uint64_t w0[3], w1[3];
+    stress_watchdog_counts(w0);
     uint64_t t0 = stress_now_ns(), end = t0 + ms * 1000000ull;
     pthread_t th[STRESS_HOG_THREADS];
     bool started[STRESS_HOG_THREADS];
@@ -261,8 +288,11 @@ static void hog(uint64_t ms)
             pthread_join(th[i], NULL);
             n++;
         }
-    printf("HOG ms=%llu threads=%u took_ms=%llu\n", (unsigned long long)ms, n + 1,
-           (unsigned long long)((stress_now_ns() - t0) / 1000000ull));
+    uint64_t took_us = (stress_now_ns() - t0) / 1000u;
+    stress_watchdog_counts(w1);
+    printf("HOG ms=%llu threads=%u took_ms=%llu watchdog_runs=%llu watchdog_busy_us=%llu\n",
+           (unsigned long long)ms, n + 1, (unsigned long long)(took_us / 1000u),
+           (unsigned long long)(w1[1] - w0[1]), (unsigned long long)(w1[2] - w0[2]));
     fflush(stdout);
 }
 
@@ -295,6 +325,7 @@ static bool on_request(const dd_msg *m)
         reply_atom(&from, "stalling", 0, 0);
         stall((uint64_t)arg, from.node);
     } else if (!strcmp(tag, "hog")) {
+        calm();
         reply_atom(&from, "hogging", 0, 0);
         hog((uint64_t)arg);
     } else if (!strcmp(tag, "frames")) {

@@ -97,6 +97,22 @@ void stress_fault_counts(uint64_t out[3])
     out[2] = r;
 }
 
+void stress_watchdog_counts(uint64_t out[3])
+{
+    char *text = summary_text();
+    unsigned long long runs = 0, iters = 0, wakes = 0, capped = 0, busy = 0;
+    const char *p = text ? strstr(text, "watchdog poller (") : NULL;
+    p = p ? strstr(p, "): ") : NULL;
+    if (p)
+        sscanf(p, "): %llu runs, %llu iterations, %llu wake-ups, %llu held back by the duty "
+                  "cap, busy %llu us",
+               &runs, &iters, &wakes, &capped, &busy);
+    free(text);
+    out[0] = wakes;
+    out[1] = runs;
+    out[2] = busy;
+}
+
 int stress_request(dd_mbox *mb, const char *node, const char *tag, int nargs, long a, long b)
 {
     ei_x_buff x;
