@@ -174,7 +174,9 @@ static void *watchdog_main(void *arg)
         }
         uint64_t due = dp_engine_liveness_due_ns(dp->engine);
         bool others = now - dp_engine_last_poll_ns(dp->engine) < dp->watchdog_slack_ns;
-        if (others || (!flowing && now < due)) {
+        /* UINT64_MAX: no channel when the engine last polled; one may have come since (a
+         * channel's first deadline is published by a poll: nobody else may make one) */
+        if (others || (!flowing && now < due && due != UINT64_MAX)) {
             /* somebody polls, or nothing is due: sleep until the deadline (a poll that
              * moves it moves the timer too) */
             flowing = false;
