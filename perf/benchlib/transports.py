@@ -8,7 +8,9 @@ parsed result lines. The programs speak one protocol and print the same result l
 
   raw_memif    perf/raw-memif server + client over net_memif (bare frames, the floor)
   dpdist_dpdk  perf/dd-bench nodes with -config (two memif configs made from
-               configs/local-memif-{a,b}.ini): the DPDK data plane
+               configs/local-memif-{a,b}.ini): the DPDK data plane; with several peers
+               (fanout) net_af_packet on veths to a Linux bridge, one network namespace
+               per node (NetnsDpdkSession; needs root)
   dpdist_tcp   perf/dd-bench nodes, TCP carrier
   beam_tcp     two BEAM nodes running perf/dd_bench.erl, standard distribution
   raw_tcp      perf/raw-tcp on loopback, blocking sockets
@@ -18,6 +20,7 @@ parsed result lines. The programs speak one protocol and print the same result l
 import os
 import re
 import shutil
+import subprocess
 import time
 
 from .procs import BenchError, Proc, stop_many
@@ -319,14 +322,133 @@ class DpdkSession(NodeSession):
         return super().client_start(test, opts, hidden)
 
 
+class NetnsDpdkSession(Session):
+    """dd-bench nodes that reach each other through a switch: every node in a network
+    namespace of its own (its own EPMD, the same port number in each), a veth `eth0` whose
+    other end sits in a Linux bridge in one more namespace; the data plane is net_af_packet on
+    eth0 (kernel addresses 10.67.1.i for TCP, data-plane addresses 10.67.2.i that no kernel
+    has). Servers on SERVER_CORE, the client on CLIENT_CORE. The nodes wait with short
+    sleeps, not spins, once idle (FANOUT_BUSY_POLL_US, FANOUT_IDLE_SLEEP_US): 9 processes share 2
+    cores. Everything goes with the session: processes, then the namespaces (their links and
+    the bridge with them), then the EAL directories (ctx.dpdk_prefixes)."""
+
+    NET, DP_NET = "10.67.1", "10.67.2"
+    # Spin 1 us after traffic, then poll in 20 us naps: af_packet has no Rx interrupt to
+    # sleep on, and with 8 servers on one core every microsecond one of them spins is taken
+    # from the others. --quick, loaded machine: 64 B round p50 14.3 ms with busy_poll_us = 0
+    # (always spin), 4.2 ms at 200, 2.0 ms at 50, 1.4 ms at 20, 1.0 ms at 1 (docs/dataplane.md).
+    FANOUT_BUSY_POLL_US = 1
+    FANOUT_IDLE_SLEEP_US = 20
+
+    def __init__(self, ctx, transport, peers, setting):
+        super().__init__(ctx, transport)
+        self.setting = setting
+        self.namespaces = []
+        self.epmds = []
+        tag = ctx.unique("f")
+        self.ns_sw = f"ddpf{tag}sw"
+        self.peer_names = []
+        try:
+            self._ip("netns", "add", self.ns_sw)
+            self.namespaces.append(self.ns_sw)
+            self._ip("-n", self.ns_sw, "link", "add", "br0", "type", "bridge")
+            self._ip("-n", self.ns_sw, "link", "set", "br0", "up")
+            for i in range(1, peers + 2):  # peers servers, then the client
+                self._host(i, tag)
+            for i in range(1, peers + 1):
+                name = f"s{i}{tag}"
+                self.peer_names.append(f"{name}@{self.NET}.{i}")
+                self.servers.append(self._node(i, name, "server", SERVER_CORE,
+                                               ["-timeout", str(SERVER_LIFETIME_S)]))
+            for srv in self.servers:
+                srv.wait_line(r"server .* ready", 60)
+            self.client_host = peers + 1
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def _ip(self, *args):
+        r = subprocess.run(["ip"] + list(args), capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise BenchError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+
+    def _ns(self, i):
+        return self.namespaces[i]  # namespaces[0] is the switch
+
+    def _host(self, i, tag):
+        ns = f"ddpf{tag}h{i}"
+        self._ip("netns", "add", ns)
+        self.namespaces.append(ns)
+        self._ip("link", "add", f"ddpf{i}x{os.getpid() % 10000}", "netns", ns, "type", "veth",
+                 "peer", "name", f"p{i}", "netns", self.ns_sw)
+        self._ip("-n", self.ns_sw, "link", "set", f"p{i}", "master", "br0", "up")
+        self._ip("-n", ns, "link", "set", "lo", "up")
+        self._ip("-n", ns, "link", "set", f"ddpf{i}x{os.getpid() % 10000}", "name", "eth0")
+        self._ip("-n", ns, "addr", "add", f"{self.NET}.{i}/24", "dev", "eth0")
+        self._ip("-n", ns, "link", "set", "eth0", "up")
+        ctx = self.ctx
+        epmd = Proc(f"epmd-{ns}", ["ip", "netns", "exec", ns, ctx.tool("tools/dpdist-epmd"),
+                                   "-port", str(ctx.epmd_port)], SERVER_CORE,
+                    ctx.log_path(f"{self.t.name}-epmd-{ns}"), env=ctx.env, cwd=ctx.run_dir)
+        self.epmds.append(epmd)
+        end = time.monotonic() + 20
+        while True:
+            r = subprocess.run(["ip", "netns", "exec", ns, "ss", "-Hltn",
+                                f"( sport = :{ctx.epmd_port} )"], capture_output=True,
+                               text=True, timeout=10)
+            if r.stdout.strip():
+                return
+            if not epmd.alive() or time.monotonic() > end:
+                raise BenchError(f"dpdist-epmd in {ns} did not start: {epmd.tail()}")
+            time.sleep(0.05)
+
+    def _config(self, i, name, core):
+        ctx = self.ctx
+        prefix = f"ddp-{name}"
+        lines = [
+            "[node]", f"name = {name}@{self.NET}.{i}", f"listen_address = {self.NET}.{i}",
+            f"epmd_port = {ctx.epmd_port}",
+            "[eal]", f"lcores = {core}", "no_huge = true", "mem_mb = 256",
+            f"file_prefix = {prefix}", f"busy_poll_us = {self.FANOUT_BUSY_POLL_US}",
+            f"idle_sleep_us = {self.FANOUT_IDLE_SLEEP_US}",
+            "[port]", "vdev = net_af_packet0,iface=eth0,qpairs=2", f"ip = {self.DP_NET}.{i}",
+            "udp_port = 4370",
+            "[mempool]", "mbuf_count = 16383",
+            "[lanes]", "express = ping,echo,pulse",
+        ]
+        path = os.path.join(ctx.run_dir, f"{name}.ini")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        ctx.dpdk_prefixes.append(prefix)
+        return path
+
+    def _node(self, i, name, role, core, extra):
+        ctx = self.ctx
+        argv = ["ip", "netns", "exec", self._ns(i), ctx.tool("perf/dd-bench"), role,
+                "-setcookie", ctx.cookie, "-config", self._config(i, name, core)] + extra
+        return Proc(name, argv, core, ctx.log_path(f"{self.t.name}-{name}"), env=ctx.env,
+                    cwd=ctx.run_dir)
+
+    def client_start(self, test, opts, hidden=False):
+        opts = dict(opts)
+        opts["peers"] = ",".join(self.peer_names[:opts["peers"]])
+        opts.setdefault("expect_carrier", "dpdk")
+        name = self.ctx.unique("c")
+        extra = ["-hidden"] if hidden else []
+        return self._node(self.client_host, name, "client", CLIENT_CORE,
+                          extra + ["-test", test] + opt_args(opts))
+
+    def __exit__(self, *exc):
+        stop_many(self.servers + self.epmds)
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+        self.namespaces = []
+
+
 class DpdistDpdk(Transport):
     name = "dpdist_dpdk"
-    what = "two dpdist nodes (dd-bench -config), DPDK data plane over net_memif"
-    not_applicable = {
-        "fanout": "one memif port pairs two processes; 8 peers need a switched topology "
-                  "(af_packet on veths in namespaces, configs/netns-afpacket-*.ini), not "
-                  "wired into perf/run yet",
-    }
+    what = ("two dpdist nodes (dd-bench -config), DPDK data plane over net_memif; fanout: "
+            "net_af_packet on veths to a Linux bridge, a network namespace per node")
 
     def __init__(self):
         self._probed = False
@@ -336,6 +458,11 @@ class DpdistDpdk(Transport):
         reason = super().why_not(ctx, scenario)
         if reason:
             return reason
+        if scenario == "fanout":
+            if os.geteuid() != 0:
+                return "not available: fanout needs root (network namespaces, a bridge)"
+            if not shutil.which("ip"):
+                return "not available: fanout needs ip(8) (iproute2)"
         if not self._probed:
             self._probe = self.probe(ctx)
             self._probed = True
@@ -354,6 +481,8 @@ class DpdistDpdk(Transport):
             return f"not available: {why}"
 
     def session(self, ctx, peers=1, setting=None):
+        if peers > 1:
+            return NetnsDpdkSession(ctx, self, peers, setting)
         return DpdkSession(ctx, self, peers, setting)
 
 
