@@ -6,14 +6,16 @@
  *   (SCHED_FIFO when the process may; otherwise at normal priority, with a log line). It
  *   sleeps on a timerfd armed for the engine's next liveness deadline (the earliest
  *   heartbeat due or peer-silence limit of its channels, dp_engine_liveness_due_ns) plus
- *   a slack (watchdog_slack_ns: two idle naps and DPC_WATCHDOG_SLACK_BASE_NS). Every other poller moves that timer when the deadline moves
- *   (dpc_watchdog_push: a timerfd_settime about once per heartbeat interval), so while an
+ *   a slack (watchdog_slack_ns: two idle naps and DPC_WATCHDOG_SLACK_BASE_NS). Every other
+ *   poller moves that timer when the deadline moves (dpc_watchdog_push: a timerfd_settime
+ *   about once per heartbeat interval), so while an
  *   application thread keeps polling the watchdog never wakes: each wake-up of a real-time
  *   thread is a scheduling point at which the kernel may hand the core of a busy-polling
  *   leader to another runnable process (the periodic wake-up every quarter interval this
  *   replaces cost rtt_small's p99 a factor of 10 and more on a loaded machine). When it does
- *   wake and the deadline passed without a poll, or its last run ended with traffic still
- *   flowing, and nobody polled within the slack, it takes the poll lease
+ *   wake and the deadline passed without a poll (or none is known: a new channel's first
+ *   deadline comes from a poll), or its last run ended with traffic still flowing, and
+ *   nobody polled within the slack, it takes the poll lease
  *   and runs iterations until one finds no work, at most DPC_WATCHDOG_RUN_MAX_NS: due
  *   heartbeats and acks go out, the port is read, the channels' liveness is checked. While
  *   traffic flows it comes back as soon as the cap lets it (busy polling, capped); when idle,
@@ -35,7 +37,8 @@
  * Bounds
  *   No wake-up while others poll; otherwise one per liveness deadline, at least one per
  *   heartbeat interval; a run of at most DPC_WATCHDOG_RUN_MAX_NS plus one iteration; at most
- *   DPC_WATCHDOG_DUTY_PCT percent of a core over time; stop waits for one run at most.
+ *   DPC_WATCHDOG_DUTY_PCT percent of a core over time; stop waits for one run (or a heartbeat
+ *   interval when a poller re-arms the timer just after the stop's wake-up).
  */
 #include <errno.h>
 #include <pthread.h>
