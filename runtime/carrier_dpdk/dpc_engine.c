@@ -4,7 +4,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include "common/log.h"
+#include "dataplane/dp_devargs.h"
 #include "dataplane/dp_limits.h"
 #include "runtime/carrier_dpdk/dpc_engine.h"
 
@@ -66,9 +72,38 @@ void dpc_engine_params(const struct cfg_file *cfg, const struct dpc_engine_hooks
     p->notify_arg = h->notify_arg;
 }
 
+/* A memif server's socket file left by a process that died (kill -9 leaves it; DPDK's memif
+ * server then fails with EADDRINUSE and the port never comes up): removed when it is a socket
+ * nobody accepts on. A live server's socket answers and is kept (the port then fails to come
+ * up with the driver's own message). Abstract sockets leave no file. */
+static void remove_stale_memif_socket(const struct cfg_file *cfg)
+{
+    const char *dev = cfg->port.vdev;
+    char role[16], abstract[8], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (cfg->port.kind == CFG_PORT_PCI || strncmp(dev, "net_memif", 9) != 0 ||
+        !dp_devargs_get(dev, "role", role, sizeof(role)) || strcmp(role, "server") != 0 ||
+        !dp_devargs_get(dev, "socket-abstract", abstract, sizeof(abstract)) ||
+        strcmp(abstract, "no") != 0 || !dp_devargs_get(dev, "socket", path, sizeof(path)))
+        return;
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    int rc = connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
+    int connect_errno = errno;
+    close(fd);
+    if (rc != 0 && connect_errno == ECONNREFUSED && unlink(path) == 0)
+        DLOG_INFO("dataplane", "removed the memif socket %s: its server is gone", path);
+}
+
 struct dp_engine *dpc_engine_start(const struct cfg_file *cfg, const struct dpc_engine_hooks *h,
                                    int *rc, char *err, size_t errlen)
 {
+    remove_stale_memif_socket(cfg);
     char **argv;
     int argc;
     *rc = cfg_eal_argv(cfg, "dpdist", &argv, &argc);
