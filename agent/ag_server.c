@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,9 +17,10 @@
 #include "agent/ag_server.h"
 #include "common/log.h"
 
-#define LOG_MOD         "agent"
-#define AG_EPOLL_BATCH  64
-#define AG_TIMER_MAX_MS 1000
+#define LOG_MOD            "agent"
+#define AG_EPOLL_BATCH     64
+#define AG_TIMER_MAX_MS    1000
+#define AG_EXPIRE_EVERY_MS 100 /* pending offers are swept this often (O(max_conns)) */
 
 enum ag_client_kind { AG_CLIENT_NEW, AG_CLIENT_LINK, AG_CLIENT_DATA };
 
@@ -44,6 +46,10 @@ struct ag_server {
     struct ag_client *clients; /* every accepted socket */
     unsigned n_clients, n_links;
     uint32_t next_vm_id;
+    struct ag_endpoint endpoint; /* valid when has_endpoint */
+    bool has_endpoint;
+    struct ag_offers offers;
+    uint64_t last_expire_ms;
     struct ag_server_counters ctr;
 };
 
@@ -120,15 +126,27 @@ struct ag_server *ag_server_open(const struct ag_server_cfg *cfg, char *err, siz
     }
     s->cfg = *cfg;
     s->cfg.socket = NULL; /* borrowed strings are not kept; the path is needed at close */
+    s->cfg.endpoint = NULL;
+    if (cfg->endpoint) {
+        s->endpoint = *cfg->endpoint;
+        s->has_endpoint = true;
+    }
+    if (ag_offers_init(&s->offers, cfg->max_conns) != 0) {
+        snprintf(err, errlen, "cannot allocate %u pending offers (max_conns)", cfg->max_conns);
+        free(s);
+        return NULL;
+    }
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
         snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+        ag_offers_fini(&s->offers);
         free(s);
         return NULL;
     }
     s->listen_fd = listen_on(cfg, err, errlen);
     if (s->listen_fd < 0) {
         close(s->epfd);
+        ag_offers_fini(&s->offers);
         free(s);
         return NULL;
     }
@@ -140,11 +158,18 @@ struct ag_server *ag_server_open(const struct ag_server_cfg *cfg, char *err, siz
         close(s->listen_fd);
         close(s->epfd);
         free((char *)s->cfg.socket);
+        ag_offers_fini(&s->offers);
         free(s);
         return NULL;
     }
     s->next_vm_id = 1;
     return s;
+}
+
+void ag_server_set_endpoint(struct ag_server *s, const struct ag_endpoint *ep)
+{
+    s->endpoint = *ep;
+    s->has_endpoint = true;
 }
 
 int ag_server_fd(const struct ag_server *s)
@@ -192,6 +217,7 @@ static void client_close(struct ag_server *s, struct ag_client *c)
 {
     if (c->kind == AG_CLIENT_LINK) {
         DLOG_INFO(LOG_MOD, "VM %u (%s, pid %d) unlinked", c->vm_id, c->name, (int)c->pid);
+        ag_offers_drop_vm(&s->offers, c->vm_id);
         for (struct ag_client *d = s->clients, *next; d; d = next) {
             next = d->next;
             if (d->kind == AG_CLIENT_DATA && d->pid == c->pid)
@@ -225,16 +251,21 @@ static bool client_send(struct ag_server *s, struct ag_client *c, const struct a
     return false;
 }
 
-static void send_refused(struct ag_server *s, struct ag_client *c, uint32_t req,
-                         enum ag_reason reason)
+static void send_refused_text(struct ag_server *s, struct ag_client *c, uint32_t req,
+                              enum ag_reason reason, const char *text)
 {
-    const char *text = ag_reason_text(reason);
     struct ag_msg m = {.type = AG_MSG_REFUSED};
     m.u.refused.req = req;
     m.u.refused.reason = (uint16_t)reason;
     m.u.refused.text_len = (uint16_t)strlen(text);
     m.u.refused.text = (const uint8_t *)text;
     client_send(s, c, &m);
+}
+
+static void send_refused(struct ag_server *s, struct ag_client *c, uint32_t req,
+                         enum ag_reason reason)
+{
+    send_refused_text(s, c, req, reason, ag_reason_text(reason));
 }
 
 static bool id_listed(const uint32_t *ids, uint32_t n, uint32_t id)
@@ -358,13 +389,58 @@ static void on_register(struct ag_server *s, struct ag_client *c, const struct a
                   (unsigned)c->uid);
 }
 
-static void on_attach(struct ag_server *s, struct ag_client *c)
+static void on_attach(struct ag_server *s, struct ag_client *c, const struct ag_msg *m)
 {
-    /* No offers are issued yet (ag_server.h), so no token can match a pending one. */
-    enum ag_reason why = live_link_of(s, c->pid) ? AG_REASON_UNKNOWN_TOKEN : AG_REASON_NO_LINK;
     s->ctr.attach_refused++;
+    const struct ag_client *link = live_link_of(s, c->pid);
+    struct ag_pending p;
+    if (link && ag_offers_take(&s->offers, link->vm_id, m->u.attach.token, &p)) {
+        /* The offer was ours; the channel that would carry it is not built yet. */
+        static const char text[] = "this agent does not carry connections over its data plane "
+                                   "yet (docs/agent.md §9)";
+        DLOG_WARN(LOG_MOD, "ATTACH of VM %u (conn %u): %s", link->vm_id, p.conn_rx_id, text);
+        send_refused_text(s, c, 0, AG_REASON_UNREACHABLE, text);
+        return;
+    }
+    enum ag_reason why = link ? AG_REASON_UNKNOWN_TOKEN : AG_REASON_NO_LINK;
     DLOG_WARN(LOG_MOD, "refused an ATTACH of pid %d: %s", (int)c->pid, ag_reason_text(why));
     send_refused(s, c, 0, why);
+}
+
+/* OFFER_OUT or OFFER_IN: a trailer for the VM's handshake, or a status. */
+static bool on_offer(struct ag_server *s, struct ag_client *c, const struct ag_msg *m,
+                     uint64_t now_ms)
+{
+    bool out = m->type == AG_MSG_OFFER_OUT;
+    struct ag_msg r = {.type = out ? AG_MSG_OFFER : AG_MSG_ANSWER};
+    r.u.offer.req = out ? m->u.offer_out.req : m->u.offer_in.req;
+    uint8_t trailer[DPTRAILER_MAX_LEN];
+    size_t len = 0;
+    enum ag_reason status = AG_REASON_UNREACHABLE;
+    enum dptrailer_result why = DPTRAILER_OK;
+    uint8_t rnd[AG_OFFER_RANDOM_LEN];
+    if (s->has_endpoint) {
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            status = AG_REASON_LIMIT; /* no randomness now: try later */
+        else
+            status = ag_offers_issue(&s->offers, &s->endpoint, c->vm_id,
+                                     out ? m->u.offer_out.x25519_pub : m->u.offer_in.x25519_pub,
+                                     out ? NULL : m->u.offer_in.offer, out ? 0 : m->u.offer_in.len,
+                                     rnd, now_ms, s->cfg.attach_timeout_ms, trailer,
+                                     sizeof(trailer), &len, &why);
+    }
+    if (status == AG_REASON_OK) {
+        s->ctr.offers_issued++;
+        r.u.offer.len = (uint16_t)len;
+        r.u.offer.trailer = trailer;
+    } else {
+        s->ctr.offers_refused++;
+        if (why != DPTRAILER_OK)
+            DLOG_WARN(LOG_MOD, "VM %u (%s): no %s: %s (%s)", c->vm_id, c->name,
+                      out ? "offer" : "answer", ag_reason_text(status), dptrailer_strerror(why));
+    }
+    r.u.offer.status = (uint16_t)status;
+    return client_send(s, c, &r);
 }
 
 /* One message on a link. Returns false when c was closed. */
@@ -383,11 +459,7 @@ static bool on_link_msg(struct ag_server *s, struct ag_client *c, const struct a
         return true;
     case AG_MSG_OFFER_OUT:
     case AG_MSG_OFFER_IN:
-        s->ctr.offers_refused++;
-        r.type = m->type == AG_MSG_OFFER_OUT ? AG_MSG_OFFER : AG_MSG_ANSWER;
-        r.u.offer.req = m->type == AG_MSG_OFFER_OUT ? m->u.offer_out.req : m->u.offer_in.req;
-        r.u.offer.status = AG_REASON_UNREACHABLE;
-        return client_send(s, c, &r);
+        return on_offer(s, c, m, now_ms);
     case AG_MSG_STATS:
         r.type = AG_MSG_STATS_REPLY;
         r.u.stats_reply.req = m->u.stats.req;
@@ -417,7 +489,7 @@ static bool on_msg(struct ag_server *s, struct ag_client *c, const struct ag_msg
         return true;
     }
     if (c->kind == AG_CLIENT_NEW && m->type == AG_MSG_ATTACH) {
-        on_attach(s, c);
+        on_attach(s, c, m);
         client_close(s, c);
         return false;
     }
@@ -512,6 +584,10 @@ unsigned ag_server_step(struct ag_server *s, uint64_t now_ms)
             client_readable(s, c, now_ms);
     }
     run_probes(s, now_ms);
+    if (ag_offers_pending(&s->offers) && now_ms - s->last_expire_ms >= AG_EXPIRE_EVERY_MS) {
+        s->last_expire_ms = now_ms;
+        s->ctr.offers_expired += ag_offers_expire(&s->offers, now_ms);
+    }
     return n > 0 ? (unsigned)n : 0;
 }
 
@@ -545,5 +621,6 @@ void ag_server_close(struct ag_server *s)
     unlink(s->cfg.socket);
     close(s->epfd);
     free((char *)s->cfg.socket);
+    ag_offers_fini(&s->offers);
     free(s);
 }

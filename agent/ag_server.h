@@ -19,15 +19,19 @@
  * - The agent probes every link each probe_interval_ms; a link that answered none for
  *   probe_timeout_ms is closed with its VM's data sockets.
  *
- * Not yet: the agent issues no offers (OFFER_OUT/OFFER_IN are answered with status
- * `unreachable`), so no ATTACH can name a pending offer and no connection reaches the data
- * plane; docs/agent.md §9 lists what remains.
+ * Offers: with a data-plane endpoint, OFFER_OUT/OFFER_IN get a v2 trailer (agent/ag_offer),
+ * pending until the VM's ATTACH names its token, its link closes, or attach_timeout_ms
+ * passes; without one, status `unreachable`.
+ * Not yet: an ATTACH that names a pending offer is refused `unreachable` (the channel to the
+ * peer's agent is not built), so no connection reaches the data plane; docs/agent.md §9.
  */
 #ifndef DPDIST_AGENT_AG_SERVER_H
 #define DPDIST_AGENT_AG_SERVER_H
 
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "agent/ag_offer.h"
 
 #define AG_SERVER_IDS_MAX 64 /* = CFG_NAMES_MAX: ids in allow_uids / allow_gids */
 
@@ -39,8 +43,12 @@ struct ag_server_cfg {
     uint32_t allow_gids[AG_SERVER_IDS_MAX], n_gids;
     uint32_t max_vms, max_conns;
     uint32_t probe_interval_ms, probe_timeout_ms;
-    uint8_t frame_auth;   /* WELCOME's mode */
-    uint64_t endpoint_id; /* WELCOME's endpoint_id, ≠ 0 */
+    uint32_t attach_timeout_ms; /* how long an issued offer waits for its ATTACH */
+    uint8_t frame_auth;         /* WELCOME's mode */
+    uint64_t endpoint_id;       /* WELCOME's endpoint_id, ≠ 0 */
+    /* The data-plane endpoint the trailers describe; NULL without a port (then every offer
+     * is answered `unreachable`; ag_server_set_endpoint sets it later). Copied. */
+    const struct ag_endpoint *endpoint;
 };
 
 /* Counters: X(field, what it counts). */
@@ -52,7 +60,9 @@ struct ag_server_cfg {
     X(bad_message, "sockets closed for a message that does not decode or is not allowed")          \
     X(links, "links registered")                                                                   \
     X(attach_refused, "ATTACH refused (no live link of that pid, no pending offer)")               \
+    X(offers_issued, "offers and answers issued (pending until ATTACH or expiry)")                 \
     X(offers_refused, "OFFER_OUT/OFFER_IN answered with a status")                                 \
+    X(offers_expired, "issued offers that no ATTACH named in attach_timeout_ms")                   \
     X(probe_timeouts, "links closed for unanswered probes")                                        \
     X(tx_full, "sockets closed because a reply did not fit in the kernel buffer")                  \
     X(closed_by_vm, "sockets the VM closed")
@@ -70,6 +80,9 @@ struct ag_server;
  * answers on (another agent). Returns the server or NULL (nothing left behind). cfg is
  * copied. */
 struct ag_server *ag_server_open(const struct ag_server_cfg *cfg, char *err, size_t errlen);
+
+/* The data-plane endpoint the offers describe, once the port is up (copied). */
+void ag_server_set_endpoint(struct ag_server *s, const struct ag_endpoint *ep);
 
 /* An epoll descriptor that is readable when ag_server_step has work. */
 int ag_server_fd(const struct ag_server *s);

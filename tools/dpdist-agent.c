@@ -121,12 +121,33 @@ static int server_cfg(const struct cfg_file *cfg, struct ag_server_cfg *sc)
     sc->max_conns = cfg->agent.max_conns;
     sc->probe_interval_ms = cfg->agent.vm_probe_interval_ms;
     sc->probe_timeout_ms = cfg->agent.vm_probe_timeout_ms;
+    sc->attach_timeout_ms = cfg->agent.attach_timeout_ms;
     sc->frame_auth = 0; /* [security] frame_auth arrives with issue 16 */
     do {
         if (getrandom(&sc->endpoint_id, sizeof(sc->endpoint_id), 0) != sizeof(sc->endpoint_id))
             return -EIO;
     } while (sc->endpoint_id == 0);
     return 0;
+}
+
+/* What the agent's trailers say of its port: the engine's address and channel parameters. */
+static void set_endpoint(struct ag_server *srv, struct dp_engine *e, const struct cfg_file *cfg,
+                         uint64_t endpoint_id)
+{
+    const struct dp_engine_params *p = dp_engine_params(e);
+    struct ag_endpoint ep = {
+        .endpoint_id = endpoint_id,
+        .mtu = dp_engine_mtu(e),
+        .hb_missed = (uint16_t)p->chan.hb_missed_limit,
+        .window_frames = p->chan.window_frames,
+        .conn_rx_window = cfg->agent.conn_rx_window > UINT32_MAX
+                              ? UINT32_MAX
+                              : (uint32_t)cfg->agent.conn_rx_window,
+        .hb_interval_ns = p->chan.hb_interval_ns,
+        .mode = 0, /* [security] frame_auth arrives with issue 16 */
+    };
+    dp_engine_endpoint(e, ep.mac, &ep.ipv4, &ep.udp_port);
+    ag_server_set_endpoint(srv, &ep);
 }
 
 int main(int argc, char **argv)
@@ -210,6 +231,7 @@ int main(int argc, char **argv)
             urcu_qsbr_unregister_thread();
             return EXIT_SETUP;
         }
+        set_endpoint(srv, engine, &cfg, sc.endpoint_id);
     }
     bool inline_poll = engine && dp_engine_inline(engine);
     printf("dpdist-agent: ready on %s (endpoint %016llx, %s, name server port %u)\n",

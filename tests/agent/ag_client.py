@@ -4,7 +4,8 @@ a running dpdist-agent over its Unix socket and prints `PASS what` / `FAIL what`
 the shell test turns into TAP. Messages are built by tests/vectors/gen_ag_proto.py's encoders
 and the hostile input comes from its `bad` vectors (tests/vectors/ag_proto.txt).
 
-    ag_client.py SOCKET protocol | many N | limit | garbage | silent MS | denied | hold FILE
+    ag_client.py SOCKET protocol | many N | limit N | garbage | silent MS | denied | hold FILE
+    ag_client.py SOCKET offers MAC IPV4 PORT MAX_CONNS TTL_MS | offers-without-port
 """
 import os
 import socket
@@ -63,6 +64,23 @@ def recv_msg(s, answer_probes=True):
         return body[0], body[1:]
 
 
+def idle(s, seconds):
+    """Waits, answering the agent's probes (a VM that does not is closed)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            head = recv_exact(s, 2)
+        except socket.timeout:
+            continue
+        if head is None:
+            return
+        body = recv_exact(s, struct.unpack(">H", head)[0])
+        if body and body[0] == 10:
+            s.sendall(ag.msg(11, body[1:5]))
+    s.settimeout(REPLY_S)
+
+
 def closed_without_reply(s, wait=REPLY_S):
     """True when the agent closes s within wait, having written nothing but PROBEs."""
     s.settimeout(wait)
@@ -99,14 +117,6 @@ def protocol(path):
     s.sendall(ag.msg(10, struct.pack(">I", 77)))
     m = recv_msg(s)
     check(m == (11, struct.pack(">I", 77)), "PROBE 77 is answered with PROBE_ACK 77")
-    s.sendall(ag.offer_out())
-    m = recv_msg(s)
-    check(m is not None and m[0] == 4 and struct.unpack(">IHH", m[1]) == (7, 6, 0),
-          "OFFER_OUT: OFFER req 7, status unreachable, no trailer (no offers issued yet)")
-    s.sendall(ag.offer_in())
-    m = recv_msg(s)
-    check(m is not None and m[0] == 6 and struct.unpack(">IHH", m[1]) == (9, 6, 0),
-          "OFFER_IN: ANSWER req 9, status unreachable")
     s.sendall(ag.msg(12, struct.pack(">II", 5, 1)))
     m = recv_msg(s)
     check(m is not None and m[0] == 13 and struct.unpack(">IH", m[1][:6]) == (5, 15),
@@ -132,6 +142,105 @@ def protocol(path):
     m = recv_msg(s3)
     check(m is not None and m[0] == 9 and struct.unpack(">IH", m[1][:6]) == (0, 2),
           "REGISTER of protocol version 2: REFUSED version")
+
+
+TRAILER_FIELDS = ("endpoint_id", "mac", "ipv4", "udp_port", "mtu", "hb_missed", "window_frames",
+                  "conn_rx_window", "hb_interval_ns", "rx_session", "conn_rx_id", "token",
+                  "mode", "x25519_pub")
+
+
+def trailer_fields(t):
+    """A v2 trailer's header and fields (docs/agent.md §2), or None if it is not one."""
+    if len(t) < 10:
+        return None
+    magic, version, kind, body_len = struct.unpack(">6sBBH", t[:10])
+    if magic != b"DPDIST" or body_len != len(t) - 10 or body_len < 101:
+        return None
+    f = dict(zip(TRAILER_FIELDS, struct.unpack(">Q6s4sHHHIIQQI16sB32s", t[10:111])))
+    f.update(version=version, kind=kind)
+    return f
+
+
+def offer_reply(m):
+    req, status, n = struct.unpack(">IHH", m[1][:8])
+    return req, status, m[1][8:8 + n]
+
+
+def offers(path, mac, ipv4, port, max_conns, ttl_ms):
+    """An agent with a port issues v2 trailers for its VM's handshakes."""
+    s, m = register(path, "offers@host")
+    w = welcome_fields(m)
+    pub = bytes(range(32, 64))
+    s.sendall(ag.offer_out())
+    m = recv_msg(s)
+    req, status, t = offer_reply(m)
+    f = trailer_fields(t)
+    check(m[0] == 4 and req == 7 and status == 0 and f is not None,
+          "OFFER_OUT: OFFER req 7, status ok, a v2 trailer (%d bytes)" % len(t))
+    if f is None:
+        return
+    check(f["version"] == 2 and f["kind"] == 1, "... version 2, kind offer")
+    check(f["endpoint_id"] == w["endpoint"], "... the endpoint id of WELCOME")
+    check(f["mac"].hex(":") == mac and socket.inet_ntoa(f["ipv4"]) == ipv4 and
+          f["udp_port"] == port,
+          "... the agent's port: %s %s:%d" % (f["mac"].hex(":"), socket.inet_ntoa(f["ipv4"]),
+                                              f["udp_port"]))
+    check(f["x25519_pub"] == pub, "... the VM's X25519 key")
+    check(f["rx_session"] != 0 and f["conn_rx_id"] != 0 and f["mtu"] >= 576,
+          "... a receive session, a connection id, an MTU (%d)" % f["mtu"])
+    s.sendall(ag.offer_out())
+    f2 = trailer_fields(offer_reply(recv_msg(s))[2])
+    check(f2 is not None and f2["token"] != f["token"] and f2["conn_rx_id"] != f["conn_rx_id"],
+          "a second offer has its own token and connection id")
+    s.sendall(ag.offer_in(trailer=t))
+    m = recv_msg(s)
+    req, status, a = offer_reply(m)
+    fa = trailer_fields(a)
+    check(m[0] == 6 and req == 9 and status == 0 and fa is not None and fa["kind"] == 2,
+          "OFFER_IN with a v2 offer: ANSWER req 9, status ok, kind answer")
+    bad = bytearray(t)
+    bad[0] ^= 0xff
+    s.sendall(ag.offer_in(trailer=bytes(bad)))
+    check(offer_reply(recv_msg(s))[1:] == (9, b""),
+          "OFFER_IN with a broken offer: ANSWER status bad_trailer, no trailer")
+    s.sendall(ag.msg(3, struct.pack(">I", 8) + bytes(32) + b"\0" + struct.pack(">H", 1) + b"b"))
+    check(offer_reply(recv_msg(s))[:2] == (8, 5),
+          "OFFER_OUT with an all-zero key: status bad_message")
+    # pending: f, f2, fa (3); fill up to max_conns, then one more is refused
+    for _ in range(max_conns - 3):
+        s.sendall(ag.offer_out())
+        recv_msg(s)
+    s.sendall(ag.offer_out())
+    check(offer_reply(recv_msg(s))[1:] == (3, b""),
+          "offer %d with max_conns %d pending: status limit" % (max_conns + 1, max_conns))
+    d = connect(path)
+    d.sendall(ag.attach(trailer=t)[:4] + f["token"] + ag.attach(trailer=t)[20:])
+    m = recv_msg(d, answer_probes=False)
+    check(m is not None and m[0] == 9 and struct.unpack(">IH", m[1][:6]) == (0, 6) and
+          b"does not carry" in m[1],
+          "ATTACH naming an issued offer: REFUSED unreachable, saying the channel is not built")
+    d = connect(path)
+    d.sendall(ag.attach(trailer=t)[:4] + f["token"] + ag.attach(trailer=t)[20:])
+    m = recv_msg(d, answer_probes=False)
+    check(m is not None and m[0] == 9 and struct.unpack(">IH", m[1][:6]) == (0, 4),
+          "the same token again: unknown_token (an offer binds once)")
+    idle(s, ttl_ms / 1000.0 + 0.5)
+    s.sendall(ag.offer_out())
+    m = recv_msg(s)
+    check(m is not None and offer_reply(m)[1] == 0,
+          "after attach_timeout_ms the pending offers expired: a new one is issued")
+
+
+def offers_without_port(path):
+    s, m = register(path, "noport@host")
+    s.sendall(ag.offer_out())
+    m = recv_msg(s)
+    check(m is not None and m[0] == 4 and struct.unpack(">IHH", m[1]) == (7, 6, 0),
+          "no port: OFFER_OUT gets OFFER status unreachable, no trailer")
+    s.sendall(ag.offer_in())
+    m = recv_msg(s)
+    check(m is not None and m[0] == 6 and struct.unpack(">IHH", m[1]) == (9, 6, 0),
+          "no port: OFFER_IN gets ANSWER status unreachable")
 
 
 def hold_link(path, name, out_fd, hold_s):
@@ -281,6 +390,11 @@ def main():
         ids, _ = many(path, n + 1)
         check(len(ids) == n + 1 and sorted(ids).count(0) == 1,
               "%d VMs at max_vms %d: exactly one is refused" % (n + 1, n))
+    elif mode == "offers":
+        offers(path, sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]),
+               int(sys.argv[7]))
+    elif mode == "offers-without-port":
+        offers_without_port(path)
     elif mode == "garbage":
         garbage(path)
     elif mode == "silent":

@@ -6,7 +6,9 @@
 # Checks: bad configs and flags are refused with a clear error and start nothing; both agents
 # print `ready`, -socket overrides the file, the socket has the file's mode; a second agent on
 # a live socket is refused; the protocol (REGISTER/WELCOME, probes both ways, offers refused
-# while the agent issues none, ATTACH rules, versions); several VMs at once; max_vms; every
+# ATTACH rules, versions); offers: v2 trailers with the agent's endpoint and the VM's key, an
+# answer to a peer's offer, a broken offer refused, max_conns pending, expiry, an ATTACH that
+# names an offer refused because no channel is built yet, once); several VMs at once; max_vms; every
 # bad vector of ag_proto.txt and random bytes close their socket and the agent keeps serving;
 # a VM that answers no probe is closed; SO_PEERCRED refuses a uid not allowed; the socket's
 # mode keeps out other users; SIGTERM tells the links, removes the socket, exits 0.
@@ -20,16 +22,19 @@ mkdir -p "$RUN" && chmod 0755 "$RUN" "$DD_TMP" # user nobody reaches the sockets
 
 # client SOCKET MODE ARGS...: runs ag_client.py; its PASS/FAIL lines become checks.
 client() {
-  local line out
+  local line out rc fails=0
   out=$(timeout 60 "$PY" "$CLIENT" "$@" 2>&1)
+  rc=$?
   [ -n "$out" ] || { dd_fail "ag_client $2 printed nothing"; return 1; }
   while IFS= read -r line; do
     case $line in
       PASS\ *) dd_pass "${line#PASS }" ;;
-      FAIL\ *) dd_fail "${line#FAIL }" ;;
+      FAIL\ *) dd_fail "${line#FAIL }"; fails=$((fails + 1)) ;;
       *) echo "# $line" ;;
     esac
   done <<<"$out"
+  # a client that died (a traceback, the timeout) failed even if its checks so far passed
+  [ $rc -eq 0 ] || [ $fails -gt 0 ] || dd_fail "ag_client $2 exited $rc"
 }
 
 # agent_conf SIDE EXTRA...: configs/agent-memif-SIDE.ini with this run's paths, plus lines.
@@ -80,7 +85,7 @@ dd_check "a regular file at the socket path: exit 1, file kept" \
 dd_check_grep "... saying so" "is not a socket: not replacing it" "$DD_TMP/file.err"
 
 # ---- a memif pair of agents --------------------------------------------------------------
-agent_conf a
+agent_conf a "max_conns = 16" "attach_timeout_ms = 500"
 agent_conf b
 dd_check "agent A (memif server) prints ready, socket from -socket" \
   start_agent A -config "$DD_TMP/agent-a.ini" -socket "$RUN/A.sock"
@@ -96,6 +101,7 @@ dd_check "a second agent on A's live socket: exit 1" test $rc -eq 1
 dd_check_grep "... another agent answers there" "another agent answers on" "$DD_TMP/second.err"
 client "$RUN/A.sock" protocol
 client "$RUN/A.sock" many 12
+client "$RUN/A.sock" offers 02:dd:00:00:01:01 10.88.1.1 4370 16 500
 client "$RUN/agent-b.sock" garbage
 dd_check "A and B are still running" kill -0 "$A_PID" "$B_PID"
 dd_check_grep "B logged the refused input" "does not decode" "$DD_TMP/B.err"
@@ -118,6 +124,7 @@ dd_check "agent C (no port) prints ready" start_agent C -config "$DD_TMP/agent-c
 C_PID=$AG_PID
 dd_check_grep "C says it has no data plane" "no \[port\]: no data plane" "$DD_TMP/C.out"
 client "$RUN/C.sock" limit 4
+client "$RUN/C.sock" offers-without-port
 dd_check_grep "C logged the limit" "max_vms links open" "$DD_TMP/C.err"
 client "$RUN/C.sock" silent 300
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$PY" "$CLIENT" "$RUN/C.sock" denied \
@@ -146,4 +153,5 @@ dd_check_grep "a held link was told: REFUSED shutting_down (8)" "^refused 8" "$D
 dd_check "the sockets are gone" test ! -e "$RUN/A.sock" -a ! -e "$RUN/agent-b.sock" -a ! -e "$RUN/C.sock"
 dd_check_grep "C counted the refused uid" "refused_cred +1 " "$DD_TMP/C.err"
 dd_check_grep "B counted the bad messages" "bad_message +[1-9]" "$DD_TMP/B.err"
+dd_check_grep "A counted the expired offers" "offers_expired +1[0-9] " "$DD_TMP/A.err"
 dd_done
