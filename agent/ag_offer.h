@@ -22,6 +22,10 @@
 #include "agent/ag_proto.h"
 #include "control/dptrailer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AG_OFFER_SLOT_BITS  17                        /* cfg.h: CFG_AGENT_CONNS_MAX = 2^17 - 1 */
 #define AG_OFFER_RANDOM_LEN (8 + DPTRAILER_TOKEN_LEN) /* rx_session, token */
 
@@ -78,9 +82,13 @@ enum ag_reason ag_offers_issue(struct ag_offers *t, const struct ag_endpoint *ep
 bool ag_offers_take(struct ag_offers *t, uint32_t vm_id, const uint8_t token[DPTRAILER_TOKEN_LEN],
                     struct ag_pending *out);
 
-/* Frees every offer expired at now_ms (or of vm_id when vm_id != 0, its link closed).
- * Returns how many were freed. */
+/* Frees every offer expired at now_ms (expire), or every offer of VM vm_id (drop_vm: its link
+ * closed). Return how many were freed. */
 uint32_t ag_offers_expire(struct ag_offers *t, uint64_t now_ms);
 uint32_t ag_offers_drop_vm(struct ag_offers *t, uint32_t vm_id);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -72,6 +72,11 @@ void dpc_engine_params(const struct cfg_file *cfg, const struct dpc_engine_hooks
     p->notify_arg = h->notify_arg;
 }
 
+/* The EAL argument vector (and its permuted copy) of the call that initialised EAL, kept for
+ * the process's life as EAL needs; written once, before EAL runs. */
+static char **volatile eal_argv_kept; /* volatile: stores a compiler would drop as unread */
+static char **volatile eal_argv_copy_kept;
+
 /* A memif server's socket file left by a process that died (kill -9 leaves it; DPDK's memif
  * server then fails with EADDRINUSE and the port never comes up): removed when it is a socket
  * nobody accepts on. A live server's socket answers and is kept (the port then fails to come
@@ -131,6 +136,9 @@ struct dp_engine *dpc_engine_start(const struct cfg_file *cfg, const struct dpc_
     if (eal > 0) {
         free(eal_argv);
         free(argv);
+    } else {
+        eal_argv_kept = argv; /* reachable: not a leak to LeakSanitizer */
+        eal_argv_copy_kept = eal_argv;
     }
     struct dp_engine_params p;
     dpc_engine_params(cfg, h, &p);
