@@ -25,7 +25,8 @@
 enum ag_client_kind { AG_CLIENT_NEW, AG_CLIENT_LINK, AG_CLIENT_DATA };
 
 struct ag_client {
-    struct ag_client *prev, *next;
+    struct ag_client *prev, *next; /* next stays as it was when a client is unlinked */
+    struct ag_client *dead_next;   /* the graveyard's list */
     int fd;
     enum ag_client_kind kind;
     pid_t pid;
@@ -43,7 +44,8 @@ struct ag_client {
 struct ag_server {
     struct ag_server_cfg cfg;
     int listen_fd, epfd;
-    struct ag_client *clients; /* every accepted socket */
+    struct ag_client *clients;   /* every accepted socket */
+    struct ag_client *graveyard; /* closed this step, freed at its end (events may name them) */
     unsigned n_clients, n_links;
     uint32_t next_vm_id;
     struct ag_endpoint endpoint; /* valid when has_endpoint */
@@ -196,10 +198,13 @@ static const char *kind_name(const struct ag_client *c)
                                        : "socket";
 }
 
+/* Closes c's socket and unlinks it; the struct is freed at the end of the step (bury_dead):
+ * an event already returned for it, or a loop that holds its next, finds fd -1. */
 static void client_free(struct ag_server *s, struct ag_client *c)
 {
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    c->fd = -1;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -209,7 +214,17 @@ static void client_free(struct ag_server *s, struct ag_client *c)
     if (c->kind == AG_CLIENT_LINK)
         s->n_links--;
     s->n_clients--;
-    free(c);
+    c->dead_next = s->graveyard;
+    s->graveyard = c;
+}
+
+static void bury_dead(struct ag_server *s)
+{
+    while (s->graveyard) {
+        struct ag_client *c = s->graveyard;
+        s->graveyard = c->dead_next;
+        free(c);
+    }
 }
 
 /* Closes c; a link takes its VM's data sockets with it (docs/agent.md §6). */
@@ -220,7 +235,7 @@ static void client_close(struct ag_server *s, struct ag_client *c)
         ag_offers_drop_vm(&s->offers, c->vm_id);
         for (struct ag_client *d = s->clients, *next; d; d = next) {
             next = d->next;
-            if (d->kind == AG_CLIENT_DATA && d->pid == c->pid)
+            if (d->kind == AG_CLIENT_DATA && d->fd >= 0 && d->pid == c->pid)
                 client_free(s, d);
         }
     }
@@ -547,7 +562,7 @@ static void run_probes(struct ag_server *s, uint64_t now_ms)
 {
     for (struct ag_client *c = s->clients, *next; c; c = next) {
         next = c->next;
-        if (c->kind != AG_CLIENT_LINK)
+        if (c->kind != AG_CLIENT_LINK || c->fd < 0) /* fd -1: closed by an earlier one */
             continue;
         if (now_ms - c->last_ack_ms > s->cfg.probe_timeout_ms) {
             s->ctr.probe_timeouts++;
@@ -574,13 +589,10 @@ unsigned ag_server_step(struct ag_server *s, uint64_t now_ms)
             accept_one(s, now_ms);
             continue;
         }
-        /* A client closed earlier in this batch (a link's data socket) is gone: epoll_ctl DEL
-         * does not recall events already returned, so look it up before touching it. */
+        /* A client closed earlier in this batch (a link's data socket) has fd -1: epoll_ctl
+         * DEL does not recall events already returned. */
         struct ag_client *c = ev[i].data.ptr;
-        bool live = false;
-        for (struct ag_client *k = s->clients; k && !live; k = k->next)
-            live = k == c;
-        if (live)
+        if (c->fd >= 0)
             client_readable(s, c, now_ms);
     }
     run_probes(s, now_ms);
@@ -588,6 +600,7 @@ unsigned ag_server_step(struct ag_server *s, uint64_t now_ms)
         s->last_expire_ms = now_ms;
         s->ctr.offers_expired += ag_offers_expire(&s->offers, now_ms);
     }
+    bury_dead(s);
     return n > 0 ? (unsigned)n : 0;
 }
 
@@ -612,7 +625,7 @@ void ag_server_close(struct ag_server *s)
         struct ag_client *c = s->clients;
         if (c->kind == AG_CLIENT_LINK) {
             send_refused(s, c, 0, AG_REASON_SHUTTING_DOWN); /* may close c itself */
-            if (s->clients != c)
+            if (c->fd < 0)
                 continue;
         }
         client_free(s, c);
@@ -621,6 +634,7 @@ void ag_server_close(struct ag_server *s)
     unlink(s->cfg.socket);
     close(s->epfd);
     free((char *)s->cfg.socket);
+    bury_dead(s);
     ag_offers_fini(&s->offers);
     free(s);
 }
