@@ -3,6 +3,8 @@
 %%   dpdist:info(Node)  how the connection to Node runs: #{carrier => tcp | dpdk, ...}
 %%   dpdist:info()      the same for every connected node
 %%   dpdist:agent()     the agent socket this VM was started with (-dpdist_agent), or none
+%%   dpdist:agent_link() the link to that agent: #{state => none | connecting | linked | down,
+%%                      ...} (dpdist_agent)
 %%   dpdist:stats()     this VM's dpdist counters (handshakes, trailers seen and ignored)
 %%
 %% Read-only and safe from any process: it asks the runtime (the distribution controllers,
@@ -10,7 +12,7 @@
 %% net_kernel or to a connection, and a failure comes back as {error, Reason}.
 -module(dpdist).
 
--export([info/0, info/1, agent/0, stats/0]).
+-export([info/0, info/1, agent/0, agent_link/0, stats/0]).
 
 -define(SOCKET_STATS, [recv_oct, recv_cnt, send_oct, send_cnt, send_pend]).
 
@@ -58,6 +60,10 @@ agent() ->
         {ok, [[Path | _] | _]} -> Path;
         _ -> none
     end.
+
+-spec agent_link() -> map().
+agent_link() ->
+    dpdist_agent:link_state().
 
 -spec stats() -> #{atom() => non_neg_integer()}.
 stats() ->

@@ -9,9 +9,10 @@
 %%     process keeps the summary (dpdist:info/1 shows it);
 %%   - DFLAG_DIST_HDR_ATOM_CACHE is rejected (reject_flags), so that an agent can read the
 %%     sender of every message (DESIGN-15 §3.1) and per-sender order is the only order owed.
-%% The agent link comes later (DESIGN-15 step 12): until then no offer is made, which is the
-%% documented fallback — with no -dpdist_agent, or an agent socket that is not there, the node
-%% is a plain TCP distribution node, logs why once at start, and joins any BEAM cluster.
+%% With -dpdist_agent PATH it starts the agent link (dpdist_agent), which registers with the
+%% agent and logs how that goes; offers through it come later (docs/agent.md §9): until then
+%% no offer is made, which is the documented fallback — with no -dpdist_agent, or no agent,
+%% the node is a plain TCP distribution node and joins any BEAM cluster.
 %%
 %% net_kernel calls this module; a crash in listen/accept would take distribution down, so
 %% what dpdist adds there (counters, the agent note) cannot fail the call. A connection's own
@@ -28,7 +29,6 @@
 
 -include_lib("kernel/include/net_address.hrl").
 -include_lib("kernel/include/dist_util.hrl").
--include_lib("kernel/include/file.hrl").
 
 -define(DFLAG_DIST_HDR_ATOM_CACHE, 16#2000).
 %% Process-dictionary keys of a connection process: the handshake state while it runs, the
@@ -37,8 +37,6 @@
 -define(PEER_EXTRA_KEY, dpdist_peer_extra).
 -define(CONN_KEY, dpdist_conn).
 -define(COUNTERS_KEY, {?MODULE, counters}).
--define(BOOT_WAIT_MS, 30000).
--define(BOOT_POLL_MS, 50).
 %% What dpdist:stats/0 shows. peer_trailer_R: the peer's first 'N' had a trailer that
 %% decoded (ok) or none, or one refused for reason R (dpdist_trailer:reason()).
 -define(COUNTERS, [handshakes_initiated, handshakes_accepted, nodeups, transcript_overflow,
@@ -65,9 +63,8 @@ is_node_name(Node) -> inet_tcp_dist:is_node_name(Node).
 setopts(Listen, Opts) -> inet_tcp_dist:setopts(Listen, Opts).
 getopts(Listen, Opts) -> inet_tcp_dist:getopts(Listen, Opts).
 
-%% Once, when net_kernel starts: the counters, and a line saying how this node will connect.
-%% The line waits for the file server and the logger's default handler, which net_kernel
-%% starts before (an event logged earlier would be printed twice); it gives up after 30 s.
+%% Once, when net_kernel starts: the counters, and the agent link when -dpdist_agent names
+%% one.
 started() ->
     try
         case persistent_term:get(?COUNTERS_KEY, undefined) of
@@ -76,38 +73,15 @@ started() ->
                                     counters:new(length(?COUNTERS), [write_concurrency]));
             _ -> ok
         end,
-        spawn(fun() -> agent_note(?BOOT_WAIT_MS div ?BOOT_POLL_MS) end),
+        case dpdist:agent() of
+            none -> ok;
+            Path -> dpdist_agent:start(Path) % the link says how it goes (dpdist_agent)
+        end,
         ok
     catch
         Class:Reason ->
             logger:warning("dpdist: start-up failed (~p:~p); distribution runs over TCP",
                            [Class, Reason])
-    end.
-
-agent_note(Polls) ->
-    Up = whereis(file_server_2) =/= undefined andalso
-        element(1, logger:get_handler_config(default)) =:= ok,
-    case Up of
-        false when Polls > 0 ->
-            timer:sleep(?BOOT_POLL_MS),
-            agent_note(Polls - 1);
-        _ ->
-            case dpdist:agent() of
-                none -> ok;
-                Path -> logger:warning("dpdist: ~ts: distribution runs over TCP",
-                                       [agent_unused(Path)])
-            end
-    end.
-
-agent_unused(Path) ->
-    case file:read_file_info(Path) of
-        {ok, #file_info{type = other}} ->
-            io_lib:format("agent socket ~ts found, but this version of dpdist does not attach "
-                          "to agents yet", [Path]);
-        {ok, #file_info{type = Type}} ->
-            io_lib:format("no agent at ~ts (it is a ~p, not a socket)", [Path, Type]);
-        {error, Reason} ->
-            io_lib:format("no agent at ~ts (~ts)", [Path, file:format_error(Reason)])
     end.
 
 accept_connection(AcceptPid, Socket, MyNode, Allowed, SetupTime) ->

@@ -14,7 +14,7 @@ DDC="$DPDIST_BUILD/tools/dpdist-config"
 CONFIGS="$DPDIST_SRC/configs"
 LOCAL=(local-memif-a.ini local-memif-b.ini netns-afpacket-1.ini netns-afpacket-2.ini netns-afpacket-3.ini)
 HARDWARE=(vfio-i40e.ini vfio-ice.ini mlx5-bifurcated.ini)
-AGENT=(agent-loopback.ini)
+AGENT=(agent-loopback.ini agent-memif-a.ini agent-memif-b.ini)
 
 # check_ok DESC OUT ARGS...: exit 0 and no error lines
 check_ok() {
@@ -55,6 +55,9 @@ for f in "${AGENT[@]}"; do
   sed "s|^socket = .*|socket = $DD_TMP/run/agent.sock|" "$CONFIGS/$f" >"$DD_TMP/$f"
   check_ok "$f on this machine (socket under $DD_TMP/run)" "$DD_TMP/$f.sys" "$DD_TMP/$f"
 done
+check_ok "the agents' memif pair together" "$DD_TMP/agent-memif.out" --no-system \
+  "$CONFIGS"/agent-memif-{a,b}.ini
+dd_check_no_grep "the agents' memif pair: not even a warning" ': warning: ' "$DD_TMP/agent-memif.out"
 
 # the fake machine the hardware examples were written for
 fake_sys "$DD_TMP/machine"

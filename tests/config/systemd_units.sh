@@ -37,7 +37,7 @@ else dd_fail "meson install --destdir succeeds"; sed 's/^/#   /' "$DD_TMP/instal
 # the unit directory: wherever the build put it (the option systemdunitdir)
 UNITS=$(dirname "$(find "$ROOT" -name dpdist-epmd.socket | head -n 1)")
 dd_check "the units are installed ($UNITS)" test -f "$UNITS/dpdist-epmd.socket"
-for u in dpdist-epmd.service dpdist-node@.service; do
+for u in dpdist-agent.service dpdist-epmd.service dpdist-node@.service; do
   dd_check "  ... $u" test -f "$UNITS/$u"
 done
 dd_check "no unit is left unsubstituted" test -z "$(grep -l '@[A-Z]*@' "$UNITS"/dpdist-* 2>/dev/null)"
@@ -79,6 +79,7 @@ verify() {
 verify "dpdist-epmd.socket" dpdist-epmd.socket
 verify "dpdist-epmd.service" dpdist-epmd.service
 verify "dpdist-node@app1.service with its drop-in" dpdist-node@app1.service
+verify "dpdist-agent.service" dpdist-agent.service
 
 # the checks are real: a misspelt key in the drop-in (so the drop-in is read), a unit whose
 # binary is not installed
@@ -89,7 +90,8 @@ dd_check_grep "a misspelt key in the drop-in is reported" "Unknown key 'CPUAfini
 cp "$DD_TMP/dropin.good" "$DROPIN"
 bin=$(head -n 1 "$DD_TMP/exec")
 mv "$ROOT$bin" "$ROOT$bin.away"
-(cd "$UNITS" && systemd-analyze verify --root="$ROOT" ./dpdist-epmd.service ./dpdist-node@app1.service) \
+(cd "$UNITS" && systemd-analyze verify --root="$ROOT" ./dpdist-agent.service ./dpdist-epmd.service \
+  ./dpdist-node@app1.service) \
   >"$DD_TMP/nobin.out" 2>&1
 dd_check_grep "a binary missing from the root is reported" "Command $bin is not executable" "$DD_TMP/nobin.out"
 mv "$ROOT$bin.away" "$ROOT$bin"
@@ -151,6 +153,29 @@ dd_check "dpdist-epmd.service's ExecStart under socket activation listens" dd_wa
 dd_check_grep "  ... and serves the socket systemd passed" "^epmd: up and running on port [0-9]+ with data:" \
   "$DD_TMP/activated-names.out"
 dd_check_grep "the socket unit listens on the EPMD port" '^ListenStream=4369$' "$UNITS/dpdist-epmd.socket"
+
+# the agent unit's command lines, with an agent file whose socket is in the test's root
+mkdir -p "$ROOT/run/dpdist" && chmod 755 "$ROOT/run/dpdist"
+printf '[agent]\nsocket = %s\n' "$ROOT/run/dpdist/agent.sock" >"$ROOT/etc/dpdist/agent.ini"
+exec_argv dpdist-agent.service ExecStartPre x
+"${EXEC[@]}" >"$DD_TMP/agent-pre.out" 2>&1
+dd_check "agent ExecStartPre (${EXEC[*]#$ROOT}) passes its file" test $? -eq 0
+exec_argv dpdist-agent.service ExecStart x
+"${EXEC[@]}" >"$DD_TMP/agent.out" 2>"$DD_TMP/agent.err" &
+AGENT_PID=$!
+dd_track $AGENT_PID
+dd_check "agent ExecStart starts the agent from the file" \
+  env DD_WAIT=20 bash -c "$(declare -f dd_wait_for); dd_wait_for grep -q ready '$DD_TMP/agent.out'"
+kill -TERM $AGENT_PID 2>/dev/null
+rc=0; wait $AGENT_PID || rc=$?
+dd_check "  ... and stops on SIGTERM with exit 0 (got $rc)" test $rc -eq 0
+printf '[agent]\nsocket = %s\n[node]\nsname = x\n' "$ROOT/run/dpdist/agent.sock" >"$ROOT/etc/dpdist/agent.ini"
+exec_argv dpdist-agent.service ExecStart x
+timeout 30 "${EXEC[@]}" >/dev/null 2>"$DD_TMP/agent-broken.err"
+rc=$?
+dd_check "agent ExecStart refuses a broken file with EX_CONFIG (exit $rc)" test $rc -eq 78
+dd_check_grep "the agent unit does not restart on that status" '^RestartPreventExitStatus=78$' \
+  "$UNITS/dpdist-agent.service"
 
 # what the node unit promises
 N="$UNITS/dpdist-node@.service"

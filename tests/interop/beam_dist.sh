@@ -9,8 +9,8 @@
 # Checks: ping, rpc, spawn, ordered messages and a 64 MiB binary over A->P, P->B, A->B;
 # dpdist:info says tcp with the socket counters and the handshake (role, no trailer either
 # way, the peer's EPMD Extra, flags without the atom cache, equal th at both ends of A-B);
-# B logs why it runs without its agent (and a node given a socket that is there says it
-# does not use it yet); a remote shell command on A; links and monitors
+# B logs why it runs without its agent (and a node given a socket that is no agent says it
+# got no WELCOME); a remote shell command on A; links and monitors
 # (by pid, by name) and nodedown with noconnection when B and then P are killed -9.
 source "$DPDIST_SRC/tests/lib/common.sh"
 source "$DPDIST_SRC/tests/lib/beam.sh"
@@ -33,18 +33,19 @@ dd_check_grep "B says it runs over TCP without its agent, and why" \
   "dpdist: no agent at $DD_TMP/no-agent.sock \(no such file or directory\): distribution runs over TCP" \
   "$DD_TMP/B.log"
 dd_check_no_grep "A, without -dpdist_agent, says nothing of agents" "agent" "$DD_TMP/A.log"
-# An agent socket that is there (a listening Unix socket nobody serves): not used yet.
+# A socket that is there but is no agent (a listening Unix socket nobody serves): the link
+# gets no WELCOME and the node stays on TCP (the real agent: tests/agent/agent_beam.sh).
 python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(60)' \
   "$DD_TMP/agent.sock" &
 SOCK_PID=$!
 dd_track $SOCK_PID
 dd_wait_for test -S "$DD_TMP/agent.sock"
-dd_erl_run "s$DD_RUN_ID" "$DD_TMP/S.log" "timer:sleep(1000)" -args_file "$DD_BEAM_ARGS" \
+dd_erl_run "s$DD_RUN_ID" "$DD_TMP/S.log" "timer:sleep(4000)" -args_file "$DD_BEAM_ARGS" \
   -dpdist_agent "$DD_TMP/agent.sock"
 dd_check "a dpdist node given a socket starts and stops" test $? -eq 0
-dd_check_grep "... and says it does not use the agent yet" \
-  "dpdist: agent socket $DD_TMP/agent.sock found, but this version of dpdist does not attach to agents yet: distribution runs over TCP" \
+dd_check_grep "... and says that socket sent no WELCOME" \
+  "dpdist: no WELCOME from $DD_TMP/agent.sock within 2000 ms \(is it a dpdist-agent\?\): distribution runs over TCP" \
   "$DD_TMP/S.log"
 dd_beam_stop TERM "$SOCK_PID"
 
