@@ -226,6 +226,38 @@ static bool pci_netdev(const struct sys *s, const char *dev, char *ifname, size_
     return found;
 }
 
+/* A kernel interface the port sends through (af_packet, af_xdp, a bifurcated NIC) drops
+ * frames above its own MTU: it must take [port] mtu. rel is the interface's sysfs directory;
+ * nothing is said when it is not readable here (another network namespace, not created yet). */
+static void check_iface_mtu(struct sys *s, const char *rel, const char *ifname)
+{
+    char path[PATH_MAX], text[32];
+    snprintf(path, sizeof(path), "%s/mtu", rel);
+    if (read_text(s->sys, path, text, sizeof(text)) <= 0)
+        return;
+    unsigned long have = strtoul(text, NULL, 10);
+    if (have >= s->cfg->port.mtu)
+        return;
+    struct cfg_diag *g = ERR(PORT_MTU,
+                             "interface %s has MTU %lu: the kernel drops the data plane's frames "
+                             "of mtu %u",
+                             ifname, have, s->cfg->port.mtu);
+    cfg_diag_fix(g, "`ip link set %s mtu %u` (and on every link to the peers), or mtu = %lu",
+                 ifname, s->cfg->port.mtu, have);
+}
+
+static void check_vdev_iface(struct sys *s)
+{
+    char drv[64], ifname[64], rel[128];
+    cfg_vdev_driver(s->cfg->port.vdev, drv, sizeof(drv));
+    if ((strcmp(drv, "net_af_packet") && strcmp(drv, "net_af_xdp")) ||
+        !cfg_vdev_arg(s->cfg->port.vdev, "iface", ifname, sizeof(ifname)) || !ifname[0] ||
+        strchr(ifname, '/'))
+        return;
+    snprintf(rel, sizeof(rel), "class/net/%s", ifname);
+    check_iface_mtu(s, rel, ifname);
+}
+
 /* Checks the device; returns its NUMA node, or -1 (unknown or absent). */
 static int check_pci(struct sys *s)
 {
@@ -283,6 +315,10 @@ static int check_pci(struct sys *s)
     } else if (want == CFG_DRV_KERNEL && has_if && !up) {
         g = WARN(PORT_PCI, "interface %s of the bifurcated port is down", ifname);
         cfg_diag_fix(g, "ip link set %s up", ifname);
+    }
+    if (want == CFG_DRV_KERNEL && has_if) {
+        snprintf(rel, sizeof(rel), "%s/net/%s", dev, ifname);
+        check_iface_mtu(s, rel, ifname);
     }
     if (want == CFG_DRV_VFIO_PCI && !mlx) {
         snprintf(rel, sizeof(rel), "%s/iommu_group", dev);
@@ -597,6 +633,8 @@ int cfg_check_system(const struct cfg_file *cfg, const struct cfg_sysroot *root,
             int node = check_pci(s);
             if (node >= 0)
                 check_numa(s, node);
+        } else {
+            check_vdev_iface(s);
         }
         if (!cfg->eal.no_huge)
             check_hugepages(s);

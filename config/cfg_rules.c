@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dataplane/dp_devargs.h"
+#include "dataplane/dp_portlim.h"
 #include "config/cfg_pvt.h"
 
 struct rules {
@@ -303,6 +304,41 @@ static const char *const known_vdevs[] = {
     "net_memif", "net_af_packet", "net_af_xdp", "net_tap", "net_ring", "net_null", "net_pcap",
 };
 
+/* af_packet: the kernel's receive slots (framesz) hold the frame at an offset and truncate
+ * it beyond (dp_portlim.h); the driver copies a whole slot's data area into one mbuf and
+ * refuses to set up a receive queue whose mbufs are smaller. */
+static void rules_afpacket_frame(struct rules *r)
+{
+    struct cfg_file *cfg = r->cfg;
+    struct cfg_diag *g;
+    struct dp_portlim lim = dp_portlim_of(cfg->port.vdev);
+    unsigned frame = cfg->port.mtu + CFG_ETH_HDR_BYTES;
+    if (lim.frame_max_bytes == 0) {
+        g = ERR(PORT_VDEV, "af_packet framesz must be a number of bytes above %u",
+                DP_AFPACKET_RX_MAC_OFF_BYTES);
+        cfg_diag_fix(g, "remove framesz (2048), or write framesz=%u for mtu %u",
+                     dp_portlim_devarg_for(&lim, frame), cfg->port.mtu);
+        return;
+    }
+    if (!BAD(PORT_MTU) && lim.frame_max_bytes < frame) {
+        g = ERR(PORT_VDEV,
+                "af_packet slots of framesz %u hold frames of at most %u bytes, not a %u-byte "
+                "frame (mtu %u): the kernel truncates larger ones",
+                lim.devarg_value, lim.frame_max_bytes, frame, cfg->port.mtu);
+        cfg_diag_fix(g, "add framesz=%u to the vdev, or lower mtu",
+                     dp_portlim_devarg_for(&lim, frame));
+    }
+    unsigned slot_data = lim.devarg_value - DP_AFPACKET_TX_DATA_OFF_BYTES;
+    if (!BAD(MEMPOOL_DATA_ROOM) && cfg->mempool.data_room < slot_data + CFG_MBUF_HEADROOM) {
+        g = ERR2(MEMPOOL_DATA_ROOM, PORT_VDEV,
+                 "af_packet framesz %u needs mbufs of %u data bytes, but data_room %u holds %u; "
+                 "the driver refuses the receive queue",
+                 lim.devarg_value, slot_data, cfg->mempool.data_room,
+                 cfg->mempool.data_room - CFG_MBUF_HEADROOM);
+        cfg_diag_fix(g, "set [mempool] data_room = %u or more", slot_data + CFG_MBUF_HEADROOM);
+    }
+}
+
 static void rules_vdev(struct rules *r)
 {
     struct cfg_file *cfg = r->cfg;
@@ -356,6 +392,8 @@ static void rules_vdev(struct rules *r)
             cfg_diag_fix(g, "write %s=%u in the vdev", qkey, want);
         }
     }
+    if (!strcmp(drv, "net_af_packet"))
+        rules_afpacket_frame(r);
     if (!strcmp(drv, "net_memif")) {
         char role[16] = "server";
         bool has_role = cfg_vdev_arg(vdev, "role", role, sizeof(role));
@@ -377,15 +415,17 @@ static void rules_vdev(struct rules *r)
                 cfg_diag_fix(g, "add socket-abstract=no to use the socket file");
             }
         }
-        unsigned bsize = 2048;
-        if (cfg_vdev_arg(vdev, "bsize", v, sizeof(v)))
-            bsize = (unsigned)strtoul(v, NULL, 10);
+        struct dp_portlim lim = dp_portlim_of(vdev);
         unsigned frame = cfg->port.mtu + CFG_ETH_HDR_BYTES;
-        if (!BAD(PORT_MTU) && bsize < frame) {
+        if (lim.devarg_value == 0 || lim.devarg_value > DP_MEMIF_BSIZE_MAX_BYTES) {
+            g = ERR(PORT_VDEV, "memif bsize must be a number of bytes from 1 to %u",
+                    DP_MEMIF_BSIZE_MAX_BYTES);
+            cfg_diag_fix(g, "write bsize=9216 for jumbo frames, or remove it (2048)");
+        } else if (!BAD(PORT_MTU) && lim.frame_max_bytes < frame) {
             g = ERR(PORT_VDEV,
                     "memif buffers of %u bytes cannot hold a %u-byte frame (mtu %u); "
                     "chained frames are lost under load in DPDK 22.11",
-                    bsize, frame, cfg->port.mtu);
+                    lim.devarg_value, frame, cfg->port.mtu);
             cfg_diag_fix(g, "add bsize=%u to the vdev, or lower mtu", frame <= 9216 ? 9216 : frame);
         }
         if (cfg_vdev_arg(vdev, "zero-copy", v, sizeof(v)) && !strcmp(v, "yes") &&

@@ -48,6 +48,7 @@
 #include "common/log.h"
 #include "dataplane/dp_devargs.h"
 #include "dataplane/dp_limits.h"
+#include "dataplane/dp_portlim.h"
 #include "dataplane/dp_pvt.h"
 
 #define LOG_MOD "dataplane"
@@ -247,6 +248,26 @@ static bool setup_pulse_priority(struct dp_engine *e)
     return true;
 }
 
+/* The port carries a whole frame of the configured MTU in one buffer (dp_portlim.h), or
+ * the engine refuses it before touching the device: the channel cuts messages at this MTU
+ * (dp_chan_add), and a frame the device chains or truncates is lost. A virtual device's
+ * limit is its buffer size (memif reports the same max_mtu whatever bsize is); a NIC's is its
+ * max_mtu, checked once probed (setup_port). */
+static int check_frame_fits(const struct dp_engine *e, char *err, size_t errlen)
+{
+    unsigned frame = (unsigned)e->mtu + DP_ETH_HDR_BYTES;
+    struct dp_portlim lim = dp_portlim_of(e->p.port);
+    if (lim.devarg[0] && lim.frame_max_bytes < frame) {
+        snprintf(err, errlen,
+                 "port %s: mtu %u makes %u-byte frames, but %s=%u holds frames of at most %u "
+                 "bytes; set %s=%u in the vdev, or lower mtu",
+                 e->p.port, e->mtu, frame, lim.devarg, lim.devarg_value, lim.frame_max_bytes,
+                 lim.devarg, dp_portlim_devarg_for(&lim, frame));
+        return -1;
+    }
+    return 0;
+}
+
 static int setup_port(struct dp_engine *e, char *err, size_t errlen)
 {
     struct rte_eth_dev_info info;
@@ -279,7 +300,11 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         snprintf(err, errlen, "port %s: configure failed: %s", e->dev_name, rte_strerror(-rc));
         return -1;
     }
-    e->mtu = e->p.mtu ? e->p.mtu : 1500;
+    if (strncmp(e->p.port, "net_", 4) != 0 && info.max_mtu && e->mtu > info.max_mtu) {
+        snprintf(err, errlen, "port %s: mtu %u is above the device's largest, %u; lower mtu",
+                 e->dev_name, e->mtu, info.max_mtu);
+        return -1;
+    }
     rc = rte_eth_dev_set_mtu(e->port_id, e->mtu);
     if (rc != 0 && rc != -ENOTSUP)
         DLOG_WARN(LOG_MOD, "port %s: MTU %u not set (%s); frames stay within it anyway",
@@ -383,7 +408,9 @@ struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, 
         e->p.tx_ring_msgs = 4096;
     if (e->p.tx_queue_bytes == 0)
         e->p.tx_queue_bytes = 128u << 20;
-    if (find_port(e, err, errlen) < 0 || setup_port(e, err, errlen) < 0) {
+    e->mtu = e->p.mtu ? e->p.mtu : 1500;
+    if (check_frame_fits(e, err, errlen) < 0 || find_port(e, err, errlen) < 0 ||
+        setup_port(e, err, errlen) < 0) {
         dp_engine_destroy(e);
         return NULL;
     }

@@ -1,19 +1,23 @@
 /* raw-memif: bare DPDK frames over net_memif between two processes, the floor under the
  * dpdist DPDK data plane (no dpdist header, no reliability, no lanes).
  *
- *   raw-memif server -socket PATH -lcore N -prefix P [-frame BYTES] [-timeout S]
- *   raw-memif client -socket PATH -lcore N -prefix P [-frame BYTES] [-timeout S]
+ *   raw-memif server -socket PATH -lcore N -prefix P [-frame BYTES] [-bsize BYTES] [-timeout S]
+ *   raw-memif client -socket PATH -lcore N -prefix P [-frame BYTES] [-bsize BYTES] [-timeout S]
  *                    -test rtt|stream|under-bulk [-sizes LIST] [-count N] [-warmup N]
  *                    [-seconds S] [-warmup-ms MS] [-bulk-size SIZE] [-samples FILE]
  *
  * The tool builds the EAL arguments itself: -l N --no-huge -m 256 --no-pci --no-telemetry
- * --file-prefix P --vdev net_memif0,role=...,socket=PATH,socket-abstract=no. Start the
+ * --file-prefix P --vdev net_memif0,role=...,socket=PATH,socket-abstract=no,bsize=B. Start the
  * server first: the client connects inside rte_eth_dev_start(). Both wait for the link, and
  * the client polls its receive queue while waiting (the server cannot transmit before that).
  *
  * A message of S bytes travels as frames of at most -frame bytes (default 1514, an Ethernet
- * frame at MTU 1500, so one memif buffer each: never chained) each starting with a 24-byte
- * header (type, message length, sequence number, offset); the header is not counted in S.
+ * frame at MTU 1500) each starting with a 24-byte header (type, message length, sequence
+ * number, offset); the header is not counted in S. -bsize (default 2048) is memif's buffer
+ * size; a frame must fit one buffer (never chained, as in the dpdist engine) and one mbuf
+ * (the pool's data room is bsize). perf/run passes the frame size and bsize of the memif
+ * config dpdist_dpdk runs on (perf/benchlib/transports.py memif_link), so the floor is
+ * measured on the same link; both sides print it. Copy mode only (no zero-copy).
  * The tests are those of raw-tcp (rtt, stream, under-bulk) with the same result lines; in
  * under-bulk one thread interleaves: each loop iteration sends a PING when none is in flight
  * (ahead of the bulk frames it has not handed to the port yet), polls for the PONG, and
@@ -61,7 +65,7 @@ struct rm_hdr {
 struct rm_opts {
     bool server;
     const char *socket, *prefix, *test, *samples;
-    unsigned long lcore, frame, count, warmup, warmup_ms, timeout_s;
+    unsigned long lcore, frame, bsize, count, warmup, warmup_ms, timeout_s;
     double seconds;
     size_t sizes[RM_MAX_SIZES];
     int n_sizes;
@@ -424,8 +428,8 @@ static int eal_init(const struct rm_opts *o)
 {
     static char lcores[16], vdev[512];
     snprintf(lcores, sizeof(lcores), "%lu", o->lcore);
-    snprintf(vdev, sizeof(vdev), "net_memif0,role=%s,id=0,socket=%s,socket-abstract=no",
-             o->server ? "server" : "client", o->socket);
+    snprintf(vdev, sizeof(vdev), "net_memif0,role=%s,id=0,socket=%s,socket-abstract=no,bsize=%lu",
+             o->server ? "server" : "client", o->socket, o->bsize);
     char *argv[] = {"raw-memif",
                     "-l",
                     lcores,
@@ -453,7 +457,8 @@ static int port_init(struct rm_port *p, const struct rm_opts *o)
 {
     p->id = 0;
     p->payload_max = o->frame - sizeof(struct rm_hdr);
-    p->pool = rte_pktmbuf_pool_create("rm_pool", RM_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+    p->pool = rte_pktmbuf_pool_create("rm_pool", RM_MBUFS, 256, 0,
+                                      (uint16_t)(o->bsize + RTE_PKTMBUF_HEADROOM),
                                       (int)rte_socket_id());
     struct rte_eth_conf conf = {0};
     if (!p->pool || rte_eth_dev_count_avail() < 1 ||
@@ -506,8 +511,10 @@ static bool parse_opt(const char *a, const char *v, struct rm_opts *o)
     if (!strcmp(a, "-lcore"))
         return bstat_parse_ulong(v, &o->lcore) && o->lcore < RTE_MAX_LCORE;
     if (!strcmp(a, "-frame"))
-        return bstat_parse_ulong(v, &o->frame) && o->frame >= 64 + sizeof(struct rm_hdr) &&
-               o->frame <= RTE_MBUF_DEFAULT_DATAROOM;
+        return bstat_parse_ulong(v, &o->frame) && o->frame >= 64 + sizeof(struct rm_hdr);
+    if (!strcmp(a, "-bsize"))
+        return bstat_parse_ulong(v, &o->bsize) && o->bsize >= 64 + sizeof(struct rm_hdr) &&
+               o->bsize <= UINT16_MAX - RTE_PKTMBUF_HEADROOM;
     if (!strcmp(a, "-count"))
         return bstat_parse_ulong(v, &o->count) && o->count > 0;
     if (!strcmp(a, "-warmup"))
@@ -529,6 +536,7 @@ static int parse_opts(int argc, char **argv, struct rm_opts *o)
 {
     *o = (struct rm_opts){.test = "rtt",
                           .frame = 1514,
+                          .bsize = 2048,
                           .count = 10000,
                           .warmup = 1000,
                           .warmup_ms = 200,
@@ -547,6 +555,11 @@ static int parse_opts(int argc, char **argv, struct rm_opts *o)
             return -1;
         }
     }
+    if (o->frame > o->bsize) {
+        fprintf(stderr, "raw-memif: -frame %lu does not fit a memif buffer of -bsize %lu\n",
+                o->frame, o->bsize);
+        return -1;
+    }
     return o->socket && o->prefix ? 0 : -1;
 }
 
@@ -556,6 +569,7 @@ int main(int argc, char **argv)
     if (parse_opts(argc, argv, &o) < 0) {
         fprintf(stderr,
                 "usage: raw-memif server|client -socket PATH -lcore N -prefix P [-frame B]\n"
+                "       [-bsize B]\n"
                 "       [-timeout S] [-test rtt|stream|under-bulk] [-sizes LIST] [-count N]\n"
                 "       [-warmup N] [-seconds S] [-warmup-ms MS] [-bulk-size SIZE]\n"
                 "       [-samples FILE]\n");
@@ -567,7 +581,8 @@ int main(int argc, char **argv)
     alarm((unsigned)o.timeout_s); /* a hard bound on the whole run, stuck or not */
     if (eal_init(&o) < 0)
         return 3;
-    printf("# raw-memif %s: EAL up\n", o.server ? "server" : "client");
+    printf("# raw-memif %s: EAL up; frames of at most %lu bytes, memif bsize %lu, copy mode\n",
+           o.server ? "server" : "client", o.frame, o.bsize);
     fflush(stdout);
     struct rm_port p;
     int rc = port_init(&p, &o) < 0 ? 3 : 0;

@@ -27,6 +27,38 @@ from .procs import BenchError, Proc, stop_many
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 SERVER_LIFETIME_S = 900  # servers stop by themselves after this, whatever happens
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MEMIF_TEMPLATE = os.path.join(SRC, "configs/local-memif-a.ini")
+MEMIF_KEEP_ARGS = ("bsize", "zero-copy", "rsize")  # vdev arguments the sessions keep
+
+
+def memif_link(template=MEMIF_TEMPLATE):
+    """The memif link of the shipped config, which dpdist_dpdk runs on and raw_memif copies:
+    {"mtu", "frame" (bytes on the wire: mtu + 14), "bsize", "copy" ("copy" or "zero-copy"),
+    "args" (the vdev arguments in MEMIF_KEEP_ARGS, as text)}."""
+    section, mtu, vdev = None, 1500, ""
+    with open(template) as f:
+        for line in f:
+            m = re.match(r"\s*\[(\w+)\]", line)
+            if m:
+                section = m.group(1)
+                continue
+            m = re.match(r"\s*(\w+)\s*=\s*(\S+)", line)
+            if m and section == "port" and m.group(1) == "mtu":
+                mtu = int(m.group(2))
+            elif m and section == "port" and m.group(1) == "vdev":
+                vdev = m.group(2)
+    args = dict(a.split("=", 1) for a in vdev.split(",")[1:] if "=" in a)
+    keep = [f"{k}={args[k]}" for k in MEMIF_KEEP_ARGS if k in args]
+    return {"mtu": mtu, "frame": mtu + 14, "bsize": int(args.get("bsize", 2048)),
+            "copy": "zero-copy" if args.get("zero-copy") == "yes" else "copy",
+            "args": "".join("," + a for a in keep)}
+
+
+def memif_what():
+    link = memif_link()
+    return (f"frames of at most {link['frame']} bytes (mtu {link['mtu']}), memif bsize "
+            f"{link['bsize']}, {link['copy']} mode (from {os.path.relpath(MEMIF_TEMPLATE, SRC)})")
 
 
 def parse_results(text):
@@ -286,7 +318,7 @@ class DpdkSession(NodeSession):
             "node": {"sname": name, "epmd_port": ctx.epmd_port},
             "eal": {"lcores": lcore, "file_prefix": prefix},
             "port": {"vdev": f"net_memif0,role={role},id=0,socket={self.memif_socket},"
-                             "socket-abstract=no"},
+                             f"socket-abstract=no{memif_link(template)['args']}"},
             # A 64 MiB binary is 64 MiB + ~50 bytes of distribution header: above the
             # default max_msg_bytes = 64M, so the bulk scenarios need a little more.
             "lanes": {"express": "ping,echo,pulse", "max_msg_bytes": "72M"},
@@ -447,8 +479,9 @@ class NetnsDpdkSession(Session):
 
 class DpdistDpdk(Transport):
     name = "dpdist_dpdk"
-    what = ("two dpdist nodes (dd-bench -config), DPDK data plane over net_memif; fanout: "
-            "net_af_packet on veths to a Linux bridge, a network namespace per node")
+    what = ("two dpdist nodes (dd-bench -config), DPDK data plane over net_memif, "
+            + memif_what() + "; fanout: net_af_packet on veths to a Linux bridge, a "
+            "network namespace per node")
 
     def __init__(self):
         self._probed = False
@@ -548,7 +581,7 @@ class RawTcpBusy(RawTcp):
 
 class RawMemif(Transport):
     name = "raw_memif"
-    what = "bare DPDK frames over net_memif (perf/raw-memif), the floor"
+    what = "bare DPDK frames over net_memif (perf/raw-memif), the floor, " + memif_what()
     not_applicable = {
         "heartbeat_gap_under_bulk": "bare frames have no heartbeats",
         "failure_detection": "bare frames have no liveness protocol",
@@ -562,7 +595,11 @@ class RawMemif(Transport):
     def start_pair(self, ctx, test, opts):
         name = ctx.unique("r")
         sock = os.path.join(ctx.run_dir, name + ".memif")
-        common = ["-socket", sock]
+        link = memif_link()  # the frame size and buffers dpdist_dpdk runs on
+        common = ["-socket", sock, "-frame", str(link["frame"]), "-bsize", str(link["bsize"])]
+        if link["copy"] != "copy":
+            raise BenchError(f"raw-memif has no {link['copy']} mode: it would not measure "
+                             "what dpdist_dpdk runs on")
         sp, cp = f"ddp-{name}-s", f"ddp-{name}-c"
         ctx.dpdk_prefixes += [sp, cp]
         server = Proc(name, [ctx.tool("perf/raw-memif"), "server", "-lcore", str(SERVER_CORE),

@@ -49,9 +49,9 @@ expect_args() {
   fi
 }
 expect_args local-memif-a.ini -l 0 --main-lcore 0 --no-huge -m 128 --file-prefix dd-demo-a \
-  --no-pci --vdev net_memif0,role=server,id=0,socket=/tmp/dpdist-demo.memif,socket-abstract=no
+  --no-pci --vdev net_memif0,role=server,id=0,socket=/tmp/dpdist-demo.memif,socket-abstract=no,bsize=9216
 expect_args local-memif-b.ini -l 1 --main-lcore 1 --no-huge -m 128 --file-prefix dd-demo-b \
-  --no-pci --vdev net_memif0,role=client,id=0,socket=/tmp/dpdist-demo.memif,socket-abstract=no
+  --no-pci --vdev net_memif0,role=client,id=0,socket=/tmp/dpdist-demo.memif,socket-abstract=no,bsize=9216
 expect_args netns-afpacket-2.ini -l 1 --main-lcore 1 --no-huge -m 128 --file-prefix dpdist-dd2 \
   --no-pci --vdev net_af_packet0,iface=ddveth2,qpairs=2
 expect_args vfio-i40e.ini -l 2,4 --main-lcore 2 --socket-mem 1024,0 --file-prefix dpdist-app1 \

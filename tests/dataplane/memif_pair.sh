@@ -41,18 +41,7 @@ dd_check_grep "B's port carried the traffic (tens of thousands of frames)" 'port
   "$DD_TMP/b1.log"
 
 # --- 2. 64 MiB messages, two senders interleaved
-dd_check "node A starts again" dp_start a 0 "$DD_TMP/a2.log" serve
-PA=$DP_PID
-dd_check "node B starts again" \
-  dp_start b 1 "$DD_TMP/b2.log" source --to "$DP_NODE_A" --senders 2 --count 4 \
-  --dist 67108864 --max 67108864 --seed 13 --stop-peer 1
-PB=$DP_PID
-dp_wait "$PB" 120
-dd_check "the 64 MiB sender finished (exit 0)" test $? -eq 0
-dp_check_phase "64 MiB messages B -> A" "$DD_TMP/b2.log" main
-dp_wait "$PA" 20
-dd_check "the receiver, stopped by its peer, exits 0" test $? -eq 0
-dd_check_no_grep "no message was reported out of order" 'expected [0-9]+$' "$DD_TMP/a2.log"
+dp_bulk_round "large messages" "$DD_TMP/a2.log" "$DD_TMP/b2.log" 13
 
 # --- 3. both stop together
 for round in 1 2 3 4 5 6 7 8; do

@@ -95,6 +95,24 @@ dp_wait() {
   return 124
 }
 
+# dp_bulk_round WHAT LOG_A LOG_B SEED: a round of a memif pair made by dp_memif_pair a b:
+# node A serves, node B sends 2 senders x 2 messages of 64 MiB to it and stops it; checks
+# that both exit 0 and every message arrived once, in order and intact ("WHAT: ..." checks).
+dp_bulk_round() {
+  local what=$1 la=$2 lb=$3 seed=$4
+  dd_check "$what: node A starts" dp_start a 0 "$la" serve
+  PA=$DP_PID
+  dd_check "$what: node B starts" dp_start b 1 "$lb" source --to "$DP_NODE_A" --senders 2 \
+    --count 4 --dist 67108864 --max 67108864 --seed "$seed" --stop-peer 1
+  PB=$DP_PID
+  dp_wait "$PB" 150
+  dd_check "$what: the 64 MiB sender finished (exit 0)" test $? -eq 0
+  dp_check_phase "$what: 64 MiB messages B -> A" "$lb" main
+  dp_wait "$PA" 20
+  dd_check "$what: the receiver, stopped by its peer, exits 0" test $? -eq 0
+  dd_check_no_grep "$what: no message was reported out of order" 'expected [0-9]+$' "$la"
+}
+
 # dp_line LOG PATTERN: the last line of LOG matching the extended regex PATTERN.
 dp_line() { grep -E -- "$2" "$1" | tail -n 1; }
 

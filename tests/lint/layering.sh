@@ -12,7 +12,7 @@ RULES=$(cat <<'TABLE'
 common     ; ^(control|dataplane|runtime|config|tools|perf|tests)/ ; - ; common/ is the bottom: it includes only itself
 control    ; ^(dataplane|runtime|config|tools|perf|tests)/ ; - ; control/ never includes the data plane, the runtime or tools
 dataplane  ; ^(control|runtime|config|tools|perf|tests)/ ; - ; dataplane/ never includes control/, the runtime or tools
-config     ; ^(control|dataplane|runtime|tools|perf|tests)/ ; ^dataplane/dp_(limits|devargs)\.h$ ; config/ needs no library but common/ (of the data plane: two header-only files)
+config     ; ^(control|dataplane|runtime|tools|perf|tests)/ ; ^dataplane/dp_(limits|devargs|portlim)\.h$ ; config/ needs no library but common/ (of the data plane: three header-only files)
 runtime    ; ^(tools|perf|tests)/ ; - ; libraries never include tools, benchmarks or tests
 runtime/core ; ^(config|runtime/api|runtime/carrier_[a-z]+)/|^dataplane/ ; ^dataplane/dp_msg\.h$ ; the node core knows the carriers only through core/carrier.h, needs neither the config nor the data plane (but dp_msg.h: obuf's zero-copy hand-off)
 runtime/carrier_tcp ; ^(config|dataplane|runtime/api|runtime/carrier_dpdk)/ ; - ; the TCP carrier needs neither the config, the data plane nor the other carrier

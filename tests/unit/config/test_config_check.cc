@@ -152,6 +152,51 @@ TEST_F(FakeMachine, MellanoxNeedsItsKernelDriver)
     EXPECT_NE(intel.find("is not a Mellanox device"), nullptr) << intel.text();
 }
 
+// The kernel drops frames above an interface's MTU: an af_packet port's interface, and the
+// netdev of a bifurcated NIC, must take [port] mtu. An interface this check cannot see (in
+// another network namespace) is not a problem.
+TEST_F(FakeMachine, AKernelInterfaceMustTakeTheMtu)
+{
+    put("sys/class/net/veth1/mtu", "1500\n");
+    auto afp = [](const std::string &port_lines) {
+        return "[node]\nsname = n\n[eal]\nlcores = 0-1\nno_huge = true\nmem_mb = 256\n[port]\n"
+               "vdev = net_af_packet0,iface=veth1,qpairs=2,framesz=9216\nip = 10.0.0.1\n" +
+               port_lines + "[mempool]\ndata_room = 9344\n";
+    };
+    Loaded jumbo;
+    check(jumbo, afp("mtu = 9000\n"));
+    EXPECT_EQ(jumbo.rc, -EINVAL);
+    const cfg_diag *g = jumbo.find("interface veth1 has MTU 1500: the kernel drops the data "
+                                   "plane's frames of mtu 9000");
+    ASSERT_NE(g, nullptr) << jumbo.text();
+    EXPECT_STREQ(g->key, "mtu");
+    EXPECT_NE(strstr(g->fix, "ip link set veth1 mtu 9000"), nullptr) << g->fix;
+
+    Loaded standard;
+    check(standard, afp(""));
+    EXPECT_EQ(standard.rc, 0) << standard.text();
+
+    put("sys/class/net/veth1/mtu", "9000\n");
+    Loaded raised;
+    check(raised, afp("mtu = 9000\n"));
+    EXPECT_EQ(raised.rc, 0) << raised.text();
+
+    Loaded elsewhere; // veth9 is not visible here
+    std::string text = afp("mtu = 9000\n");
+    text.replace(text.find("veth1"), 5, "veth9");
+    check(elsewhere, text);
+    EXPECT_EQ(elsewhere.rc, 0) << elsewhere.text();
+
+    nic("0000:af:00.0", "0x15b3", "0", "mlx5_core");
+    put("sys/bus/pci/devices/0000:af:00.0/net/ens5/mtu", "1500\n");
+    put("sys/bus/pci/devices/0000:af:00.0/net/ens5/operstate", "up\n");
+    Loaded mlx;
+    std::string nic_text = kNic;
+    nic_text.replace(nic_text.find("0000:3b:00.0"), 12, "0000:af:00.0");
+    check(mlx, nic_text + "mtu = 9000\n[mempool]\ndata_room = 9344\n");
+    EXPECT_NE(mlx.find("interface ens5 has MTU 1500"), nullptr) << mlx.text();
+}
+
 TEST_F(FakeMachine, LcoresMissingOrOffline)
 {
     put("sys/devices/system/cpu/online", "0-1,3-7\n");

@@ -60,6 +60,8 @@ struct Side {
     dp_chan *ch = nullptr;
     uint64_t next_seq = 0; // expected on delivery
     uint64_t delivered = 0, out_of_order = 0;
+    uint64_t corrupt = 0;   // messages whose bytes after the sequence number are not make_msg's
+    uint32_t last_len = 0;  // of the last message delivered
     int downs = 0;
     enum chan_down_reason why = CHAN_UP; // of the last down
     bool retired = false;
@@ -72,6 +74,12 @@ inline void on_deliver(void *ctx, const chan_delivery *m)
     memcpy(&seq, m->data, sizeof(seq));
     if (seq != s->next_seq)
         s->out_of_order++;
+    for (uint32_t i = sizeof(seq); i < m->len; i++)
+        if (m->data[i] != uint8_t(seq & 0xff)) {
+            s->corrupt++;
+            break;
+        }
+    s->last_len = m->len;
     s->next_seq = seq + 1;
     s->delivered++;
     dp_chan_consumed(s->ch, m->len);
@@ -93,6 +101,7 @@ inline void on_retired(void *arg)
 struct PairTuning {
     uint32_t hb_missed_limit = 10000;
     uint32_t window_frames = 4096;
+    uint16_t mtu = 1500;
 };
 
 // An engine on `port` (side 0 or 1 picks its name, MAC and IP).
@@ -106,7 +115,7 @@ inline dp_engine *make_engine_on(const std::string &port, int side, char *err,
     memcpy(p.mac, mac, 6);
     p.ip = side ? IP_B : IP_A;
     p.udp_port = UDP_PORT;
-    p.mtu = 1500;
+    p.mtu = t.mtu;
     p.mbufs = 8191;
     p.mbuf_cache = 64;
     p.poll_lcore = -1;

@@ -13,6 +13,10 @@
 //    receive queue is read by the peer's next iteration: its own queue pair, read first;
 //  - a ring pair's arguments are read as DPDK's drivers read theirs (rte_kvargs: in any order,
 //    among other keys, an empty or wrong value refused);
+//  - frame size: at mtu 9000 a ring pair (whose limit is the mbuf, which the engine sizes)
+//    carries a 4 MiB message intact in jumbo frames; a memif or af_packet port whose buffers
+//    cannot hold a frame of the MTU is refused with the devarg to set, before the device is
+//    touched (dataplane/dp_portlim.h);
 //  - the map guard (dataplane/dp_mapguard.c): an munmap on EAL's interrupt thread (where
 //    net_memif unmaps its regions when the peer dies) waits while a poller is inside a burst,
 //    and goes through once it left.
@@ -392,6 +396,65 @@ TEST(MapGuard, AnUnmapWithNoBurstInProgressGoesStraightThrough)
     EXPECT_FALSE(mapped(p, 4096));
     EXPECT_EQ(dp_mapguard_waits(), waits0);
     dp_mapguard_slot_put(slot);
+}
+
+// Ring ports at mtu 9000: the engine sizes its mbufs for the frame and the channel cuts
+// messages at the MTU.
+class JumboPair : public EnginePair
+{
+  protected:
+    JumboPair()
+    {
+        tuning.mtu = 9000;
+    }
+};
+
+TEST_F(JumboPair, AMessageTravelsIntactInFramesOfTheConfiguredMtu)
+{
+    auto [sa, sb] = add_pair(0);
+    constexpr uint32_t LEN = 4u << 20;
+    constexpr uint32_t PAYLOAD = 9000 - WIRE_L3_HDRS_LEN;
+    dp_port_stats before;
+    dp_engine_port_stats(a, &before);
+    dp_msg *m = make_msg(0, LEN);
+    ASSERT_EQ(dp_chan_send(sa->ch, m), 0);
+    dp_msg_unref(m);
+    ASSERT_TRUE(poll_until([&] { return sb->delivered == 1; }, std::chrono::seconds(20), [&] {
+        poll(a);
+        poll(b);
+    }));
+    EXPECT_EQ(sb->out_of_order, 0u);
+    EXPECT_EQ(sb->last_len, LEN);
+    EXPECT_EQ(sb->corrupt, 0u);
+    dp_port_stats after;
+    dp_engine_port_stats(a, &after);
+    uint64_t frames = after.tx_frames - before.tx_frames;
+    uint64_t data_frames = (LEN + PAYLOAD - 1) / PAYLOAD; // 470 (2913 at mtu 1500)
+    EXPECT_GE(frames, data_frames);
+    EXPECT_LT(frames, data_frames + 200) << "heartbeats and acks come on top, not 6x the frames";
+}
+
+TEST(EngineFrameSize, APortWhoseBuffersCannotHoldAFrameIsRefusedWithTheDevargToSet)
+{
+    char err[DP_ERR_LEN] = "";
+    PairTuning t;
+    t.mtu = 9000;
+    EXPECT_EQ(make_engine_on("net_memif7,role=server,socket=/tmp/dd-unit-none.sock", 0, err, t),
+              nullptr);
+    EXPECT_NE(strstr(err, "mtu 9000 makes 9014-byte frames, but bsize=2048 holds frames of at "
+                          "most 2048 bytes; set bsize=9014 in the vdev, or lower mtu"),
+              nullptr)
+        << err;
+    t.mtu = 1500;
+    EXPECT_EQ(make_engine_on("net_memif7,bsize=1024,role=server", 0, err, t), nullptr);
+    EXPECT_NE(strstr(err, "bsize=1024 holds frames of at most 1024 bytes; set bsize=1514"),
+              nullptr)
+        << err;
+    t.mtu = 2000;
+    EXPECT_EQ(make_engine_on("net_af_packet7,iface=lo", 0, err, t), nullptr);
+    EXPECT_NE(strstr(err, "framesz=2048 holds frames of at most 1982 bytes; set framesz=2080"),
+              nullptr)
+        << err;
 }
 
 } // namespace
