@@ -153,9 +153,19 @@ static int make_ring_pair(struct dp_engine *e, const char *spec, char *err, size
         }
     struct rte_ring **rx = side[0] == '0' ? r[1] : r[0];
     struct rte_ring **tx = side[0] == '0' ? r[0] : r[1];
+    /* queues=1: the data rings only, a port with one queue pair (as af_packet with
+     * qpairs=1), for tests of the shared queue. Both sides must say the same. */
+    char queues[4] = "";
+    unsigned nq = DP_PORT_TX_QUEUES;
+    if (dp_devargs_get(spec, "queues", queues, sizeof(queues))) {
+        if (strcmp(queues, "1") && strcmp(queues, "2")) {
+            snprintf(err, errlen, "ring pair '%s': queues must be 1 or 2", spec);
+            return -1;
+        }
+        nq = queues[0] == '1' ? DP_PORT_QUEUES_MIN : DP_PORT_TX_QUEUES;
+    }
     snprintf(e->dev_name, sizeof(e->dev_name), "%s_%s", pair, side);
-    int port = rte_eth_from_rings(e->dev_name, rx, DP_PORT_RX_QUEUES, tx, DP_PORT_TX_QUEUES,
-                                  rte_socket_id());
+    int port = rte_eth_from_rings(e->dev_name, rx, nq, tx, nq, rte_socket_id());
     if (port < 0) {
         snprintf(err, errlen, "cannot create the ring port %s: %s", e->dev_name,
                  rte_strerror(rte_errno));

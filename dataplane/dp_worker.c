@@ -2,11 +2,11 @@
  * buffers inside the channel protocol).
  *
  * One poll-loop iteration:
- *   1. receive a burst of the pulse queue, then one of the data queue (one queue pair: one
- *      burst); each frame is demultiplexed by its session id through the RCU peer table,
- *      its source checked, and handed to the channel (which delivers completed messages
- *      through the runtime's callback, or drops and counts data it cannot take now: the
- *      sender sends it again);
+ *   1. receive: the pulse queue until empty, then the data queue until empty or
+ *      DP_RX_DATA_BUDGET DATA frames (pulse frames on it do not count); each frame is
+ *      demultiplexed by session id through the RCU peer table, its source checked, and
+ *      handed to the channel (which delivers completed messages through the runtime's
+ *      callback, or drops and counts data it cannot take now: the sender sends it again);
  *   2. for every channel, every iteration: move what senders queued on its ring into the
  *      protocol, apply consumed credit, run the liveness check and take its pulse frames
  *      (chan_tx_pulse): heartbeats, acks and the dead-peer check never wait for the data path;
@@ -23,6 +23,7 @@
  * A lcore runs iterations back to back and announces a QSBR quiescent state after each; in
  * inline mode, application threads run them (dp_engine_poll).
  */
+#include <limits.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
@@ -211,15 +212,6 @@ static unsigned collect_data(struct dp_engine *e, struct dp_chan *ch, uint64_t n
  * descriptor ring, and the receiver reads the pulse queue before the data queue. With one
  * pair, both share it. Called inside the map guard. */
 
-/* Receives up to DP_BURST frames of each queue, the pulse queue's first; returns how many. */
-static unsigned port_rx(struct dp_engine *e, struct rte_mbuf **pkts)
-{
-    unsigned nb = 0;
-    if (e->n_queues > 1)
-        nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_PULSE, pkts, DP_BURST);
-    return nb + rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts + nb, DP_BURST);
-}
-
 static unsigned port_tx_queue(struct dp_engine *e, uint16_t q, struct rte_mbuf **out, unsigned n)
 {
     unsigned sent = 0;
@@ -316,33 +308,75 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     return sent;
 }
 
-/* Reads one burst and hands its frames to their channels. Returns the frames read. (Reading
- * the port dry every iteration made an overloaded receiver's iterations long and its own
- * heartbeats late: docs/dataplane.md §7.) */
-static unsigned receive(struct dp_engine *e)
+/* Hands a received burst to the channels; returns the DATA-lane frames among them (the
+ * receive budget counts those only). The lane byte read here only sorts for the budget: every
+ * frame is checked in full (handle_rx). */
+static unsigned handle_burst(struct dp_engine *e, struct rte_mbuf **pkts, unsigned nb)
 {
-    struct rte_mbuf *pkts[DP_BURST * 3]; /* the pulse and data bursts, room for faults */
-    /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
-     * under them when its peer dies (dp_mapguard.h). */
-    dp_mapguard_enter(e->guard_slot);
-    unsigned nb = port_rx(e, pkts);
-    dp_mapguard_leave(e->guard_slot);
+    bool fault = atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
+                 e->fault_rx.p.on_rx;
+    if (nb == 0 && likely(!fault))
+        return 0;
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long
      * as the preemption lasted: a false heartbeat timeout). */
     uint64_t now = dp_clock_ns();
-    if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
-                 e->fault_rx.p.on_rx))
-        nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);
+    if (unlikely(fault)) /* also with nothing read: frames it held may be due */
+        nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, DP_RX_BURST_ROOM, now, &e->st);
+    unsigned data = 0;
     for (unsigned i = 0; i < nb; i++) {
         if (i + 1 < nb)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
         e->st.rx_frames++;
         e->st.rx_bytes += pkts[i]->pkt_len;
+        data += !is_pulse_frame(pkts[i]);
         handle_rx(e, pkts[i], now);
         rte_pktmbuf_free(pkts[i]);
     }
-    return nb;
+    return data;
+}
+
+/* Reads queue q in bursts and hands them to the channels, until the queue is empty,
+ * `max` frames were read, or *data_left DATA frames were handled (pulse-lane frames do not
+ * count: they are always handled). Returns the frames read. */
+static unsigned read_queue(struct dp_engine *e, uint16_t q, unsigned max, unsigned *data_left)
+{
+    struct rte_mbuf *pkts[DP_RX_BURST_ROOM]; /* a burst, with room for fault duplicates */
+    unsigned total = 0;
+    while (total < max && *data_left > 0) {
+        uint16_t want = (uint16_t)RTE_MIN(RTE_MIN(*data_left, max - total), (unsigned)DP_BURST);
+        /* Port bursts run inside the map guard: a shared-memory port (memif) is not
+         * unmapped under them when its peer dies (dp_mapguard.h). */
+        dp_mapguard_enter(e->guard_slot);
+        unsigned nb = rte_eth_rx_burst(e->port_id, q, pkts, want);
+        dp_mapguard_leave(e->guard_slot);
+        total += nb;
+        unsigned data = handle_burst(e, pkts, nb);
+        *data_left -= RTE_MIN(data, *data_left);
+        if (nb < want)
+            break; /* empty */
+    }
+    return total;
+}
+
+/* Receive: the pulse queue until it is empty (DP_PULSE_DESC frames at most), then the data
+ * queue until it is empty or DP_RX_DATA_BUDGET DATA frames were handled; pulse-lane frames on
+ * the data queue (a port with one queue pair) are handled whenever read and do not count.
+ * Every frame read is handled: what a channel cannot take now (receive window, reassembly,
+ * node memory) it drops and counts, unacknowledged, and the sender sends it again; nothing is
+ * put back. DATA beyond the budget waits in the ring for the next iteration: handling
+ * everything at once made an overloaded receiver's iterations long and its own heartbeats
+ * late (docs/dataplane.md §7, "Receive"); on a shared queue, what waits there ahead of a pulse
+ * frame is bounded by the sender (tx_data_ahead). Returns the frames read. */
+static unsigned receive(struct dp_engine *e)
+{
+    unsigned data_left = DP_RX_DATA_BUDGET;
+    unsigned nb = 0;
+    if (e->n_queues > 1) {
+        unsigned pulse_budget = UINT_MAX; /* the pulse queue is read dry */
+        nb = read_queue(e, DP_QUEUE_PULSE, DP_PULSE_DESC, &pulse_budget);
+    }
+    return nb + read_queue(e, DP_QUEUE_DATA, DP_RX_READ_MAX, &data_left);
 }
 
 unsigned dp_worker_iteration(struct dp_engine *e)

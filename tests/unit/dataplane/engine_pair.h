@@ -93,6 +93,7 @@ inline void on_retired(void *arg)
 struct PairTuning {
     uint32_t hb_missed_limit = 10000;
     uint32_t window_frames = 4096;
+    std::string port_args; // appended to the ring pair's arguments, e.g. ",queues=1"
 };
 
 // An engine on `port` (side 0 or 1 picks its name, MAC and IP).
@@ -129,8 +130,9 @@ inline dp_engine *make_engine_on(const std::string &port, int side, char *err,
 inline dp_engine *make_engine(const std::string &pair, int side, char *err,
                               const PairTuning &t = PairTuning())
 {
-    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side), side, err,
-                          t);
+    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side) +
+                              t.port_args,
+                          side, err, t);
 }
 
 // Two engines over a fresh ring pair; the test thread is their QSBR reader and poller.

@@ -302,6 +302,56 @@ TEST_F(EnginePair, APulseFrameOvertakesTheDataQueuedAheadOfIt)
     EXPECT_EQ(sb->downs + sa->downs, 0);
 }
 
+// Pairs whose liveness window is 30 heartbeats of 1 ms.
+class SlowReceiver : public EnginePair
+{
+  protected:
+    SlowReceiver()
+    {
+        tuning.hb_missed_limit = LIMIT;
+    }
+    static constexpr uint64_t LIMIT = 30;
+};
+
+TEST_F(SlowReceiver, ItReadsThePulseQueueDryEveryIteration)
+{
+    // 100 idle channels: A sends 100 heartbeats a millisecond on its pulse queue; B polls
+    // once every 2 ms, as a node whose application threads leave the port alone. Before, B
+    // read one burst (32 frames) of its pulse queue per iteration: the queue stayed full, A
+    // dropped most of its heartbeats (tx_pulse_dropped), and channels whose heartbeats kept
+    // losing were declared down by B after 30 ms. Now B reads the pulse queue dry.
+    constexpr unsigned CHANNELS = 100;
+    std::vector<std::pair<Side *, Side *>> ch;
+    for (unsigned i = 0; i < CHANNELS; i++) { // (adding a channel takes a while)
+        ch.push_back(add_pair(i));
+        poll(a);
+        poll(b);
+    }
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (std::chrono::steady_clock::now() < end) {
+        auto next_b = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+        while (std::chrono::steady_clock::now() < next_b)
+            poll(a);
+        poll(b);
+    }
+    unsigned downs_b = 0, downs_a = 0;
+    for (auto &[sa, sb] : ch) {
+        downs_a += sa->downs;
+        downs_b += sb->downs;
+    }
+    dp_port_stats pa, pb;
+    dp_engine_port_stats(a, &pa);
+    dp_engine_port_stats(b, &pb);
+    EXPECT_EQ(downs_b, 0u) << "B declared channels down while A's heartbeats waited ("
+                           << chan_down_str(ch[0].second->why) << "; A: " << pa.tx_frames
+                           << " frames sent, " << pa.tx_pulse_dropped << " pulse dropped; B: "
+                           << pb.rx_frames << " read in " << pb.polls << " polls)";
+    EXPECT_EQ(downs_a, 0u);
+    chan_stats st;
+    dp_chan_stats(ch[CHANNELS - 1].second->ch, &st);
+    EXPECT_GT(st.heartbeats_rx, 100u) << "the last channel's heartbeats did not reach B";
+}
+
 } // namespace
 
 namespace
