@@ -94,6 +94,7 @@ struct PairTuning {
     uint32_t hb_missed_limit = 10000;
     uint32_t window_frames = 4096;
     std::string port_args; // appended to the ring pair's arguments, e.g. ",queues=1"
+    uint64_t tx_data_ahead = 0; // dp_engine_params.tx_data_ahead_bytes
 };
 
 // An engine on `port` (side 0 or 1 picks its name, MAC and IP).
@@ -124,6 +125,7 @@ inline dp_engine *make_engine_on(const std::string &port, int side, char *err,
     p.chan.tx_queue_msgs = 64; // the protocol's start queue: the rest waits in the send ring
     p.tx_queue_bytes = 64u << 20;
     p.tx_ring_msgs = 4096;
+    p.tx_data_ahead_bytes = t.tx_data_ahead;
     return dp_engine_create(&p, err, DP_ERR_LEN);
 }
 
