@@ -262,6 +262,56 @@ TEST_F(FrozenPeer, ABackedUpPortStillLetsHeartbeatsAndAcksOut)
     EXPECT_EQ(sa->downs, 0);
 }
 
+TEST_F(FrozenPeer, PulseFramesDroppedBeyondTheStageStillLeaveOnceThePortTakesFrames)
+{
+    // 100 channels heartbeat every ms while B is frozen and A streams on channel 0: B's pulse
+    // queue fills, A keeps refused pulse frames in its stage while it has room and then drops
+    // them (tx_pulse_dropped, "pulse drop beyond stage"). That path must not wedge the pulse
+    // lane: once B reads again, every channel's heartbeats reach it, and nobody goes down.
+    constexpr unsigned CHANNELS = 100;
+    std::vector<std::pair<Side *, Side *>> ch;
+    for (unsigned i = 0; i < CHANNELS; i++) {
+        ch.push_back(add_pair(i));
+        poll(a);
+        poll(b);
+    }
+    freeze_b_behind_a_stream(ch[0].first, ch[0].second);
+    if (HasFatalFailure())
+        return;
+    dp_port_stats ps;
+    ASSERT_TRUE(poll_until(
+        [&] {
+            dp_engine_port_stats(a, &ps);
+            return ps.tx_pulse_dropped > 0;
+        },
+        std::chrono::seconds(5), [&] { poll(a); }))
+        << "A never dropped a pulse frame beyond its stage: nothing tested";
+    ASSERT_GE(staged(a), STAGE_BACKED_UP);
+    usleep(2000); // B's stats snapshot is due at its next iteration
+    poll(b);
+    std::vector<uint64_t> before(CHANNELS);
+    for (unsigned i = 0; i < CHANNELS; i++) {
+        chan_stats st;
+        dp_chan_stats(ch[i].second->ch, &st);
+        before[i] = st.heartbeats_rx;
+    }
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    while (std::chrono::steady_clock::now() < end) {
+        poll(a);
+        poll(b);
+    }
+    usleep(1500);
+    poll(b);
+    unsigned silent = 0;
+    for (unsigned i = 0; i < CHANNELS; i++) {
+        chan_stats st;
+        dp_chan_stats(ch[i].second->ch, &st);
+        silent += st.heartbeats_rx <= before[i];
+        EXPECT_EQ(ch[i].first->downs + ch[i].second->downs, 0) << "channel " << i;
+    }
+    EXPECT_EQ(silent, 0u) << "channels whose heartbeats did not reach B after the drops";
+}
+
 TEST_F(EnginePair, APulseFrameOvertakesTheDataQueuedAheadOfIt)
 {
     // B does not poll while A fills B's data receive queue with hundreds of frames; then A
