@@ -267,7 +267,8 @@ static unsigned port_tx(struct dp_engine *e, struct rte_mbuf **out, unsigned n)
  * earlier iterations, then new data (each channel's frames keep their order, so the peer sees
  * no reordering that would look like loss). What the port does not take goes back to the
  * stage, in order: the data always fits (n_stage + nd <= DP_TX_STAGE: DP_TX_COLLECT_BELOW);
- * refused pulse frames take what room is left, the oldest of them are dropped first. */
+ * refused pulse frames take what room is left; those in front (this iteration's, then the
+ * stage's) are dropped first: the newest, not the oldest (docs/dataplane.md §7, open). */
 static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned nd, uint64_t now)
 {
     struct rte_mbuf *out[DP_TX_PULSE_MAX + DP_TX_STAGE];
@@ -293,7 +294,7 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
         e->st.tx_full += n - sent;
         unsigned left = n - sent, i = 0;
         /* Refused pulse frames (port_tx puts them first) beyond the stage's room are dropped,
-         * the oldest first: the data after them always fits (n_stage + nd <= DP_TX_STAGE),
+         * those in front first: the data after them always fits (n_stage + nd <= DP_TX_STAGE),
          * except for frames fault injection duplicated, which may go too (data: resent). */
         unsigned pulse_left = 0;
         while (pulse_left < left && is_pulse_frame(out[pulse_left]))
