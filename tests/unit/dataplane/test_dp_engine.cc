@@ -360,7 +360,7 @@ class SlowReceiver : public EnginePair
     {
         tuning.hb_missed_limit = LIMIT;
     }
-    static constexpr uint64_t LIMIT = 50; // a loaded 2-core machine stalls a thread ~30 ms
+    static constexpr uint64_t LIMIT = 100; // a loaded 2-core machine stalls threads for long
 };
 
 TEST_F(SlowReceiver, ItReadsThePulseQueueDryEveryIteration)
@@ -369,7 +369,7 @@ TEST_F(SlowReceiver, ItReadsThePulseQueueDryEveryIteration)
     // once every 2 ms, as a node whose application threads leave the port alone. Before, B
     // read one burst (32 frames) of its pulse queue per iteration: the queue stayed full, A
     // dropped most of its heartbeats (tx_pulse_dropped), and channels whose heartbeats kept
-    // losing were declared down by B after 50 ms. Now B reads the pulse queue dry.
+    // losing were declared down by B after 100 ms. Now B reads the pulse queue dry.
     constexpr unsigned CHANNELS = 100;
     std::vector<std::pair<Side *, Side *>> ch;
     for (unsigned i = 0; i < CHANNELS; i++) { // (adding a channel takes a while)
@@ -412,7 +412,7 @@ class SharedQueuePair : public EnginePair
         tuning.hb_missed_limit = LIMIT;
         tuning.tx_data_ahead = AHEAD;
     }
-    static constexpr uint64_t LIMIT = 30;          // x 1 ms heartbeats
+    static constexpr uint64_t LIMIT = 50;          // x 1 ms heartbeats
     static constexpr uint64_t AHEAD = 48 * 1024;   // about 44 frames of 1 KiB
 
     dp_port_stats port(dp_engine *e)
@@ -444,6 +444,10 @@ TEST_F(SharedQueuePair, TheDataAheadOfAPulseFrameIsBounded)
         dp_msg *m = make_msg(k, LEN);
         ASSERT_EQ(dp_chan_send(sa->ch, m), 0);
         dp_msg_unref(m);
+        if (k % 256 == 0) { // queuing takes a while (ASan): both stay alive meanwhile
+            poll(a);
+            poll(b);
+        }
     }
     dp_chan_take_max_hb_gap(sb->ch);
     auto flood_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
@@ -456,8 +460,9 @@ TEST_F(SharedQueuePair, TheDataAheadOfAPulseFrameIsBounded)
     EXPECT_EQ(sb->downs, 0) << "B declared A down behind the flood (" << chan_down_str(sb->why)
                             << ")";
     uint64_t gap_ms = dp_chan_take_max_hb_gap(sb->ch) / 1000000;
-    // Measured here (shared machine): 11-16 ms with the bound, ~234 ms without.
-    EXPECT_LT(gap_ms, 60u) << "A's heartbeats waited behind its data in B's ring";
+    // Measured here (shared machine): 7-16 ms with the bound (31 ms under ASan), ~234 ms
+    // without.
+    EXPECT_LT(gap_ms, 100u) << "A's heartbeats waited behind its data in B's ring";
     printf("# largest heartbeat gap at B: %lu ms\n", (unsigned long)gap_ms);
     EXPECT_GT(port(a).tx_ahead_held, 0u) << "A never reached the bound: nothing tested";
     // Both poll freely again: everything arrives once, in order.
