@@ -160,6 +160,7 @@ struct cfg_file {
         uint16_t rx_desc;
         uint16_t tx_desc;
         uint32_t offloads; /* CFG_OFFLOAD_* */
+        uint64_t tx_data_ahead; /* bytes; 0: no bound */
     } port;
 
     struct {

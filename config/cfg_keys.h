@@ -142,6 +142,11 @@
       "Offloads to use where the port has them (else done in software); `none`: none. The "       \
       "engine uses ipv4_cksum only (UDP checksums are 0, one queue needs no RSS): check warns "    \
       "about the others.")                                                                         \
+    X(PORT_TX_DATA_AHEAD, PORT, "tx_data_ahead", SIZE, port.tx_data_ahead, "256K", 0,              \
+      (64ull << 20), NULL,                                                                         \
+      "A port with one queue pair: new data waits while this many bytes of data are in flight "    \
+      "(sent, not acknowledged), so a heartbeat or ack waits behind at most this much data in "    \
+      "the ring (plus one channel's burst). 0: no bound. No effect with a pulse queue pair.")      \
     /* [lanes] */                                                                                  \
     X(LANES_HB_INTERVAL_US, LANES, "hb_interval_us", UINT, lanes.hb_interval_us, "10000", 100,     \
       10000000, NULL, "Microseconds between heartbeats on each channel.")                          \

@@ -83,6 +83,7 @@ struct chan {
     uint64_t sq_bytes;
     uint64_t tx_started;
     uint64_t peer_credit;
+    uint64_t inflight_wire_bytes; /* DATA frames sent and not yet acknowledged, on the wire */
 
     /* receive */
     struct reasm *reasm;
@@ -193,6 +194,7 @@ static void on_release(void *ctx, struct ackwin_frame *f)
 {
     struct chan *c = ctx;
     struct dp_msg *m = f->msg;
+    c->inflight_wire_bytes -= WIRE_ALL_HDRS_LEN + f->len;
     m->tx.acked += f->len;
     if (m->tx.acked < m->len)
         return;
@@ -461,13 +463,11 @@ unsigned chan_tx_pulse(struct chan *c, uint64_t now, struct chan_frame *out, uns
     return n;
 }
 
-unsigned chan_tx_data(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
+unsigned chan_tx_resend(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
 {
     unsigned n = 0;
     if (unlikely(c->down != CHAN_UP))
         return 0;
-
-    /* retransmissions */
     if (unlikely(ackwin_tx_timer_due(&c->atx, now)))
         ackwin_tx_on_timeout(&c->atx, now);
     while (n < max && ackwin_tx_rtx_pending(&c->atx)) {
@@ -482,6 +482,14 @@ unsigned chan_tx_data(struct chan *c, uint64_t now, struct chan_frame *out, unsi
         emit_data(c, &out[n++], f);
         c->st.lane[f->lane].retransmits++;
     }
+    return n;
+}
+
+unsigned chan_tx_data(struct chan *c, uint64_t now, struct chan_frame *out, unsigned max)
+{
+    unsigned n = chan_tx_resend(c, now, out, max);
+    if (unlikely(c->down != CHAN_UP))
+        return n;
 
     /* new data */
     start_messages(c);
@@ -502,6 +510,7 @@ unsigned chan_tx_data(struct chan *c, uint64_t now, struct chan_frame *out, unsi
         f->msg_len = m->len;
         f->flow = (uint16_t)flow;
         f->lane = m->lane;
+        c->inflight_wire_bytes += WIRE_ALL_HDRS_LEN + len;
         m->tx.sent += len;
         if (m->tx.sent == m->len) {
             fl->head = m->tx.next;
@@ -655,6 +664,11 @@ void chan_close(struct chan *c)
         return;
     c->close_pending = true;
     go_down(c, CHAN_DOWN_LOCAL_CLOSE);
+}
+
+uint64_t chan_inflight_wire_bytes(const struct chan *c)
+{
+    return c->inflight_wire_bytes;
 }
 
 uint64_t chan_acked_bytes(const struct chan *c)

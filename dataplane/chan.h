@@ -177,6 +177,9 @@ unsigned chan_tx_burst(struct chan *c, uint64_t now_ns, struct chan_frame *out, 
  * chan_tx_pulse then chan_tx_data is chan_tx_burst. */
 unsigned chan_tx_pulse(struct chan *c, uint64_t now_ns, struct chan_frame *out, unsigned max);
 unsigned chan_tx_data(struct chan *c, uint64_t now_ns, struct chan_frame *out, unsigned max);
+/* The first part of chan_tx_data alone: the retransmission timer and retransmissions, no new
+ * DATA (for a poller holding new data back: dp_worker.c, tx_data_ahead). */
+unsigned chan_tx_resend(struct chan *c, uint64_t now_ns, struct chan_frame *out, unsigned max);
 
 /* The dead-peer check alone: a channel that heard nothing from its peer for hb_interval x
  * hb_missed_limit goes down (CHAN_DOWN_HEARTBEAT, through ops.down). Returns whether it is
@@ -207,6 +210,10 @@ uint64_t chan_liveness_deadline(const struct chan *c);
 void chan_close(struct chan *c);
 
 bool chan_is_up(const struct chan *c);
+/* Wire bytes (headers included) of the DATA frames sent and not yet acknowledged, each
+ * counted once however often it was sent: an upper bound of the data between this sender
+ * and the peer's receive loop (its transmit ring, the link, the peer's receive ring). */
+uint64_t chan_inflight_wire_bytes(const struct chan *c);
 /* Bytes of messages fully acknowledged since creation (their references dropped). */
 uint64_t chan_acked_bytes(const struct chan *c);
 enum chan_down_reason chan_get_down_reason(const struct chan *c);

@@ -60,6 +60,10 @@ struct dp_engine_params {
     struct chan_params chan;   /* defaults for channels (sessions set per channel) */
     uint64_t tx_queue_bytes;   /* bytes a channel may have queued or in flight */
     uint32_t tx_ring_msgs;     /* messages in a channel's send ring (power of two) */
+    /* A port with one queue pair: new DATA waits while this many wire bytes of data are in
+     * flight (sent, unacknowledged), which bounds the data ahead of a pulse frame in the ring
+     * (docs/dataplane.md §7, "The pulse queue"). 0: no bound. Unused with a pulse queue. */
+    uint64_t tx_data_ahead_bytes;
     struct dp_fault_params fault;
     bool fault_on;
     /* Called once on the polling lcore before its loop (e.g. to mark it an RCU reader). */
@@ -169,6 +173,7 @@ struct dp_port_stats {
     uint64_t tx_staged;     /* gauge: frames the NIC refused, waiting for the next iteration */
     uint64_t no_mbuf;       /* transmit attempts that found the mempool empty */
     uint64_t rx_blocked;    /* frames dropped for a channel not yet unblocked */
+    uint64_t tx_ahead_held; /* times a channel's new data waited for tx_data_ahead_bytes */
     uint64_t polls, busy_polls;
     uint64_t fault_dropped, fault_duplicated, fault_reordered, fault_delayed;
     uint64_t mbufs_in_use; /* of the engine's mempool, per-thread caches counted as free */

@@ -154,9 +154,19 @@ static int make_ring_pair(struct dp_engine *e, const char *spec, char *err, size
         }
     struct rte_ring **rx = side[0] == '0' ? r[1] : r[0];
     struct rte_ring **tx = side[0] == '0' ? r[0] : r[1];
+    /* queues=1: the data rings only, a port with one queue pair (as af_packet with
+     * qpairs=1), for tests of the shared queue. Both sides must say the same. */
+    char queues[4] = "";
+    unsigned nq = DP_PORT_TX_QUEUES;
+    if (dp_devargs_get(spec, "queues", queues, sizeof(queues))) {
+        if (strcmp(queues, "1") && strcmp(queues, "2")) {
+            snprintf(err, errlen, "ring pair '%s': queues must be 1 or 2", spec);
+            return -1;
+        }
+        nq = queues[0] == '1' ? DP_PORT_QUEUES_MIN : DP_PORT_TX_QUEUES;
+    }
     snprintf(e->dev_name, sizeof(e->dev_name), "%s_%s", pair, side);
-    int port = rte_eth_from_rings(e->dev_name, rx, DP_PORT_RX_QUEUES, tx, DP_PORT_TX_QUEUES,
-                                  rte_socket_id());
+    int port = rte_eth_from_rings(e->dev_name, rx, nq, tx, nq, rte_socket_id());
     if (port < 0) {
         snprintf(err, errlen, "cannot create the ring port %s: %s", e->dev_name,
                  rte_strerror(rte_errno));
@@ -350,11 +360,16 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         }
         e->pulse_sp = setup_pulse_priority(e);
     }
-    DLOG_INFO(LOG_MOD, "port %s: %s", e->dev_name,
-              e->n_queues == DP_PORT_QUEUES_MIN
-                  ? "one queue pair: the pulse lane shares it with data (docs/dataplane.md §7)"
-              : e->pulse_sp ? "pulse queue pair, strict priority at the port's scheduler (rte_tm)"
-                            : "pulse queue pair (own descriptor rings; no rte_tm priority)");
+    if (e->n_queues == DP_PORT_QUEUES_MIN)
+        DLOG_INFO(LOG_MOD,
+                  "port %s: one queue pair: the pulse lane shares it with data, data in flight "
+                  "ahead of it %s %lu bytes (tx_data_ahead, docs/dataplane.md §7)",
+                  e->dev_name, e->p.tx_data_ahead_bytes ? "at most" : "unbounded:",
+                  (unsigned long)e->p.tx_data_ahead_bytes);
+    else
+        DLOG_INFO(LOG_MOD, "port %s: %s", e->dev_name,
+                  e->pulse_sp ? "pulse queue pair, strict priority at the port's scheduler (rte_tm)"
+                              : "pulse queue pair (own descriptor rings; no rte_tm priority)");
     /* A memif client connects while starting and fails if the server is not up yet. */
     for (int attempt = 0;; attempt++) {
         rc = rte_eth_dev_start(e->port_id);
@@ -903,11 +918,11 @@ void dp_engine_summary(struct dp_engine *e, FILE *out)
     fprintf(out, "data plane %s: port %s, mtu %u, %s polling\n", e->name, e->dev_name, e->mtu,
             e->lcore >= 0 ? "lcore" : "inline");
     fprintf(out, "  port: rx %lu frames %lu bytes, tx %lu frames %lu bytes, tx retries %lu, "
-                 "pulse dropped %lu, no mbuf %lu, blocked %lu\n",
+                 "pulse dropped %lu, no mbuf %lu, blocked %lu, data held for tx_data_ahead %lu\n",
             (unsigned long)ps.rx_frames, (unsigned long)ps.rx_bytes, (unsigned long)ps.tx_frames,
             (unsigned long)ps.tx_bytes, (unsigned long)ps.tx_full,
             (unsigned long)ps.tx_pulse_dropped, (unsigned long)ps.no_mbuf,
-            (unsigned long)ps.rx_blocked);
+            (unsigned long)ps.rx_blocked, (unsigned long)ps.tx_ahead_held);
     for (int d = 0; d < WIRE_DROP__COUNT; d++)
         if (ps.rx_drops[d])
             fprintf(out, "  port drop %s: %lu\n", wire_drop_name((enum wire_drop)d),

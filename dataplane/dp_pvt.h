@@ -19,6 +19,14 @@
 #include "dataplane/wire.h"
 
 #define DP_BURST        32   /* frames per receive burst */
+/* Receive bounds of one poll iteration (dp_worker.c receive): the pulse queue is read until
+ * it is empty (DP_PULSE_DESC frames at most), the data queue until it is empty or
+ * DP_RX_DATA_BUDGET DATA frames were handled (as many as before the pulse-frame drain: more
+ * per iteration made an overloaded receiver's own heartbeats late), pulse frames among them
+ * not counted, DP_RX_READ_MAX frames read at most. */
+#define DP_RX_DATA_BUDGET DP_BURST
+#define DP_RX_READ_MAX    1024
+#define DP_RX_BURST_ROOM  (DP_BURST * 3) /* a burst and what fault injection may add */
 #define DP_MAX_CHANS    256  /* channels one engine polls */
 /* Transmit bounds of one poll iteration (dp_worker.c). Every data frame built is sent or kept
  * in the stage for the next iteration, never counted as sent and dropped: */

@@ -48,6 +48,7 @@ static void add_port(struct rte_tel_data *d, const struct dp_engine *e)
     rte_tel_data_add_dict_u64(d, "tx_staged", s.tx_staged);
     rte_tel_data_add_dict_u64(d, "no_mbuf", s.no_mbuf);
     rte_tel_data_add_dict_u64(d, "rx_blocked", s.rx_blocked);
+    rte_tel_data_add_dict_u64(d, "tx_ahead_held", s.tx_ahead_held);
     rte_tel_data_add_dict_u64(d, "polls", s.polls);
     rte_tel_data_add_dict_u64(d, "busy_polls", s.busy_polls);
     rte_tel_data_add_dict_u64(d, "fault_dropped", s.fault_dropped);

@@ -2,11 +2,11 @@
  * buffers inside the channel protocol).
  *
  * One poll-loop iteration:
- *   1. receive a burst of the pulse queue, then one of the data queue (one queue pair: one
- *      burst); each frame is demultiplexed by its session id through the RCU peer table,
- *      its source checked, and handed to the channel (which delivers completed messages
- *      through the runtime's callback, or drops and counts data it cannot take now: the
- *      sender sends it again);
+ *   1. receive: the pulse queue until empty, then the data queue until empty or
+ *      DP_RX_DATA_BUDGET DATA frames (pulse frames on it do not count); each frame is
+ *      demultiplexed by session id through the RCU peer table, its source checked, and
+ *      handed to the channel (which delivers completed messages through the runtime's
+ *      callback, or drops and counts data it cannot take now: the sender sends it again);
  *   2. for every channel, every iteration: move what senders queued on its ring into the
  *      protocol, apply consumed credit, run the liveness check and take its pulse frames
  *      (chan_tx_pulse): heartbeats, acks and the dead-peer check never wait for the data path;
@@ -23,6 +23,7 @@
  * A lcore runs iterations back to back and announces a QSBR quiescent state after each; in
  * inline mode, application threads run them (dp_engine_poll).
  */
+#include <limits.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
@@ -195,13 +196,15 @@ static void collect_pulse(struct dp_engine *e, struct dp_chan *ch, uint64_t now)
         atomic_store(&ch->closed, true);
 }
 
-/* Up to `max` data frames of one channel (retransmissions, then new data) into `data`. */
+/* Up to `max` data frames of one channel (retransmissions, then new data unless
+ * resend_only) into `data`. */
 static unsigned collect_data(struct dp_engine *e, struct dp_chan *ch, uint64_t now,
-                             struct rte_mbuf **data, unsigned max)
+                             struct rte_mbuf **data, unsigned max, bool resend_only)
 {
     struct chan_frame frames[DP_TX_PER_CHAN];
     RTE_ASSERT(max <= DP_TX_PER_CHAN);
-    unsigned n = chan_tx_data(ch->c, now, frames, max);
+    unsigned n = resend_only ? chan_tx_resend(ch->c, now, frames, max)
+                             : chan_tx_data(ch->c, now, frames, max);
     return build_frames(e, ch, frames, n, data);
 }
 
@@ -210,15 +213,6 @@ static unsigned collect_data(struct dp_engine *e, struct dp_chan *ch, uint64_t n
  * transmit queue, so none waits behind the data frames already in the data queue's
  * descriptor ring, and the receiver reads the pulse queue before the data queue. With one
  * pair, both share it. Called inside the map guard. */
-
-/* Receives up to DP_BURST frames of each queue, the pulse queue's first; returns how many. */
-static unsigned port_rx(struct dp_engine *e, struct rte_mbuf **pkts)
-{
-    unsigned nb = 0;
-    if (e->n_queues > 1)
-        nb = rte_eth_rx_burst(e->port_id, DP_QUEUE_PULSE, pkts, DP_BURST);
-    return nb + rte_eth_rx_burst(e->port_id, DP_QUEUE_DATA, pkts + nb, DP_BURST);
-}
 
 static unsigned port_tx_queue(struct dp_engine *e, uint16_t q, struct rte_mbuf **out, unsigned n)
 {
@@ -273,7 +267,8 @@ static unsigned port_tx(struct dp_engine *e, struct rte_mbuf **out, unsigned n)
  * earlier iterations, then new data (each channel's frames keep their order, so the peer sees
  * no reordering that would look like loss). What the port does not take goes back to the
  * stage, in order: the data always fits (n_stage + nd <= DP_TX_STAGE: DP_TX_COLLECT_BELOW);
- * refused pulse frames take what room is left, the oldest of them are dropped first. */
+ * refused pulse frames take what room is left; those in front (this iteration's, then the
+ * stage's) are dropped first: the newest, not the oldest (docs/dataplane.md §7, open). */
 static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned nd, uint64_t now)
 {
     struct rte_mbuf *out[DP_TX_PULSE_MAX + DP_TX_STAGE];
@@ -299,7 +294,7 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
         e->st.tx_full += n - sent;
         unsigned left = n - sent, i = 0;
         /* Refused pulse frames (port_tx puts them first) beyond the stage's room are dropped,
-         * the oldest first: the data after them always fits (n_stage + nd <= DP_TX_STAGE),
+         * those in front first: the data after them always fits (n_stage + nd <= DP_TX_STAGE),
          * except for frames fault injection duplicated, which may go too (data: resent). */
         unsigned pulse_left = 0;
         while (pulse_left < left && is_pulse_frame(out[pulse_left]))
@@ -316,33 +311,75 @@ static unsigned transmit(struct dp_engine *e, struct rte_mbuf **data, unsigned n
     return sent;
 }
 
-/* Reads one burst and hands its frames to their channels. Returns the frames read. (Reading
- * the port dry every iteration made an overloaded receiver's iterations long and its own
- * heartbeats late: docs/dataplane.md §7.) */
-static unsigned receive(struct dp_engine *e)
+/* Hands a received burst to the channels; returns the DATA-lane frames among them (the
+ * receive budget counts those only). The lane byte read here only sorts for the budget: every
+ * frame is checked in full (handle_rx). */
+static unsigned handle_burst(struct dp_engine *e, struct rte_mbuf **pkts, unsigned nb)
 {
-    struct rte_mbuf *pkts[DP_BURST * 3]; /* the pulse and data bursts, room for faults */
-    /* Port bursts run inside the map guard: a shared-memory port (memif) is not unmapped
-     * under them when its peer dies (dp_mapguard.h). */
-    dp_mapguard_enter(e->guard_slot);
-    unsigned nb = port_rx(e, pkts);
-    dp_mapguard_leave(e->guard_slot);
+    bool fault = atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
+                 e->fault_rx.p.on_rx;
+    if (nb == 0 && likely(!fault))
+        return 0;
     /* The clock is read after the receive: an inline poller preempted before it must not
      * stamp what it then finds with a stale time (the peer would look silent for as long
      * as the preemption lasted: a false heartbeat timeout). */
     uint64_t now = dp_clock_ns();
-    if (unlikely(atomic_load_explicit(&e->fault_active, memory_order_relaxed) &&
-                 e->fault_rx.p.on_rx))
-        nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, RTE_DIM(pkts), now, &e->st);
+    if (unlikely(fault)) /* also with nothing read: frames it held may be due */
+        nb = dp_fault_apply(&e->fault_rx, e->pool, pkts, nb, DP_RX_BURST_ROOM, now, &e->st);
+    unsigned data = 0;
     for (unsigned i = 0; i < nb; i++) {
         if (i + 1 < nb)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
         e->st.rx_frames++;
         e->st.rx_bytes += pkts[i]->pkt_len;
+        data += !is_pulse_frame(pkts[i]);
         handle_rx(e, pkts[i], now);
         rte_pktmbuf_free(pkts[i]);
     }
-    return nb;
+    return data;
+}
+
+/* Reads queue q in bursts and hands them to the channels, until the queue is empty,
+ * `max` frames were read, or *data_left DATA frames were handled (pulse-lane frames do not
+ * count: they are always handled). Returns the frames read. */
+static unsigned read_queue(struct dp_engine *e, uint16_t q, unsigned max, unsigned *data_left)
+{
+    struct rte_mbuf *pkts[DP_RX_BURST_ROOM]; /* a burst, with room for fault duplicates */
+    unsigned total = 0;
+    while (total < max && *data_left > 0) {
+        uint16_t want = (uint16_t)RTE_MIN(RTE_MIN(*data_left, max - total), (unsigned)DP_BURST);
+        /* Port bursts run inside the map guard: a shared-memory port (memif) is not
+         * unmapped under them when its peer dies (dp_mapguard.h). */
+        dp_mapguard_enter(e->guard_slot);
+        unsigned nb = rte_eth_rx_burst(e->port_id, q, pkts, want);
+        dp_mapguard_leave(e->guard_slot);
+        total += nb;
+        unsigned data = handle_burst(e, pkts, nb);
+        *data_left -= RTE_MIN(data, *data_left);
+        if (nb < want)
+            break; /* empty */
+    }
+    return total;
+}
+
+/* Receive: the pulse queue until it is empty (DP_PULSE_DESC frames at most), then the data
+ * queue until it is empty or DP_RX_DATA_BUDGET DATA frames were handled; pulse-lane frames on
+ * the data queue (a port with one queue pair) are handled whenever read and do not count.
+ * Every frame read is handled: what a channel cannot take now (receive window, reassembly,
+ * node memory) it drops and counts, unacknowledged, and the sender sends it again; nothing is
+ * put back. DATA beyond the budget waits in the ring for the next iteration: handling
+ * everything at once made an overloaded receiver's iterations long and its own heartbeats
+ * late (docs/dataplane.md §7, "Receive"); on a shared queue, what waits there ahead of a pulse
+ * frame is bounded by the sender (tx_data_ahead). Returns the frames read. */
+static unsigned receive(struct dp_engine *e)
+{
+    unsigned data_left = DP_RX_DATA_BUDGET;
+    unsigned nb = 0;
+    if (e->n_queues > 1) {
+        unsigned pulse_budget = UINT_MAX; /* the pulse queue is read dry */
+        nb = read_queue(e, DP_QUEUE_PULSE, DP_PULSE_DESC, &pulse_budget);
+    }
+    return nb + read_queue(e, DP_QUEUE_DATA, DP_RX_READ_MAX, &data_left);
 }
 
 unsigned dp_worker_iteration(struct dp_engine *e)
@@ -351,7 +388,9 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     unsigned work = receive(e);
     uint64_t now = dp_clock_ns();
 
-    /* Every channel: submissions, credit, liveness and pulse frames, whatever the data path. */
+    /* Every channel: submissions, credit, liveness and pulse frames, whatever the data path.
+     * With one queue pair, also the data in flight: what may sit ahead of a pulse frame. */
+    uint64_t ahead = 0;
     unsigned hi = atomic_load_explicit(&e->chan_hi, memory_order_acquire);
     for (unsigned i = 0; i < hi; i++) {
         struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
@@ -370,12 +409,19 @@ unsigned dp_worker_iteration(struct dp_engine *e)
             chan_consumed(ch->c, consumed);
         feed_submissions(ch);
         collect_pulse(e, ch, now);
+        ahead += chan_inflight_wire_bytes(ch->c);
     }
 
     /* Data, channels in round-robin order: at most as many frames as the data array still
      * holds; when it is full, the channels after it wait for the next iteration (the start
      * moves on). While the port is backed up (stage at DP_TX_COLLECT_BELOW), data waits in
-     * the protocol. */
+     * the protocol. With one queue pair, a pulse frame waits in the ring behind whatever data
+     * is there: new data is collected only while the data in flight (sent, unacknowledged:
+     * an upper bound of what is in the ring) is below tx_data_ahead_bytes; retransmissions
+     * still go (they are counted in flight already). Overshoot: one channel's collection. */
+    uint64_t ahead_max = e->n_queues == DP_PORT_QUEUES_MIN && e->p.tx_data_ahead_bytes
+                             ? e->p.tx_data_ahead_bytes
+                             : UINT64_MAX;
     struct rte_mbuf *data[DP_TX_DATA_MAX];
     unsigned nd = 0;
     unsigned start = hi ? e->rr++ % hi : 0;
@@ -385,8 +431,13 @@ unsigned dp_worker_iteration(struct dp_engine *e)
         if (!ch)
             continue;
         unsigned room = RTE_MIN(DP_TX_DATA_MAX - nd, (unsigned)DP_TX_PER_CHAN);
-        if (room > 0 && e->n_stage < DP_TX_COLLECT_BELOW && chan_next_deadline(ch->c) <= now)
-            nd += collect_data(e, ch, now, data + nd, room);
+        if (room > 0 && e->n_stage < DP_TX_COLLECT_BELOW && chan_next_deadline(ch->c) <= now) {
+            uint64_t before = chan_inflight_wire_bytes(ch->c);
+            bool held = ahead >= ahead_max;
+            e->st.tx_ahead_held += held;
+            nd += collect_data(e, ch, now, data + nd, room, held);
+            ahead += chan_inflight_wire_bytes(ch->c) - before;
+        }
         atomic_store_explicit(&ch->acked_bytes, released_bytes(ch), memory_order_release);
         dp_chan_publish_stats(ch, now);
     }

@@ -57,6 +57,7 @@ void dpc_engine_params(const struct cfg_file *cfg, const struct dpc_engine_hooks
     if (p->chan.max_pending_msgs < p->chan.window_frames)
         p->chan.max_pending_msgs = p->chan.window_frames;
     p->tx_queue_bytes = cfg->lanes.tx_queue_bytes;
+    p->tx_data_ahead_bytes = cfg->port.tx_data_ahead;
     p->fault_on = cfg->fault.enabled;
     p->fault.drop_rate = cfg->fault.drop_rate;
     p->fault.dup_rate = cfg->fault.dup_rate;

@@ -102,6 +102,8 @@ struct PairTuning {
     uint32_t hb_missed_limit = 10000;
     uint32_t window_frames = 4096;
     uint16_t mtu = 1500;
+    std::string port_args; // appended to the ring pair's arguments, e.g. ",queues=1"
+    uint64_t tx_data_ahead = 0; // dp_engine_params.tx_data_ahead_bytes
 };
 
 // An engine on `port` (side 0 or 1 picks its name, MAC and IP).
@@ -132,14 +134,16 @@ inline dp_engine *make_engine_on(const std::string &port, int side, char *err,
     p.chan.tx_queue_msgs = 64; // the protocol's start queue: the rest waits in the send ring
     p.tx_queue_bytes = 64u << 20;
     p.tx_ring_msgs = 4096;
+    p.tx_data_ahead_bytes = t.tx_data_ahead;
     return dp_engine_create(&p, err, DP_ERR_LEN);
 }
 
 inline dp_engine *make_engine(const std::string &pair, int side, char *err,
                               const PairTuning &t = PairTuning())
 {
-    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side), side, err,
-                          t);
+    return make_engine_on("net_ring0,pair=" + pair + ",side=" + std::to_string(side) +
+                              t.port_args,
+                          side, err, t);
 }
 
 // Two engines over a fresh ring pair; the test thread is their QSBR reader and poller.

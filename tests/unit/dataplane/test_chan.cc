@@ -384,6 +384,37 @@ TEST(Chan, RetransmissionsBeforeNewData)
     EXPECT_EQ(1u, st.rto_timeouts);
 }
 
+TEST(Chan, InflightBytesAndResendOnly)
+{
+    // chan_inflight_wire_bytes counts each DATA frame sent once, with its headers, until the
+    // peer acknowledges it (retransmissions do not add); chan_tx_resend sends only the
+    // retransmissions (the engine's tx_data_ahead holds new data back with it).
+    Duo d;
+    Duo::tx(d.a, 0); // heartbeat (lost)
+    EXPECT_EQ(0u, chan_inflight_wire_bytes(d.a));
+    ASSERT_EQ(0, submit(d.a, 2000, 1));
+    auto first = Duo::tx(d.a, 1); // two fragments, lost
+    ASSERT_EQ(2u, first.size());
+    uint64_t wire = 2 * WIRE_ALL_HDRS_LEN + first[0].len + first[1].len;
+    EXPECT_EQ(wire, chan_inflight_wire_bytes(d.a));
+    ASSERT_EQ(0, submit(d.a, 500, 2));
+    std::vector<chan_frame> v(8);
+    EXPECT_EQ(0u, chan_tx_resend(d.a, 2, v.data(), 8)) << "nothing due: the RTO is 10 ms";
+    v.resize(chan_tx_resend(d.a, 20 * MS, v.data(), 8)); // RTO: both again, not the new one
+    ASSERT_EQ(2u, v.size());
+    EXPECT_EQ(first[0].hdr.seq, v[0].hdr.seq);
+    EXPECT_EQ(first[1].hdr.seq, v[1].hdr.seq);
+    EXPECT_EQ(wire, chan_inflight_wire_bytes(d.a)) << "a frame sent again is counted once";
+    Duo::pass(d.b, v, 20 * MS);
+    Duo::pass(d.a, Duo::tx(d.b, 21 * MS), 21 * MS); // b's heartbeat and ACK
+    EXPECT_EQ(0u, chan_inflight_wire_bytes(d.a));
+    std::vector<chan_frame> more(8);
+    more.resize(chan_tx_data(d.a, 22 * MS, more.data(), 8));
+    ASSERT_EQ(1u, more.size());
+    EXPECT_EQ(500u, more[0].hdr.msg_len);
+    EXPECT_EQ(WIRE_ALL_HDRS_LEN + 500u, chan_inflight_wire_bytes(d.a));
+}
+
 TEST(Chan, RxRejectsBadInput)
 {
     Duo d;
