@@ -12,7 +12,9 @@
 #include "config/cfg.h"
 #include "control/distmsg.h"
 #include "control/dpctl.h"
+#include "control/keysched.h"
 #include "dataplane/chan.h"
+#include "dataplane/dp.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
 #include "runtime/core/node.h"
@@ -32,6 +34,11 @@ struct dpc_conn {
     struct dp_chan *chan;   /* the data-plane channel once upgraded (until conn_close) */
     uint64_t local_session; /* our rx session id for the upgrade */
     bool peer_has_dp;       /* from the peer's handshake trailer */
+    struct dpctl_offer req; /* the upgrade's REQ (ours as initiator, the peer's as acceptor) */
+    uint8_t auth_mode;      /* negotiated frame authentication (enum fauth_mode) */
+    /* Key confirmations (dpc_keys.c): ours for {dpdist_switch, Confirm}, and the one the
+     * peer's must equal; meaningful when auth_mode != none. */
+    uint8_t confirm_tx[DPCTL_CONFIRM_LEN], confirm_rx[DPCTL_CONFIRM_LEN];
 };
 
 /* A node's data plane (n->dp; NULL without one). Set up by node_start, gone at node_stop;
@@ -97,6 +104,15 @@ void dpc_peer_epmd_extra(struct conn *c, const uint8_t *extra, size_t len);
 void dpc_conn_up(struct conn *c);
 /* An upgrade message from the peer (the transport's peer_msg). */
 void dpc_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
+
+/* ---- channel keys (dpc_keys.c) ---------------------------------------------------------- */
+
+/* The frame keys of c's channel in mode (0: none, *auth zeroed) from c->hs_keys and both upgrade
+ * offers; also sets c->dp->confirm_tx/rx. Consumes (wipes) c->hs_keys. KS_OK, KS_E_STATE when
+ * the handshake left no key schedule, or a libcrypto failure. Control thread. */
+enum ks_error dpc_keys_derive(struct conn *c, const struct dpctl_offer *req,
+                              const struct dpctl_offer *ack, uint8_t mode,
+                              struct dp_chan_auth *auth);
 
 /* ---- the watchdog poller (dpc_watchdog.c) ----------------------------------------------- */
 
