@@ -287,6 +287,8 @@ class DpdkSession(NodeSession):
             # A 64 MiB binary is 64 MiB + ~50 bytes of distribution header: above the
             # default max_msg_bytes = 64M, so the bulk scenarios need a little more.
             "lanes": {"express": "ping,echo,pulse", "max_msg_bytes": "72M"},
+            # frame authentication (docs/security.md): the transport's mode on both nodes
+            "security": {"frame_auth": self.t.frame_auth},
         }
         if self.setting is not None:
             hb_us, missed = self.setting
@@ -322,6 +324,7 @@ class DpdkSession(NodeSession):
 class DpdistDpdk(Transport):
     name = "dpdist_dpdk"
     what = "two dpdist nodes (dd-bench -config), DPDK data plane over net_memif"
+    frame_auth = "gmac"  # [security] frame_auth of both nodes: the default
     not_applicable = {
         "fanout": "one memif port pairs two processes; 8 peers need a switched topology "
                   "(af_packet on veths in namespaces, configs/netns-afpacket-*.ini), not "
@@ -355,6 +358,18 @@ class DpdistDpdk(Transport):
 
     def session(self, ctx, peers=1, setting=None):
         return DpdkSession(ctx, self, peers, setting)
+
+
+class DpdistDpdkNoAuth(DpdistDpdk):
+    name = "dpdist_dpdk_noauth"
+    what = "dpdist_dpdk with frame_auth = none on both nodes: the cost of frame authentication"
+    frame_auth = "none"
+
+
+class DpdistDpdkGcm(DpdistDpdk):
+    name = "dpdist_dpdk_gcm"
+    what = "dpdist_dpdk with frame_auth = gcm on both nodes (payload encrypted)"
+    frame_auth = "gcm"
 
 
 # ---- raw tools ---------------------------------------------------------------------------
@@ -450,7 +465,7 @@ class RawMemif(Transport):
 
 
 ALL = [RawMemif(), DpdistDpdk(), DpdistTcp(), BeamTcp(), RawTcp(), DpdistBeam()]
-OPTIONAL = [RawTcpBusy()]
+OPTIONAL = [RawTcpBusy(), DpdistDpdkNoAuth(), DpdistDpdkGcm()]
 BY_NAME = {t.name: t for t in ALL + OPTIONAL}
 
 

@@ -21,6 +21,9 @@
 
 struct dp_chan;
 struct dp_engine;
+
+#define DPC_DROP_LOG_KINDS     3
+#define DPC_DROP_LOG_PERIOD_MS 10000 /* at most one line per this about dropped forgeries */
 struct dpc_copy_job;
 
 /* The DPDK carrier's part of a connection (c->dp; conn_init .. conn_fini, only on a node
@@ -71,6 +74,9 @@ struct dpc_node {
     _Atomic bool watchdog_rt;                /* it runs at SCHED_FIFO */
     _Atomic uint64_t watchdog_runs;          /* wake-ups that found nobody polling and polled */
     _Atomic uint64_t watchdog_iterations;    /* poll-loop iterations it ran */
+    /* Rate-limited log of authentication drops (dpc.c log_auth_drops; control thread). */
+    uint64_t drop_log_ms;
+    uint64_t drop_logged[DPC_DROP_LOG_KINDS]; /* bad_tag, replay, wrong_destination logged */
     /* Counters for dd_dataplane_summary. */
     _Atomic uint64_t inline_takeovers;   /* leadership changes */
     _Atomic uint64_t copies_by_leader;   /* payloads the leader copied for a sender */

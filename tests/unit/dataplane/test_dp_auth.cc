@@ -12,7 +12,10 @@
 //    still arrives once);
 //  - the captured DATA frame sent again (at once, and after the window moved on): replay;
 //  - the captured frame to another MAC or another IPv4 address: wrong_destination;
-//  - the ports are not promiscuous (net_ring can be either: the engine turned it off).
+//  - the ports are not promiscuous (net_ring can be either: the engine turned it off);
+//  - the wire-format vectors of docs/dataplane.md §1.3 (computed independently with Python's
+//    cryptography AESGCM): wire_encode_headers + fauth_seal make exactly those bytes, and B's
+//    engine, keyed with key_i>a/iv_i>a, delivers the message they carry.
 #include "tests/unit/dataplane/engine_pair.h"
 
 extern "C" {
@@ -21,6 +24,7 @@ extern "C" {
 #include <rte_ring.h>
 
 #include "common/bytes.h"
+#include "dataplane/fauth.h"
 #include "dataplane/wire.h"
 }
 
@@ -336,5 +340,72 @@ TEST_F(AuthPair, ForgedAndReplayedFramesHaveNoEffect)
     EXPECT_TRUE(dp_chan_is_up(sa->ch));
     EXPECT_TRUE(dp_chan_is_up(sb->ch));
 }
+
+// docs/dataplane.md §1.3: a DATA frame A -> B, message 0 of 16 zero bytes, pn 1, under
+// keysched's key_i>a / iv_i>a vector (docs/security.md §5).
+const char *const VEC_KEY = "8b2ceaac9e315e1d0507c9520d0607e64bcc6b9b630c979f7c090985ba2f31c6";
+const char *const VEC_IV = "f0fc6a00dcdb553ceff5d62e";
+const char *const VEC_GMAC = "02dd6300000202dd6300000108004500006c00004000401125b90a6300010a63"
+                             "0002111211120058000002010203b00000000000000100000001000000000000"
+                             "0000000000100000000000000000000000010000000000000000000000000000"
+                             "000000000000000000001f4f736689c9aaa25d84c7584130bc19";
+const char *const VEC_GCM = "02dd6300000202dd6300000108004500006c00004000401125b90a6300010a63"
+                            "0002111211120058000002010203b00000000000000100000001000000000000"
+                            "0000000000100000000000000000000000010000000000000000dc4dd7d5f97f"
+                            "946adc05bd5738af2b4e6605718dcf52feef3d94cce735be6b77";
+
+Bytes unhex(const char *h)
+{
+    Bytes b;
+    for (size_t i = 0; h[i] && h[i + 1]; i += 2)
+        b.push_back(uint8_t(std::stoul(std::string(h + i, 2), nullptr, 16)));
+    return b;
+}
+
+class WireVector : public AuthPair, public ::testing::WithParamInterface<int>
+{
+};
+
+TEST_P(WireVector, ComposedAndAcceptedByTheEngine)
+{
+    const int mode = GetParam();
+    const Bytes want = unhex(mode == 2 ? VEC_GCM : VEC_GMAC);
+    Bytes key = unhex(VEC_KEY), iv = unhex(VEC_IV);
+
+    // Composition: headers, payload, seal over dpdist header ‖ payload.
+    wire_hdr h{};
+    h.type = WIRE_T_DATA;
+    h.lane = WIRE_LANE_NORMAL;
+    h.flags = WIRE_F_FIRST | WIRE_F_LAST;
+    h.session = 0xb000000000000001ull; // B's session of channel 0 (engine_pair.h)
+    h.seq = 1;                          // the first DATA seq: the low 32 bits of it
+    h.msg_len = 16;
+    h.pn = 1;
+    Bytes f = forge(true, h, Bytes(16, 0));
+    fauth_key k{};
+    ASSERT_EQ(fauth_key_init(&k, fauth_mode(mode), key.data(), iv.data()), FAUTH_OK);
+    ASSERT_EQ(fauth_seal(&k, 1, f.data() + WIRE_DP_OFF, WIRE_DP_HDR_LEN, WIRE_DP_HDR_LEN + 16,
+                         nullptr, f.data() + WIRE_ALL_HDRS_LEN + 16),
+              FAUTH_OK);
+    fauth_key_wipe(&k);
+    EXPECT_EQ(f, want);
+
+    // The engine: B receives with A's transmit key.
+    auth_a.mode = uint8_t(mode);
+    memcpy(auth_a.tx_key, key.data(), 32);
+    memcpy(auth_a.tx_iv, iv.data(), 12);
+    auto [sa, sb] = add_pair(0);
+    inject("ab", want);
+    poll(b);
+    EXPECT_EQ(sb->delivered, 1u);
+    EXPECT_EQ(sb->out_of_order, 0u);
+    EXPECT_EQ(port_drop(b, WIRE_DROP_BAD_TAG), 0u);
+    (void)sa;
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, WireVector, ::testing::Values(1, 2),
+                         [](const ::testing::TestParamInfo<int> &i) {
+                             return std::string(i.param == 2 ? "gcm" : "gmac");
+                         });
 
 } // namespace
