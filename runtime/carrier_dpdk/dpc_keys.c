@@ -15,6 +15,7 @@
 #include "common/bytes.h"
 #include "control/keysched.h"
 #include "runtime/carrier_dpdk/dpc.h"
+#include "runtime/carrier_dpdk/dpc_keys.h"
 
 /* kind | session | mac | ip | port | mtu | window | hb_ns | hb_missed | auth, big-endian. */
 #define OFFER_BYTES 40
@@ -33,29 +34,29 @@ static void offer_bytes(uint8_t kind, const struct dpctl_offer *o, uint8_t *out)
     out[39] = o->auth;
 }
 
-enum ks_error dpc_keys_derive(struct conn *c, const struct dpctl_offer *req,
-                              const struct dpctl_offer *ack, uint8_t mode, struct dp_chan_auth *auth)
+enum ks_error dpc_keys_from(struct ks_conn *hs, bool initiator, const struct dpctl_offer *req,
+                            const struct dpctl_offer *ack, uint8_t mode,
+                            struct dp_chan_auth *auth, uint8_t confirm_tx[DPCTL_CONFIRM_LEN],
+                            uint8_t confirm_rx[DPCTL_CONFIRM_LEN])
 {
     memset(auth, 0, sizeof(*auth));
     if (mode == 0)
         return KS_OK;
-    if (!c->hs_keys_ok)
-        return KS_E_STATE;
     uint8_t offers[2 * OFFER_BYTES], uh[KS_HASH_LEN];
     offer_bytes(DPCTL_REQ, req, offers);
     offer_bytes(DPCTL_ACK, ack, offers + OFFER_BYTES);
     struct ks_traffic i2a = {0}, a2i = {0};
     enum ks_error rc = ks_sha256(offers, sizeof(offers), uh);
     if (rc == KS_OK)
-        rc = ks_conn_mix_dh(&c->hs_keys, uh);
+        rc = ks_conn_mix_dh(hs, uh);
     if (rc == KS_OK)
-        rc = ks_traffic_derive(&c->hs_keys, &i2a, &a2i);
-    const struct ks_traffic *tx = c->initiator ? &i2a : &a2i;
-    const struct ks_traffic *rx = c->initiator ? &a2i : &i2a;
+        rc = ks_traffic_derive(hs, &i2a, &a2i);
+    const struct ks_traffic *tx = initiator ? &i2a : &a2i;
+    const struct ks_traffic *rx = initiator ? &a2i : &i2a;
     if (rc == KS_OK)
-        rc = ks_confirm_tag(tx, &c->hs_keys, c->dp->confirm_tx);
+        rc = ks_confirm_tag(tx, hs, confirm_tx);
     if (rc == KS_OK)
-        rc = ks_confirm_tag(rx, &c->hs_keys, c->dp->confirm_rx);
+        rc = ks_confirm_tag(rx, hs, confirm_rx);
     if (rc == KS_OK) {
         auth->mode = mode;
         memcpy(auth->tx_key, tx->key, sizeof(auth->tx_key));
@@ -65,6 +66,19 @@ enum ks_error dpc_keys_derive(struct conn *c, const struct dpctl_offer *req,
     }
     ks_traffic_wipe(&i2a);
     ks_traffic_wipe(&a2i);
+    return rc;
+}
+
+enum ks_error dpc_keys_derive(struct conn *c, const struct dpctl_offer *req,
+                              const struct dpctl_offer *ack, uint8_t mode, struct dp_chan_auth *auth)
+{
+    memset(auth, 0, sizeof(*auth));
+    if (mode == 0)
+        return KS_OK;
+    if (!c->hs_keys_ok)
+        return KS_E_STATE;
+    enum ks_error rc = dpc_keys_from(&c->hs_keys, c->initiator, req, ack, mode, auth,
+                                     c->dp->confirm_tx, c->dp->confirm_rx);
     ks_conn_wipe(&c->hs_keys); /* one upgrade per connection: nothing else needs it */
     c->hs_keys_ok = false;
     return rc;

@@ -18,6 +18,8 @@
 //    engine, keyed with key_i>a/iv_i>a, delivers the message they carry.
 #include "tests/unit/dataplane/engine_pair.h"
 
+#include "tests/lib/hex.h"
+
 extern "C" {
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -354,14 +356,6 @@ const char *const VEC_GCM = "02dd6300000202dd6300000108004500006c00004000401125b
                             "0000000000100000000000000000000000010000000000000000dc4dd7d5f97f"
                             "946adc05bd5738af2b4e6605718dcf52feef3d94cce735be6b77";
 
-Bytes unhex(const char *h)
-{
-    Bytes b;
-    for (size_t i = 0; h[i] && h[i + 1]; i += 2)
-        b.push_back(uint8_t(std::stoul(std::string(h + i, 2), nullptr, 16)));
-    return b;
-}
-
 class WireVector : public AuthPair, public ::testing::WithParamInterface<int>
 {
 };
@@ -369,8 +363,8 @@ class WireVector : public AuthPair, public ::testing::WithParamInterface<int>
 TEST_P(WireVector, ComposedAndAcceptedByTheEngine)
 {
     const int mode = GetParam();
-    const Bytes want = unhex(mode == 2 ? VEC_GCM : VEC_GMAC);
-    Bytes key = unhex(VEC_KEY), iv = unhex(VEC_IV);
+    const Bytes want = testhex::bytes(mode == 2 ? VEC_GCM : VEC_GMAC);
+    Bytes key = testhex::bytes(VEC_KEY), iv = testhex::bytes(VEC_IV);
 
     // Composition: headers, payload, seal over dpdist header ‖ payload.
     wire_hdr h{};
