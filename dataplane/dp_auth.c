@@ -12,8 +12,10 @@
 int dp_auth_chan_init(struct dp_chan *ch, const struct dp_chan_auth *a, char *err, size_t errlen)
 {
     ch->auth_mode = FAUTH_NONE;
-    ch->tx_pn = 0;
-    fauth_replay_init(&ch->replay);
+    for (int i = 0; i < 2; i++) {
+        ch->tx_pn[i] = 0;
+        fauth_replay_init(&ch->replay[i]);
+    }
     if (a->mode == FAUTH_NONE)
         return 0;
     if (a->mode != FAUTH_GMAC && a->mode != FAUTH_GCM) {
@@ -42,7 +44,8 @@ bool dp_auth_seal(struct dp_chan *ch, uint8_t *frame, size_t payload_len)
 {
     uint8_t *dp = frame + WIRE_DP_OFF;
     uint8_t *tag = dp + WIRE_DP_HDR_LEN + payload_len;
-    uint64_t pn = ++ch->tx_pn;
+    bool pulse = dp[2] == WIRE_LANE_PULSE;
+    uint64_t pn = ++ch->tx_pn[pulse] | (pulse ? WIRE_PN_PULSE_BIT : 0);
     be64_put(dp + WIRE_PN_OFF, pn);
     if (ch->auth_mode == FAUTH_NONE) {
         memset(tag, 0, WIRE_TAG_LEN);
@@ -65,8 +68,11 @@ enum wire_drop dp_auth_rx(struct dp_engine *e, uint8_t *frame, const struct wire
     *out = ch;
     if (ch->auth_mode == FAUTH_NONE)
         return WIRE_OK;
+    bool pulse = rx->hdr.lane == WIRE_LANE_PULSE;
+    if (unlikely(((rx->hdr.pn & WIRE_PN_PULSE_BIT) != 0) != pulse))
+        return WIRE_DROP_BAD_HEADER; /* a packet number from the other lane's space */
     enum wire_drop d;
-    switch (fauth_accept(&ch->rx_key, &ch->replay, rx->hdr.pn, frame + WIRE_DP_OFF,
+    switch (fauth_accept(&ch->rx_key, &ch->replay[pulse], rx->hdr.pn, frame + WIRE_DP_OFF,
                          WIRE_DP_HDR_LEN, WIRE_DP_HDR_LEN + rx->payload_len, rx->tag)) {
     case FAUTH_OK:
         return WIRE_OK;

@@ -7,7 +7,8 @@
  *   destination MAC and IPv4 are this port's     wrong_destination  (port counter)
  *   session id is a channel's                    unknown_session    (port counter)
  *   IPv4/UDP source is the channel's peer        wrong_source       (port counter)
- *   pn new for the replay window                 replay             (port and channel)
+ *   pn in its lane's space (WIRE_PN_PULSE_BIT)    bad_header         (port counter)
+ *   pn new for its space's replay window         replay             (port and channel)
  *   tag verifies under the channel's rx key      bad_tag            (port and channel)
  *   pn marked in the window (only now: a forged high pn cannot move it)
  * In mode none the last three are skipped (no key: the benchmark baseline, v1's guarantees).

@@ -84,8 +84,9 @@ struct dp_chan {
     /* Frame authentication (dp_auth.c): keys set before the channel is published, wiped when
      * it is freed; tx_pn and the replay window are the poller's. */
     uint8_t auth_mode; /* enum fauth_mode */
-    uint64_t tx_pn;    /* the last packet number sealed (the first frame gets 1) */
-    struct fauth_replay replay;
+    /* Per packet-number space (WIRE_PN_PULSE_BIT): [0] data frames, [1] pulse frames. */
+    uint64_t tx_pn[2];                /* the last counter value sealed (the first frame gets 1) */
+    struct fauth_replay replay[2];
     struct fauth_key tx_key, rx_key; /* 64-byte aligned: the struct is allocated aligned */
 };
 

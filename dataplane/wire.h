@@ -35,6 +35,11 @@
 /* Offset of the dpdist header in a whole frame, and of its pn field. */
 #define WIRE_DP_OFF    (WIRE_ETH_LEN + WIRE_IPV4_LEN + WIRE_UDP_LEN)
 #define WIRE_PN_OFF    32 /* inside the dpdist header */
+/* Packet numbers come from two counters per direction, one per receive queue: pulse-lane
+ * frames (ACK, HEARTBEAT, CLOSE) have this bit set, data frames not. The receiver reads its
+ * pulse queue ahead of a data queue that may hold a thousand frames, so one counter would
+ * push queued data behind the replay window (dp_auth.c). Disjoint spaces: no nonce repeats. */
+#define WIRE_PN_PULSE_BIT (UINT64_C(1) << 61)
 /* Offset of the dpdist header's `lane` byte in a whole frame (the engine sorts the frames it
  * built onto the port's pulse or data queue by it). */
 #define WIRE_LANE_OFF (WIRE_ETH_LEN + WIRE_IPV4_LEN + WIRE_UDP_LEN + 2)

@@ -244,11 +244,11 @@ TEST_F(AuthPair, ForgedAndReplayedFramesHaveNoEffect)
     ch.type = WIRE_T_CLOSE;
     ch.lane = WIRE_LANE_PULSE;
     ch.session = sess_b;
-    ch.pn = pn + 2000;
+    ch.pn = WIRE_PN_PULSE_BIT | 2000; // a pulse frame: the pulse packet-number space
     Bytes fake_close = forge(true, ch, {});
     wire_hdr hb = ch;
     hb.type = WIRE_T_HEARTBEAT;
-    hb.pn = pn + 3000;
+    hb.pn = WIRE_PN_PULSE_BIT | 3000;
     uint8_t hbp[WIRE_HEARTBEAT_LEN];
     wire_put_heartbeat(hbp, sizeof(hbp), 1, ~0ull);
     Bytes fake_hb = forge(true, hb, Bytes(hbp, hbp + sizeof(hbp)));
@@ -306,7 +306,7 @@ TEST_F(AuthPair, ForgedAndReplayedFramesHaveNoEffect)
     ah.lane = WIRE_LANE_PULSE;
     ah.session = rx.hdr.session ^ 0xa000000000000000ull ^ 0xb000000000000000ull; // A's session
     ah.seq = held_seq + 1; // cumulative: everything up to A's frame in flight
-    ah.pn = 1u << 20;
+    ah.pn = WIRE_PN_PULSE_BIT | (1u << 20);
     uint8_t ackp[WIRE_ACK_FIXED_LEN];
     wire_put_ack(ackp, sizeof(ackp), ~0ull >> 2, nullptr, 0);
     inject("ba", forge(false, ah, Bytes(ackp, ackp + sizeof(ackp))));
