@@ -80,6 +80,13 @@ enum cfg_type {
 };
 
 /* Choices of the ENUM and FLAGS keys, in the order of their "a|b|c" strings. */
+/* [security] frame_auth: the index of its choice, equal to dataplane/fauth.h's enum fauth_mode. */
+enum cfg_frame_auth {
+    CFG_AUTH_NONE = 0,
+    CFG_AUTH_GMAC = 1,
+    CFG_AUTH_GCM = 2,
+};
+
 enum cfg_port_driver {
     CFG_DRV_AUTO,
     CFG_DRV_VFIO_PCI,
@@ -199,6 +206,14 @@ struct cfg_file {
         bool enabled;
         char socket_path[CFG_STR_MAX];
     } telemetry;
+
+    struct {
+        bool promiscuous;
+    } dataplane;
+
+    struct {
+        int frame_auth; /* enum cfg_frame_auth = enum fauth_mode */
+    } security;
 
     struct { /* a file with [agent] configures dpdist-agent (cfg_is_agent) */
         char socket[CFG_AGENT_SOCKET_MAX + 1];

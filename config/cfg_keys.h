@@ -30,6 +30,9 @@
     X(MEMPOOL, "mempool", "The packet buffer pool of the data plane.")                             \
     X(FAULT, "fault", "Fault injection on the data plane, for tests only.")                        \
     X(TELEMETRY, "telemetry", "DPDK telemetry of the data-plane counters.")                        \
+    X(DATAPLANE, "dataplane", "What the data-plane port receives.")                                \
+    X(SECURITY, "security",                                                                        \
+      "Authentication of data-plane frames (docs/security.md).")                                  \
     X(AGENT, "agent",                                                                              \
       "The host's dpdist-agent (docs/agent.md): its socket, who may use it, its limits. A file "   \
       "with [agent] configures an agent, which is not a node: it has no [node].")
@@ -206,6 +209,18 @@
     X(TELEMETRY_SOCKET_PATH, TELEMETRY, "socket_path", PATH, telemetry.socket_path, "", 0, 255,   \
       NULL, "Absolute path where the node links the telemetry socket. Default: only DPDK's "       \
       "`/var/run/dpdk/<file_prefix>/dpdk_telemetry.v2`.")                                          \
+    /* [dataplane] */                                                                              \
+    X(DATAPLANE_PROMISCUOUS, DATAPLANE, "promiscuous", BOOL, dataplane.promiscuous, "false", 0, 1, \
+      NULL, "Put the port in promiscuous mode. Default: it receives frames to its MAC only; "      \
+      "either way a frame whose destination MAC or IPv4 address is not the port's is dropped "     \
+      "and counted (`wrong_destination`).")                                                        \
+    /* [security] */                                                                               \
+    X(SECURITY_FRAME_AUTH, SECURITY, "frame_auth", ENUM, security.frame_auth, "gmac", 0, 0,        \
+      "none|gmac|gcm",                                                                             \
+      "Every data-plane frame carries a 16-byte AES-256-GMAC tag under keys derived from the "     \
+      "cookie and the handshake (`gmac`); `gcm` also encrypts the payload; `none` (no tag, "       \
+      "anyone on the segment can inject frames) only for benchmarks. Two nodes use the "           \
+      "stronger of their settings.")                                                               \
     /* [agent] */                                                                                  \
     X(AGENT_SOCKET, AGENT, "socket", PATH, agent.socket, "/run/dpdist/agent.sock", 1,              \
       CFG_AGENT_SOCKET_MAX, NULL,                                                                  \

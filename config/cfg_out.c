@@ -186,6 +186,8 @@ static bool section_inactive(const struct cfg_file *cfg, enum cfg_section s)
     case CFG_SEC_LANES:
     case CFG_SEC_MEMPOOL:
     case CFG_SEC_TELEMETRY:
+    case CFG_SEC_DATAPLANE:
+    case CFG_SEC_SECURITY:
         return cfg->port.kind == CFG_PORT_NONE;
     case CFG_SEC_FAULT:
         return cfg->port.kind == CFG_PORT_NONE || !cfg->section_line[CFG_SEC_FAULT];

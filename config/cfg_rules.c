@@ -660,10 +660,23 @@ static void rules_fault(struct rules *r)
     }
 }
 
+static void rules_security(struct rules *r)
+{
+    struct cfg_file *cfg = r->cfg;
+    if (cfg->port.kind == CFG_PORT_NONE || cfg->security.frame_auth != CFG_AUTH_NONE)
+        return;
+    struct cfg_diag *g = WARN(SECURITY_FRAME_AUTH,
+                              "data-plane frames are not authenticated: anyone on the L2 segment "
+                              "can inject messages, acknowledgements and closes (unless the peer "
+                              "asks for gmac or gcm)");
+    cfg_diag_fix(g, "remove frame_auth (default gmac) outside benchmarks");
+}
+
 static void rules_unused(struct rules *r)
 {
-    static const enum cfg_section data_plane_only[] = {CFG_SEC_LANES, CFG_SEC_MEMPOOL,
-                                                       CFG_SEC_FAULT, CFG_SEC_TELEMETRY};
+    static const enum cfg_section data_plane_only[] = {
+        CFG_SEC_LANES, CFG_SEC_MEMPOOL, CFG_SEC_FAULT, CFG_SEC_TELEMETRY, CFG_SEC_DATAPLANE,
+        CFG_SEC_SECURITY};
     for (size_t i = 0; i < sizeof(data_plane_only) / sizeof(data_plane_only[0]); i++) {
         enum cfg_section s = data_plane_only[i];
         bool any = false;
@@ -699,6 +712,7 @@ void cfg_rules(struct cfg_file *cfg, const bool *bad, struct cfg_diags *d)
         rules_unused(r);
     }
     rules_fault(r);
+    rules_security(r);
     if (SET(TELEMETRY_SOCKET_PATH) && !cfg->telemetry.enabled) {
         struct cfg_diag *g = WARN(TELEMETRY_SOCKET_PATH, "telemetry is disabled, so no socket");
         cfg_diag_fix(g, "remove socket_path or set enabled = true");

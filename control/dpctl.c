@@ -33,7 +33,7 @@
 #define DPCTL_TAG_NAK    "dpdist_upgrade_nak"
 #define DPCTL_TAG_SWITCH "dpdist_switch"
 #define DPCTL_TAG_MESH   "dpdist_mesh"
-#define DPCTL_OFFER_ARITY 10
+#define DPCTL_OFFER_ARITY 11
 #define DPCTL_INT_MAX    ((1u << 27) - 1) /* ei's largest INTEGER_EXT (ERL_MAX) */
 
 static const char *const dpctl_messages[] = {
@@ -254,12 +254,12 @@ static enum dpctl_result rd_binary(struct rd *r, uint8_t *out, size_t want)
             return rc_;                                                                            \
     } while (0)
 
-/* The nine fields of an offer after the tag: version, then the parameters. */
+/* The ten fields of an offer after the tag: version, then the parameters. */
 static enum dpctl_result rd_offer(struct rd *r, struct dpctl_offer *o)
 {
-    uint64_t vsn, session, ip, port, mtu, window, hb_ns, missed;
+    uint64_t vsn, session, ip, port, mtu, window, hb_ns, missed, auth;
     TRY(rd_uint(r, &vsn));
-    if (vsn != DPCTL_VERSION)
+    if (vsn != DPCTL_OFFER_VERSION)
         return DPCTL_E_VERSION;
     TRY(rd_uint(r, &session));
     TRY(rd_binary(r, o->mac, sizeof(o->mac)));
@@ -269,6 +269,9 @@ static enum dpctl_result rd_offer(struct rd *r, struct dpctl_offer *o)
     TRY(rd_uint(r, &window));
     TRY(rd_uint(r, &hb_ns));
     TRY(rd_uint(r, &missed));
+    TRY(rd_uint(r, &auth));
+    if (auth > DPCTL_AUTH_MAX)
+        return DPCTL_E_RANGE;
     if (session == 0 || ip > UINT32_MAX || port == 0 || port > UINT16_MAX ||
         mtu < DPCTL_MTU_MIN || mtu > DPCTL_MTU_MAX || window < DPCTL_WINDOW_MIN ||
         window > DPCTL_WINDOW_MAX || hb_ns == 0 || missed == 0 || missed > UINT32_MAX)
@@ -280,6 +283,7 @@ static enum dpctl_result rd_offer(struct rd *r, struct dpctl_offer *o)
     o->window = (uint32_t)window;
     o->hb_ns = hb_ns;
     o->hb_missed = (uint32_t)missed;
+    o->auth = (uint8_t)auth;
     return DPCTL_OK;
 }
 
@@ -319,6 +323,7 @@ enum dpctl_result dpctl_decode(const uint8_t *term, size_t len, struct dpctl_msg
     m->reason[0] = '\0';
     m->mesh_off = 0;
     m->mesh_count = 0;
+    m->has_confirm = false;
     memset(&m->offer, 0, sizeof(m->offer));
     struct rd r = {term, len, 0};
     uint32_t arity;
@@ -339,7 +344,7 @@ enum dpctl_result dpctl_decode(const uint8_t *term, size_t len, struct dpctl_msg
         want = 2;
     } else if (!strcmp(tag, DPCTL_TAG_SWITCH)) {
         m->kind = DPCTL_SWITCH;
-        want = 1;
+        want = arity == 2 ? 2 : 1; /* with or without the key confirmation */
     } else if (!strcmp(tag, DPCTL_TAG_MESH)) {
         m->kind = DPCTL_MESH;
         want = 2;
@@ -355,6 +360,12 @@ enum dpctl_result dpctl_decode(const uint8_t *term, size_t len, struct dpctl_msg
         break;
     case DPCTL_NAK:
         TRY(rd_atom(&r, m->reason));
+        break;
+    case DPCTL_SWITCH:
+        if (arity == 2) {
+            TRY(rd_binary(&r, m->confirm, sizeof(m->confirm)));
+            m->has_confirm = true;
+        }
         break;
     case DPCTL_MESH:
         m->mesh_off = r.off;
@@ -480,7 +491,7 @@ size_t dpctl_encode(const struct dpctl_msg *m, uint8_t *out, size_t cap)
         const struct dpctl_offer *o = &m->offer;
         wr_tuple(&w, DPCTL_OFFER_ARITY);
         wr_atom(&w, m->kind == DPCTL_REQ ? DPCTL_TAG_REQ : DPCTL_TAG_ACK);
-        wr_uint(&w, DPCTL_VERSION);
+        wr_uint(&w, DPCTL_OFFER_VERSION);
         wr_uint(&w, o->session);
         wr_u8(&w, ETF_TAG_BINARY);
         wr_be32(&w, sizeof(o->mac));
@@ -491,6 +502,7 @@ size_t dpctl_encode(const struct dpctl_msg *m, uint8_t *out, size_t cap)
         wr_uint(&w, o->window);
         wr_uint(&w, o->hb_ns);
         wr_uint(&w, o->hb_missed);
+        wr_uint(&w, o->auth);
         break;
     }
     case DPCTL_NAK:
@@ -499,8 +511,13 @@ size_t dpctl_encode(const struct dpctl_msg *m, uint8_t *out, size_t cap)
         wr_atom(&w, m->reason);
         break;
     case DPCTL_SWITCH:
-        wr_tuple(&w, 1);
+        wr_tuple(&w, m->has_confirm ? 2 : 1);
         wr_atom(&w, DPCTL_TAG_SWITCH);
+        if (m->has_confirm) {
+            wr_u8(&w, ETF_TAG_BINARY);
+            wr_be32(&w, sizeof(m->confirm));
+            wr_bytes(&w, m->confirm, sizeof(m->confirm));
+        }
         break;
     default:
         return 0;

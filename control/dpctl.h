@@ -5,10 +5,10 @@
  *   it): "DPDIST" | version (1) | capabilities (1);
  * - the EPMD Extra field we register: "DPD1" | MAC (6) | IPv4 (4) | UDP port (2) | version (1);
  * - the messages to the reserved name '$dpdist' (sent as REG_SEND on the TCP connection):
- *     {dpdist_upgrade_req, 1, Session, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
- *     {dpdist_upgrade_ack, 1, Session, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
+ *     {dpdist_upgrade_req, 2, Session, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed, Auth}
+ *     {dpdist_upgrade_ack, 2, Session, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed, Auth}
  *     {dpdist_upgrade_nak, Reason}
- *     {dpdist_switch}
+ *     {dpdist_switch} | {dpdist_switch, Confirm}   (Confirm: a 16-byte binary)
  *     {dpdist_mesh, [Node]}
  *   (their meaning: runtime/carrier_dpdk/dpc_upgrade.c for the upgrade, runtime/core/mesh.c
  *   for the mesh).
@@ -33,7 +33,13 @@
 extern "C" {
 #endif
 
-#define DPCTL_VERSION 1 /* of the upgrade protocol, the trailer and the Extra field */
+#define DPCTL_VERSION 1 /* of the trailer and the Extra field */
+/* Of the upgrade offers: 2 added Auth (frame authentication mode, 0 none, 1 gmac, 2 gcm) and
+ * the key confirmation in {dpdist_switch, Confirm}; a version-1 offer is refused
+ * (DPCTL_E_VERSION: the pair stays on TCP, with a log line). */
+#define DPCTL_OFFER_VERSION 2
+#define DPCTL_AUTH_MAX      2
+#define DPCTL_CONFIRM_LEN   16
 
 #define DPCTL_ERRORS(X)                                                                            \
     X(DPCTL_OK, "ok")                                                                              \
@@ -119,7 +125,7 @@ enum dpctl_kind {
 
 /* A side's data-plane parameters (REQ, ACK). Ranges checked by dpctl_decode: session != 0,
  * port 1..65535, mtu DPCTL_MTU_MIN..MAX, window DPCTL_WINDOW_MIN..MAX, hb_ns > 0,
- * hb_missed 1..UINT32_MAX. */
+ * hb_missed 1..UINT32_MAX, auth 0..DPCTL_AUTH_MAX. */
 struct dpctl_offer {
     uint64_t session; /* the sender's receive session for this channel */
     uint8_t mac[6];
@@ -129,6 +135,7 @@ struct dpctl_offer {
     uint32_t window;   /* frames */
     uint64_t hb_ns;    /* heartbeat interval */
     uint32_t hb_missed; /* heartbeats missed before the channel is down */
+    uint8_t auth;       /* frame authentication the sender wants: 0..DPCTL_AUTH_MAX */
 };
 
 #define DPCTL_MTU_MIN    576
@@ -140,6 +147,8 @@ struct dpctl_msg {
     enum dpctl_kind kind;
     struct dpctl_offer offer;          /* REQ, ACK */
     char reason[DPCTL_ATOM_MAX + 1];   /* NAK: the reason atom as UTF-8 */
+    bool has_confirm;                  /* SWITCH: carries a key confirmation */
+    uint8_t confirm[DPCTL_CONFIRM_LEN];
     /* MESH (after decoding): where the list starts in the term and how many nodes it has;
      * read them with dpctl_mesh_next. */
     size_t mesh_off;

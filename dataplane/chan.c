@@ -686,6 +686,12 @@ enum chan_down_reason chan_get_down_reason(const struct chan *c)
     return c->down;
 }
 
+void chan_count_drop(struct chan *c, enum wire_drop why)
+{
+    if ((unsigned)why < WIRE_DROP__COUNT)
+        c->st.drops[why]++;
+}
+
 void chan_get_stats(const struct chan *c, struct chan_stats *o)
 {
     *o = c->st;

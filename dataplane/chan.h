@@ -218,6 +218,10 @@ uint64_t chan_inflight_wire_bytes(const struct chan *c);
 uint64_t chan_acked_bytes(const struct chan *c);
 enum chan_down_reason chan_get_down_reason(const struct chan *c);
 
+/* Count a drop the engine decided for this channel's frame before chan_rx (bad_tag, replay):
+ * the channel's figures show it beside its own drops. Owning thread. */
+void chan_count_drop(struct chan *c, enum wire_drop why);
+
 /* Counters are written only by the owning thread; copy them from it. */
 void chan_get_stats(const struct chan *c, struct chan_stats *out);
 

@@ -56,6 +56,8 @@ struct dp_engine_params {
     uint16_t rx_desc, tx_desc;
     uint32_t mbufs, mbuf_cache, data_room;
     bool want_ipv4_cksum_offload, want_udp_cksum_offload;
+    bool promiscuous; /* [dataplane] promiscuous: receive every frame (else ours only); the
+                       * destination is checked in software either way (dp_auth_rx) */
     int poll_lcore;            /* -1: inline polling */
     struct chan_params chan;   /* defaults for channels (sessions set per channel) */
     uint64_t tx_queue_bytes;   /* bytes a channel may have queued or in flight */
@@ -111,6 +113,15 @@ uint64_t dp_engine_liveness_due_ns(const struct dp_engine *e);
 
 /* ---- channels --------------------------------------------------------------------- */
 
+/* A channel's frame keys (docs/security.md §keys): mode is enum fauth_mode (0 = none: no
+ * keys, tags zero and unchecked); tx for frames we send, rx for the peer's. Secret: the
+ * caller wipes its copy after dp_chan_add (which keeps only the expanded fauth keys). */
+struct dp_chan_auth {
+    uint8_t mode;
+    uint8_t tx_key[32], tx_iv[12];
+    uint8_t rx_key[32], rx_iv[12];
+};
+
 struct dp_chan_cfg {
     uint64_t local_session;
     uint64_t peer_session;
@@ -129,6 +140,7 @@ struct dp_chan_cfg {
     void (*down)(void *ctx, enum chan_down_reason why);
     void *ctx;
     bool rx_blocked; /* drop incoming frames (unacknowledged) until dp_chan_unblock_rx */
+    struct dp_chan_auth auth; /* not kept in the channel's copy of the cfg (wiped there) */
 };
 
 /* Control thread. The channel is live for the poller when this returns. NULL with err. */

@@ -46,6 +46,7 @@
 #include "common/bigbuf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "dataplane/dp_auth.h"
 #include "dataplane/dp_devargs.h"
 #include "dataplane/dp_limits.h"
 #include "dataplane/dp_portlim.h"
@@ -278,6 +279,33 @@ static int check_frame_fits(const struct dp_engine *e, char *err, size_t errlen)
     return 0;
 }
 
+/* Frames to our MAC only, unless the configuration asks for promiscuous mode: a configured
+ * MAC other than the port's is programmed as its default address (or added as a second one);
+ * a port that can do neither is put in promiscuous mode, and says so (the software check of
+ * the destination, dp_auth_rx, holds either way). */
+static int port_set_filter(struct dp_engine *e, const struct rte_ether_addr *port_mac)
+{
+    const char *why = NULL;
+    if (e->p.promiscuous) {
+        why = "asked by the configuration";
+    } else if (memcmp(port_mac->addr_bytes, e->mac, 6) != 0) {
+        struct rte_ether_addr want;
+        memcpy(want.addr_bytes, e->mac, 6);
+        if (rte_eth_dev_default_mac_addr_set(e->port_id, &want) != 0 &&
+            rte_eth_dev_mac_addr_add(e->port_id, &want, 0) != 0)
+            why = "the port cannot filter for the configured MAC";
+    }
+    if (why) {
+        rte_eth_promiscuous_enable(e->port_id);
+        e->promiscuous = rte_eth_promiscuous_get(e->port_id) == 1;
+        DLOG_INFO(LOG_MOD, "port %s: promiscuous mode (%s)", e->dev_name, why);
+    } else {
+        rte_eth_promiscuous_disable(e->port_id); /* some drivers start in it */
+        e->promiscuous = rte_eth_promiscuous_get(e->port_id) == 1;
+    }
+    return 0;
+}
+
 static int setup_port(struct dp_engine *e, char *err, size_t errlen)
 {
     struct rte_eth_dev_info info;
@@ -382,7 +410,6 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         return -1;
     }
     e->port_started = true;
-    rte_eth_promiscuous_enable(e->port_id);
     struct rte_ether_addr mac;
     rte_eth_macaddr_get(e->port_id, &mac);
     static const uint8_t zero[6];
@@ -390,7 +417,7 @@ static int setup_port(struct dp_engine *e, char *err, size_t errlen)
         memcpy(e->mac, e->p.mac, 6);
     else
         memcpy(e->mac, mac.addr_bytes, 6);
-    return 0;
+    return port_set_filter(e, &mac);
 }
 
 struct dp_engine *dp_engine_create(const struct dp_engine_params *p, char *err, size_t errlen)
@@ -475,6 +502,7 @@ static void chan_retire(struct dp_chan *ch)
     ch->pending = NULL;
     chan_destroy(ch->c);
     ch->c = NULL;
+    dp_auth_chan_wipe(ch); /* the poller is past it: nothing seals or verifies any more */
     void (*done)(void *) = ch->done;
     if (done)
         done(ch->done_arg);
@@ -495,6 +523,7 @@ void dp_chan_free(struct dp_chan *ch)
             dp_msg_unref(m);
         rte_ring_free(ch->txr);
     }
+    dp_auth_chan_wipe(ch);
     free(ch);
 }
 
@@ -733,13 +762,21 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
         snprintf(err, errlen, "this data plane already has %d channels", DP_MAX_CHANS);
         return NULL;
     }
-    struct dp_chan *ch = calloc(1, sizeof(*ch));
+    /* Aligned for its fauth keys (64 bytes). */
+    struct dp_chan *ch = aligned_alloc(_Alignof(struct dp_chan),
+                                       RTE_ALIGN_CEIL(sizeof(*ch), _Alignof(struct dp_chan)));
     if (!ch) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    memset(ch, 0, sizeof(*ch));
     ch->e = e;
     ch->cfg = *cfg;
+    memset(&ch->cfg.auth, 0, sizeof(ch->cfg.auth)); /* the keys live in ch's fauth keys only */
+    if (dp_auth_chan_init(ch, &cfg->auth, err, errlen) != 0) {
+        free(ch);
+        return NULL;
+    }
     ch->idx = slot;
     rte_seqcount_init(&ch->stats_seq);
     atomic_init(&ch->rx_blocked, cfg->rx_blocked);
@@ -758,6 +795,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
     const char *bad = chan_params_error(&p);
     if (bad) {
         snprintf(err, errlen, "channel parameters: %s", bad);
+        dp_auth_chan_wipe(ch);
         free(ch);
         return NULL;
     }
@@ -784,6 +822,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
         if (ch->txr)
             rte_ring_free(ch->txr);
         chan_destroy(ch->c);
+        dp_auth_chan_wipe(ch);
         free(ch);
         return NULL;
     }
@@ -797,6 +836,7 @@ struct dp_chan *dp_chan_add(struct dp_engine *e, const struct dp_chan_cfg *cfg, 
         snprintf(err, errlen, "session id collision");
         rte_ring_free(ch->txr);
         chan_destroy(ch->c);
+        dp_auth_chan_wipe(ch);
         free(ch);
         return NULL;
     }

@@ -15,6 +15,7 @@
 
 #include "dataplane/dp.h"
 #include "dataplane/dp_mapguard.h"
+#include "dataplane/fauth.h"
 #include "dataplane/peertab.h"
 #include "dataplane/wire.h"
 
@@ -87,6 +88,14 @@ struct dp_chan {
     struct rcu_head rcu;
     void (*done)(void *arg);
     void *done_arg;
+
+    /* Frame authentication (dp_auth.c): keys set before the channel is published, wiped when
+     * it is freed; tx_pn and the replay window are the poller's. */
+    uint8_t auth_mode; /* enum fauth_mode */
+    /* Per packet-number space (WIRE_PN_PULSE_BIT): [0] data frames, [1] pulse frames. */
+    uint64_t tx_pn[2];                /* the last counter value sealed (the first frame gets 1) */
+    struct fauth_replay replay[2];
+    struct fauth_key tx_key, rx_key; /* 64-byte aligned: the struct is allocated aligned */
 };
 
 struct dp_fault {
@@ -108,6 +117,7 @@ struct dp_engine {
     struct rte_mempool *pool;
     uint8_t mac[6];
     uint16_t mtu;
+    bool promiscuous;   /* the port is in promiscuous mode (port_set_filter) */
     bool tx_ip_cksum;   /* the port fills IPv4 checksums */
     bool rx_ip_cksum;   /* the port verifies them */
     uint16_t n_queues;  /* queue pairs set up: 2 = data + pulse (DP_QUEUE_PULSE), 1 = shared */

@@ -131,6 +131,8 @@ static int tele_peers(const char *cmd, const char *params, struct rte_tel_data *
             rte_tel_data_add_dict_u64(p, "srtt_ns", s.srtt_ns);
             rte_tel_data_add_dict_u64(p, "inflight_frames", s.inflight_frames);
             rte_tel_data_add_dict_u64(p, "credit_stalls", s.credit_stalls);
+            rte_tel_data_add_dict_u64(p, "rx_bad_tag", s.drops[WIRE_DROP_BAD_TAG]);
+            rte_tel_data_add_dict_u64(p, "rx_replay", s.drops[WIRE_DROP_REPLAY]);
             snprintf(key, sizeof(key), "%016" PRIx64, ch->cfg.local_session);
             rte_tel_data_add_dict_container(d, key, p, 0);
         }

@@ -30,6 +30,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "dataplane/dp_auth.h"
 #include "dataplane/dp_limits.h"
 #include "dataplane/dp_pvt.h"
 
@@ -57,7 +58,7 @@ static void handle_rx(struct dp_engine *e, struct rte_mbuf *m, uint64_t now)
         count_drop(e, WIRE_DROP_BAD_LENGTH);
         return;
     }
-    const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+    uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
     struct wire_rx rx;
     unsigned flags = e->rx_ip_cksum ? 0 : WIRE_RX_VERIFY_IP_CSUM;
     if (e->rx_ip_cksum && (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
@@ -69,13 +70,10 @@ static void handle_rx(struct dp_engine *e, struct rte_mbuf *m, uint64_t now)
         count_drop(e, d);
         return;
     }
-    struct dp_chan *ch = peertab_lookup(e->peers, rx.hdr.session);
-    if (unlikely(!ch)) {
-        count_drop(e, WIRE_DROP_UNKNOWN_SESSION);
-        return;
-    }
-    if (unlikely(rx.src_ip != ch->cfg.peer_ip || rx.src_port != ch->cfg.peer_port)) {
-        count_drop(e, WIRE_DROP_WRONG_SOURCE);
+    struct dp_chan *ch;
+    d = dp_auth_rx(e, data, &rx, &ch); /* destination, session, source, replay, tag */
+    if (unlikely(d != WIRE_OK)) {
+        count_drop(e, d);
         return;
     }
     /* Until the peer's switch marker is read from TCP, its DATA waits (unacknowledged, so
@@ -146,7 +144,7 @@ static struct rte_mbuf *build_frame(struct dp_engine *e, struct dp_chan *ch,
         e->st.no_mbuf++;
         return NULL;
     }
-    size_t total = WIRE_ALL_HDRS_LEN + f->len;
+    size_t total = WIRE_FRAME_OVERHEAD + f->len;
     uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)total);
     if (unlikely(!p)) {
         rte_pktmbuf_free(m);
@@ -157,6 +155,10 @@ static struct rte_mbuf *build_frame(struct dp_engine *e, struct dp_chan *ch,
                         e->tx_ip_cksum ? WIRE_ENC_IP_CSUM_OFFLOAD : 0);
     if (f->len)
         rte_memcpy(p + WIRE_ALL_HDRS_LEN, f->payload, f->len);
+    if (unlikely(!dp_auth_seal(ch, p, f->len))) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
     if (e->tx_ip_cksum) {
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
         m->l2_len = WIRE_ETH_LEN;

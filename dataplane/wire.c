@@ -36,6 +36,7 @@ const char *wire_drop_str(enum wire_drop d)
 #define OFF_IP       WIRE_ETH_LEN
 #define OFF_UDP      (OFF_IP + WIRE_IPV4_LEN)
 #define OFF_DP       (OFF_UDP + WIRE_UDP_LEN)
+_Static_assert(OFF_DP == WIRE_DP_OFF, "dpdist header offset");
 
 void wire_put_dp_hdr(uint8_t *out, const struct wire_hdr *h)
 {
@@ -50,6 +51,9 @@ void wire_put_dp_hdr(uint8_t *out, const struct wire_hdr *h)
     be32_put(out + 20, h->msg_seq);
     be32_put(out + 24, h->msg_len);
     be32_put(out + 28, h->frag_off);
+    be64_put(out + WIRE_PN_OFF, h->pn);
+    be32_put(out + 40, h->conn);
+    be32_put(out + 44, 0);
 }
 
 void wire_get_dp_hdr(const uint8_t *in, struct wire_hdr *h)
@@ -64,6 +68,19 @@ void wire_get_dp_hdr(const uint8_t *in, struct wire_hdr *h)
     h->msg_seq = be32_get(in + 20);
     h->msg_len = be32_get(in + 24);
     h->frag_off = be32_get(in + 28);
+    h->pn = be64_get(in + WIRE_PN_OFF);
+    h->conn = be32_get(in + 40);
+}
+
+/* The reserved fields (u16 at 18, u32 at 44), which wire_hdr does not keep. */
+static bool reserved_zero(const uint8_t *dp)
+{
+    return be16_get(dp + 18) == 0 && be32_get(dp + 44) == 0;
+}
+
+bool wire_dst_ok(const struct wire_rx *rx, const uint8_t local_mac[6], uint32_t local_ip)
+{
+    return memcmp(rx->dst_mac, local_mac, 6) == 0 && rx->dst_ip == local_ip;
 }
 
 uint16_t wire_ipv4_cksum(const uint8_t *ip)
@@ -105,7 +122,7 @@ size_t wire_encode_headers(uint8_t *out, size_t cap, const struct wire_endpoints
     uint8_t *udp = out + OFF_UDP;
     be16_put(udp, ep->src_port);
     be16_put(udp + 2, ep->dst_port);
-    be16_put(udp + 4, (uint16_t)(WIRE_UDP_LEN + WIRE_DP_HDR_LEN + payload_len));
+    be16_put(udp + 4, (uint16_t)(WIRE_UDP_LEN + WIRE_DP_HDR_LEN + payload_len + WIRE_TAG_LEN));
     be16_put(udp + 6, 0);
 
     wire_put_dp_hdr(out + OFF_DP, h);
@@ -215,13 +232,18 @@ enum wire_drop wire_parse(const uint8_t *f, size_t len, uint16_t local_port, uns
     size_t udp_len = be16_get(udp + 4);
     if (udp_len != ip_total - WIRE_IPV4_LEN)
         return WIRE_DROP_BAD_UDP;
-    if (udp_len < WIRE_UDP_LEN + WIRE_DP_HDR_LEN)
+    if (udp_len < WIRE_UDP_LEN + WIRE_DP_HDR_LEN + WIRE_TAG_LEN)
         return WIRE_DROP_SHORT;
 
     wire_get_dp_hdr(f + OFF_DP, &out->hdr);
+    if (out->hdr.version == DP_WIRE_VERSION && !reserved_zero(f + OFF_DP))
+        return WIRE_DROP_BAD_HEADER;
     out->payload = f + OFF_DP + WIRE_DP_HDR_LEN;
-    out->payload_len = (uint32_t)(udp_len - WIRE_UDP_LEN - WIRE_DP_HDR_LEN);
+    out->payload_len = (uint32_t)(udp_len - WIRE_UDP_LEN - WIRE_DP_HDR_LEN - WIRE_TAG_LEN);
+    out->tag = out->payload + out->payload_len;
     out->src_ip = be32_get(ip + 12);
+    out->dst_ip = be32_get(ip + 16);
     out->src_port = be16_get(udp);
+    out->dst_mac = f;
     return wire_check_dp(&out->hdr, out->payload_len);
 }

@@ -1,7 +1,11 @@
 /* Fast path: no allocation, no locks, no logging.
  *
  * wire: the data plane's frame format (docs/dataplane.md §1) on plain byte buffers.
- * Ethernet (14) | IPv4 (20, no options) | UDP (8) | dpdist header (32) | payload.
+ * Ethernet (14) | IPv4 (20, no options) | UDP (8) | dpdist header (48) | payload | tag (16).
+ * Wire version 2: the header carries the packet number `pn` (under the tag: anti-replay) and
+ * the connection `conn`; the 16-byte trailer is the frame's authentication tag
+ * (dataplane/fauth.h over header ‖ payload; 16 zero bytes when the channel runs
+ * frame_auth = none). Sealing and verifying are dp_auth.c's; wire only places the bytes.
  *
  * Owns: header encode/decode, the IPv4 header checksum, the ACK and HEARTBEAT payloads,
  * stateless receive validation, and the one table of drop reasons every data-plane layer
@@ -15,14 +19,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_WIRE_VERSION 1
+#define DP_WIRE_VERSION 2
 
 #define WIRE_ETH_LEN      14
 #define WIRE_IPV4_LEN     20
 #define WIRE_UDP_LEN      8
-#define WIRE_DP_HDR_LEN   32
-#define WIRE_L3_HDRS_LEN  (WIRE_IPV4_LEN + WIRE_UDP_LEN + WIRE_DP_HDR_LEN) /* 60: MTU - payload */
-#define WIRE_ALL_HDRS_LEN (WIRE_ETH_LEN + WIRE_L3_HDRS_LEN)                /* 74 */
+#define WIRE_DP_HDR_LEN   48
+#define WIRE_TAG_LEN      16 /* = FAUTH_TAG_LEN: the trailer after the payload */
+/* 92: what a frame spends of the MTU besides its payload (IPv4, UDP, dpdist header, tag). */
+#define WIRE_L3_HDRS_LEN  (WIRE_IPV4_LEN + WIRE_UDP_LEN + WIRE_DP_HDR_LEN + WIRE_TAG_LEN)
+/* 90: the bytes before the payload (wire_encode_headers writes them). */
+#define WIRE_ALL_HDRS_LEN (WIRE_ETH_LEN + WIRE_IPV4_LEN + WIRE_UDP_LEN + WIRE_DP_HDR_LEN)
+/* 106: a whole frame is WIRE_FRAME_OVERHEAD + payload bytes. */
+#define WIRE_FRAME_OVERHEAD (WIRE_ALL_HDRS_LEN + WIRE_TAG_LEN)
+/* Offset of the dpdist header in a whole frame, and of its pn field. */
+#define WIRE_DP_OFF    (WIRE_ETH_LEN + WIRE_IPV4_LEN + WIRE_UDP_LEN)
+#define WIRE_PN_OFF    32 /* inside the dpdist header */
+/* Packet numbers come from two counters per direction, one per receive queue: pulse-lane
+ * frames (ACK, HEARTBEAT, CLOSE) have this bit set, data frames not. The receiver reads its
+ * pulse queue ahead of a data queue that may hold a thousand frames, so one counter would
+ * push queued data behind the replay window (dp_auth.c). Disjoint spaces: no nonce repeats. */
+#define WIRE_PN_PULSE_BIT (UINT64_C(1) << 61)
 /* Offset of the dpdist header's `lane` byte in a whole frame (the engine sorts the frames it
  * built onto the port's pulse or data queue by it). */
 #define WIRE_LANE_OFF (WIRE_ETH_LEN + WIRE_IPV4_LEN + WIRE_UDP_LEN + 2)
@@ -66,11 +83,16 @@ enum wire_lane {
     X(WIRE_DROP_NOT_IPV4, "not_ipv4", "Ethernet type is not IPv4")                                 \
     X(WIRE_DROP_BAD_IP, "bad_ip", "IPv4 header malformed, fragmented, not UDP or bad checksum")    \
     X(WIRE_DROP_BAD_UDP, "bad_udp", "UDP destination port not ours or UDP length wrong")           \
-    X(WIRE_DROP_BAD_VERSION, "bad_version", "dpdist header version is not 1")                      \
-    X(WIRE_DROP_BAD_HEADER, "bad_header", "unknown type, lane, flags, or flow out of range")       \
+    X(WIRE_DROP_BAD_VERSION, "bad_version", "dpdist header version is not 2")                      \
+    X(WIRE_DROP_BAD_HEADER, "bad_header",                                                          \
+      "unknown type, lane, flags, flow out of range, or a reserved field not 0")                   \
+    X(WIRE_DROP_WRONG_DESTINATION, "wrong_destination",                                            \
+      "destination MAC or IPv4 address is not this port's")                                       \
     X(WIRE_DROP_BAD_LENGTH, "bad_length", "payload length or fragment fields inconsistent")        \
     X(WIRE_DROP_UNKNOWN_SESSION, "unknown_session", "session id not in the peer table")            \
     X(WIRE_DROP_WRONG_SOURCE, "wrong_source", "IPv4/UDP source is not the channel's peer")         \
+    X(WIRE_DROP_REPLAY, "replay", "packet number already received or older than the window")       \
+    X(WIRE_DROP_BAD_TAG, "bad_tag", "authentication tag does not verify under the channel key")    \
     X(WIRE_DROP_CLOSED, "closed", "channel is down")                                               \
     X(WIRE_DROP_OUT_OF_WINDOW, "out_of_window", "sequence number outside the receive window")      \
     X(WIRE_DROP_DUPLICATE, "duplicate", "sequence number already received")                        \
@@ -106,6 +128,8 @@ struct wire_hdr {
     uint32_t msg_seq;
     uint32_t msg_len;
     uint32_t frag_off;
+    uint64_t pn;   /* packet number: every frame, per direction (written by the seal) */
+    uint32_t conn; /* connection inside the channel (0: one connection per channel) */
 };
 
 /* Addresses of one direction of a channel (host byte order; MACs as on the wire). */
@@ -122,12 +146,13 @@ struct wire_endpoints {
 /* wire_encode_headers() flags. */
 #define WIRE_ENC_IP_CSUM_OFFLOAD 0x1u /* leave the IPv4 checksum 0: the NIC fills it */
 
-/* The 32-byte dpdist header alone. */
+/* The 48-byte dpdist header alone (version written as DP_WIRE_VERSION, reserved fields 0). */
 void wire_put_dp_hdr(uint8_t *out, const struct wire_hdr *h);
 void wire_get_dp_hdr(const uint8_t *in, struct wire_hdr *h);
 
 /* Write Ethernet + IPv4 + UDP + dpdist headers (WIRE_ALL_HDRS_LEN bytes) for a frame whose
- * payload of `payload_len` bytes follows. h->version is written as DP_WIRE_VERSION and the
+ * payload of `payload_len` bytes and then the WIRE_TAG_LEN-byte tag follow (the IPv4 and UDP
+ * lengths count both; the caller writes the payload and seals, dp_auth_seal). h->version is written as DP_WIRE_VERSION and the
  * reserved field as 0 whatever the struct holds. UDP checksum 0, IPv4 identification 0 with
  * DF set. Returns WIRE_ALL_HDRS_LEN, or 0 if cap is short or the datagram would exceed
  * 65535 bytes. */
@@ -158,9 +183,12 @@ void wire_get_heartbeat(const uint8_t *payload, uint64_t *tx_time_ns, uint64_t *
 struct wire_rx {
     struct wire_hdr hdr;
     uint32_t src_ip;   /* host order */
+    uint32_t dst_ip;   /* host order */
     uint16_t src_port; /* host order */
+    const uint8_t *dst_mac; /* into the frame */
     const uint8_t *payload;
     uint32_t payload_len;
+    const uint8_t *tag; /* WIRE_TAG_LEN bytes right after the payload */
 };
 
 /* Validate a received Ethernet frame of `len` bytes for the local UDP port and decode it.
@@ -174,6 +202,10 @@ enum wire_drop wire_parse(const uint8_t *frame, size_t len, uint16_t local_port,
 /* The dpdist-level rules alone, for a header already decoded and its payload length
  * (wire_parse ends with this; the engine may call it when a NIC parsed the outer headers). */
 enum wire_drop wire_check_dp(const struct wire_hdr *h, uint32_t payload_len);
+
+/* Is the frame for this port: destination MAC ours (or broadcast/multicast when
+ * accept_group: never today, the engine joins no group) and destination IPv4 ours? */
+bool wire_dst_ok(const struct wire_rx *rx, const uint8_t local_mac[6], uint32_t local_ip);
 
 /* Serial-number comparison of 32-bit sequence numbers (RFC 1982 style). */
 static inline bool wire_seq_lt(uint32_t a, uint32_t b)

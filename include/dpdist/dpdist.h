@@ -311,6 +311,9 @@ struct dd_peer_stats {
     uint64_t max_rx_gap_ns; /* largest gap between two arrivals of anything from the peer
                              * (any valid frame; TCP: any packet, ticks included), reset
                              * like max_heartbeat_gap_ns */
+    uint64_t rx_bad_tag; /* DPDK: frames for this peer's channel whose authentication tag did
+                          * not verify (forged or damaged: dropped, no effect) */
+    uint64_t rx_replay;  /* DPDK: frames whose packet number was seen before or is too old */
 };
 /**
  * Figures of one peer.

@@ -322,6 +322,8 @@ class DpdkSession(NodeSession):
             # A 64 MiB binary is 64 MiB + ~50 bytes of distribution header: above the
             # default max_msg_bytes = 64M, so the bulk scenarios need a little more.
             "lanes": {"express": "ping,echo,pulse", "max_msg_bytes": "72M"},
+            # frame authentication (docs/security.md): the transport's mode on both nodes
+            "security": {"frame_auth": self.t.frame_auth},
         }
         if self.setting is not None:
             hb_us, missed = self.setting
@@ -482,6 +484,7 @@ class DpdistDpdk(Transport):
     what = ("two dpdist nodes (dd-bench -config), DPDK data plane over net_memif, "
             + memif_what() + "; fanout: net_af_packet on veths to a Linux bridge, a "
             "network namespace per node")
+    frame_auth = "gmac"  # [security] frame_auth of both nodes: the default
 
     def __init__(self):
         self._probed = False
@@ -517,6 +520,18 @@ class DpdistDpdk(Transport):
         if peers > 1:
             return NetnsDpdkSession(ctx, self, peers, setting)
         return DpdkSession(ctx, self, peers, setting)
+
+
+class DpdistDpdkNoAuth(DpdistDpdk):
+    name = "dpdist_dpdk_noauth"
+    what = "dpdist_dpdk with frame_auth = none on both nodes: the cost of frame authentication"
+    frame_auth = "none"
+
+
+class DpdistDpdkGcm(DpdistDpdk):
+    name = "dpdist_dpdk_gcm"
+    what = "dpdist_dpdk with frame_auth = gcm on both nodes (payload encrypted)"
+    frame_auth = "gcm"
 
 
 # ---- raw tools ---------------------------------------------------------------------------
@@ -616,7 +631,7 @@ class RawMemif(Transport):
 
 
 ALL = [RawMemif(), DpdistDpdk(), DpdistTcp(), BeamTcp(), RawTcp(), DpdistBeam()]
-OPTIONAL = [RawTcpBusy()]
+OPTIONAL = [RawTcpBusy(), DpdistDpdkNoAuth(), DpdistDpdkGcm()]
 BY_NAME = {t.name: t for t in ALL + OPTIONAL}
 
 

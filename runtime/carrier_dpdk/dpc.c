@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/bigbuf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "dataplane/dp.h"
@@ -125,9 +126,40 @@ void dpc_on_down(void *ctx, enum chan_down_reason why)
     atomic_store(&c->dp->down, (int)why + 1);
 }
 
+/* Control thread, at most every DPC_DROP_LOG_PERIOD_MS: one line when frames were dropped
+ * as forged, replayed or misaddressed since the last one (the counters have every frame;
+ * the log only says that it happens, without letting a flood of forgeries flood it). */
+static void log_auth_drops(struct dd_node *n)
+{
+    static const enum wire_drop kinds[DPC_DROP_LOG_KINDS] = {
+        WIRE_DROP_BAD_TAG, WIRE_DROP_REPLAY, WIRE_DROP_WRONG_DESTINATION};
+    struct dpc_node *dp = n->dp;
+    uint64_t now = clock_now_ms();
+    if (now - dp->drop_log_ms < DPC_DROP_LOG_PERIOD_MS)
+        return;
+    dp->drop_log_ms = now;
+    struct dp_port_stats st;
+    dp_engine_port_stats(dp->engine, &st);
+    uint64_t d[DPC_DROP_LOG_KINDS];
+    bool any = false;
+    for (int i = 0; i < DPC_DROP_LOG_KINDS; i++) {
+        d[i] = st.rx_drops[kinds[i]] - dp->drop_logged[i];
+        dp->drop_logged[i] = st.rx_drops[kinds[i]];
+        any |= d[i] != 0;
+    }
+    if (any)
+        DLOG_WARN(n->log_name,
+                  "data plane dropped frames: %" PRIu64 " with a bad tag, %" PRIu64
+                  " replayed, %" PRIu64 " to another destination (forged, replayed or "
+                  "misaddressed; docs/security.md)",
+                  d[0], d[1], d[2]);
+}
+
 /* Control thread: channels the poller reported down take their connections down. */
 static void dpc_check_events(struct dd_node *n)
 {
+    if (n->dp)
+        log_auth_drops(n);
     if (!n->dp || !atomic_exchange(&n->dp->events, false))
         return;
     struct cds_lfht_iter it;
@@ -233,6 +265,8 @@ static void dpc_peer_stats(struct conn *c, struct dd_peer_stats *out)
     out->credit_stalls = s.credit_stalls;
     out->rx_unconsumed = s.rx_unconsumed;
     out->rx_window = dp_engine_params(c->node->dp->engine)->chan.rx_window_bytes;
+    out->rx_bad_tag = s.drops[WIRE_DROP_BAD_TAG];
+    out->rx_replay = s.drops[WIRE_DROP_REPLAY];
 }
 
 static int dpc_fault(struct dd_node *n, bool enable)

@@ -12,13 +12,18 @@
 #include "config/cfg.h"
 #include "control/distmsg.h"
 #include "control/dpctl.h"
+#include "control/keysched.h"
 #include "dataplane/chan.h"
+#include "dataplane/dp.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
 #include "runtime/core/node.h"
 
 struct dp_chan;
 struct dp_engine;
+
+#define DPC_DROP_LOG_KINDS     3
+#define DPC_DROP_LOG_PERIOD_MS 10000 /* at most one line per this about dropped forgeries */
 struct dpc_copy_job;
 
 /* The DPDK carrier's part of a connection (c->dp; conn_init .. conn_fini, only on a node
@@ -32,6 +37,11 @@ struct dpc_conn {
     struct dp_chan *chan;   /* the data-plane channel once upgraded (until conn_close) */
     uint64_t local_session; /* our rx session id for the upgrade */
     bool peer_has_dp;       /* from the peer's handshake trailer */
+    struct dpctl_offer req; /* the upgrade's REQ (ours as initiator, the peer's as acceptor) */
+    uint8_t auth_mode;      /* negotiated frame authentication (enum fauth_mode) */
+    /* Key confirmations (dpc_keys.c): ours for {dpdist_switch, Confirm}, and the one the
+     * peer's must equal; meaningful when auth_mode != none. */
+    uint8_t confirm_tx[DPCTL_CONFIRM_LEN], confirm_rx[DPCTL_CONFIRM_LEN];
 };
 
 /* A node's data plane (n->dp; NULL without one). Set up by node_start, gone at node_stop;
@@ -71,6 +81,9 @@ struct dpc_node {
     _Atomic uint64_t watchdog_iterations;    /* poll-loop iterations it ran */
     _Atomic uint64_t watchdog_busy_ns;       /* time it spent polling */
     _Atomic uint64_t watchdog_capped;        /* wake-ups sent back to sleep by the duty cap */
+    /* Rate-limited log of authentication drops (dpc.c log_auth_drops; control thread). */
+    uint64_t drop_log_ms;
+    uint64_t drop_logged[DPC_DROP_LOG_KINDS]; /* bad_tag, replay, wrong_destination logged */
     /* Counters for dd_dataplane_summary. */
     _Atomic uint64_t inline_takeovers;   /* leadership changes */
     _Atomic uint64_t copies_by_leader;   /* payloads the leader copied for a sender */
@@ -104,6 +117,15 @@ void dpc_peer_epmd_extra(struct conn *c, const uint8_t *extra, size_t len);
 void dpc_conn_up(struct conn *c);
 /* An upgrade message from the peer (the transport's peer_msg). */
 void dpc_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result rc);
+
+/* ---- channel keys (dpc_keys.c) ---------------------------------------------------------- */
+
+/* The frame keys of c's channel in mode (0: none, *auth zeroed) from c->hs_keys and both upgrade
+ * offers; also sets c->dp->confirm_tx/rx. Consumes (wipes) c->hs_keys. KS_OK, KS_E_STATE when
+ * the handshake left no key schedule, or a libcrypto failure. Control thread. */
+enum ks_error dpc_keys_derive(struct conn *c, const struct dpctl_offer *req,
+                              const struct dpctl_offer *ack, uint8_t mode,
+                              struct dp_chan_auth *auth);
 
 /* ---- the watchdog poller (dpc_watchdog.c) ----------------------------------------------- */
 

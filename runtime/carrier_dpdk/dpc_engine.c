@@ -31,6 +31,7 @@ void dpc_engine_params(const struct cfg_file *cfg, const struct dpc_engine_hooks
     p->data_room = cfg->mempool.data_room;
     p->want_ipv4_cksum_offload = (cfg->port.offloads & CFG_OFFLOAD_IPV4_CKSUM) != 0;
     p->want_udp_cksum_offload = (cfg->port.offloads & CFG_OFFLOAD_UDP_CKSUM) != 0;
+    p->promiscuous = cfg->dataplane.promiscuous;
     /* A polling lcore besides the main one: a dedicated poller (DP_POLL_LCORES: the first;
      * `dpdist-config check` warns about the others). Just one lcore: the node's application
      * threads poll (inline). */

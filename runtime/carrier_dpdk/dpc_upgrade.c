@@ -1,10 +1,16 @@
 /* The upgrade of a connection between two dpdist nodes from TCP to the data plane, over the
  * authenticated TCP connection, as REG_SENDs to '$dpdist' (their bytes: control/dpctl.h):
- *   initiator: {dpdist_upgrade_req, 1, SessionA, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
- *   acceptor:  {dpdist_upgrade_ack, 1, SessionB, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed}
- *              or {dpdist_upgrade_nak, Reason}
- *   each side, after adding its channel: {dpdist_switch} as its last message on TCP, then
- *   every later message of that direction goes over DPDK (conn_switch_carrier).
+ *   initiator: {dpdist_upgrade_req, 2, SessionA, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed,
+ *               Auth}
+ *   acceptor:  {dpdist_upgrade_ack, 2, SessionB, Mac, Ip, Port, Mtu, Window, HbNs, HbMissed,
+ *               Auth}  or {dpdist_upgrade_nak, Reason}
+ *   each side, after adding its channel: {dpdist_switch, Confirm} ({dpdist_switch} when frames
+ *   are not authenticated) as its last message on TCP, then every later message of that
+ *   direction goes over DPDK (conn_switch_carrier).
+ * Frame authentication: the stronger of both Auth values (the node's [security] frame_auth),
+ * keys from the handshake's key schedule and both offers (dpc_keys.c). Each side checks the
+ * peer's Confirm against its own keys (on_switch): a mismatch means an offer was altered on
+ * the way (or a broken peer), and the connection is closed with a log line.
  * A side accepts DPDK frames only after it has read the peer's {dpdist_switch} from TCP;
  * frames that arrive earlier are not acknowledged and come again. So messages of one sender
  * never overtake each other across the switch. The TCP connection stays as the control
@@ -18,11 +24,14 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "control/distmsg.h"
 #include "control/dpctl.h"
 #include "dataplane/dp.h"
+#include "dataplane/fauth.h"
 #include "runtime/carrier_dpdk/dpc.h"
 #include "runtime/core/conn.h"
 #include "runtime/core/mbox.h"
@@ -50,24 +59,46 @@ static void send_ctl_msg(struct conn *c, const struct dpctl_msg *m)
         route_send_reg(c->node->system, MESH_NAME, c->peer, term, len, false);
 }
 
-/* Our offer (REQ or ACK) with our receive session for c's channel. */
-static void send_offer(struct conn *c, enum dpctl_kind kind, uint64_t session)
+/* Our offer with our receive session for c's channel. */
+static void fill_offer(struct conn *c, uint64_t session, struct dpctl_offer *o)
 {
     struct dpc_node *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
-    struct dpctl_msg m = {.kind = kind};
-    struct dpctl_offer *o = &m.offer;
+    memset(o, 0, sizeof(*o));
     dp_engine_endpoint(dp->engine, o->mac, &o->ip, &o->port);
     o->session = session;
     o->mtu = dp_engine_mtu(dp->engine);
     o->window = p->chan.window_frames;
     o->hb_ns = p->chan.hb_interval_ns;
     o->hb_missed = p->chan.hb_missed_limit;
+    o->auth = (uint8_t)dp->cfg.security.frame_auth;
+}
+
+static void send_offer(struct conn *c, enum dpctl_kind kind, const struct dpctl_offer *o)
+{
+    struct dpctl_msg m = {.kind = kind, .offer = *o};
     send_ctl_msg(c, &m);
 }
 
-/* Adds the channel for c from the peer's offer; rx blocked until its {dpdist_switch}. */
-static bool add_channel(struct conn *c, uint64_t local_session, const struct dpctl_offer *o)
+/* The keys of c's channel in the mode both offers agree on (the stronger of the two): into
+ * *auth and c->dp; false (logged) when they cannot be derived. */
+static bool channel_keys(struct conn *c, const struct dpctl_offer *req,
+                         const struct dpctl_offer *ack, struct dp_chan_auth *auth)
+{
+    c->dp->auth_mode = (uint8_t)fauth_mode_stronger(req->auth, ack->auth);
+    enum ks_error rc = dpc_keys_derive(c, req, ack, c->dp->auth_mode, auth);
+    if (rc != KS_OK) {
+        DLOG_WARN(c->node->log_name, "data-plane keys for %s not derived (%s): staying on TCP",
+                  c->peer, ks_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
+/* Adds the channel for c from the peer's offer; rx blocked until its {dpdist_switch}. auth
+ * (the channel's keys) is wiped. */
+static bool add_channel(struct conn *c, uint64_t local_session, const struct dpctl_offer *o,
+                        struct dp_chan_auth *auth)
 {
     struct dpc_node *dp = c->node->dp;
     const struct dp_engine_params *p = dp_engine_params(dp->engine);
@@ -84,13 +115,16 @@ static bool add_channel(struct conn *c, uint64_t local_session, const struct dpc
         .down = dpc_on_down,
         .ctx = c,
         .rx_blocked = !atomic_load(&c->dp->peer_switched),
+        .auth = *auth,
     };
+    OPENSSL_cleanse(auth, sizeof(*auth));
     memcpy(cc.peer_mac, o->mac, 6);
     if (!c->dp->ctl && !(c->dp->ctl = malloc(sizeof(*c->dp->ctl))))
         return false;
     char err[DP_ERR_LEN];
     conn_ref(c); /* the channel's reference, dropped when it is retired */
     struct dp_chan *ch = dp_chan_add(dp->engine, &cc, err, sizeof(err));
+    OPENSSL_cleanse(&cc.auth, sizeof(cc.auth));
     if (!ch) {
         conn_unref(c);
         DLOG_WARN(c->node->log_name, "data-plane channel to %s not created: %s; staying on TCP",
@@ -105,8 +139,9 @@ static bool add_channel(struct conn *c, uint64_t local_session, const struct dpc
 /* Sends {dpdist_switch} as our last TCP message and moves our sends to DPDK. */
 static void switch_carrier(struct conn *c)
 {
-    uint8_t term[32];
-    struct dpctl_msg m = {.kind = DPCTL_SWITCH};
+    uint8_t term[64];
+    struct dpctl_msg m = {.kind = DPCTL_SWITCH, .has_confirm = c->dp->auth_mode != 0};
+    memcpy(m.confirm, c->dp->confirm_tx, sizeof(m.confirm));
     size_t len = dpctl_encode(&m, term, sizeof(term));
     ei_x_buff ctl;
     ei_x_new(&ctl);
@@ -118,8 +153,8 @@ static void switch_carrier(struct conn *c)
         }
     }
     ei_x_free(&ctl);
-    DLOG_INFO(c->node->log_name, "%s: traffic to %s moves to the DPDK data plane",
-              c->node->name, c->peer);
+    DLOG_INFO(c->node->log_name, "%s: traffic to %s moves to the DPDK data plane (frames: %s)",
+              c->node->name, c->peer, fauth_mode_name(c->dp->auth_mode));
 }
 
 /* c is up: the initiator of a connection between two dpdist nodes offers the upgrade. */
@@ -134,7 +169,8 @@ void dpc_conn_up(struct conn *c)
         return;
     }
     c->dp->local_session = random_session();
-    send_offer(c, DPCTL_REQ, c->dp->local_session);
+    fill_offer(c, c->dp->local_session, &c->dp->req);
+    send_offer(c, DPCTL_REQ, &c->dp->req);
 }
 
 static void send_nak(struct conn *c, const char *why)
@@ -166,10 +202,16 @@ static void on_req(struct conn *c, const struct upgrade_work *w)
         send_nak(c, "bad_offer");
     } else {
         c->dp->local_session = random_session();
-        if (!add_channel(c, c->dp->local_session, &w->m.offer)) {
+        c->dp->req = w->m.offer;
+        struct dpctl_offer ack;
+        struct dp_chan_auth auth;
+        fill_offer(c, c->dp->local_session, &ack);
+        if (!channel_keys(c, &w->m.offer, &ack, &auth)) {
+            send_nak(c, "no_keys");
+        } else if (!add_channel(c, c->dp->local_session, &w->m.offer, &auth)) {
             send_nak(c, "channel_failed");
         } else {
-            send_offer(c, DPCTL_ACK, c->dp->local_session);
+            send_offer(c, DPCTL_ACK, &ack);
             switch_carrier(c);
         }
     }
@@ -180,7 +222,9 @@ static void on_ack(struct conn *c, const struct upgrade_work *w)
 {
     if (!c->initiator || !c->node->dp || c->dp->chan)
         return;
-    if (w->rc == DPCTL_OK && add_channel(c, c->dp->local_session, &w->m.offer))
+    struct dp_chan_auth auth;
+    if (w->rc == DPCTL_OK && channel_keys(c, &c->dp->req, &w->m.offer, &auth) &&
+        add_channel(c, c->dp->local_session, &w->m.offer, &auth))
         switch_carrier(c);
     else
         DLOG_WARN(c->node->log_name, "upgrade answer from %s unusable (%s): staying on TCP",
@@ -191,6 +235,21 @@ static void on_nak(struct conn *c, const struct upgrade_work *w)
 {
     DLOG_INFO(c->node->log_name, "%s declined the data-plane upgrade (%s): staying on TCP",
               c->peer, w->rc == DPCTL_OK ? w->m.reason : "?");
+}
+
+/* Either side: the peer's {dpdist_switch}, after the channel was added (stream order): its
+ * key confirmation must be ours for its direction. */
+static void on_switch(struct conn *c, const struct upgrade_work *w)
+{
+    if (!c->dp->chan || c->dp->auth_mode == 0)
+        return;
+    if (w->m.has_confirm && ks_tag_equal(w->m.confirm, c->dp->confirm_rx))
+        return;
+    DLOG_ERR(c->node->log_name,
+             "data-plane keys with %s did not match (%s): an upgrade message was altered on "
+             "the way, or the peer is broken; closing the connection",
+             c->peer, w->m.has_confirm ? "wrong key confirmation" : "no key confirmation");
+    conn_down(c, DD_ENOCONN, "data-plane key confirmation failed");
 }
 
 static void upgrade_handle(struct upgrade_work *w)
@@ -206,6 +265,9 @@ static void upgrade_handle(struct upgrade_work *w)
             break;
         case DPCTL_NAK:
             on_nak(c, w);
+            break;
+        case DPCTL_SWITCH:
+            on_switch(c, w);
             break;
         default:
             break;
@@ -232,7 +294,9 @@ void dpc_peer_msg(struct conn *c, const struct dpctl_msg *m, enum dpctl_result r
         atomic_store(&c->dp->peer_switched, true);
         if (c->dp->chan)
             dp_chan_unblock_rx(c->dp->chan);
-        return;
+        /* Its key confirmation is checked below, on the control thread, after the ACK or REQ
+         * that came before it created the channel (frames are verified meanwhile anyway: with
+         * other keys none of them has an effect). */
     }
     /* The rest touches the engine's slow path: on the control thread, in stream order. */
     if (ctl_is_control_thread(c->node)) {

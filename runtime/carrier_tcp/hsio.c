@@ -29,6 +29,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "control/cookie.h"
@@ -398,6 +400,20 @@ static struct conn *replace_old_conn(struct dd_node *n, struct hsio_sock *s, con
     return NULL;
 }
 
+/* The data-plane key schedule's start for c: the cookie this handshake used and its
+ * transcript (control/keysched.h), before the handshake state is freed. Without it (no
+ * transcript: cannot happen within the handshake's bounds) the upgrade refuses to run keyed. */
+static void keys_from_handshake(struct hsio_sock *s, struct conn *c)
+{
+    const uint8_t *tr;
+    size_t tr_len = hs_transcript(s->hs, &tr);
+    size_t ck_len = strnlen(s->cookie_buf, sizeof(s->cookie_buf));
+    c->hs_keys_ok = tr_len > 0 && ck_len > 0 &&
+                    ks_conn_init(&c->hs_keys, (const uint8_t *)s->cookie_buf, ck_len, tr,
+                                 tr_len) == KS_OK;
+    OPENSSL_cleanse(s->cookie_buf, sizeof(s->cookie_buf));
+}
+
 static void handshake_done(struct dd_node *n, struct hsio_sock *s)
 {
     const struct hs_result *res = hs_result(s->hs);
@@ -427,6 +443,7 @@ static void handshake_done(struct dd_node *n, struct hsio_sock *s)
     c->peer_creation = res->peer_creation;
     c->peer_published = (res->peer_flags & DFLAG_PUBLISHED) != 0;
     conn_peer_trailer(c, res->peer_trailer, res->peer_trailer_len); /* peer_dpdist */
+    keys_from_handshake(s, c);
     free(s->hs);
     s->hs = NULL;
     s->up = true;

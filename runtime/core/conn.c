@@ -63,6 +63,7 @@ static void conn_free(struct conn *c, unsigned inited)
     pthread_mutex_destroy(&c->reg_lock);
     pthread_mutex_destroy(&c->up_lock);
     pthread_cond_destroy(&c->up_cond);
+    ks_conn_wipe(&c->hs_keys);
     free(c);
 }
 

@@ -12,6 +12,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "control/handshake.h"
+#include "control/keysched.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/node.h"
 
@@ -54,6 +55,12 @@ struct conn {
     bool peer_published;
     bool peer_dpdist; /* the peer sent the dpdist trailer */
     bool initiator;   /* we dialled (the upgrade is offered by the initiator) */
+    /* The start of the data-plane key schedule (control/keysched.h): th and prk from the
+     * cookie and the handshake transcript, which both ends share; hs_keys_ok when set. The
+     * upgrade (carrier_dpdk/dpc_upgrade.c) derives the channel's keys from it. Secret: wiped
+     * by the upgrade after use and when c is freed. */
+    struct ks_conn hs_keys;
+    bool hs_keys_ok;
 
     /* Links and monitors with processes on the peer (runtime/core/rel.h). */
     pthread_mutex_t reg_lock;

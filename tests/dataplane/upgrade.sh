@@ -10,7 +10,9 @@
 #     delivered at least 3000 messages meanwhile (and the other way round); a 1 MiB term too;
 #  2. the BEAM node stays on TCP with both (A and B report carrier tcp for it), and works:
 #     large nested terms and 2000 ordered messages both ways, messages from A to the BEAM node;
-#  3. both dpdist nodes log the move to DPDK for each other.
+#  3. both dpdist nodes log the move to DPDK for each other, with authenticated frames (gmac,
+#     the default of [security] frame_auth: docs/security.md), and no frame was dropped as
+#     forged or replayed.
 source "$DPDIST_SRC/tests/lib/common.sh"
 source "$DPDIST_SRC/tests/lib/dataplane.sh"
 dd_test_init upgrade
@@ -86,9 +88,13 @@ DD_ERL_TIMEOUT=120 dd_erl_run "drv$DD_RUN_ID" "$DD_TMP/drv.log" "
 dd_erl_checks "$DD_TMP/drv.log" $?
 dp_stop "$PA" "$PB"
 grep '^# counters' "$DD_TMP/drv.log"
-dd_check_grep "A logs the move to DPDK for B" "traffic to $DP_NODE_B moves to the DPDK data plane" \
+dd_check_grep "A logs the move to DPDK for B, frames gmac" \
+  "traffic to $DP_NODE_B moves to the DPDK data plane \\(frames: gmac\\)" "$DD_TMP/echo-a.log"
+dd_check_grep "B logs the move to DPDK for A, frames gmac" \
+  "traffic to $DP_NODE_A moves to the DPDK data plane \\(frames: gmac\\)" "$DD_TMP/echo-b.log"
+dd_check_no_grep "A dropped no frame as forged or replayed" "data plane dropped frames" \
   "$DD_TMP/echo-a.log"
-dd_check_grep "B logs the move to DPDK for A" "traffic to $DP_NODE_A moves to the DPDK data plane" \
+dd_check_no_grep "B dropped no frame as forged or replayed" "data plane dropped frames" \
   "$DD_TMP/echo-b.log"
 dd_check_no_grep "no move to DPDK for the BEAM node" "traffic to drv$DD_RUN_ID@" \
   "$DD_TMP/echo-a.log"

@@ -33,25 +33,30 @@ Bytes hex(const std::string &h)
     return b;
 }
 
-const Bytes GOLD_REQ = hex("83680a77126470646973745f757067726164655f72657161016e0800efcdab89"
+const Bytes GOLD_REQ = hex("83680b77126470646973745f757067726164655f72657161026e0800efcdab89"
                            "674523016d0000000602dd630000016e04000100630a620000111262000005dc"
-                           "620000010062000f42406164");
-const Bytes GOLD_ACK = hex("83680a77126470646973745f757067726164655f61636b610161016d00000006"
+                           "620000010062000f424061646101");
+const Bytes GOLD_ACK = hex("83680b77126470646973745f757067726164655f61636b610261016d00000006"
                            "fffefdfcfbfa6e0400ffffffff620000ffff620000258062000020006e040000"
-                           "0000086207ffffff");
-const Bytes GOLD_REQ_LOW = hex("83680a77126470646973745f757067726164655f72657161016e0800ffffffff"
-                               "ffffffff6d0000000602dd63000001610061016200000240610861ff6101");
+                           "0000086207ffffff6102");
+const Bytes GOLD_REQ_LOW = hex("83680b77126470646973745f757067726164655f72657161026e0800ffffffff"
+                               "ffffffff6d0000000602dd63000001610061016200000240610861ff61016100");
 const Bytes GOLD_NAK = hex("83680277126470646973745f757067726164655f6e616b77096261645f6f6666"
                            "6572");
 const Bytes GOLD_SWITCH = hex("836801770d6470646973745f737769746368");
+// {dpdist_switch, <<0..15>>}: with a key confirmation
+const Bytes GOLD_SWITCH_CONFIRM = hex("836802770d6470646973745f7377697463686d00000010"
+                                      "000102030405060708090a0b0c0d0e0f");
 const Bytes GOLD_MESH = hex("836802770b6470646973745f6d6573686c000000017704614068316c00000001"
                             "771062656540686f73742e6578616d706c656a");
 const Bytes GOLD_MESH_EMPTY = hex("836802770b6470646973745f6d6573686a");
 
 dpctl_offer offer(uint64_t session, const uint8_t mac[6], uint32_t ip, uint16_t port,
-                  uint16_t mtu, uint32_t window, uint64_t hb_ns, uint32_t missed)
+                  uint16_t mtu, uint32_t window, uint64_t hb_ns, uint32_t missed,
+                  uint8_t auth = 1)
 {
     dpctl_offer o{};
+    o.auth = auth;
     o.session = session;
     memcpy(o.mac, mac, 6);
     o.ip = ip;
@@ -100,6 +105,7 @@ void expect_offer(const dpctl_offer &got, const dpctl_offer &want)
     EXPECT_EQ(got.window, want.window);
     EXPECT_EQ(got.hb_ns, want.hb_ns);
     EXPECT_EQ(got.hb_missed, want.hb_missed);
+    EXPECT_EQ(got.auth, want.auth);
 }
 
 std::vector<std::string> mesh_nodes(const Bytes &t)
@@ -128,8 +134,8 @@ TEST(DpctlGolden, OffersEncodeAsLibeiDidAndDecodeBack)
         {GOLD_REQ, DPCTL_REQ,
          offer(0x0123456789abcdefull, MAC1, 0x0a630001, 4370, 1500, 256, 1000000, 100)},
         {GOLD_ACK, DPCTL_ACK,
-         offer(1, MAC2, 0xffffffffu, 65535, 9600, 8192, 134217728, 134217727)},
-        {GOLD_REQ_LOW, DPCTL_REQ, offer(~0ull, MAC1, 0, 1, 576, 8, 255, 1)},
+         offer(1, MAC2, 0xffffffffu, 65535, 9600, 8192, 134217728, 134217727, 2)},
+        {GOLD_REQ_LOW, DPCTL_REQ, offer(~0ull, MAC1, 0, 1, 576, 8, 255, 1, 0)},
     };
     for (const auto &c : cases) {
         EXPECT_EQ(encode(msg(c.kind, c.o)), c.gold);
@@ -285,10 +291,14 @@ TEST(Dpctl, OfferRangesAtTheirBoundaries)
     t[58] = 0x00; // 0x00010000
     dpctl_msg m;
     EXPECT_EQ(decode(t, &m), DPCTL_E_RANGE);
-    // a MAC of 5 bytes, the wrong version
-    Bytes v2 = GOLD_REQ;
-    v2[24] = 2;
-    EXPECT_EQ(decode(v2, &m), DPCTL_E_VERSION);
+    // a MAC of 5 bytes, the wrong version (1: offers without Auth), an Auth above gcm
+    Bytes v1 = GOLD_REQ;
+    ASSERT_EQ(v1[24], 2);
+    v1[24] = 1;
+    EXPECT_EQ(decode(v1, &m), DPCTL_E_VERSION);
+    Bytes auth3 = GOLD_REQ;
+    auth3.back() = 3;
+    EXPECT_EQ(decode(auth3, &m), DPCTL_E_RANGE);
     Bytes mac5 = GOLD_REQ; // binary length at offset 37..40
     ASSERT_EQ(mac5[36], 0x6d);
     mac5[40] = 5;
@@ -299,8 +309,8 @@ TEST(Dpctl, OfferRangesAtTheirBoundaries)
 
 TEST(Dpctl, EveryTruncationIsRefused)
 {
-    for (const Bytes *g : {&GOLD_REQ, &GOLD_ACK, &GOLD_NAK, &GOLD_SWITCH, &GOLD_MESH,
-                           &GOLD_MESH_EMPTY}) {
+    for (const Bytes *g : {&GOLD_REQ, &GOLD_ACK, &GOLD_NAK, &GOLD_SWITCH, &GOLD_SWITCH_CONFIRM,
+                           &GOLD_MESH, &GOLD_MESH_EMPTY}) {
         for (size_t cut = 1; cut < g->size(); cut++) {
             Bytes t(g->begin() + 1, g->begin() + (long)cut); // without the version byte
             dpctl_msg m;
@@ -319,8 +329,12 @@ TEST(Dpctl, TrailingBytesUnknownTagsAndArities)
     // {dpdist_other}: not ours; {dpdist_switch, x}: ours, wrong arity
     EXPECT_EQ(decode(hex("836801770c6470646973745f6f74686572"), &m), DPCTL_E_UNKNOWN);
     EXPECT_EQ(m.kind, DPCTL_NONE);
-    EXPECT_EQ(decode(hex("836802770d6470646973745f73776974636877017a"), &m), DPCTL_E_ARITY);
+    EXPECT_EQ(decode(hex("836803770d6470646973745f7377697463686a6a"), &m), DPCTL_E_ARITY);
     EXPECT_EQ(m.kind, DPCTL_SWITCH);
+    // {dpdist_switch, x}: the confirmation must be a 16-byte binary
+    EXPECT_EQ(decode(hex("836802770d6470646973745f73776974636877017a"), &m), DPCTL_E_TAG);
+    EXPECT_EQ(decode(hex("836802770d6470646973745f7377697463686d0000000100"), &m),
+              DPCTL_E_RANGE);
     // not a tuple, an empty tuple, a tuple whose first element is no atom
     EXPECT_EQ(decode(hex("836a"), &m), DPCTL_E_TAG);
     EXPECT_EQ(decode(hex("836800"), &m), DPCTL_E_UNKNOWN);
@@ -438,3 +452,20 @@ TEST(Dpctl, EncoderRefusesWhatItCannotWrite)
 }
 
 } // namespace
+
+TEST(DpctlGolden, SwitchWithAndWithoutKeyConfirmation)
+{
+    dpctl_msg m = msg(DPCTL_SWITCH);
+    EXPECT_EQ(encode(m), GOLD_SWITCH);
+    m.has_confirm = true;
+    for (int i = 0; i < DPCTL_CONFIRM_LEN; i++)
+        m.confirm[i] = (uint8_t)i;
+    EXPECT_EQ(encode(m), GOLD_SWITCH_CONFIRM);
+    dpctl_msg got;
+    ASSERT_EQ(decode(GOLD_SWITCH_CONFIRM, &got), DPCTL_OK);
+    EXPECT_EQ(got.kind, DPCTL_SWITCH);
+    EXPECT_TRUE(got.has_confirm);
+    EXPECT_EQ(0, memcmp(got.confirm, m.confirm, DPCTL_CONFIRM_LEN));
+    ASSERT_EQ(decode(GOLD_SWITCH, &got), DPCTL_OK);
+    EXPECT_FALSE(got.has_confirm);
+}

@@ -153,12 +153,14 @@ class EnginePair : public ::testing::Test
     dp_engine *a = nullptr, *b = nullptr;
     std::vector<Side *> sides;
     PairTuning tuning; // a derived fixture's constructor may change it
+    std::string pair;  // the ring pair's name: rings <pair>_ab{d,p} (A -> B), <pair>_ba{d,p}
+    // Frame keys of the channels add_pair makes (A's side; B's is the mirror): none by default.
+    dp_chan_auth auth_a = {};
 
     void SetUp() override
     {
         urcu_qsbr_register_thread();
-        std::string pair =
-            "dpe" + std::to_string(getpid() % 100000) + "_" + std::to_string(g_pair_seq++);
+        pair = "dpe" + std::to_string(getpid() % 100000) + "_" + std::to_string(g_pair_seq++);
         char err[DP_ERR_LEN] = "";
         a = make_engine(pair, 0, err, tuning);
         ASSERT_NE(a, nullptr) << err;
@@ -197,7 +199,13 @@ class EnginePair : public ::testing::Test
         ca.deliver = on_deliver;
         ca.down = on_down;
         ca.ctx = sa;
+        ca.auth = auth_a;
         dp_chan_cfg cb = ca;
+        cb.auth.mode = auth_a.mode; // B receives with A's transmit key and the other way
+        memcpy(cb.auth.tx_key, auth_a.rx_key, sizeof(cb.auth.tx_key));
+        memcpy(cb.auth.tx_iv, auth_a.rx_iv, sizeof(cb.auth.tx_iv));
+        memcpy(cb.auth.rx_key, auth_a.tx_key, sizeof(cb.auth.rx_key));
+        memcpy(cb.auth.rx_iv, auth_a.tx_iv, sizeof(cb.auth.rx_iv));
         cb.local_session = sess_b;
         cb.peer_session = sess_a;
         memcpy(cb.peer_mac, mac_a, 6);

@@ -361,7 +361,7 @@ class Pair
     {
         chan_frame out[256];
         unsigned k = chan_tx_burst(n.c, now, out, burst);
-        uint8_t buf[WIRE_ALL_HDRS_LEN + 65536];
+        uint8_t buf[WIRE_FRAME_OVERHEAD + 65536];
         for (unsigned i = 0; i < k; i++) {
             if (on_tx)
                 on_tx(n, out[i]);
@@ -369,7 +369,8 @@ class Pair
             ASSERT_EQ(size_t(WIRE_ALL_HDRS_LEN), h);
             if (out[i].len)
                 memcpy(buf + h, out[i].payload, out[i].len);
-            link.send(buf, h + out[i].len, now);
+            memset(buf + h + out[i].len, 0, WIRE_TAG_LEN); // the tag: unchecked here
+            link.send(buf, h + out[i].len + WIRE_TAG_LEN, now);
             frames++;
         }
     }

@@ -419,7 +419,7 @@ TEST(Chan, RxRejectsBadInput)
 {
     Duo d;
     wire_hdr h{};
-    h.version = 1;
+    h.version = DP_WIRE_VERSION;
     h.type = WIRE_T_DATA;
     h.lane = WIRE_LANE_NORMAL;
     h.flags = WIRE_F_FIRST | WIRE_F_LAST;
@@ -445,7 +445,7 @@ TEST(Chan, RxRejectsBadInput)
     w.seq += 8; // window 8
     EXPECT_EQ(WIRE_DROP_OUT_OF_WINDOW, chan_rx(d.a, &w, pl, 10, 1));
     w = h;
-    w.version = 2;
+    w.version = DP_WIRE_VERSION + 1;
     EXPECT_EQ(WIRE_DROP_BAD_VERSION, chan_rx(d.a, &w, pl, 10, 1));
     // ACK with a bitmap length that does not match
     w = h;
@@ -547,7 +547,7 @@ TEST(Chan, PeerBeyondCreditIsDropped)
     Duo d(p);
     d.sb.got.clear();
     wire_hdr h{};
-    h.version = 1;
+    h.version = DP_WIRE_VERSION;
     h.type = WIRE_T_DATA;
     h.lane = WIRE_LANE_NORMAL;
     h.flags = WIRE_F_FIRST;
@@ -597,7 +597,7 @@ TEST(Chan, DestroyReleasesEverything)
         Duo::tx(d.a, 1);
         // and some reassembly state on b
         wire_hdr h{};
-        h.version = 1;
+        h.version = DP_WIRE_VERSION;
         h.type = WIRE_T_DATA;
         h.lane = WIRE_LANE_NORMAL;
         h.flags = WIRE_F_FIRST;
@@ -663,7 +663,7 @@ TEST(Chan, RandomFramesNeverCrash)
     uint32_t next_seq = 0x2222;
     for (int i = 0; i < 200000; i++) {
         wire_hdr h{};
-        h.version = rng.below(20) ? 1 : uint8_t(rng.next());
+        h.version = rng.below(20) ? DP_WIRE_VERSION : uint8_t(rng.next());
         h.type = uint8_t(rng.below(6));
         h.lane = uint8_t(rng.below(4));
         h.flags = uint8_t(rng.below(8));

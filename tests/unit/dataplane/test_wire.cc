@@ -44,16 +44,20 @@ wire_hdr data_hdr(uint32_t frag_off, uint32_t len, uint32_t msg_len)
     h.msg_seq = 99;
     h.msg_len = msg_len;
     h.frag_off = frag_off;
+    h.pn = 0x0102030405060708ull;
+    h.conn = 0xa1b2c3d4u;
     return h;
 }
 
 Bytes frame(const wire_hdr &h, const Bytes &payload, unsigned flags = 0)
 {
-    Bytes f(WIRE_ALL_HDRS_LEN + payload.size());
+    Bytes f(WIRE_FRAME_OVERHEAD + payload.size());
     wire_endpoints ep = endpoints();
     EXPECT_EQ(size_t(WIRE_ALL_HDRS_LEN),
               wire_encode_headers(f.data(), f.size(), &ep, &h, payload.size(), flags));
     std::copy(payload.begin(), payload.end(), f.begin() + WIRE_ALL_HDRS_LEN);
+    for (size_t i = 0; i < WIRE_TAG_LEN; i++) // a recognisable trailer (wire does not check it)
+        f[WIRE_ALL_HDRS_LEN + payload.size() + i] = uint8_t(0xe0 + i);
     return f;
 }
 
@@ -65,8 +69,12 @@ wire_drop parse(const Bytes &f, wire_rx *rx = nullptr, unsigned flags = WIRE_RX_
 
 TEST(Wire, HeaderSizes)
 {
-    EXPECT_EQ(74, WIRE_ALL_HDRS_LEN);
-    EXPECT_EQ(60, WIRE_L3_HDRS_LEN);
+    EXPECT_EQ(48, WIRE_DP_HDR_LEN);
+    EXPECT_EQ(16, WIRE_TAG_LEN);
+    EXPECT_EQ(90, WIRE_ALL_HDRS_LEN);   // before the payload
+    EXPECT_EQ(92, WIRE_L3_HDRS_LEN);    // MTU - payload
+    EXPECT_EQ(106, WIRE_FRAME_OVERHEAD); // frame - payload
+    EXPECT_EQ(1408, 1500 - WIRE_L3_HDRS_LEN);
 }
 
 TEST(Wire, DataRoundTrip)
@@ -88,7 +96,14 @@ TEST(Wire, DataRoundTrip)
     EXPECT_EQ(h.msg_seq, rx.hdr.msg_seq);
     EXPECT_EQ(h.msg_len, rx.hdr.msg_len);
     EXPECT_EQ(h.frag_off, rx.hdr.frag_off);
+    EXPECT_EQ(h.pn, rx.hdr.pn);
+    EXPECT_EQ(h.conn, rx.hdr.conn);
     EXPECT_EQ(0x0a000001u, rx.src_ip);
+    EXPECT_EQ(0x0a000002u, rx.dst_ip);
+    EXPECT_EQ(f.data(), rx.dst_mac);
+    EXPECT_EQ(rx.payload + 100, rx.tag);
+    EXPECT_EQ(0xe0, rx.tag[0]);
+    EXPECT_EQ(0xef, rx.tag[15]);
     EXPECT_EQ(41000, rx.src_port);
     ASSERT_EQ(100u, rx.payload_len);
     EXPECT_EQ(0, memcmp(rx.payload, payload.data(), 100));
@@ -101,7 +116,7 @@ TEST(Wire, DpHeaderGoldenBytes)
     uint8_t out[WIRE_DP_HDR_LEN];
     wire_put_dp_hdr(out, &h);
     const uint8_t want[WIRE_DP_HDR_LEN] = {
-        1,    1,    2,    3,                            // version, DATA, normal, FIRST|LAST
+        2,    1,    2,    3,                            // version, DATA, normal, FIRST|LAST
         0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, // session
         0xff, 0xff, 0xff, 0xfe,                         // seq
         0,    7,                                        // flow
@@ -109,6 +124,9 @@ TEST(Wire, DpHeaderGoldenBytes)
         0,    0,    0,    99,                           // msg_seq
         0,    0,    0,    10,                           // msg_len
         0,    0,    0,    0,                            // frag_off
+        1,    2,    3,    4,    5,    6,    7,    8,    // pn
+        0xa1, 0xb2, 0xc3, 0xd4,                         // conn
+        0,    0,    0,    0,                            // reserved2
     };
     EXPECT_EQ(0, memcmp(out, want, sizeof(want)));
 }
@@ -123,19 +141,19 @@ TEST(Wire, OuterHeadersGolden)
     EXPECT_EQ(1, f[11]);
     EXPECT_EQ(0x08, f[12]);
     EXPECT_EQ(0x00, f[13]);
-    // IPv4: 45 00 len(64+4=96? no: 20+8+32+4 = 64) id 0 DF ttl 64 udp
+    // IPv4: 45 00 len (20 + 8 + 48 + 4 + 16 = 96) id 0 DF ttl 64 udp
     const uint8_t *ip = f.data() + 14;
     EXPECT_EQ(0x45, ip[0]);
-    EXPECT_EQ(64, ip[2] << 8 | ip[3]);
+    EXPECT_EQ(96, ip[2] << 8 | ip[3]);
     EXPECT_EQ(0x40, ip[6]);
     EXPECT_EQ(64, ip[8]);
     EXPECT_EQ(17, ip[9]);
     EXPECT_EQ(wire_ipv4_cksum(ip), uint16_t(ip[10] << 8 | ip[11]));
-    // UDP: ports, length 8+32+4, checksum 0
+    // UDP: ports, length 8 + 48 + 4 + 16 (the tag counts), checksum 0
     const uint8_t *udp = ip + 20;
     EXPECT_EQ(41000, udp[0] << 8 | udp[1]);
     EXPECT_EQ(kPort, udp[2] << 8 | udp[3]);
-    EXPECT_EQ(44, udp[4] << 8 | udp[5]);
+    EXPECT_EQ(76, udp[4] << 8 | udp[5]);
     EXPECT_EQ(0, udp[6] | udp[7]);
 }
 
@@ -165,9 +183,9 @@ TEST(Wire, EncodeRejectsShortBufferAndHugePayload)
     wire_endpoints ep = endpoints();
     wire_hdr h = data_hdr(0, 1, 1);
     EXPECT_EQ(0u, wire_encode_headers(buf, sizeof(buf) - 1, &ep, &h, 1, 0));
-    EXPECT_EQ(0u, wire_encode_headers(buf, sizeof(buf), &ep, &h, 65535 - 60 + 1, 0));
+    EXPECT_EQ(0u, wire_encode_headers(buf, sizeof(buf), &ep, &h, 65535 - 92 + 1, 0));
     EXPECT_EQ(size_t(WIRE_ALL_HDRS_LEN),
-              wire_encode_headers(buf, sizeof(buf), &ep, &h, 65535 - 60, 0));
+              wire_encode_headers(buf, sizeof(buf), &ep, &h, 65535 - 92, 0));
 }
 
 TEST(Wire, AckPayload)
@@ -264,14 +282,14 @@ TEST_F(WireDrop, Short)
     EXPECT_EQ(WIRE_DROP_SHORT, parse(Bytes(good.begin(), good.begin() + 13)));
     EXPECT_EQ(WIRE_DROP_SHORT, parse(Bytes(good.begin(), good.begin() + 33)));
     EXPECT_EQ(WIRE_DROP_SHORT, parse(Bytes()));
-    // a datagram whose UDP payload is shorter than the dpdist header
+    // a datagram whose UDP payload is shorter than the dpdist header and the tag
     Bytes f = frame(data_hdr(0, 8, 8), Bytes(8, 0));
-    f.resize(14 + 20 + 8 + 31);
+    f.resize(14 + 20 + 8 + 63);
     uint8_t *fip = f.data() + 14;
-    fip[2] = 0, fip[3] = 20 + 8 + 31;
+    fip[2] = 0, fip[3] = 20 + 8 + 63;
     uint16_t c = wire_ipv4_cksum(fip);
     fip[10] = uint8_t(c >> 8), fip[11] = uint8_t(c);
-    f[34 + 4] = 0, f[34 + 5] = 8 + 31;
+    f[34 + 4] = 0, f[34 + 5] = 8 + 63;
     EXPECT_EQ(WIRE_DROP_SHORT, parse(f));
 }
 
@@ -336,7 +354,9 @@ TEST_F(WireDrop, EthernetPaddingIgnored)
 
 TEST_F(WireDrop, BadVersion)
 {
-    dp()[0] = 2;
+    dp()[0] = 1; // wire version 1: unauthenticated frames
+    EXPECT_EQ(WIRE_DROP_BAD_VERSION, parse(good));
+    dp()[0] = 3;
     EXPECT_EQ(WIRE_DROP_BAD_VERSION, parse(good));
     dp()[0] = 0;
     EXPECT_EQ(WIRE_DROP_BAD_VERSION, parse(good));
@@ -356,6 +376,12 @@ TEST_F(WireDrop, BadHeader)
     EXPECT_EQ(WIRE_DROP_BAD_HEADER, parse(good));
     good = orig;
     dp()[3] |= 0x04; // unknown flag
+    EXPECT_EQ(WIRE_DROP_BAD_HEADER, parse(good));
+    good = orig;
+    dp()[19] = 1; // reserved u16 at 18
+    EXPECT_EQ(WIRE_DROP_BAD_HEADER, parse(good));
+    good = orig;
+    dp()[44] = 0x80; // reserved2 u32 at 44
     EXPECT_EQ(WIRE_DROP_BAD_HEADER, parse(good));
     // pulse frames on a data lane
     wire_hdr h{};
@@ -426,3 +452,19 @@ TEST(Wire, SerialArithmetic)
 }
 
 } // namespace
+
+TEST(Wire, DestinationCheck)
+{
+    wire_rx rx;
+    Bytes f = frame(data_hdr(0, 8, 8), Bytes(8, 1));
+    ASSERT_EQ(WIRE_OK, parse(f, &rx));
+    const uint8_t ours[6] = {0x02, 0, 0, 0, 0, 2};
+    EXPECT_TRUE(wire_dst_ok(&rx, ours, 0x0a000002));
+    EXPECT_FALSE(wire_dst_ok(&rx, ours, 0x0a000003)); // another IPv4 address
+    const uint8_t other[6] = {0x02, 0, 0, 0, 0, 3};
+    EXPECT_FALSE(wire_dst_ok(&rx, other, 0x0a000002)); // another MAC
+    const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    memcpy(f.data(), bcast, 6); // broadcast is not ours either
+    ASSERT_EQ(WIRE_OK, parse(f, &rx));
+    EXPECT_FALSE(wire_dst_ok(&rx, ours, 0x0a000002));
+}
