@@ -191,6 +191,14 @@ struct distmsg_reasm {
     struct budget *shared;          /* NULL: none */
     size_t frag_est;                /* estimated fragment size for reservations */
     size_t shared_bytes;            /* taken from shared, for all sequences held */
+    struct distmsg_reasm_seq *placing; /* the fragment being placed (distmsg_reasm_place) */
+    size_t placing_len;                /* its body bytes */
+};
+
+/* Where the rest of a fragment's body goes (distmsg_reasm_place). */
+struct distmsg_place {
+    uint8_t *dst; /* inside the message's buffer; valid until distmsg_reasm_placed */
+    size_t left;  /* bytes to write there */
 };
 
 /* Set up with its bounds (both >= 1). DISTMSG_OK, DISTMSG_E_CONFIG or DISTMSG_E_NOMEM. */
@@ -212,6 +220,24 @@ void distmsg_reasm_release(struct distmsg_reasm *r);
  * distmsg_header_decode and DISTMSG_E_FRAG_*, DISTMSG_E_REASM_*, DISTMSG_E_NOMEM. */
 enum distmsg_result distmsg_reasm_feed(struct distmsg_reasm *r, const uint8_t *pkt, size_t len,
                                        struct distmsg_body *out, bool *complete);
+
+/* Direct placement of a fragment whose body is still arriving: pkt holds its first `have`
+ * bytes (the whole distribution header at least) of a packet of len bytes (after its
+ * length). Checks it as distmsg_reasm_feed would (same errors; DISTMSG_E_REASM_SHARED
+ * changes nothing), makes room for the whole body, copies the part at hand and tells where
+ * the other p->left bytes go; nothing else may be fed until distmsg_reasm_placed. A packet
+ * that is not a piece of a sequence (no fragment header, or a start with FragmentId 1) is
+ * refused with DISTMSG_E_CONFIG, nothing changed: feed it whole. */
+enum distmsg_result distmsg_reasm_place(struct distmsg_reasm *r, const uint8_t *pkt,
+                                        size_t have, size_t len, struct distmsg_place *p);
+
+/* The placed body is all written: as distmsg_reasm_feed's *out / *complete. */
+void distmsg_reasm_placed(struct distmsg_reasm *r, struct distmsg_body *out, bool *complete);
+
+/* The buffer of the message just completed (reassembled in r), or NULL: it becomes the
+ * caller's (free() it), and its memory is given back to r's bound and the shared budget.
+ * The body handed out by the feed stays valid until the caller frees it. */
+void *distmsg_reasm_take(struct distmsg_reasm *r);
 
 /* --- control messages ------------------------------------------------------------------- */
 

@@ -20,6 +20,14 @@
  * senders (fragments of frag_est bytes at most) never need more than they reserved, so a
  * message in progress can always finish: only starts wait for room.
  *
+ * Direct placement (distmsg_reasm_place/placed): the same checks and room as a feed, from
+ * the fragment's header and the part of its body at hand; the caller then writes the rest
+ * of the body where it is told (the TCP carrier reads the socket straight into it) and
+ * closes it with distmsg_reasm_placed. With a shared budget a sequence's buffer is
+ * allocated at its whole reservation at the start, so it is never reallocated (copied)
+ * while it fills. distmsg_reasm_take hands a finished message's buffer to the caller, who
+ * delivers it without copying; its memory leaves r and the shared budget then.
+ *
  * Invariants: in_flight == number of used slots other than `done`; bytes == sum of the
  * capacities of all used slots (including `done`); shared_bytes == sum of their `reserved`,
  * and each slot's len <= reserved when a budget is shared.
@@ -116,9 +124,9 @@ static enum distmsg_result seq_abort(struct distmsg_reasm *r, struct distmsg_rea
     return err;
 }
 
-/* Append n bytes, growing the buffer within the byte budget. */
-static enum distmsg_result seq_append(struct distmsg_reasm *r, struct distmsg_reasm_seq *s,
-                                      const uint8_t *p, size_t n)
+/* Makes room for n more bytes, growing the buffer within the byte budget. */
+static enum distmsg_result seq_room(struct distmsg_reasm *r, struct distmsg_reasm_seq *s,
+                                    size_t n)
 {
     if (r->shared && n > s->reserved - s->len) { /* more than announced */
         size_t extra = n - (s->reserved - s->len);
@@ -137,6 +145,8 @@ static enum distmsg_result seq_append(struct distmsg_reasm *r, struct distmsg_re
         size_t new_cap = s->cap > SIZE_MAX / 2 ? need : 2 * s->cap;
         if (new_cap < need)
             new_cap = need;
+        if (r->shared && new_cap < s->reserved) /* reserved anyway: one buffer, no regrowth */
+            new_cap = s->reserved;
         if (new_cap - s->cap > budget)
             new_cap = s->cap + budget;
         if (r->shared && new_cap > s->reserved) /* the node's budget counts all of it */
@@ -148,20 +158,70 @@ static enum distmsg_result seq_append(struct distmsg_reasm *r, struct distmsg_re
         s->buf = nb;
         s->cap = new_cap;
     }
-    if (n)
-        memcpy(s->buf + s->len, p, n);
-    s->len += n;
     return DISTMSG_OK;
+}
+
+/* Checks fragment h (not a whole message in one fragment) against the sequences in flight
+ * and makes room for its body_len bytes: *out is its sequence. On an error the sequence
+ * concerned is dropped, except DISTMSG_E_REASM_SHARED / DISTMSG_E_REASM_SEQS, which change
+ * nothing. */
+static enum distmsg_result frag_open(struct distmsg_reasm *r, const struct distmsg_hdr *h,
+                                     size_t body_len, struct distmsg_reasm_seq **out)
+{
+    struct distmsg_reasm_seq *s = seq_find(r, h->seq_id);
+    if (h->kind == DISTMSG_HDR_FRAG_START) {
+        if (s != NULL)
+            return seq_abort(r, s, DISTMSG_E_FRAG_SEQ_DUP);
+        for (size_t i = 0; i < r->max_seqs && s == NULL; i++)
+            if (!r->seqs[i].used)
+                s = &r->seqs[i];
+        if (s == NULL)
+            return DISTMSG_E_REASM_SEQS;
+        size_t est = r->shared ? estimate(r, h->frag_id, body_len) : 0;
+        if (est && !budget_take(r->shared, est, r->shared->cap)) {
+            budget_refused(r->shared);
+            return DISTMSG_E_REASM_SHARED; /* nothing changed: feed it again later */
+        }
+        s->reserved = est;
+        r->shared_bytes += est;
+        s->used = true;
+        s->seq_id = h->seq_id;
+        s->next_frag = h->frag_id;
+        r->in_flight++;
+    } else {
+        if (s == NULL)
+            return DISTMSG_E_FRAG_SEQ_UNKNOWN;
+        if (h->frag_id != s->next_frag)
+            return seq_abort(r, s, DISTMSG_E_FRAG_ORDER);
+    }
+    enum distmsg_result res = seq_room(r, s, body_len);
+    if (res != DISTMSG_OK)
+        return seq_abort(r, s, res);
+    *out = s;
+    return DISTMSG_OK;
+}
+
+/* The body of s's next fragment (n bytes, room made by frag_open) is in place: counts it,
+ * and on the last fragment hands out the whole message. */
+static void frag_close(struct distmsg_reasm *r, struct distmsg_reasm_seq *s, size_t n,
+                       struct distmsg_body *out, bool *complete)
+{
+    s->len += n;
+    if (--s->next_frag > 0)
+        return;
+    out->data = s->buf;
+    out->len = s->len;
+    out->versioned = false;
+    *complete = true;
+    r->in_flight--;
+    r->done = s;
 }
 
 enum distmsg_result distmsg_reasm_feed(struct distmsg_reasm *r, const uint8_t *pkt, size_t len,
                                        struct distmsg_body *out, bool *complete)
 {
     *complete = false;
-    if (r->done != NULL) {
-        seq_free(r, r->done);
-        r->done = NULL;
-    }
+    distmsg_reasm_release(r);
     struct distmsg_hdr h;
     enum distmsg_result res = distmsg_header_decode(pkt, len, &h);
     if (res != DISTMSG_OK)
@@ -177,54 +237,71 @@ enum distmsg_result distmsg_reasm_feed(struct distmsg_reasm *r, const uint8_t *p
         return DISTMSG_OK;
     }
 
-    struct distmsg_reasm_seq *s = seq_find(r, h.seq_id);
-    if (h.kind == DISTMSG_HDR_FRAG_START) {
-        if (s != NULL)
-            return seq_abort(r, s, DISTMSG_E_FRAG_SEQ_DUP);
-        if (h.frag_id == 1) { /* the whole message in one fragment */
-            out->data = body;
-            out->len = body_len;
-            out->versioned = false;
-            *complete = true;
-            return DISTMSG_OK;
-        }
-        for (size_t i = 0; i < r->max_seqs && s == NULL; i++)
-            if (!r->seqs[i].used)
-                s = &r->seqs[i];
-        if (s == NULL)
-            return DISTMSG_E_REASM_SEQS;
-        size_t est = r->shared ? estimate(r, h.frag_id, body_len) : 0;
-        if (est && !budget_take(r->shared, est, r->shared->cap)) {
-            budget_refused(r->shared);
-            return DISTMSG_E_REASM_SHARED; /* nothing changed: feed it again later */
-        }
-        s->reserved = est;
-        r->shared_bytes += est;
-        s->used = true;
-        s->seq_id = h.seq_id;
-        s->next_frag = h.frag_id - 1;
-        r->in_flight++;
-        res = seq_append(r, s, body, body_len);
-        return res == DISTMSG_OK ? DISTMSG_OK : seq_abort(r, s, res);
-    }
-
-    /* continuation */
-    if (s == NULL)
-        return DISTMSG_E_FRAG_SEQ_UNKNOWN;
-    if (h.frag_id != s->next_frag)
-        return seq_abort(r, s, DISTMSG_E_FRAG_ORDER);
-    res = seq_append(r, s, body, body_len);
-    if (res != DISTMSG_OK)
-        return seq_abort(r, s, res);
-    if (h.frag_id > 1) {
-        s->next_frag--;
+    if (h.kind == DISTMSG_HDR_FRAG_START && h.frag_id == 1) { /* the whole message in one */
+        struct distmsg_reasm_seq *dup = seq_find(r, h.seq_id);
+        if (dup != NULL)
+            return seq_abort(r, dup, DISTMSG_E_FRAG_SEQ_DUP);
+        out->data = body;
+        out->len = body_len;
+        out->versioned = false;
+        *complete = true;
         return DISTMSG_OK;
     }
-    out->data = s->buf;
-    out->len = s->len;
-    out->versioned = false;
-    *complete = true;
-    r->in_flight--;
-    r->done = s;
+    struct distmsg_reasm_seq *s;
+    res = frag_open(r, &h, body_len, &s);
+    if (res != DISTMSG_OK)
+        return res;
+    if (body_len)
+        memcpy(s->buf + s->len, body, body_len);
+    frag_close(r, s, body_len, out, complete);
     return DISTMSG_OK;
+}
+
+enum distmsg_result distmsg_reasm_place(struct distmsg_reasm *r, const uint8_t *pkt,
+                                        size_t have, size_t len, struct distmsg_place *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (r->placing != NULL || have > len)
+        return DISTMSG_E_CONFIG;
+    distmsg_reasm_release(r);
+    struct distmsg_hdr h;
+    enum distmsg_result res = distmsg_header_decode(pkt, have, &h);
+    if (res != DISTMSG_OK)
+        return res;
+    if (h.kind != DISTMSG_HDR_FRAG_CONT && (h.kind != DISTMSG_HDR_FRAG_START || h.frag_id == 1))
+        return DISTMSG_E_CONFIG; /* not a piece of a sequence: feed it whole */
+    struct distmsg_reasm_seq *s;
+    res = frag_open(r, &h, len - h.len, &s);
+    if (res != DISTMSG_OK)
+        return res;
+    size_t present = have - h.len;
+    if (present)
+        memcpy(s->buf + s->len, pkt + h.len, present);
+    r->placing = s;
+    r->placing_len = len - h.len;
+    p->dst = s->buf + s->len + present;
+    p->left = len - have;
+    return DISTMSG_OK;
+}
+
+void distmsg_reasm_placed(struct distmsg_reasm *r, struct distmsg_body *out, bool *complete)
+{
+    *complete = false;
+    struct distmsg_reasm_seq *s = r->placing;
+    if (s == NULL)
+        return;
+    r->placing = NULL;
+    frag_close(r, s, r->placing_len, out, complete);
+}
+
+void *distmsg_reasm_take(struct distmsg_reasm *r)
+{
+    struct distmsg_reasm_seq *s = r->done;
+    if (s == NULL)
+        return NULL;
+    void *buf = s->buf;
+    s->buf = NULL;
+    seq_free(r, s);
+    r->done = NULL;
+    return buf;
 }

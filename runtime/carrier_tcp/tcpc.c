@@ -40,8 +40,17 @@
 #include "runtime/carrier_tcp/rxbudget.h"
 #include "runtime/carrier_tcp/tcpc.h"
 
-#define TCPC_READ_CHUNK (256 * 1024)
-#define TCPC_WRITE_IOV  64
+/* Receive reads: TCPC_READ_CHUNK bytes into rx between fragment streams; while fragments
+ * stream, each read takes the rest of the fragment body being placed (straight into its
+ * message's buffer) and at most TCPC_READ_PEEK bytes beyond it into rx, from where only
+ * that much of the next fragment is copied; a body with at least TCPC_DIRECT_MIN_BYTES
+ * still to come is placed. At most TCPC_READ_EVENT_BYTES per readable event, so other
+ * connections are served. */
+#define TCPC_READ_CHUNK       (256 * 1024)
+#define TCPC_READ_PEEK        (4 * 1024)
+#define TCPC_DIRECT_MIN_BYTES (4 * 1024)
+#define TCPC_READ_EVENT_BYTES (4 * 1024 * 1024)
+#define TCPC_WRITE_IOV        64
 
 /* Epoll mask for the socket from its wants (tx_lock held). */
 static void sock_update_events(struct conn *c)
@@ -305,6 +314,99 @@ void tcpc_resume_rx(struct conn *c)
     ctl_post(c->node, resume_rx_work, c);
 }
 
+static void stat_add(uint64_t *counter, uint64_t v)
+{
+    __atomic_fetch_add(counter, v, __ATOMIC_RELAXED);
+}
+
+bool tcpc_rx_stats_get(struct dd_node *n, const char *peer, struct tcpc_rx_stats *out)
+{
+    rcu_rd_enter();
+    struct conn *c = conn_lookup(n, peer);
+    if (c) {
+        out->placed_bytes = __atomic_load_n(&c->tcp->rx_stats.placed_bytes, __ATOMIC_RELAXED);
+        out->copied_bytes = __atomic_load_n(&c->tcp->rx_stats.copied_bytes, __ATOMIC_RELAXED);
+        out->owned_msgs = __atomic_load_n(&c->tcp->rx_stats.owned_msgs, __ATOMIC_RELAXED);
+    }
+    rcu_rd_leave();
+    return c != NULL;
+}
+
+/* A whole packet has arrived: the liveness clock and the largest gap between packets
+ * (dd_peer_stats). Returns the time (ns). */
+static uint64_t packet_seen(struct conn *c)
+{
+    atomic_store_explicit(&c->tcp->last_rx_ms, clock_now_ms(), memory_order_relaxed);
+    uint64_t now = clock_now_ns();
+    if (c->tcp->last_pkt_ns && now - c->tcp->last_pkt_ns > atomic_load(&c->tcp->max_rx_gap_ns))
+        atomic_store(&c->tcp->max_rx_gap_ns, now - c->tcp->last_pkt_ns);
+    c->tcp->last_pkt_ns = now;
+    return now;
+}
+
+/* Hands a complete message to dispatch (its bytes count as unconsumed until the
+ * application frees them). owned: the message's own buffer (a reassembled message), given
+ * to the mailbox without a copy, or NULL (dispatch copies what it keeps out of body).
+ * Returns false when the socket must not be read further for now (rx_unconsumed_limit). */
+static bool deliver(struct conn *c, const struct distmsg_body *body, void *owned)
+{
+    struct dispatch_src src = {
+        .ctl = c->tcp->rx_ctl,
+        .owned = owned,
+        .owned_free = free,
+        .acct = body->len,
+        .consumed_fn = tcpc_consumed,
+    };
+    atomic_fetch_add(&c->tcp->unconsumed, (int64_t)body->len);
+    dispatch_body(c, body, &src);
+    if (atomic_load(&c->tcp->unconsumed) <= (int64_t)c->node->tcp->rx_unconsumed_limit)
+        return true;
+    atomic_store(&c->tcp->rx_paused, true);
+    pthread_mutex_lock(&c->tcp->tx_lock);
+    sock_update_events(c);
+    pthread_mutex_unlock(&c->tcp->tx_lock);
+    return false;
+}
+
+/* Delivers the message the reassembler has just completed in body (in place in a packet,
+ * or reassembled: then its buffer goes with it). *gave: reassembly memory came back. */
+static bool deliver_complete(struct conn *c, const struct distmsg_body *body, bool *gave)
+{
+    void *owned = distmsg_reasm_take(&c->tcp->reasm);
+    *gave |= owned != NULL;
+    if (owned)
+        stat_add(&c->tcp->rx_stats.owned_msgs, 1);
+    return deliver(c, body, owned);
+}
+
+/* The packet at s->rx + pos is incomplete, the rest of its body is long and its header is
+ * at hand: when it is a fragment of a sequence, its body goes straight into its message's
+ * buffer (the part at hand now, the rest read there by tcpc_on_readable), and the packet
+ * leaves rx. Returns 1 when placed, 0 when it is not a fragment (it arrives in rx), -1 on
+ * bad input (logged), -2 when the node's reassembly memory has no room (nothing changed). */
+static int place_fragment(struct conn *c, struct hsio_sock *s, size_t pos, size_t plen)
+{
+    size_t have = s->rx_len - pos - DISTMSG_LEN_BYTES;
+    struct distmsg_place pl;
+    enum distmsg_result r = distmsg_reasm_place(&c->tcp->reasm, s->rx + pos + DISTMSG_LEN_BYTES,
+                                                have, plen, &pl);
+    if (r == DISTMSG_E_CONFIG)
+        return 0;
+    if (r == DISTMSG_E_REASM_SHARED)
+        return -2;
+    if (r != DISTMSG_OK) {
+        DLOG_WARN(c->node->log_name, "closing connection to %s: bad packet: %s", c->peer,
+                  distmsg_strerror(r));
+        return -1;
+    }
+    c->tcp->rx_dst = pl.dst;
+    c->tcp->rx_dst_left = pl.left;
+    stat_add(&c->tcp->rx_stats.copied_bytes, have);
+    stat_add(&c->tcp->rx_stats.placed_bytes, pl.left);
+    c->tcp->rx_frag_stream = true;
+    return 1;
+}
+
 /* Handles the complete packets at the front of the receive buffer. */
 static int process_packets(struct conn *c, struct hsio_sock *s)
 {
@@ -316,9 +418,23 @@ static int process_packets(struct conn *c, struct hsio_sock *s)
         struct distmsg_frame f;
         enum distmsg_result r = distmsg_frame_next(s->rx + pos, s->rx_len - pos, n->max_msg, &f);
         if (r == DISTMSG_E_NEED_MORE) {
+            size_t avail = s->rx_len - pos;
+            if (avail < DISTMSG_LEN_BYTES + DISTMSG_HDR_FRAG_MAX_LEN)
+                break; /* its header first */
+            size_t plen = be32_get(s->rx + pos);
+            if (!c->tcp->rxb_pkt && DISTMSG_LEN_BYTES + plen - avail >= TCPC_DIRECT_MIN_BYTES) {
+                int placed = place_fragment(c, s, pos, plen);
+                if (placed == 1)
+                    pos = s->rx_len;
+                else if (placed == -2)
+                    rc = rxb_wait(c, "a fragmented message");
+                else if (placed == -1)
+                    rc = -1;
+                if (placed != 0)
+                    break;
+            }
             /* A long packet reserves its length in the node's reassembly memory before its
              * bytes pile up in the receive buffer. */
-            size_t plen = s->rx_len - pos >= DISTMSG_LEN_BYTES ? be32_get(s->rx + pos) : 0;
             if (!c->tcp->rxb_pkt && DISTMSG_LEN_BYTES + plen > RXB_FREE_PACKET_BYTES &&
                 !rxb_take_packet(c, plen))
                 rc = rxb_wait(c, "a long packet");
@@ -330,11 +446,7 @@ static int process_packets(struct conn *c, struct hsio_sock *s)
             break;
         }
         pos += f.total;
-        atomic_store_explicit(&c->tcp->last_rx_ms, clock_now_ms(), memory_order_relaxed);
-        uint64_t now = clock_now_ns();
-        if (c->tcp->last_pkt_ns && now - c->tcp->last_pkt_ns > atomic_load(&c->tcp->max_rx_gap_ns))
-            atomic_store(&c->tcp->max_rx_gap_ns, now - c->tcp->last_pkt_ns);
-        c->tcp->last_pkt_ns = now;
+        uint64_t now = packet_seen(c);
         if (f.len == 0) { /* tick: track the largest gap between them */
             if (c->tcp->last_tick_ns && now - c->tcp->last_tick_ns > atomic_load(&c->tcp->max_tick_gap_ns))
                 atomic_store(&c->tcp->max_tick_gap_ns, now - c->tcp->last_tick_ns);
@@ -361,25 +473,12 @@ static int process_packets(struct conn *c, struct hsio_sock *s)
             rc = -1;
             break;
         }
-        if (complete) {
-            struct dispatch_src src = {
-                .ctl = c->tcp->rx_ctl,
-                .acct = body.len,
-                .consumed_fn = tcpc_consumed,
-            };
-            atomic_fetch_add(&c->tcp->unconsumed, (int64_t)body.len);
-            dispatch_body(c, &body, &src);
-            size_t held = c->tcp->reasm.shared_bytes;
-            distmsg_reasm_release(&c->tcp->reasm); /* dispatch copied what it keeps */
-            gave |= c->tcp->reasm.shared_bytes < held;
+        if (!complete || c->tcp->reasm.done) { /* a piece of a sequence: copied */
+            stat_add(&c->tcp->rx_stats.copied_bytes, f.len);
+            c->tcp->rx_frag_stream = true;
         }
-        if (atomic_load(&c->tcp->unconsumed) > (int64_t)n->tcp->rx_unconsumed_limit) {
-            atomic_store(&c->tcp->rx_paused, true);
-            pthread_mutex_lock(&c->tcp->tx_lock);
-            sock_update_events(c);
-            pthread_mutex_unlock(&c->tcp->tx_lock);
+        if (complete && !deliver_complete(c, &body, &gave))
             break;
-        }
     }
     if (pos) {
         memmove(s->rx, s->rx + pos, s->rx_len - pos);
@@ -390,32 +489,66 @@ static int process_packets(struct conn *c, struct hsio_sock *s)
     return rc;
 }
 
+/* The fragment body being placed has been read whole: it joins its message, which is
+ * delivered if it is complete. */
+static void placed(struct conn *c)
+{
+    struct distmsg_body body;
+    bool complete, gave = false;
+    (void)packet_seen(c);
+    c->tcp->rx_dst = NULL;
+    distmsg_reasm_placed(&c->tcp->reasm, &body, &complete);
+    if (complete)
+        (void)deliver_complete(c, &body, &gave); /* a pause shows in rx_paused */
+    if (gave)
+        rxb_resume(c->node);
+}
+
+/* Grows s's receive buffer to hold `want` more bytes. */
+static bool rx_room(struct hsio_sock *s, size_t want)
+{
+    size_t need = s->rx_len + want;
+    if (need <= s->rx_cap)
+        return true;
+    size_t cap = s->rx_cap ? s->rx_cap : TCPC_READ_CHUNK;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(s->rx, cap);
+    if (!p)
+        return false;
+    s->rx = p;
+    s->rx_cap = cap;
+    return true;
+}
+
 void tcpc_on_readable(struct conn *c)
 {
     struct hsio_sock *s = c->tcp->sock;
-    struct dd_node *n = c->node;
-    if (!s || s->fd < 0 || c->tcp->rxb_waiting) /* waiting: rxb_resume reads it again */
+    struct tcpc_conn *t = c->tcp;
+    if (!s || s->fd < 0 || t->rxb_waiting) /* waiting: rxb_resume reads it again */
         return;
     /* Packets left from before a pause first. */
     if (s->rx_len && process_packets(c, s) < 0) {
         conn_down(c, DD_EIO, "protocol error");
         return;
     }
-    for (int rounds = 0; rounds < 16 && !atomic_load(&c->tcp->rx_paused) && !c->tcp->rxb_waiting; rounds++) {
-        size_t need = s->rx_len + TCPC_READ_CHUNK;
-        if (need > s->rx_cap) {
-            size_t cap = s->rx_cap ? s->rx_cap : TCPC_READ_CHUNK;
-            while (cap < need)
-                cap *= 2;
-            uint8_t *p = realloc(s->rx, cap);
-            if (!p) {
-                conn_down(c, DD_ENOMEM, "out of memory for the receive buffer");
-                return;
-            }
-            s->rx = p;
-            s->rx_cap = cap;
+    size_t got = 0;
+    while (got < TCPC_READ_EVENT_BYTES && !atomic_load(&t->rx_paused) && !t->rxb_waiting &&
+           atomic_load(&c->state) != CONN_DOWN) {
+        /* A fragment body in progress is read where its message is; what follows it goes
+         * to rx, only a little while fragments stream (it is copied from there). */
+        size_t want = t->rx_dst_left || t->rx_frag_stream ? TCPC_READ_PEEK : TCPC_READ_CHUNK;
+        if (!rx_room(s, want)) {
+            conn_down(c, DD_ENOMEM, "out of memory for the receive buffer");
+            return;
         }
-        ssize_t r = recv(s->fd, s->rx + s->rx_len, s->rx_cap - s->rx_len, MSG_DONTWAIT);
+        struct iovec iov[2];
+        int niov = 0;
+        size_t direct = t->rx_dst_left;
+        if (direct)
+            iov[niov++] = (struct iovec){.iov_base = t->rx_dst, .iov_len = direct};
+        iov[niov++] = (struct iovec){.iov_base = s->rx + s->rx_len, .iov_len = want};
+        ssize_t r = readv(s->fd, iov, niov);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (r < 0 && errno == EINTR)
@@ -424,21 +557,37 @@ void tcpc_on_readable(struct conn *c)
             conn_down(c, DD_ENOCONN, r == 0 ? "connection closed by peer" : strerror(errno));
             return;
         }
-        s->rx_len += (size_t)r;
-        if (process_packets(c, s) < 0) {
+        got += (size_t)r;
+        size_t to_rx = (size_t)r;
+        if (direct) {
+            size_t d = to_rx < direct ? to_rx : direct;
+            t->rx_dst += d;
+            t->rx_dst_left -= d;
+            to_rx -= d;
+            if (t->rx_dst_left == 0)
+                placed(c);
+        }
+        s->rx_len += to_rx;
+        /* Fragments stream on after a read that went into a body or held a piece of a
+         * sequence (placed or fed), or that ends in a packet whose header is not all here
+         * yet; a read of whole small packets only ends the stream. */
+        bool streaming = t->rx_frag_stream;
+        t->rx_frag_stream = false;
+        if (s->rx_len && !atomic_load(&t->rx_paused) && process_packets(c, s) < 0) {
             conn_down(c, DD_EIO, "protocol error");
             return;
         }
+        if (direct || (streaming && s->rx_len))
+            t->rx_frag_stream = true;
         /* Keep the buffer from staying huge after one large message. */
         if (s->rx_len == 0 && s->rx_cap > 4 * TCPC_READ_CHUNK) {
             free(s->rx);
             s->rx = NULL;
             s->rx_cap = 0;
         }
-        if ((size_t)r < TCPC_READ_CHUNK)
+        if ((size_t)r < direct + want)
             break;
     }
-    (void)n;
 }
 
 void tcpc_tick(struct conn *c, uint64_t now)

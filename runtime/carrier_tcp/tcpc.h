@@ -17,6 +17,7 @@
 
 #include "control/distmsg.h"
 #include "runtime/carrier_tcp/hsguard.h"
+#include "runtime/carrier_tcp/tcpc_stats.h"
 #include "runtime/carrier_tcp/txq.h"
 #include "runtime/core/carrier.h"
 #include "runtime/core/conn.h"
@@ -46,6 +47,13 @@ struct tcpc_conn {
     struct distmsg_ctl *rx_ctl; /* decode scratch (large) */
     _Atomic int64_t unconsumed; /* delivered message bytes not yet freed by the application */
     _Atomic bool rx_paused;     /* EPOLLIN off because of unconsumed */
+    /* The fragment body being read straight into its message's buffer (tcpc.c, direct
+     * placement): where the next bytes go and how many are still due; and whether
+     * fragments are streaming (the next reads then take little beyond a body into rx). */
+    uint8_t *rx_dst;
+    size_t rx_dst_left;
+    bool rx_frag_stream;
+    struct tcpc_rx_stats rx_stats; /* written relaxed here, read by tcpc_rx_stats_get */
     /* The node's reassembly memory (rxbudget.c; control thread): waiting for room (EPOLLIN
      * off, on the node's wait list with what it holds), and the reservation of the large
      * packet being received. */

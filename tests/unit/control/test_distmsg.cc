@@ -11,27 +11,15 @@
 
 #include "common/budget.h"
 #include "control/distmsg.h"
+#include "tests/lib/bytes.h"
 
 namespace
 {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes be(uint64_t v, int n)
-{
-    Bytes b;
-    for (int i = n - 1; i >= 0; i--)
-        b.push_back((uint8_t)(v >> (8 * i)));
-    return b;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts)
-{
-    Bytes out;
-    for (const Bytes &p : parts)
-        out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
+using testbytes::be;
+using testbytes::cat;
 
 // --- terms --------------------------------------------------------------------------------
 
@@ -347,6 +335,33 @@ struct Reasm {
         }
         return res;
     }
+    // Direct placement of pkt, of which the first `have` bytes are at hand: the rest is
+    // written where distmsg_reasm_place says, as the TCP carrier's read does. *taken: the
+    // completed message's buffer, taken over (the body must lie in it).
+    enum distmsg_result place(const Bytes &pkt, size_t have, Bytes *done = nullptr,
+                              bool take = false)
+    {
+        struct distmsg_place p;
+        enum distmsg_result res = distmsg_reasm_place(&r, pkt.data(), have, pkt.size(), &p);
+        if (done != nullptr)
+            done->clear();
+        if (res != DISTMSG_OK)
+            return res;
+        EXPECT_EQ(p.left, pkt.size() - have);
+        if (p.left)
+            memcpy(p.dst, pkt.data() + have, p.left);
+        struct distmsg_body b;
+        bool complete = false;
+        distmsg_reasm_placed(&r, &b, &complete);
+        if (complete && done != nullptr)
+            done->assign(b.data, b.data + b.len);
+        if (complete && take) {
+            uint8_t *buf = static_cast<uint8_t *>(distmsg_reasm_take(&r));
+            EXPECT_EQ(buf, b.data) << "the body is the taken buffer, not a copy";
+            free(buf);
+        }
+        return res;
+    }
 };
 
 TEST(DistmsgReasm, UnfragmentedPassThrough)
@@ -492,6 +507,108 @@ TEST(DistmsgReasm, SharedBudget)
     EXPECT_LE(b.high_water, 100u);
     distmsg_reasm_fini(&r2.r); // sequence 2 is still in flight
     EXPECT_EQ(budget_used(&b), 0u) << "fini gives everything back";
+}
+
+// Direct placement gives the same messages as feeding, whatever part of a fragment's body
+// is at hand when it is placed; a finished message's buffer is taken over with the body in
+// it, and its memory leaves the connection's bound and the node's budget at once.
+TEST(DistmsgReasm, PlacedFragmentsMakeTheSameMessages)
+{
+    struct budget b;
+    budget_init(&b, 1000);
+    Reasm fed(4, 1000), put(4, 1000);
+    distmsg_reasm_share(&put.r, &b, 64);
+    Bytes a1(64, 'a'), a2(64, 'b'), a3(10, 'c'), x1(64, 'x'), x2(5, 'y');
+    Bytes out, want;
+    ASSERT_EQ(put.place(frag_start(1, 3, a1), 19), DISTMSG_OK); // the header alone at hand
+    EXPECT_EQ(put.r.bytes, 3u * 64) << "one buffer at the whole reservation: never regrown";
+    EXPECT_EQ(budget_used(&b), 3u * 64);
+    ASSERT_EQ(put.place(frag_start(2, 2, x1), 19 + 30), DISTMSG_OK); // part of the body
+    ASSERT_EQ(put.feed({131, 68, 0, 106}, &out), DISTMSG_OK) << "unfragmented in between";
+    EXPECT_EQ(out, Bytes({106}));
+    ASSERT_EQ(put.place(frag_cont(1, 2, a2), 18 + 64), DISTMSG_OK); // all of it at hand
+    ASSERT_EQ(put.feed(frag_cont(2, 1, x2), &out), DISTMSG_OK) << "fed and placed mix";
+    EXPECT_EQ(out, cat({x1, x2}));
+    ASSERT_EQ(put.place(frag_cont(1, 1, a3), 18, &out, true), DISTMSG_OK);
+    ASSERT_EQ(fed.feed(frag_start(1, 3, a1)), DISTMSG_OK);
+    ASSERT_EQ(fed.feed(frag_cont(1, 2, a2)), DISTMSG_OK);
+    ASSERT_EQ(fed.feed(frag_cont(1, 1, a3), &want), DISTMSG_OK);
+    EXPECT_EQ(out, want);
+    EXPECT_EQ(out, cat({a1, a2, a3}));
+    EXPECT_EQ(put.r.in_flight, 0u);
+    EXPECT_EQ(put.r.bytes, 0u) << "taken: no longer the reassembler's";
+    EXPECT_EQ(put.r.shared_bytes, 0u);
+    EXPECT_EQ(budget_used(&b), 0u);
+    EXPECT_EQ(distmsg_reasm_take(&put.r), nullptr) << "nothing finished any more";
+    // The last fragment fed (not placed) completes a placed message just as well.
+    ASSERT_EQ(put.place(frag_start(3, 2, a1), 19), DISTMSG_OK);
+    ASSERT_EQ(put.feed(frag_cont(3, 1, a3), &out), DISTMSG_OK);
+    EXPECT_EQ(out, cat({a1, a3}));
+}
+
+// Placement checks every fragment as feeding does, before anything is written: each bad
+// input gives its error, drops the sequence concerned (or changes nothing, for a start
+// the node has no room for), and leaves the other sequences alone.
+TEST(DistmsgReasm, PlacementRefusesWhatFeedingRefuses)
+{
+    Reasm ra(2, 300);
+    Bytes body(100, 7);
+    EXPECT_EQ(ra.place(frag_cont(9, 1, body), 18), DISTMSG_E_FRAG_SEQ_UNKNOWN);
+    ASSERT_EQ(ra.place(frag_start(1, 3, body), 19), DISTMSG_OK);
+    EXPECT_EQ(ra.place(frag_cont(1, 1, body), 18), DISTMSG_E_FRAG_ORDER); // skipped id 2
+    EXPECT_EQ(ra.r.in_flight, 0u) << "the sequence is dropped";
+    ASSERT_EQ(ra.place(frag_start(1, 3, body), 19), DISTMSG_OK);
+    EXPECT_EQ(ra.place(frag_start(1, 3, body), 19), DISTMSG_E_FRAG_SEQ_DUP);
+    EXPECT_EQ(ra.r.in_flight, 0u);
+    EXPECT_EQ(ra.r.bytes, 0u);
+    // The sequence limit and the connection's byte bound.
+    ASSERT_EQ(ra.place(frag_start(1, 3, body), 19), DISTMSG_OK);
+    ASSERT_EQ(ra.place(frag_start(2, 3, body), 19), DISTMSG_OK);
+    EXPECT_EQ(ra.place(frag_start(3, 2, body), 19), DISTMSG_E_REASM_SEQS);
+    EXPECT_EQ(ra.r.in_flight, 2u) << "a start beyond the limit changes nothing";
+    ASSERT_EQ(ra.place(frag_cont(1, 2, body), 18), DISTMSG_OK);     // 300 held
+    EXPECT_EQ(ra.place(frag_cont(2, 2, Bytes(101, 1)), 18), DISTMSG_E_REASM_BYTES);
+    EXPECT_EQ(ra.r.in_flight, 1u);
+    EXPECT_LE(ra.r.bytes, 300u);
+    // Not a piece of a sequence: refused with nothing changed, to be fed whole.
+    EXPECT_EQ(ra.place(cat({{131, 68, 0}, body}), 3), DISTMSG_E_CONFIG);
+    EXPECT_EQ(ra.place(frag_start(7, 1, body), 19), DISTMSG_E_CONFIG);
+    EXPECT_EQ(ra.r.in_flight, 1u);
+    // A header cut short, an unknown header, FragmentId 0.
+    Bytes start = frag_start(4, 2, body);
+    struct distmsg_place p;
+    EXPECT_EQ(distmsg_reasm_place(&ra.r, start.data(), 10, start.size(), &p),
+              DISTMSG_E_HEADER_SHORT);
+    EXPECT_EQ(ra.place(cat({{131, 99}, body}), 20), DISTMSG_E_HEADER);
+    EXPECT_EQ(ra.place(frag_cont(1, 0, body), 18), DISTMSG_E_FRAG_ID);
+    // At hand more than the packet, or a second placement before the first is closed.
+    EXPECT_EQ(distmsg_reasm_place(&ra.r, start.data(), start.size(), 19, &p), DISTMSG_E_CONFIG);
+    ASSERT_EQ(distmsg_reasm_place(&ra.r, start.data(), 19, start.size(), &p), DISTMSG_OK);
+    EXPECT_EQ(distmsg_reasm_place(&ra.r, start.data(), 19, start.size(), &p), DISTMSG_E_CONFIG);
+}
+
+// With the node's budget: a start without room changes nothing and may be placed again;
+// fragments larger than announced take more from the budget or drop the sequence.
+TEST(DistmsgReasm, PlacementDrawsFromTheSharedBudget)
+{
+    struct budget b;
+    budget_init(&b, 100);
+    Reasm r1(4, 1000), r2(4, 1000);
+    distmsg_reasm_share(&r1.r, &b, 16);
+    distmsg_reasm_share(&r2.r, &b, 16);
+    ASSERT_EQ(r1.place(frag_start(1, 4, Bytes(16, 1)), 19), DISTMSG_OK); // 64
+    EXPECT_EQ(r2.place(frag_start(2, 3, Bytes(16, 2)), 19), DISTMSG_E_REASM_SHARED);
+    EXPECT_EQ(r2.r.in_flight, 0u);
+    EXPECT_EQ(r2.r.bytes, 0u);
+    EXPECT_EQ(budget_used(&b), 64u) << "a refused start takes nothing";
+    ASSERT_EQ(r2.place(frag_start(2, 2, Bytes(16, 2)), 19), DISTMSG_OK); // 96
+    EXPECT_EQ(r1.place(frag_cont(1, 3, Bytes(60, 1)), 18), DISTMSG_E_REASM_GROWTH);
+    EXPECT_EQ(r1.r.in_flight, 0u) << "the sequence that outgrew the budget is dropped";
+    EXPECT_EQ(budget_used(&b), 32u);
+    Bytes out;
+    ASSERT_EQ(r2.place(frag_cont(2, 1, Bytes(40, 3)), 18, &out, true), DISTMSG_OK); // +24
+    EXPECT_EQ(out, cat({Bytes(16, 2), Bytes(40, 3)}));
+    EXPECT_EQ(budget_used(&b), 0u);
 }
 
 TEST(DistmsgReasm, BadFragmentIds)

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/carrier_tcp/tcpc_stats.h"
+#include "tests/lib/bytes.h"
 #include "rt_test_util.h"
 
 using namespace rt_test;
@@ -25,6 +27,9 @@ struct dd_reassembly_stats reasm(dd_node *n)
     EXPECT_EQ(dd_node_reassembly(n, &s), DD_OK);
     return s;
 }
+
+using testbytes::be;
+using testbytes::cat;
 
 // {Tag, Bin}: Bin a binary of len bytes derived from tag.
 Bytes big(long tag, size_t len)
@@ -78,8 +83,9 @@ class ReasmBudget : public ::testing::Test
                 return false;
         return true;
     }
-    // Next message on sink: its tag and size (-1 when none in timeout_ms).
-    long next_tag(int timeout_ms, size_t *len = nullptr)
+    // Next message on sink: its tag and size (-1 when none in timeout_ms); *same: whether
+    // it is exactly big(tag, len) for that size.
+    long next_tag(int timeout_ms, size_t *len = nullptr, bool *same = nullptr)
     {
         dd_msg *m = recv_one(sink_, timeout_ms);
         if (!m)
@@ -91,6 +97,12 @@ class ReasmBudget : public ::testing::Test
             ei_decode_long(m->term, &idx, &tag);
         if (len)
             *len = m->len;
+        if (same) {
+            int bidx = idx, type, size;
+            ei_get_type(m->term, &bidx, &type, &size);
+            Bytes want = big(tag, size_t(size));
+            *same = want.size() == m->len && memcmp(want.data(), m->term, m->len) == 0;
+        }
         dd_msg_free(m);
         return tag;
     }
@@ -285,6 +297,96 @@ TEST_F(ReasmBudget, TheCapHoldsTheLargestMessage)
     EXPECT_EQ(dd_node_start(&cfg, &n), DD_EINVAL);
     EXPECT_NE(std::string(dd_last_error()).find("max_reassembly_bytes"), std::string::npos);
     EXPECT_EQ(dd_node_reassembly(nullptr, nullptr), DD_EINVAL);
+}
+
+// The receive path reads fragment bodies straight into their message's buffer (a readv of
+// the body's rest and a little beyond it) and hands that buffer to the mailbox: of two
+// interleaved 16 MiB messages with small ones between their fragments, only a small part
+// is copied from the receive buffer (the first read, and what each read takes beyond a
+// body), and both are delivered in their own buffers, whole. Before, every fragment was
+// copied into a reassembly buffer and the whole message again into the mailbox's.
+TEST_F(ReasmBudget, FragmentBodiesAreReadStraightIntoTheirMessage)
+{
+    const size_t len = 16 << 20;
+    start(64 << 20, 128 << 20);
+    auto p = peer("direct");
+    auto m1 = fragments(*p, 1, len), m2 = fragments(*p, 2, len);
+    size_t total = 0;
+    for (size_t i = 0; i < m1.size(); i++) {
+        ASSERT_TRUE(p->send_packet(m1[i]));
+        ASSERT_TRUE(p->send_packet(m2[i]));
+        total += m1[i].size() + m2[i].size();
+        if (i % 64 == 0) {
+            ASSERT_TRUE(p->send_packet(reg_send_body(p->pid(3), "sink", big(10 + long(i), 40))));
+        }
+    }
+    std::map<long, size_t> got;
+    for (int k = 0; k < 2 + int((m1.size() + 63) / 64); k++) {
+        size_t got_len = 0;
+        bool same = false;
+        long tag = next_tag(10000, &got_len, &same);
+        ASSERT_GE(tag, 0) << "message " << k << " missing";
+        EXPECT_TRUE(same) << "message " << tag << " differs from what was sent";
+        got[tag] = got_len;
+    }
+    EXPECT_EQ(got[1], big(1, len).size());
+    EXPECT_EQ(got[2], big(2, len).size());
+    struct tcpc_rx_stats st = {};
+    ASSERT_TRUE(tcpc_rx_stats_get(node_, p->name().c_str(), &st));
+    std::cout << "# " << total << " bytes of fragments: " << st.placed_bytes
+              << " read into their message, " << st.copied_bytes << " copied from the receive "
+              << "buffer; " << st.owned_msgs << " messages delivered in their own buffer\n";
+    EXPECT_LE(st.copied_bytes, total / 8) << "fragment bodies went through the receive buffer";
+    EXPECT_GE(st.placed_bytes + st.copied_bytes, total - 4096 * m1.size());
+    EXPECT_EQ(st.owned_msgs, 2u) << "a reassembled message was copied for the mailbox";
+    EXPECT_TRUE(wait_until([&] { return reasm(node_).bytes == 0; }, 3000));
+}
+
+// Bad fragments whose bodies are still arriving (so they are placed, not fed whole) close
+// the connection with the reason, as when fed: a continuation of no sequence, and a last
+// fragment far larger than its message announced while the node's memory is held by
+// another peer. Other peers are served on.
+TEST_F(ReasmBudget, BadFragmentsArrivingInPiecesCloseTheConnection)
+{
+    const size_t len = 5 << 20;
+    const size_t n_frags = (len + 200) / kFrag + 1, est = n_frags * kFrag;
+    start(8 << 20, 8 << 20);
+    auto holder = peer("holder");
+    auto hk = fragments(*holder, 1, len);
+    ASSERT_TRUE(send_all(*holder, hk, 0, 3));
+    ASSERT_TRUE(wait_until([&] { return reasm(node_).bytes == est; }, 3000));
+
+    auto stray = peer("stray");
+    Bytes cont = cat({{131, 70}, be(77, 8), be(1, 8), Bytes(300 * 1024, 1)});
+    Bytes len4 = be(uint64_t(cont.size()), 4);
+    ASSERT_TRUE(stray->send_bytes(cat({len4, Bytes(cont.begin(), cont.begin() + 100)})));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)stray->send_bytes(Bytes(cont.begin() + 100, cont.end()));
+    EXPECT_TRUE(stray->wait_closed(3000));
+    EXPECT_TRUE(logs_.wait_for("closing connection to stray@*: bad packet: continuation fragment "
+                               "for an unknown sequence",
+                               2000));
+
+    auto grower = peer("grower");
+    Bytes startf = cat({{131, 69}, be(5, 8), be(2, 8), {0}, Bytes(kFrag, 2)});
+    ASSERT_TRUE(grower->send_packet(startf)); // reserves 2 x 64 KiB
+    Bytes last = cat({{131, 70}, be(5, 8), be(1, 8), Bytes(6 << 20, 3)});
+    Bytes last4 = be(uint64_t(last.size()), 4);
+    ASSERT_TRUE(grower->send_bytes(cat({last4, Bytes(last.begin(), last.begin() + 100)})));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)grower->send_bytes(Bytes(last.begin() + 100, last.end()));
+    EXPECT_TRUE(grower->wait_closed(3000));
+    EXPECT_TRUE(logs_.wait_for("closing connection to grower@*: bad packet: fragments larger "
+                               "than their message announced*",
+                               2000));
+    EXPECT_TRUE(wait_until([&] { return reasm(node_).bytes == est; }, 3000))
+        << "only the holder's message is held";
+    ASSERT_TRUE(send_all(*holder, hk, 3, n_frags));
+    size_t got_len = 0;
+    bool same = false;
+    EXPECT_EQ(next_tag(5000, &got_len, &same), 1) << "the holder is served on";
+    EXPECT_TRUE(same);
+    EXPECT_LE(reasm(node_).high_water, reasm(node_).limit);
 }
 
 } // namespace
