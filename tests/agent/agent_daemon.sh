@@ -105,10 +105,20 @@ client "$RUN/A.sock" offers 02:dd:00:00:01:01 10.88.1.1 4370 16 500
 client "$RUN/agent-b.sock" garbage
 dd_check "A and B are still running" kill -0 "$A_PID" "$B_PID"
 dd_check_grep "B logged the refused input" "does not decode" "$DD_TMP/B.err"
-setpriv --reuid=nobody --regid=nogroup --clear-groups "$PY" "$CLIENT" "$RUN/A.sock" denied \
-  > "$DD_TMP/eacces.out" 2>&1
-dd_check_grep "mode 660 keeps user nobody from connecting at all" "Permission denied" \
-  "$DD_TMP/eacces.out"
+# User nobody must be able to run python3 at all: not so where the root directory is not
+# searchable by others (a chroot made in a mode-0700 directory, as fresh-root's is).
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+NOBODY_WHY=
+if ! as_nobody "$PY" -c 'print("ok")' > "$DD_TMP/nobody-probe.out" 2>&1; then
+  NOBODY_WHY="user nobody cannot run $PY here (/ has mode $(stat -c %a /)): $(head -c 200 "$DD_TMP/nobody-probe.out")"
+fi
+if [ -z "$NOBODY_WHY" ]; then
+  as_nobody "$PY" "$CLIENT" "$RUN/A.sock" denied > "$DD_TMP/eacces.out" 2>&1
+  dd_check_grep "mode 660 keeps user nobody from connecting at all" \
+    "^REFUSED at connect: Permission denied" "$DD_TMP/eacces.out"
+else
+  dd_skip "mode 660 keeps user nobody from connecting at all" "$NOBODY_WHY"
+fi
 
 # ---- limits, probes, credentials: an agent without a port ---------------------------------
 cat > "$DD_TMP/agent-c.ini" <<CONF
@@ -127,12 +137,16 @@ client "$RUN/C.sock" limit 4
 client "$RUN/C.sock" offers-without-port
 dd_check_grep "C logged the limit" "max_vms links open" "$DD_TMP/C.err"
 client "$RUN/C.sock" silent 300
-setpriv --reuid=nobody --regid=nogroup --clear-groups "$PY" "$CLIENT" "$RUN/C.sock" denied \
-  > "$DD_TMP/denied.out" 2>&1
-dd_check_grep "uid 65534 can open C's socket (mode 666) but is closed without a reply" \
-  "^PASS uid 65534: closed without a reply" "$DD_TMP/denied.out"
-dd_check_grep "... SO_PEERCRED refused it, logged" "uid 65534 gid 65534 may not use this agent" \
-  "$DD_TMP/C.err"
+if [ -z "$NOBODY_WHY" ]; then
+  as_nobody "$PY" "$CLIENT" "$RUN/C.sock" denied > "$DD_TMP/denied.out" 2>&1
+  dd_check_grep "uid 65534 can open C's socket (mode 666) but is closed without a reply" \
+    "^PASS uid 65534: closed without a reply" "$DD_TMP/denied.out"
+  dd_check_grep "... SO_PEERCRED refused it, logged" "uid 65534 gid 65534 may not use this agent" \
+    "$DD_TMP/C.err"
+else
+  dd_skip "uid 65534 can open C's socket (mode 666) but is closed without a reply" "$NOBODY_WHY"
+  dd_skip "... SO_PEERCRED refused it, logged" "$NOBODY_WHY"
+fi
 
 # ---- SIGTERM ------------------------------------------------------------------------------
 "$PY" "$CLIENT" "$RUN/A.sock" hold "$DD_TMP/held.out" &
@@ -151,7 +165,11 @@ done
 wait "$HOLD"
 dd_check_grep "a held link was told: REFUSED shutting_down (8)" "^refused 8" "$DD_TMP/held.out"
 dd_check "the sockets are gone" test ! -e "$RUN/A.sock" -a ! -e "$RUN/agent-b.sock" -a ! -e "$RUN/C.sock"
-dd_check_grep "C counted the refused uid" "refused_cred +1 " "$DD_TMP/C.err"
+if [ -z "$NOBODY_WHY" ]; then
+  dd_check_grep "C counted the refused uid" "refused_cred +1 " "$DD_TMP/C.err"
+else
+  dd_skip "C counted the refused uid" "$NOBODY_WHY"
+fi
 dd_check_grep "B counted the bad messages" "bad_message +[1-9]" "$DD_TMP/B.err"
 dd_check_grep "A counted the expired offers" "offers_expired +1[0-9] " "$DD_TMP/A.err"
 dd_done
