@@ -639,30 +639,68 @@ TEST(RuntimeConn, TickAndSmallMessageGoAheadOfABulkTransfer)
     dd_mbox_close(small_tx);
 }
 
-// Large messages of different senders interleave fragment by fragment between dpdist nodes:
-// a 1 MiB message sent while a 48 MiB one of another sender is on its way arrives first.
+// Large messages of different senders interleave fragment by fragment: a 1 MiB message sent
+// while a 48 MiB one of another sender is on its way arrives first. The receiver is a raw peer
+// that reads at its own pace (a dpdist node read so fast that the 48 MiB could be written out
+// before the second dd_send, and the test then proved nothing).
 TEST(RuntimeConn, LargeMessagesOfDifferentSendersInterleave)
 {
-    Node a(fresh_name("ila")), b(fresh_name("ilb"));
-    ASSERT_TRUE(a.n && b.n);
-    dd_mbox *rx, *big_tx, *mid_tx;
-    ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &rx), DD_OK);
+    Bytes big = big_seq(0, 48u << 20), mid = big_seq(1, 1u << 20);
+    std::string alive = fresh_name("ila");
+    Node a(alive);
+    ASSERT_TRUE(a.n);
+    RawPeer peer;
+    ASSERT_TRUE(peer.connect_to(alive));
+    ASSERT_TRUE(peer.handshake("ilpeer@" + short_host(), a.name()));
+    dd_mbox *big_tx, *mid_tx;
     ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
     ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &mid_tx), DD_OK);
-    dd_pid rxpid = *dd_mbox_pid(rx);
-    ASSERT_EQ(dd_connect(a.n, b.name().c_str(), 5000), DD_OK) << dd_last_error();
-    Bytes big = big_seq(0, 48u << 20), mid = big_seq(1, 1u << 20);
-    ASSERT_EQ(dd_send(big_tx, &rxpid, big.data(), big.size()), DD_OK) << dd_last_error();
-    ASSERT_EQ(dd_send(mid_tx, &rxpid, mid.data(), mid.size()), DD_OK) << dd_last_error();
-    std::string order;
-    for (int i = 0; i < 2; i++) {
-        dd_msg *m = recv_one(rx, 20000);
-        ASSERT_TRUE(m) << "after " << order;
-        order += m->len == mid.size() ? "m" : m->len == big.size() ? "B" : "?";
-        dd_msg_free(m);
+    erlang_pid to = peer.pid(1);
+    std::atomic<int> big_rc{-1}, mid_rc{-1};
+    std::thread big_sender([&] { big_rc = dd_send(big_tx, &to, big.data(), big.size()); });
+    std::thread mid_sender;
+    const uint64_t whole = ~uint64_t(0); // the 1 MiB message arrived unfragmented
+    std::vector<uint64_t> done;          // sequence ids, in the order their last fragment came
+    uint64_t big_id = 0;
+    int frags = 0;
+    auto t0 = Clock::now(), last_tick = t0;
+    while (done.size() < 2 && Clock::now() < t0 + std::chrono::seconds(30)) {
+        if (Clock::now() - last_tick > std::chrono::milliseconds(100)) { // we stay alive too
+            ASSERT_TRUE(peer.send_bytes(Bytes{0, 0, 0, 0}));
+            last_tick = Clock::now();
+        }
+        if (!mid_sender.joinable() && frags >= 64) // 4 MiB into the 48 MiB transfer
+            mid_sender = std::thread([&] { mid_rc = dd_send(mid_tx, &to, mid.data(), mid.size()); });
+        Bytes body;
+        int r = peer.read_packet(&body, 1000, /*ticks*/ true);
+        ASSERT_EQ(r, 1) << "after " << frags << " fragments";
+        if (body.size() < 2)
+            continue;
+        if (body[1] == 'E' || body[1] == 'F') {
+            ASSERT_GE(body.size(), 18u);
+            frags++;
+            uint64_t seq = 0, id = 0;
+            for (int i = 0; i < 8; i++) {
+                seq = seq << 8 | body[2 + i];
+                id = id << 8 | body[2 + 8 + i];
+            }
+            if (big_id == 0)
+                big_id = seq;
+            if (id == 1)
+                done.push_back(seq);
+            std::this_thread::sleep_for(std::chrono::microseconds(200)); // a slow reader
+        } else if (body.size() > mid.size()) {
+            done.push_back(whole);
+        }
     }
-    EXPECT_EQ(order, "mB") << "the 1 MiB message waited for the 48 MiB one";
-    dd_mbox_close(rx);
+    big_sender.join();
+    if (mid_sender.joinable())
+        mid_sender.join();
+    EXPECT_EQ(big_rc.load(), DD_OK);
+    EXPECT_EQ(mid_rc.load(), DD_OK);
+    ASSERT_EQ(done.size(), 2u) << "after " << frags << " fragments";
+    EXPECT_NE(done[0], big_id) << "the 1 MiB message waited for the 48 MiB one";
+    EXPECT_EQ(done[1], big_id);
     dd_mbox_close(big_tx);
     dd_mbox_close(mid_tx);
 }
