@@ -99,8 +99,13 @@ connect(#st{path = Path} = St) ->
 register_link(#st{sock = S} = St) ->
     Name = atom_to_binary(node(), utf8),
     OsPid = list_to_integer(os:getpid()),
-    ok = gen_tcp:send(S, encode({register, ?VERSION, OsPid, Name})),
-    case recv_skipping_probes(S, ?WELCOME_MS) of
+    %% An agent that refuses this uid closes at once: the REGISTER may already find the
+    %% link gone (epipe, econnreset), which says the same as a close before WELCOME.
+    Sent = gen_tcp:send(S, encode({register, ?VERSION, OsPid, Name})),
+    case Sent =:= ok andalso recv_skipping_probes(S, ?WELCOME_MS) of
+        false ->
+            gen_tcp:close(S),
+            {error, closed_before_welcome};
         {ok, {welcome, ?VERSION, Mode, VmId, Endpoint, MaxConns, PI, PT}} ->
             W = #{vm_id => VmId, endpoint_id => Endpoint, mode => Mode, max_conns => MaxConns,
                   probe_interval_ms => PI, probe_timeout_ms => PT},
@@ -128,6 +133,7 @@ recv_skipping_probes(S, Timeout) ->
                 {error, Reason} -> {error, {bad_message, Reason}}
             end;
         {error, closed} -> {error, closed_before_welcome};
+        {error, econnreset} -> {error, closed_before_welcome};
         {error, timeout} -> {error, no_welcome};
         {error, Reason} -> {error, {recv, Reason}}
     end.
