@@ -390,9 +390,13 @@ unsigned dp_worker_iteration(struct dp_engine *e)
     unsigned work = receive(e);
     uint64_t now = dp_clock_ns();
 
-    /* Every channel: submissions, credit, liveness and pulse frames, whatever the data path.
-     * With one queue pair, also the data in flight: what may sit ahead of a pulse frame. */
+    /* With one queue pair and tx_data_ahead set, a pulse frame waits in the ring behind
+     * whatever data is there: `ahead` sums the data in flight (sent, unacknowledged: an upper
+     * bound of what is in the ring). Ports with a pulse queue skip that accounting. */
+    const uint64_t ahead_max = e->n_queues == DP_PORT_QUEUES_MIN ? e->p.tx_data_ahead_bytes : 0;
     uint64_t ahead = 0;
+
+    /* Every channel: submissions, credit, liveness and pulse frames, whatever the data path. */
     unsigned hi = atomic_load_explicit(&e->chan_hi, memory_order_acquire);
     for (unsigned i = 0; i < hi; i++) {
         struct dp_chan *ch = atomic_load_explicit(&e->chans[i], memory_order_acquire);
@@ -411,19 +415,16 @@ unsigned dp_worker_iteration(struct dp_engine *e)
             chan_consumed(ch->c, consumed);
         feed_submissions(ch);
         collect_pulse(e, ch, now);
-        ahead += chan_inflight_wire_bytes(ch->c);
+        if (ahead_max)
+            ahead += chan_inflight_wire_bytes(ch->c);
     }
 
     /* Data, channels in round-robin order: at most as many frames as the data array still
      * holds; when it is full, the channels after it wait for the next iteration (the start
      * moves on). While the port is backed up (stage at DP_TX_COLLECT_BELOW), data waits in
-     * the protocol. With one queue pair, a pulse frame waits in the ring behind whatever data
-     * is there: new data is collected only while the data in flight (sent, unacknowledged:
-     * an upper bound of what is in the ring) is below tx_data_ahead_bytes; retransmissions
-     * still go (they are counted in flight already). Overshoot: one channel's collection. */
-    uint64_t ahead_max = e->n_queues == DP_PORT_QUEUES_MIN && e->p.tx_data_ahead_bytes
-                             ? e->p.tx_data_ahead_bytes
-                             : UINT64_MAX;
+     * the protocol. Under the data-ahead bound (ahead_max), new data is collected only while
+     * `ahead` is below it; retransmissions still go (they are counted in flight already).
+     * Overshoot: one channel's collection. */
     struct rte_mbuf *data[DP_TX_DATA_MAX];
     unsigned nd = 0;
     unsigned start = hi ? e->rr++ % hi : 0;
@@ -434,11 +435,15 @@ unsigned dp_worker_iteration(struct dp_engine *e)
             continue;
         unsigned room = RTE_MIN(DP_TX_DATA_MAX - nd, (unsigned)DP_TX_PER_CHAN);
         if (room > 0 && e->n_stage < DP_TX_COLLECT_BELOW && chan_next_deadline(ch->c) <= now) {
-            uint64_t before = chan_inflight_wire_bytes(ch->c);
-            bool held = ahead >= ahead_max;
-            e->st.tx_ahead_held += held;
-            nd += collect_data(e, ch, now, data + nd, room, held);
-            ahead += chan_inflight_wire_bytes(ch->c) - before;
+            if (!ahead_max) {
+                nd += collect_data(e, ch, now, data + nd, room, false);
+            } else {
+                uint64_t before = chan_inflight_wire_bytes(ch->c);
+                bool held = ahead >= ahead_max;
+                e->st.tx_ahead_held += held;
+                nd += collect_data(e, ch, now, data + nd, room, held);
+                ahead += chan_inflight_wire_bytes(ch->c) - before;
+            }
         }
         atomic_store_explicit(&ch->acked_bytes, released_bytes(ch), memory_order_release);
         dp_chan_publish_stats(ch, now);
