@@ -19,6 +19,7 @@
  * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
  */
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -51,6 +52,10 @@
 #define TCPC_DIRECT_MIN_BYTES (4 * 1024)
 #define TCPC_READ_EVENT_BYTES (4 * 1024 * 1024)
 #define TCPC_WRITE_IOV        64
+/* At most this much is written per flush (one writable event, or one sender's own call);
+ * the rest on the next writable event, so the control thread serves its other sockets and
+ * a sender's dd_send of 64 MiB does not write all of it while holding tx_lock. */
+#define TCPC_WRITE_PASS_BYTES (4 * 1024 * 1024)
 
 /* Epoll mask for the socket from its wants (tx_lock held). */
 static void sock_update_events(struct conn *c)
@@ -97,15 +102,22 @@ static void enqueue_locked(struct conn *c, struct obuf *b, size_t off, bool barr
     (void)txq_push(&c->tcp->txq, b, off, barrier, frag);
 }
 
-/* Writes as much of the queue as the socket takes (tx_lock held). Returns -1 on a socket
- * error (the caller brings the connection down). */
+/* Writes what the socket takes of the queue (tx_lock held), up to TCPC_WRITE_PASS_BYTES,
+ * and stops early when a sender waits for tx_lock: the lanes are chosen per packet, but a
+ * message not yet queued cannot be chosen, and a reader as fast as the writer (loopback)
+ * never fills the socket, so without letting go a 64 MiB message would be written whole
+ * before the small message of another sender were queued. What is left goes on the next
+ * writable event (want_out). Returns -1 on a socket error (the caller brings the
+ * connection down). */
 static int flush_locked(struct conn *c)
 {
     struct tcpc_conn *t = c->tcp;
     struct hsio_sock *s = t->sock;
     if (!s || s->fd < 0 || !s->up)
         return 0;
-    while (!txq_empty(&t->txq)) {
+    size_t written = 0;
+    while (!txq_empty(&t->txq) && written < TCPC_WRITE_PASS_BYTES &&
+           atomic_load_explicit(&t->tx_waiters, memory_order_relaxed) == 0) {
         struct iovec iov[TCPC_WRITE_IOV];
         int n = txq_gather(&t->txq, iov, TCPC_WRITE_IOV);
         if (n == 0)
@@ -121,6 +133,7 @@ static int flush_locked(struct conn *c)
         }
         atomic_store_explicit(&t->last_tx_ms, clock_now_ms(), memory_order_relaxed);
         txq_advance(&t->txq, (size_t)w);
+        written += (size_t)w;
     }
     bool want = !txq_empty(&t->txq);
     if (want != s->want_out) {
@@ -136,7 +149,12 @@ static int tcpc_send(struct conn *c, struct obuf *b, bool nonblock)
 {
     struct tcpc_conn *t = c->tcp;
     size_t limit = c->node->tcp->tx_queue_limit;
-    pthread_mutex_lock(&t->tx_lock);
+    if (pthread_mutex_trylock(&t->tx_lock) != 0) {
+        /* Someone is writing: it lets go at its next packet (flush_locked). */
+        atomic_fetch_add(&t->tx_waiters, 1);
+        pthread_mutex_lock(&t->tx_lock);
+        atomic_fetch_sub(&t->tx_waiters, 1);
+    }
     if (atomic_load(&c->carrier) != &rt_tcp_carrier && b != c->node->tcp->tick) {
         /* Switched to another carrier while we were on our way: follow it, so nothing of
          * ours goes on TCP after the switch marker. Ticks stay: TCP remains the control
@@ -245,6 +263,8 @@ const struct rt_carrier_ops rt_tcp_carrier = {
 
 void tcpc_kick(struct conn *c)
 {
+    if (atomic_load(&c->tcp->tx_waiters) > 0)
+        sched_yield(); /* a sender that waits for tx_lock goes first (flush_locked) */
     pthread_mutex_lock(&c->tcp->tx_lock);
     if (flush_locked(c) < 0) {
         pthread_mutex_unlock(&c->tcp->tx_lock);

@@ -35,9 +35,12 @@ struct tcpc_conn {
     unsigned dial_gen; /* bumped when a dial attempt is abandoned (node->lock) */
 
     /* Send side, under tx_lock (a mutex: senders of any thread, the control thread when
-     * the socket is writable). tx_room: senders waiting for queue room. */
+     * the socket is writable). tx_room: senders waiting for queue room. tx_waiters:
+     * senders blocked on tx_lock itself; whoever is writing lets go for them (flush_locked),
+     * so a small message is queued ahead of the next fragment, not after the last. */
     pthread_mutex_t tx_lock;
     pthread_cond_t tx_room;
+    _Atomic unsigned tx_waiters;
     struct txq txq;
     _Atomic uint64_t last_tx_ms;
 
