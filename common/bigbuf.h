@@ -17,6 +17,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define BIGBUF_MIN             (256u * 1024)
 #define BIGBUF_CACHE_MAX       8
 #define BIGBUF_CACHE_MAX_BYTES ((size_t)512 << 20)
@@ -33,5 +37,9 @@ struct bigbuf_stats {
     size_t cached_bytes;
 };
 void bigbuf_get_stats(struct bigbuf_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

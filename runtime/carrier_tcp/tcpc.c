@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/bigbuf.h"
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -373,7 +374,7 @@ static bool deliver(struct conn *c, const struct distmsg_body *body, void *owned
     struct dispatch_src src = {
         .ctl = c->tcp->rx_ctl,
         .owned = owned,
-        .owned_free = free,
+        .owned_free = bigbuf_free, /* distmsg_reasm_take */
         .acct = body->len,
         .consumed_fn = tcpc_consumed,
     };

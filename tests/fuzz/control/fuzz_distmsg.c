@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigbuf.h"
 #include "common/budget.h"
 #include "control/distmsg.h"
 #include "control/etf.h"
@@ -197,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(r < DISTMSG_E__COUNT && r != DISTMSG_E_NEED_MORE);
             }
         }
-        free(taken);
+        bigbuf_free(taken);
         free(pkt);
     }
     distmsg_reasm_fini(&ra);

@@ -9,6 +9,7 @@
 
 #include <ei.h>
 
+#include "common/bigbuf.h"
 #include "common/budget.h"
 #include "control/distmsg.h"
 #include "tests/lib/bytes.h"
@@ -358,7 +359,7 @@ struct Reasm {
         if (complete && take) {
             uint8_t *buf = static_cast<uint8_t *>(distmsg_reasm_take(&r));
             EXPECT_EQ(buf, b.data) << "the body is the taken buffer, not a copy";
-            free(buf);
+            bigbuf_free(buf);
         }
         return res;
     }
@@ -544,6 +545,41 @@ TEST(DistmsgReasm, PlacedFragmentsMakeTheSameMessages)
     ASSERT_EQ(put.place(frag_start(3, 2, a1), 19), DISTMSG_OK);
     ASSERT_EQ(put.feed(frag_cont(3, 1, a3), &out), DISTMSG_OK);
     EXPECT_EQ(out, cat({a1, a3}));
+}
+
+// A large message's buffer comes from bigbuf (common/bigbuf.h): given back with
+// bigbuf_free once taken, it is the buffer of the next large message, already faulted in,
+// not a fresh mapping (a 64 MiB stream over TCP spent half the receiving thread in page
+// faults and munmap with malloc'd buffers).
+TEST(DistmsgReasm, ALargeMessagesBufferIsReusedForTheNext)
+{
+    const size_t frag = 64 * 1024, n = 16; // 1 MiB in 16 fragments
+    struct budget b;
+    budget_init(&b, 4 * n * frag);
+    Reasm put(4, 4 * n * frag);
+    distmsg_reasm_share(&put.r, &b, frag);
+    void *first = nullptr;
+    for (int round = 0; round < 2; round++) {
+        struct bigbuf_stats before, after;
+        bigbuf_get_stats(&before);
+        Bytes body(frag, uint8_t('a' + round)), out;
+        for (uint64_t id = n; id >= 1; id--) {
+            Bytes pkt = id == n ? frag_start(7, id, body) : frag_cont(7, id, body);
+            ASSERT_EQ(put.feed(pkt, id == 1 ? &out : nullptr), DISTMSG_OK) << "fragment " << id;
+        }
+        ASSERT_EQ(out.size(), n * frag);
+        EXPECT_EQ(out.front(), uint8_t('a' + round));
+        void *buf = distmsg_reasm_take(&put.r);
+        ASSERT_NE(buf, nullptr);
+        bigbuf_get_stats(&after);
+        if (round == 1) {
+            EXPECT_EQ(after.cache_hits, before.cache_hits + 1) << "the first buffer, reused";
+            EXPECT_EQ(after.fresh, before.fresh) << "no new mapping for the second message";
+            EXPECT_EQ(buf, first);
+        }
+        first = buf;
+        bigbuf_free(buf);
+    }
 }
 
 // Placement checks every fragment as feeding does, before anything is written: each bad
