@@ -66,6 +66,8 @@ static inline bool mbox_ready(struct dd_mbox *mb)
 /* The receiver: sleeps on mb's futex until it is ready, or at most timeout_ns (UINT64_MAX:
  * no limit; 0: no sleep); returns mbox_ready. For pollers' waits (carrier.h) too. */
 bool mbox_sleep(struct dd_mbox *mb, uint64_t timeout_ns);
+/* The node's mbox_spin_ns (node.h), from the CPUs this process may run on. */
+uint64_t mbox_spin_ns_for_this_process(void);
 /* Copies a message payload of `from` into its outgoing buffer: the node's poller's way when
  * it has one (a carrier polled in application threads may copy large payloads on the
  * polling thread), else memcpy. */

@@ -370,6 +370,7 @@ static int node_settings(struct dd_node *n, const struct dd_node_cfg *cfg, struc
     n->tick_interval_ms = n->ticktime_ms / 4;
     n->setuptime_ms = cfg->setuptime_ms ? cfg->setuptime_ms : NODE_DEFAULT_SETUPTIME_MS;
     n->max_msg = cfg->max_message_bytes ? cfg->max_message_bytes : NODE_DEFAULT_MAX_MSG;
+    n->mbox_spin_ns = mbox_spin_ns_for_this_process();
     n->max_mailboxes = cfg->max_mailboxes ? cfg->max_mailboxes : NODE_DEFAULT_MAILBOXES;
     if (n->max_mailboxes >= NODE_MAX_MAILBOXES)
         n->max_mailboxes = NODE_MAX_MAILBOXES - 1;

@@ -125,6 +125,9 @@ struct dd_node {
     /* How receivers wait and payloads are copied when a carrier polls in application
      * threads (set by that carrier's node_start; NULL: the core's own way). */
     const struct rt_poller_ops *poller;
+    /* How a waiting receiver spins before it sleeps (mbox.c): for MBOX_SPIN_NS, yielding
+     * the core at every turn when the process may run on one CPU only (at node start). */
+    uint64_t mbox_spin_ns;
 };
 
 /* Identities. */

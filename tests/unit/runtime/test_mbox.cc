@@ -2,6 +2,7 @@
 // receive, per-sender ordering with many threads sending at once, registered names,
 // receive timeouts and polling, concurrent receivers, pid reuse, argument checks.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -312,6 +313,73 @@ TEST(RuntimeMbox, ArgumentChecks)
     EXPECT_EQ(dd_mbox_open(node.n, nullptr, 0, &again), DD_OK);
     dd_mbox_close(again);
     dd_mbox_close(a);
+}
+
+// A process that may run on one CPU only (a node pinned to one core): its receivers spin
+// yielding the core (mbox.c, MBOX_SPIN_YIELD), so the control thread that delivers runs.
+// Round trips over TCP between two nodes of this process, every thread on one CPU, each
+// reply received in order; then the same with a stream the receiver drains.
+TEST(RuntimeMbox, RoundTripsAndAStreamWithEveryThreadOnOneCpu)
+{
+    cpu_set_t was, one;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(was), &was), 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &was))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0); // threads started from here inherit
+    {
+        Node a(fresh_name("onecpua")), b(fresh_name("onecpub"));
+        ASSERT_TRUE(a.n && b.n);
+        dd_mbox *ping, *echo;
+        ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &ping), DD_OK);
+        ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &echo), DD_OK);
+        dd_pid echo_pid = *dd_mbox_pid(echo), ping_pid = *dd_mbox_pid(ping);
+        const long kRounds = 2000, kStream = 20000;
+        std::thread echoer([&] {
+            for (long i = 0; i < kRounds; i++) {
+                dd_msg *m = recv_one(echo, 10000);
+                if (!m)
+                    return;
+                EXPECT_EQ(dd_send(echo, &ping_pid, m->term, m->len), DD_OK);
+                dd_msg_free(m);
+            }
+        });
+        for (long i = 0; i < kRounds; i++) {
+            Bytes t = triple("rt", i, 0);
+            ASSERT_EQ(dd_send(ping, &echo_pid, t.data(), t.size()), DD_OK) << dd_last_error();
+            dd_msg *m = recv_one(ping, 10000);
+            ASSERT_TRUE(m) << "no reply to round trip " << i;
+            std::string tag;
+            long x = -1, y = -1;
+            EXPECT_TRUE(untriple(m, &tag, &x, &y));
+            EXPECT_EQ(x, i);
+            dd_msg_free(m);
+        }
+        echoer.join();
+        std::thread sender([&] {
+            for (long i = 0; i < kStream; i++) {
+                Bytes t = triple("s", i, 0);
+                ASSERT_EQ(dd_send(ping, &echo_pid, t.data(), t.size()), DD_OK);
+            }
+        });
+        long next = 0;
+        while (next < kStream) {
+            dd_msg *m = recv_one(echo, 10000);
+            ASSERT_TRUE(m) << "the stream stopped at " << next;
+            std::string tag;
+            long x = -1, y = -1;
+            EXPECT_TRUE(untriple(m, &tag, &x, &y));
+            ASSERT_EQ(x, next) << "out of order";
+            next++;
+            dd_msg_free(m);
+        }
+        sender.join();
+        dd_mbox_close(ping);
+        dd_mbox_close(echo);
+    }
+    ASSERT_EQ(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 } // namespace
