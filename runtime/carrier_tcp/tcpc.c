@@ -56,7 +56,7 @@
 /* At most this much is written per flush (one writable event, or one sender's own call);
  * the rest on the next writable event, so the control thread serves its other sockets and
  * a sender's dd_send of 64 MiB does not write all of it while holding tx_lock. */
-#define TCPC_WRITE_PASS_BYTES (4 * 1024 * 1024)
+#define TCPC_WRITE_PASS_BYTES (256 * 1024)
 
 /* Epoll mask for the socket from its wants (tx_lock held). */
 static void sock_update_events(struct conn *c)

@@ -39,23 +39,49 @@
 #include "runtime/core/route.h"
 #include "runtime/core/terms.h"
 
-/* How long a receiver spins before sleeping (a wake-up costs tens of µs on a VM), where
- * spinning can help: when another CPU may deliver meanwhile. */
-#define MBOX_SPIN_NS 20000
-/* Flag in mbox_spin_ns: the process may run on one CPU only, where the thread that would
- * deliver (the control thread on TCP) cannot run while the receiver spins: the spinner
- * yields the core at every turn. Measured on nodes pinned to one core each: a receiver
- * spinning without yielding took a third of the core from the control thread of a 64 KiB
- * stream (about 11 against 17 Gbit/s); not spinning at all made the idle round trip
- * slower (82 against 59 µs: a futex wake-up per message). */
-#define MBOX_SPIN_YIELD (1ull << 63)
+/* How long a receiver spins before sleeping (a wake-up costs tens of µs on a VM).
+ *
+ * On a process that may run on one CPU only (MBOX_SPIN_YIELD in the node's mbox_spin_ns;
+ * a node pinned to one core), the thread that would deliver (the TCP control thread)
+ * cannot run while the receiver spins, so the spin yields the core at every turn, and
+ * lasts longer (yielding costs nothing while nobody else wants the core; a loopback round
+ * trip between two such nodes takes 25-60 µs). It is turned off for a while when it does
+ * not pay: a spin that ends without a message makes the next MBOX_SPIN_SKIP waits of that
+ * mailbox sleep at once, and a yield that gave the core away for more than
+ * MBOX_YIELD_BUSY_NS (another thread is busy on it) the next MBOX_SPIN_SKIP_BUSY waits. A
+ * runnable spinner gets no wake-up preemption when its message comes: under the kernel's
+ * EEVDF scheduler it waits for the busy thread's slice to end (one scheduler tick).
+ * Measured (perf/run --quick --only rtt_small,rtt_small_under_bulk, dpdist_tcp, nodes on one
+ * core each, beam_tcp in the same run ~66 µs idle, ~1.5-2 ms / 14 ms p50 / p99 under bulk):
+ *   plain spin (pause):             idle p50 59 µs; a third of the receiving core taken
+ *                                   from the control thread of a 64 KiB stream
+ *   no spin:                        idle p50 64-82 µs; under bulk p99 343 µs
+ *   yielding spin on every wait:    idle p50 24 µs; under bulk p99 4,001 µs (one tick)
+ *   skip after a miss only:         idle p50 24 µs; under bulk p99 3.7 ms
+ *   skip after a miss or a busy
+ *   yield (this):                   idle p50 24 µs; under bulk p50 82 µs, p99 342 µs */
+#define MBOX_SPIN_NS         20000
+#define MBOX_SPIN_ONE_CPU_NS 100000
+#define MBOX_SPIN_SKIP       15
+#define MBOX_YIELD_BUSY_NS   200000
+#define MBOX_SPIN_SKIP_BUSY  256
 
 uint64_t mbox_spin_ns_for_this_process(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) > 1)
         return MBOX_SPIN_NS;
-    return MBOX_SPIN_NS | MBOX_SPIN_YIELD;
+    return MBOX_SPIN_ONE_CPU_NS | MBOX_SPIN_YIELD;
+}
+
+void mbox_copy_sliced(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    for (size_t off = 0; off < len; off += MBOX_COPY_SLICE_BYTES) {
+        size_t n = len - off < MBOX_COPY_SLICE_BYTES ? len - off : MBOX_COPY_SLICE_BYTES;
+        memcpy(dst + off, src + off, n);
+        if (off + n < len)
+            sched_yield();
+    }
 }
 
 /* ---- waiting ---------------------------------------------------------------------- */
@@ -89,14 +115,30 @@ static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
     uint64_t spin = mb->node->mbox_spin_ns;
     bool yield = spin & MBOX_SPIN_YIELD;
     uint64_t spin_until = clock_now_ns() + (spin & ~MBOX_SPIN_YIELD);
-    while (clock_now_ns() < spin_until) {
-        if (mbox_ready(mb))
-            return true;
-        if (yield)
-            sched_yield();
-        else
-            cpu_relax();
+    if (yield && mb->spin_skip > 0) {
+        mb->spin_skip--;
+        spin_until = 0;
     }
+    bool spun = false, busy = false;
+    for (uint64_t now = clock_now_ns(); now < spin_until && !busy;) {
+        spun = true;
+        if (mbox_ready(mb))
+            break;
+        if (!yield) {
+            cpu_relax();
+            now = clock_now_ns();
+            continue;
+        }
+        sched_yield();
+        uint64_t after = clock_now_ns();
+        busy = after - now > MBOX_YIELD_BUSY_NS; /* another thread kept the core that long */
+        now = after;
+    }
+    bool ready = mbox_ready(mb);
+    if (yield && spun && (busy || !ready))
+        mb->spin_skip = busy ? MBOX_SPIN_SKIP_BUSY : MBOX_SPIN_SKIP;
+    if (ready)
+        return true;
     for (;;) {
         uint64_t timeout = UINT64_MAX;
         if (deadline_ns != UINT64_MAX) {
