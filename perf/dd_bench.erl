@@ -123,8 +123,9 @@ sink(St) ->
         _ -> sink(St)
     end.
 
-%% Gaps between {pulse, Seq} arrivals; and, from pulse_begin to pulse_finish, a sampler
-%% of the distribution socket of the sender's connection (see liveness/2).
+%% Gaps between {pulse, Seq} arrivals; and, from the first pulse to pulse_finish, a sampler
+%% of the distribution socket of the sender's connection (see liveness/2). The third
+%% argument: undefined, then the sender's node (pulse_begin), then the sampler's pid.
 pulse(Gaps, Last) -> pulse(Gaps, Last, undefined).
 
 pulse(Gaps, Last, Sampler) ->
@@ -132,14 +133,17 @@ pulse(Gaps, Last, Sampler) ->
         {pulse, _Seq} ->
             Now = now_ns(),
             case Last of
-                undefined -> pulse(Gaps, Now, Sampler);
+                undefined ->
+                    %% the first pulse (after the sender's warm-up): the liveness window
+                    %% starts here, as the pulse gaps do (Sampler is the sender's node)
+                    S = spawn_link(fun() -> liveness(Sampler) end),
+                    pulse(Gaps, Now, S);
                 _ -> pulse([Now - Last | Gaps], Now, Sampler)
             end;
         {pulse_begin, From} ->
-            stop_sampler(Sampler),
-            S = spawn_link(fun() -> liveness(node(From)) end),
+            _ = stop_sampler(Sampler),
             From ! pulse_ready,
-            pulse([], undefined, S);
+            pulse([], undefined, node(From));
         {pulse_finish, From} ->
             RxGap = stop_sampler(Sampler),
             S = summary(Gaps),
@@ -149,10 +153,10 @@ pulse(Gaps, Last, Sampler) ->
         _ -> pulse(Gaps, Last, Sampler)
     end.
 
-stop_sampler(undefined) -> -1;
-stop_sampler(Pid) ->
+stop_sampler(Pid) when is_pid(Pid) ->
     Pid ! {stop, self()},
-    receive {liveness, Pid, Gap} -> Gap after 5000 -> -1 end.
+    receive {liveness, Pid, Gap} -> Gap after 5000 -> -1 end;
+stop_sampler(_NoneYet) -> -1.
 
 %% BEAM's tick checker looks at whether the connection received anything; Erlang code cannot
 %% see ticks, but it can see the distribution socket's byte counter. Samples recv_oct about

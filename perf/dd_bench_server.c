@@ -128,6 +128,7 @@ static void *pulse_main(void *arg)
     if (bstat_init(&gaps, 1u << 20) < 0)
         return NULL;
     uint64_t last = 0;
+    char peer[sizeof(((dd_pid *)0)->node)] = "";
     while (!ddb_stopping()) {
         dd_msg *m;
         if (dd_recv(s->mb, &m, 200) != DD_OK)
@@ -135,12 +136,20 @@ static void *pulse_main(void *arg)
         dd_pid from;
         if (decode_pulse(m)) {
             uint64_t now = bstat_now_ns();
-            if (last)
+            if (last) {
                 bstat_add(&gaps, now - last);
+            } else {
+                /* The first pulse (after the sender's warm-up): the liveness window starts
+                 * here too, as the pulse gaps do, not at pulse_begin before the bulk
+                 * stream started (its first message being built is not "under bulk"). */
+                int64_t hb, rx;
+                ddb_runtime_gaps(s->node, peer, &hb, &rx);
+            }
             last = now;
         } else if (ddb_decode_tag_pid(m, "pulse_begin", &from)) {
             bstat_reset(&gaps);
             last = 0;
+            snprintf(peer, sizeof(peer), "%s", from.node);
             int64_t hb, rx;
             ddb_runtime_gaps(s->node, from.node, &hb, &rx); /* resets the maxima */
             send_atom_to(s->mb, &from, "pulse_ready");
