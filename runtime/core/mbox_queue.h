@@ -74,17 +74,15 @@ static inline void mbox_queue_init(struct mbox_queue *q)
     atomic_init(&q->sleeping, 0);
 }
 
-/* Any thread; wakes a sleeping receiver (returns true when it did). */
-static inline bool mbox_queue_push(struct mbox_queue *q, struct sig *s)
+/* Any thread; wakes a sleeping receiver. */
+static inline void mbox_queue_push(struct mbox_queue *q, struct sig *s)
 {
     atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
     struct sig *prev = atomic_exchange_explicit(&q->tail, s, memory_order_acq_rel);
     atomic_store_explicit(&prev->next, s, memory_order_release);
     atomic_fetch_add_explicit(&q->futex, 1, memory_order_seq_cst);
-    if (!atomic_load_explicit(&q->sleeping, memory_order_seq_cst))
-        return false;
-    mbox_futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL);
-    return true;
+    if (atomic_load_explicit(&q->sleeping, memory_order_seq_cst))
+        mbox_futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 /* The consumer. NULL if empty or a producer is mid-push (mbox_queue_maybe_nonempty). */
