@@ -287,8 +287,9 @@ enum distmsg_result distmsg_reasm_place(struct distmsg_reasm *r, const uint8_t *
         memcpy(s->buf + s->len, pkt + h.len, present);
     r->placing = s;
     r->placing_len = len - h.len;
-    p->dst = s->buf + s->len + present;
     p->left = len - have;
+    /* nothing left to write: no address (the buffer may not exist yet, for an empty body) */
+    p->dst = p->left ? s->buf + s->len + present : NULL;
     return DISTMSG_OK;
 }
 

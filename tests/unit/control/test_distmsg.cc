@@ -547,6 +547,27 @@ TEST(DistmsgReasm, PlacedFragmentsMakeTheSameMessages)
     EXPECT_EQ(out, cat({a1, a3}));
 }
 
+// An empty fragment body placed before the sequence has any buffer (no shared budget, so
+// nothing reserved): nothing to write, no address (UBSan found the null pointer offset
+// with the fuzzer), and the message completes with the next fragment.
+TEST(DistmsgReasm, AnEmptyBodyIsPlacedBeforeAnyBuffer)
+{
+    Reasm put(4, 1000);
+    struct distmsg_place p;
+    Bytes start = frag_start(9, 2, Bytes());
+    ASSERT_EQ(distmsg_reasm_place(&put.r, start.data(), start.size(), start.size(), &p),
+              DISTMSG_OK);
+    EXPECT_EQ(p.left, 0u);
+    EXPECT_EQ(p.dst, nullptr);
+    struct distmsg_body b;
+    bool complete = true;
+    distmsg_reasm_placed(&put.r, &b, &complete);
+    EXPECT_FALSE(complete);
+    Bytes out;
+    ASSERT_EQ(put.feed(frag_cont(9, 1, Bytes({131, 106})), &out), DISTMSG_OK);
+    EXPECT_EQ(out, Bytes({131, 106}));
+}
+
 // A large message's buffer comes from bigbuf (common/bigbuf.h): given back with
 // bigbuf_free once taken, it is the buffer of the next large message, already faulted in,
 // not a fresh mapping (a 64 MiB stream over TCP spent half the receiving thread in page
