@@ -170,7 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             r = distmsg_reasm_place(&ra, pkt, have, f.len, &pl);
             if (r == DISTMSG_OK) {
                 CHECK(pl.left == f.len - have);
-                memcpy(pl.dst, pkt + have, pl.left);
+                if (pl.left)
+                    memcpy(pl.dst, pkt + have, pl.left);
                 distmsg_reasm_placed(&ra, &body, &complete);
             }
         }
