@@ -235,8 +235,9 @@ enum distmsg_result distmsg_reasm_place(struct distmsg_reasm *r, const uint8_t *
 void distmsg_reasm_placed(struct distmsg_reasm *r, struct distmsg_body *out, bool *complete);
 
 /* The buffer of the message just completed (reassembled in r), or NULL: it becomes the
- * caller's (release it with bigbuf_free, common/bigbuf.h), and its memory is given back to r's bound and the shared budget.
- * The body handed out by the feed stays valid until the caller frees it. */
+ * caller's (release it with bigbuf_free, common/bigbuf.h), and its memory is given back to
+ * r's bound and the shared budget. The body handed out by the feed stays valid until the
+ * caller frees it. */
 void *distmsg_reasm_take(struct distmsg_reasm *r);
 
 /* --- control messages ------------------------------------------------------------------- */

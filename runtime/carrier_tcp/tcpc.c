@@ -19,9 +19,9 @@
  * received nothing for a whole ticktime is down (net_tick_timeout), as in OTP.
  */
 #include <errno.h>
-#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -104,12 +104,13 @@ static void enqueue_locked(struct conn *c, struct obuf *b, size_t off, bool barr
 }
 
 /* Writes what the socket takes of the queue (tx_lock held), up to TCPC_WRITE_PASS_BYTES,
- * and stops early when a sender waits for tx_lock: the lanes are chosen per packet, but a
- * message not yet queued cannot be chosen, and a reader as fast as the writer (loopback)
- * never fills the socket, so without letting go a 64 MiB message would be written whole
- * before the small message of another sender were queued. What is left goes on the next
- * writable event (want_out). Returns -1 on a socket error (the caller brings the
- * connection down). */
+ * and stops after a write when a sender waits for tx_lock (one write always goes, so that
+ * senders keeping the lock busy cannot stop the writing). The lanes are chosen per packet,
+ * but a message not yet queued cannot be chosen, and a reader as fast as the writer
+ * (loopback) never fills the socket: without letting go, a 64 MiB message would be
+ * written whole before the small message of another sender were queued. What is left goes
+ * on the next writable event (want_out). Returns -1 on a socket error (the caller brings
+ * the connection down). */
 static int flush_locked(struct conn *c)
 {
     struct tcpc_conn *t = c->tcp;
@@ -118,7 +119,7 @@ static int flush_locked(struct conn *c)
         return 0;
     size_t written = 0;
     while (!txq_empty(&t->txq) && written < TCPC_WRITE_PASS_BYTES &&
-           atomic_load_explicit(&t->tx_waiters, memory_order_relaxed) == 0) {
+           (written == 0 || atomic_load_explicit(&t->tx_waiters, memory_order_relaxed) == 0)) {
         struct iovec iov[TCPC_WRITE_IOV];
         int n = txq_gather(&t->txq, iov, TCPC_WRITE_IOV);
         if (n == 0)
