@@ -171,7 +171,7 @@ link_loop(#st{sock = S, welcome = W, last_ack = LastAck, next_probe = NextProbe,
             down(St, closed);
         {tcp_error, S, Reason} ->
             gen_tcp:close(S),
-            down(St, {recv, Reason});
+            down(St, link_error(recv, Reason));
         {'EXIT', _, _} ->
             link_loop(St);
         _Other ->
@@ -196,8 +196,15 @@ send_or_down(#st{sock = S} = St, Msg, Then) ->
             Then(St);
         {error, Reason} ->
             gen_tcp:close(S),
-            down(St, {send, Reason})
+            down(St, link_error(send, Reason))
     end.
+
+%% An agent that goes away (killed, stopped) closes the link; when a probe crosses the close,
+%% that shows as a reset or a broken pipe instead: the same event, said the same way.
+link_error(_Dir, Reason) when Reason =:= closed; Reason =:= econnreset; Reason =:= epipe ->
+    closed;
+link_error(Dir, Reason) ->
+    {Dir, Reason}.
 
 down(#st{path = Path, welcome = W, logged = Logged, backoff = Backoff} = St, Why) ->
     persistent_term:put(?STATE_KEY, #{state => down, path => Path, reason => Why}),
