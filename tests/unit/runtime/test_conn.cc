@@ -32,6 +32,32 @@ using Clock = std::chrono::steady_clock;
 namespace
 {
 
+// A raw peer `my_alive`@host connected to the node registered as `alive` and through the
+// handshake with it (the default cookie and flags).
+bool join_raw(RawPeer &p, const std::string &alive, const Node &node, const std::string &my_alive)
+{
+    return p.connect_to(alive) && p.handshake(my_alive + "@" + short_host(), node.name());
+}
+
+// A fragment packet's SequenceId and FragmentId (erl_ext_dist: 131, 'E' or 'F', then both
+// as 8-byte big-endian integers); false for any other packet (a fragment shorter than
+// that fails the test).
+bool frag_ids(const Bytes &body, uint64_t *seq, uint64_t *id)
+{
+    if (body.size() < 2 || (body[1] != 'E' && body[1] != 'F'))
+        return false;
+    if (body.size() < 18) {
+        ADD_FAILURE() << "a fragment of " << body.size() << " bytes: shorter than its header";
+        return false;
+    }
+    *seq = *id = 0;
+    for (int i = 0; i < 8; i++) {
+        *seq = *seq << 8 | body[2 + i];
+        *id = *id << 8 | body[2 + 8 + i];
+    }
+    return true;
+}
+
 Bytes big_seq(long i, size_t bytes)
 {
     return term([&](ei_x_buff *x) {
@@ -479,8 +505,7 @@ TEST(RuntimeConn, UnsentBytesInTheSocketStayUnderTheBound)
     Node a(alive);
     ASSERT_TRUE(a.n);
     RawPeer slow;
-    ASSERT_TRUE(slow.connect_to(alive));
-    ASSERT_TRUE(slow.handshake("slow@" + short_host(), a.name()));
+    ASSERT_TRUE(join_raw(slow, alive, a, "slow"));
     int afd = other_end(slow.fd());
     ASSERT_GE(afd, 0) << "the node's socket was not found";
     dd_mbox *tx;
@@ -576,8 +601,7 @@ TEST(RuntimeConn, TickAndSmallMessageGoAheadOfABulkTransfer)
     Node a(alive, o);
     ASSERT_TRUE(a.n);
     RawPeer slow;
-    ASSERT_TRUE(slow.connect_to(alive));
-    ASSERT_TRUE(slow.handshake("slowlane@" + short_host(), a.name()));
+    ASSERT_TRUE(join_raw(slow, alive, a, "slowlane"));
     dd_mbox *big_tx, *small_tx;
     ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
     ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &small_tx), DD_OK);
@@ -611,11 +635,9 @@ TEST(RuntimeConn, TickAndSmallMessageGoAheadOfABulkTransfer)
             continue;
         }
         ASSERT_GE(body.size(), 2u);
-        if (body[1] == 'E' || body[1] == 'F') {
+        uint64_t seq, id;
+        if (frag_ids(body, &seq, &id)) {
             frags++;
-            uint64_t id = 0;
-            for (int i = 0; i < 8; i++)
-                id = id << 8 | body[2 + 8 + i];
             if (id == 1)
                 last_frag = packets;
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -650,8 +672,7 @@ TEST(RuntimeConn, LargeMessagesOfDifferentSendersInterleave)
     Node a(alive);
     ASSERT_TRUE(a.n);
     RawPeer peer;
-    ASSERT_TRUE(peer.connect_to(alive));
-    ASSERT_TRUE(peer.handshake("ilpeer@" + short_host(), a.name()));
+    ASSERT_TRUE(join_raw(peer, alive, a, "ilpeer"));
     dd_mbox *big_tx, *mid_tx;
     ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &big_tx), DD_OK);
     ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &mid_tx), DD_OK);
@@ -674,16 +695,9 @@ TEST(RuntimeConn, LargeMessagesOfDifferentSendersInterleave)
         Bytes body;
         int r = peer.read_packet(&body, 1000, /*ticks*/ true);
         ASSERT_EQ(r, 1) << "after " << frags << " fragments";
-        if (body.size() < 2)
-            continue;
-        if (body[1] == 'E' || body[1] == 'F') {
-            ASSERT_GE(body.size(), 18u);
+        uint64_t seq, id;
+        if (frag_ids(body, &seq, &id)) {
             frags++;
-            uint64_t seq = 0, id = 0;
-            for (int i = 0; i < 8; i++) {
-                seq = seq << 8 | body[2 + i];
-                id = id << 8 | body[2 + 8 + i];
-            }
             if (big_id == 0)
                 big_id = seq;
             if (id == 1)
