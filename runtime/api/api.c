@@ -395,6 +395,20 @@ int dd_dataplane_fault(dd_node *node, bool enable)
     return lasterr_set(DD_ENOTFOUND, "%s has no fault injection configured", node->name);
 }
 
+int dd_testing_mbox_spin(const dd_node *node, uint64_t *spin_ns, bool *yields)
+{
+    if (!node || !spin_ns || !yields)
+        return lasterr_set(DD_EINVAL, "NULL argument");
+    *yields = node->mbox_spin_ns & MBOX_SPIN_YIELD;
+    *spin_ns = node->mbox_spin_ns & ~MBOX_SPIN_YIELD;
+    return DD_OK;
+}
+
+unsigned dd_testing_mbox_spin_skip_after(bool spun, bool ready, bool busy)
+{
+    return mbox_spin_skip_after(spun, ready, busy);
+}
+
 int dd_disconnect(dd_node *node, const char *peer)
 {
     int rc;

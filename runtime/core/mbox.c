@@ -66,6 +66,15 @@
 #define MBOX_YIELD_BUSY_NS   200000
 #define MBOX_SPIN_SKIP_BUSY  256
 
+unsigned mbox_spin_skip_after(bool spun, bool ready, bool busy)
+{
+    if (!spun)
+        return 0;
+    if (busy)
+        return MBOX_SPIN_SKIP_BUSY;
+    return ready ? 0 : MBOX_SPIN_SKIP;
+}
+
 uint64_t mbox_spin_ns_for_this_process(void)
 {
     cpu_set_t set;
@@ -135,8 +144,8 @@ static bool mbox_wait(struct dd_mbox *mb, uint64_t deadline_ns)
         now = after;
     }
     bool ready = mbox_ready(mb);
-    if (yield && spun && (busy || !ready))
-        mb->spin_skip = busy ? MBOX_SPIN_SKIP_BUSY : MBOX_SPIN_SKIP;
+    if (yield && spun)
+        mb->spin_skip = mbox_spin_skip_after(spun, ready, busy);
     if (ready)
         return true;
     for (;;) {

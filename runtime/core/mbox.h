@@ -75,6 +75,10 @@ bool mbox_sleep(struct dd_mbox *mb, uint64_t timeout_ns);
 /* The node's mbox_spin_ns (node.h), from the CPUs this process may run on; with
  * MBOX_SPIN_YIELD when that is one CPU. */
 uint64_t mbox_spin_ns_for_this_process(void);
+/* On one CPU, the waits of a mailbox that sleep at once after this one (mbox.c): spun: the
+ * wait spun; ready: a message came during the spin; busy: a yield gave the core away for
+ * more than MBOX_YIELD_BUSY_NS. */
+unsigned mbox_spin_skip_after(bool spun, bool ready, bool busy);
 /* A large payload copied by a sender on a one-CPU process goes in slices of this size with
  * the core yielded between them (mbox_copy_sliced): a 64 MiB copy is ~10 ms of CPU, during
  * which the control thread would not write and a small message's receiver would not run. */

@@ -6,11 +6,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "runtime/api/dd_testing.h"
 #include "rt_test_util.h"
 
 using namespace rt_test;
@@ -328,10 +330,30 @@ TEST(RuntimeMbox, RoundTripsAndAStreamWithEveryThreadOnOneCpu)
         cpu++;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
+    bool several = CPU_COUNT(&was) > 1;
+    uint64_t spin_many = 0;
+    bool yields_many = true;
+    if (several) { // a node of a process that may run on several CPUs: a plain spin
+        Node m(fresh_name("manycpu"));
+        ASSERT_TRUE(m.n);
+        ASSERT_EQ(dd_testing_mbox_spin(m.n, &spin_many, &yields_many), DD_OK);
+        EXPECT_FALSE(yields_many);
+        EXPECT_GT(spin_many, 0u);
+    } else {
+        std::cout << "# this process may run on one CPU only: the several-CPU case is not seen\n";
+    }
     ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0); // threads started from here inherit
     {
         Node a(fresh_name("onecpua")), b(fresh_name("onecpub"));
         ASSERT_TRUE(a.n && b.n);
+        uint64_t spin_one = 0;
+        bool yields_one = false;
+        ASSERT_EQ(dd_testing_mbox_spin(a.n, &spin_one, &yields_one), DD_OK);
+        EXPECT_TRUE(yields_one) << "a node started on one CPU spins without yielding";
+        if (several) {
+            EXPECT_GT(spin_one, spin_many) << "the yielding spin is the longer one";
+        }
+        EXPECT_EQ(dd_testing_mbox_spin(nullptr, &spin_one, &yields_one), DD_EINVAL);
         dd_mbox *ping, *echo;
         ASSERT_EQ(dd_mbox_open(a.n, nullptr, 0, &ping), DD_OK);
         ASSERT_EQ(dd_mbox_open(b.n, nullptr, 0, &echo), DD_OK);
@@ -380,6 +402,22 @@ TEST(RuntimeMbox, RoundTripsAndAStreamWithEveryThreadOnOneCpu)
         dd_mbox_close(echo);
     }
     ASSERT_EQ(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
+// On one CPU the spin turns itself off after it did not pay (mbox.c, mbox_spin_skip_after):
+// a message that came during the spin keeps it on; a spin that got nothing skips the next
+// few waits; a yield that gave the busy core away skips many more; a wait that did not
+// spin changes nothing.
+TEST(RuntimeMbox, TheOneCpuSpinIsSkippedAfterAMissAndLongerWhenTheCoreIsBusy)
+{
+    EXPECT_EQ(dd_testing_mbox_spin_skip_after(true, true, false), 0u) << "a hit";
+    unsigned miss = dd_testing_mbox_spin_skip_after(true, false, false);
+    unsigned busy = dd_testing_mbox_spin_skip_after(true, true, true);
+    EXPECT_GT(miss, 0u) << "a miss";
+    EXPECT_GT(busy, miss) << "a busy core: longer than a miss";
+    EXPECT_EQ(dd_testing_mbox_spin_skip_after(true, false, true), busy);
+    EXPECT_EQ(dd_testing_mbox_spin_skip_after(false, false, false), 0u) << "no spin";
+    EXPECT_EQ(dd_testing_mbox_spin_skip_after(false, true, true), 0u) << "no spin";
 }
 
 } // namespace
